@@ -1,0 +1,3 @@
+# Unit tests of code in shared/ that has no other owner.
+dft_unit_test(test_hist SOURCES unit/test_hist.c LIBS dft_shared m)
+dft_unit_test(test_hops SOURCES unit/test_hops.c LIBS dft_shared)
