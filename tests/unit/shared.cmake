@@ -1,3 +1,4 @@
 # Unit tests of code in shared/ that has no other owner.
 dft_unit_test(test_hist SOURCES unit/test_hist.c LIBS dft_shared m)
 dft_unit_test(test_hops SOURCES unit/test_hops.c LIBS dft_shared)
+dft_unit_test(test_rdma_wire SOURCES unit/test_rdma_wire.c LIBS dft_shared)
