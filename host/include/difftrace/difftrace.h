@@ -121,8 +121,10 @@ void dft_span_end_at(struct dft_span *sp, uint64_t end_ns);
 /*
  * W3C traceparent "00-<32 hex trace id>-<16 hex span id>-<2 hex flags>".
  * inject writes 55 characters and a NUL: returns 0 or -ENOSPC when len < 56.
- * extract returns 0 or -EINVAL for anything that is not a valid version-00 header
- * (all-zero ids, wrong length, upper-case or non-hex digits, version ff).
+ * inject returns -EINVAL for a NULL or all-zero context.
+ * extract returns 0 or -EINVAL for anything that is not a valid header: version 00 with exactly 55
+ * characters, or a later version (not ff) with at least those fields; all-zero ids, upper-case or
+ * non-hex digits are invalid. It stops at a NUL, so a buffer size may be passed as len.
  */
 int dft_traceparent_inject(const struct dft_ctx *ctx, char *buf, size_t len);
 int dft_traceparent_extract(const char *hdr, size_t len, struct dft_ctx *out);

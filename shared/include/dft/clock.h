@@ -69,11 +69,12 @@ static inline int dft_clock_cal_read(const struct dft_region_hdr *h, struct dft_
 
 		if (s1 & 1u)
 			continue;
-		c.tick_base = dft_load_relaxed(&h->tick_base);
-		c.ns_base = dft_load_relaxed(&h->ns_base);
-		c.tick_mult = dft_load_relaxed(&h->tick_mult);
-		c.tick_shift = dft_load_relaxed(&h->tick_shift);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		/* acquire on each field (not one fence: TSan cannot model fences) keeps the re-read of
+		 * clock_seq below after every field read, which is what makes the seqlock check valid */
+		c.tick_base = dft_load_acquire(&h->tick_base);
+		c.ns_base = dft_load_acquire(&h->ns_base);
+		c.tick_mult = dft_load_acquire(&h->tick_mult);
+		c.tick_shift = dft_load_acquire(&h->tick_shift);
 		if (dft_load_relaxed(&h->clock_seq) != s1)
 			continue;
 		if (c.tick_shift > 63)

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * State of libdifftrace shared by its source files. Not installed.
+ *
+ * The library is built with -fvisibility=hidden; every source file includes the public header
+ * between the visibility pragmas below, so exactly the functions declared there are exported and
+ * everything else that is not static stays inside the library.
+ */
+#ifndef DFT_HOST_INTERNAL_H
+#define DFT_HOST_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#pragma GCC visibility push(default)
+#include "difftrace/difftrace.h"
+#pragma GCC visibility pop
+
+#include "dft/abi.h"
+#include "dft/clock.h"
+#include "dft/ring.h"
+
+#define DFT_DEFAULT_RING_COUNT    16u
+#define DFT_DEFAULT_RING_SLOTS    4096u
+#define DFT_DEFAULT_NAME_CAPACITY 1024u
+#define DFT_SOCKET_PATH_MAX       108u /* sun_path */
+
+struct dft_host {
+	/* Set (store-release) once everything below is ready; cleared before teardown. Span functions
+	 * load it with acquire and do nothing while it is 0. */
+	uint32_t live;
+	/* Bumped at every dft_init: thread-local ring claims of an earlier init are stale. */
+	uint64_t generation;
+
+	/* the region */
+	int memfd;
+	void *base;
+	size_t size;
+	struct dft_region_hdr *hdr;
+	struct dft_name *names;
+	uint32_t ring_count;
+	uint32_t ring_slots;
+	uint32_t name_capacity;
+	uint32_t opt_flags;
+	/* Bumped (relaxed) whenever a ring is released, so a thread that found no free ring rescans
+	 * only when one may have become free. */
+	uint64_t ring_releases;
+
+	pthread_mutex_t name_lock;
+	uint32_t names_count; /* under name_lock */
+
+	/* registration thread */
+	char socket_path[DFT_SOCKET_PATH_MAX];
+	bool thread_running;
+	pthread_t thread;
+	int wake_fd;            /* eventfd: dft_fini wakes the thread's poll */
+	uint32_t registered;    /* atomic: 1 while the daemon holds the region */
+	uint32_t registrations; /* atomic */
+
+	/* calibration baseline from dft_init: the thread refines the rate over a longer interval */
+	uint64_t cal_tick0;
+	uint64_t cal_mono0;
+};
+
+extern struct dft_host dft_host;
+extern pthread_mutex_t dft_lifecycle_lock;
+
+static inline struct dft_ring_hdr *dft_host_ring(uint32_t i)
+{
+	return (struct dft_ring_hdr *)(void *)((char *)dft_host.base + dft_host.hdr->rings_off +
+	                                       (uint64_t)i * dft_host.hdr->ring_stride);
+}
+
+/* clock_cal.c: measure ticks against the system clocks and publish under clock_seq. */
+void dft_clock_calibrate_init(void);
+void dft_clock_recalibrate(void);
+/* Current calibration of our own region (used by the _at variants to mix tick and ns spans). */
+void dft_clock_current(struct dft_clock_cal *out);
+
+/* names.c */
+void dft_names_reset(void);
+uint16_t dft_name_intern(const char *name); /* 0 or an id; see names.c */
+
+/* reg_thread.c: 0 or -errno. */
+int dft_reg_thread_start(void);
+void dft_reg_thread_stop(void);
+
+/* span.c: the calling thread drops its ring claim (dft_fini, before the region goes away). */
+void dft_span_thread_forget(void);
+/* span.c: remember a context that came from another process, so a child of it gets REMOTE_PARENT. */
+void dft_span_note_remote(const struct dft_ctx *ctx);
+
+#endif /* DFT_HOST_INTERNAL_H */
