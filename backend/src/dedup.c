@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-sender duplicate detection. A sender numbers its batches 1, 2, 3, ... and resends every
+ * unacknowledged one after a reconnect, so the collector sees mostly in-order sequences and the
+ * occasional resend. Each sender keeps the highest sequence accepted plus a 64-bit bitmap of the
+ * sequences just below it; anything older than the window was necessarily seen (sequences are
+ * contiguous) and is dropped.
+ *
+ * The table is open addressing without deletion, sized for a fixed number of senders: a collector
+ * serves a bounded fleet of NICs, and a sender that shows up past the limit is refused and counted.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector.h"
+
+int dft_dedup_init(struct dft_dedup *d, uint32_t max_senders)
+{
+	uint32_t cap = 16;
+
+	memset(d, 0, sizeof(*d));
+	if (max_senders == 0 || max_senders > (1u << 24))
+		return -EINVAL;
+	while (cap < 2 * max_senders)
+		cap *= 2;
+	d->tab = calloc(cap, sizeof(*d->tab));
+	if (!d->tab)
+		return -ENOMEM;
+	d->cap = cap;
+	d->max = max_senders;
+	return 0;
+}
+
+void dft_dedup_destroy(struct dft_dedup *d)
+{
+	free(d->tab);
+	memset(d, 0, sizeof(*d));
+}
+
+static uint32_t hash64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return (uint32_t)x;
+}
+
+struct dft_sender *dft_dedup_get(struct dft_dedup *d, uint64_t sender_id, bool create)
+{
+	uint32_t i = hash64(sender_id) & (d->cap - 1);
+
+	for (;;) {
+		struct dft_sender *s = &d->tab[i];
+
+		if (!s->used)
+			break;
+		if (s->sender_id == sender_id)
+			return s;
+		i = (i + 1) & (d->cap - 1);
+	}
+	if (!create)
+		return NULL;
+	if (d->count >= d->max) {
+		d->refused++;
+		return NULL;
+	}
+	memset(&d->tab[i], 0, sizeof(d->tab[i]));
+	d->tab[i].used = true;
+	d->tab[i].sender_id = sender_id;
+	d->count++;
+	return &d->tab[i];
+}
+
+bool dft_dedup_accept(struct dft_sender *s, uint64_t seq)
+{
+	uint64_t off, shift;
+
+	if (seq == 0)
+		return false;
+	if (seq > s->max_seq) {
+		shift = seq - s->max_seq;
+		/* the old max moves into the window at bit shift-1, everything else shifts up with it */
+		s->window = shift >= 64 ? 0 : s->window << shift;
+		if (s->max_seq != 0 && shift <= 64)
+			s->window |= 1ULL << (shift - 1);
+		s->max_seq = seq;
+		s->dirty = true;
+		return true;
+	}
+	if (seq == s->max_seq)
+		return false;
+	off = s->max_seq - 1 - seq;
+	if (off >= 64)
+		return false;
+	if (s->window & (1ULL << off))
+		return false;
+	s->window |= 1ULL << off;
+	s->dirty = true;
+	return true;
+}
+
+void dft_sender_restore(struct dft_sender *s, uint64_t max_seq, uint64_t spans_stored)
+{
+	s->max_seq = max_seq;
+	s->durable_seq = max_seq;
+	/* only the maximum is persisted: a gap below it cannot be told apart, so treat it as seen */
+	s->window = ~0ULL;
+	s->spans_stored = spans_stored;
+	s->pending_spans = 0;
+	s->dirty = false;
+}
+
+struct dft_sender *dft_dedup_next(struct dft_dedup *d, uint32_t *i)
+{
+	while (*i < d->cap) {
+		struct dft_sender *s = &d->tab[(*i)++];
+
+		if (s->used)
+			return s;
+	}
+	return NULL;
+}
+
+void dft_dedup_commit(struct dft_dedup *d)
+{
+	struct dft_sender *s;
+	uint32_t i = 0;
+
+	while ((s = dft_dedup_next(d, &i))) {
+		if (!s->dirty)
+			continue;
+		s->durable_seq = s->max_seq;
+		s->spans_stored += s->pending_spans;
+		s->pending_spans = 0;
+		s->dirty = false;
+	}
+}
+
+void dft_dedup_rollback(struct dft_dedup *d)
+{
+	struct dft_sender *s;
+	uint32_t i = 0;
+
+	while ((s = dft_dedup_next(d, &i))) {
+		if (!s->dirty)
+			continue;
+		/* back to what the store holds; the sender resends the rest after its reconnect */
+		dft_sender_restore(s, s->durable_seq, s->spans_stored);
+	}
+}

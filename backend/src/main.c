@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/* difftrace-collector: receives span batches from difftrace-nic, stores and exports them. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "collector.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: difftrace-collector --listen HOST:PORT --db FILE [--otlp-json FILE] [--stats-json FILE]\n"
+	        "                           [--ready-file FILE] [--max-conns N] [--max-senders N]\n"
+	        "  --listen HOST:PORT   TCP address for difftrace-nic senders (port 0: ephemeral; [v6]:port)\n"
+	        "  --db FILE            SQLite database (created if missing)\n"
+	        "  --otlp-json FILE     append one OTLP ExportTraceServiceRequest JSON line per batch\n"
+	        "  --stats-json FILE    stats, rewritten atomically every second and at exit\n"
+	        "  --ready-file FILE    written with the bound port and a newline once listening\n"
+	        "  --max-conns N        concurrent sender connections (default %u)\n"
+	        "  --max-senders N      distinct senders tracked (default %u)\n"
+	        "SIGINT/SIGTERM: commit, flush, write stats, exit 0.\n",
+	        DFT_MAX_CONNS, DFT_MAX_SENDERS);
+}
+
+static int bad_arg(const char *opt, const char *val, const char *why)
+{
+	fprintf(stderr, "difftrace-collector: bad %s '%s': %s (see --help)\n", opt, val, why);
+	return 2;
+}
+
+/* HOST:PORT, [V6]:PORT. host points into buf. */
+static int parse_listen(char *buf, const char **host, uint16_t *port)
+{
+	char *colon, *end;
+	unsigned long v;
+
+	colon = strrchr(buf, ':');
+	if (!colon || colon == buf)
+		return -EINVAL;
+	*colon = '\0';
+	errno = 0;
+	v = strtoul(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || v > 65535)
+		return -EINVAL;
+	if (buf[0] == '[') {
+		size_t n = strlen(buf);
+
+		if (n < 3 || buf[n - 1] != ']')
+			return -EINVAL;
+		buf[n - 1] = '\0';
+		buf++;
+	}
+	*host = buf;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < lo || v > hi)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int write_ready(const char *path, uint16_t port)
+{
+	char tmp[4096];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%u\n", port);
+	if (fclose(f))
+		return -errno;
+	/* a watcher sees either no file or the whole line */
+	if (rename(tmp, path))
+		return -errno;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"listen", required_argument, NULL, 'l'},
+	    {"db", required_argument, NULL, 'd'},
+	    {"otlp-json", required_argument, NULL, 'o'},
+	    {"stats-json", required_argument, NULL, 's'},
+	    {"ready-file", required_argument, NULL, 'r'},
+	    {"max-conns", required_argument, NULL, 'c'},
+	    {"max-senders", required_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct dft_collector_cfg cfg = {0};
+	struct dft_collector *c;
+	char *listen_arg = NULL;
+	sigset_t mask;
+	int opt, sfd, rc;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'l':
+			free(listen_arg);
+			listen_arg = strdup(optarg);
+			if (!listen_arg || parse_listen(listen_arg, &cfg.listen_host, &cfg.listen_port))
+				return bad_arg("--listen", optarg, "expected HOST:PORT");
+			break;
+		case 'd':
+			cfg.db_path = optarg;
+			break;
+		case 'o':
+			cfg.otlp_json_path = optarg;
+			break;
+		case 's':
+			cfg.stats_path = optarg;
+			break;
+		case 'r':
+			cfg.ready_path = optarg;
+			break;
+		case 'c':
+			if (parse_u32(optarg, 1, 4096, &cfg.max_conns))
+				return bad_arg("--max-conns", optarg, "expected 1..4096");
+			break;
+		case 'S':
+			if (parse_u32(optarg, 1, 1u << 20, &cfg.max_senders))
+				return bad_arg("--max-senders", optarg, "expected 1..1048576");
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "difftrace-collector: unknown or incomplete option '%s' (see --help)\n",
+			        argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "difftrace-collector: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	if (!cfg.listen_host) {
+		fprintf(stderr, "difftrace-collector: missing --listen HOST:PORT (see --help)\n");
+		return 2;
+	}
+	if (!cfg.db_path) {
+		fprintf(stderr, "difftrace-collector: missing --db FILE (see --help)\n");
+		return 2;
+	}
+
+	/* signals become a readable fd the poll loop watches, so shutdown happens between rounds */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL)) {
+		perror("difftrace-collector: sigprocmask");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		perror("difftrace-collector: signalfd");
+		return 1;
+	}
+	rc = dft_collector_create(&cfg, &c);
+	if (rc) {
+		fprintf(stderr, "difftrace-collector: start: %s\n", strerror(-rc));
+		return 1;
+	}
+	if (cfg.ready_path) {
+		rc = write_ready(cfg.ready_path, dft_collector_port(c));
+		if (rc) {
+			fprintf(stderr, "difftrace-collector: --ready-file %s: %s\n", cfg.ready_path, strerror(-rc));
+			dft_collector_destroy(c);
+			return 1;
+		}
+	}
+	rc = dft_collector_run(c, sfd);
+	if (rc)
+		fprintf(stderr, "difftrace-collector: poll: %s\n", strerror(-rc));
+	dft_collector_destroy(c);
+	close(sfd);
+	free(listen_arg);
+	return rc ? 1 : 0;
+}

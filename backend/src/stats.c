@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The collector's stats file. Counters count since this process started, except spans_stored
+ * (global and per sender), which counts what the database holds: it survives restarts through the
+ * senders table, so the sum over senders always equals the global figure.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector.h"
+
+#define STATS_MAX (8u << 20)
+
+void dft_stats_json(struct dft_buf *b, const struct dft_collector_stats *st, struct dft_dedup *d)
+{
+	struct dft_sender *s;
+	uint64_t stored = 0;
+	uint32_t i = 0;
+	bool first = true;
+
+	while ((s = dft_dedup_next(d, &i)))
+		stored += s->spans_stored;
+	dft_buf_printf(b, "{\"connections\":%" PRIu64 ",\"connections_open\":%" PRIu64, st->connections,
+	               st->connections_open);
+	dft_buf_printf(b, ",\"connections_refused\":%" PRIu64, st->connections_refused);
+	dft_buf_printf(b, ",\"frames\":%" PRIu64 ",\"frames_bad\":%" PRIu64, st->frames, st->frames_bad);
+	dft_buf_printf(b, ",\"batches_accepted\":%" PRIu64 ",\"batches_duplicate\":%" PRIu64, st->batches_accepted,
+	               st->batches_duplicate);
+	dft_buf_printf(b, ",\"spans_stored\":%" PRIu64 ",\"spans_exported\":%" PRIu64, stored, st->spans_exported);
+	dft_buf_printf(b, ",\"commits\":%" PRIu64 ",\"commit_failures\":%" PRIu64, st->commits, st->commit_failures);
+	dft_buf_printf(b, ",\"acks_cut\":%" PRIu64 ",\"senders_refused\":%" PRIu64, st->acks_cut, d->refused);
+	dft_buf_puts(b, ",\"senders\":[");
+	i = 0;
+	while ((s = dft_dedup_next(d, &i))) {
+		dft_buf_puts(b, first ? "{\"sender_id\":\"" : ",{\"sender_id\":\"");
+		first = false;
+		dft_buf_hex64(b, s->sender_id);
+		/* durable figures only: what an ACK has promised */
+		dft_buf_printf(b,
+		               "\",\"max_seq\":%" PRIu64 ",\"spans_stored\":%" PRIu64 ",\"counters\":", s->durable_seq,
+		               s->spans_stored);
+		dft_counters_json(b, &s->counters);
+		dft_buf_puts(b, "}");
+	}
+	dft_buf_puts(b, "]}\n");
+}
+
+int dft_stats_write(const char *path, const struct dft_collector_stats *st, struct dft_dedup *d)
+{
+	struct dft_buf b;
+	char *tmp;
+	FILE *f;
+	int rc = 0;
+
+	dft_buf_init(&b, STATS_MAX);
+	dft_stats_json(&b, st, d);
+	if (b.overflow) {
+		rc = -E2BIG;
+		goto free_buf;
+	}
+	tmp = malloc(strlen(path) + 8);
+	if (!tmp) {
+		rc = -ENOMEM;
+		goto free_buf;
+	}
+	sprintf(tmp, "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f) {
+		rc = -errno;
+		goto free_tmp;
+	}
+	if (fwrite(b.p, 1, b.len, f) != b.len)
+		rc = -EIO;
+	if (fclose(f) && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path))
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+free_tmp:
+	free(tmp);
+free_buf:
+	dft_buf_free(&b);
+	return rc;
+}

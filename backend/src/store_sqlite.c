@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SQLite store. WAL with synchronous=NORMAL: a commit survives a crash of the collector (the
+ * guarantee an ACK gives); a power loss may take the last commits, which the senders' backlog covers
+ * only while they still hold the batches. One transaction per poll round (group commit) keeps the
+ * per-batch cost at a few prepared-statement steps.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "collector.h"
+
+struct dft_store {
+	sqlite3 *db;
+	sqlite3_stmt *ins_span;
+	sqlite3_stmt *put_sender;
+	bool in_txn;
+	struct dft_buf attrs;
+	struct dft_buf hops;
+	char err[256];
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS spans(trace_id BLOB NOT NULL, span_id INTEGER NOT NULL,"
+    " parent_span_id INTEGER NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,"
+    " component TEXT NOT NULL, operation TEXT NOT NULL, kind INTEGER NOT NULL, status INTEGER NOT NULL,"
+    " span_kind INTEGER NOT NULL, queue_ns INTEGER NOT NULL, flags INTEGER NOT NULL,"
+    " keep_reasons INTEGER NOT NULL, reconstructed INTEGER NOT NULL DEFAULT 0, attrs TEXT, hops TEXT,"
+    " sender_id INTEGER NOT NULL, batch_seq INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS spans_by_trace ON spans(trace_id);"
+    "CREATE TABLE IF NOT EXISTS senders(sender_id INTEGER PRIMARY KEY, max_seq INTEGER NOT NULL,"
+    " spans_stored INTEGER NOT NULL, counters TEXT);";
+
+static const char ins_span_sql[] =
+    "INSERT INTO spans(trace_id, span_id, parent_span_id, start_ns, end_ns, component, operation, kind,"
+    " status, span_kind, queue_ns, flags, keep_reasons, reconstructed, attrs, hops, sender_id, batch_seq)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?15, ?16, ?17)";
+
+static const char put_sender_sql[] =
+    "INSERT INTO senders(sender_id, max_seq, spans_stored, counters) VALUES(?1, ?2, ?3, ?4)"
+    " ON CONFLICT(sender_id) DO UPDATE SET max_seq = excluded.max_seq,"
+    " spans_stored = excluded.spans_stored, counters = excluded.counters";
+
+static int store_fail(struct dft_store *st, const char *what)
+{
+	snprintf(st->err, sizeof(st->err), "%s: %s", what, sqlite3_errmsg(st->db));
+	return -EIO;
+}
+
+const char *dft_store_errmsg(const struct dft_store *st)
+{
+	return st->err;
+}
+
+int dft_store_open(const char *path, struct dft_store **out)
+{
+	struct dft_store *st;
+	int rc;
+
+	*out = NULL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	dft_buf_init(&st->attrs, 1u << 20);
+	dft_buf_init(&st->hops, 1u << 20);
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		rc = -EIO;
+		goto close_db;
+	}
+	/* a reader (the CLI) may hold a lock briefly */
+	sqlite3_busy_timeout(st->db, 2000);
+	/* a 32 MiB page cache keeps the trace_id index in memory: inserts were read-bound at the default */
+	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768;", NULL,
+	                 NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(st->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+		rc = -EIO;
+		goto close_db;
+	}
+	if (sqlite3_prepare_v3(st->db, ins_span_sql, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_span, NULL) != SQLITE_OK) {
+		rc = -EIO;
+		goto close_db;
+	}
+	if (sqlite3_prepare_v3(st->db, put_sender_sql, -1, SQLITE_PREPARE_PERSISTENT, &st->put_sender, NULL) !=
+	    SQLITE_OK) {
+		rc = -EIO;
+		goto finalize_ins;
+	}
+	*out = st;
+	return 0;
+
+finalize_ins:
+	sqlite3_finalize(st->ins_span);
+close_db:
+	/* open failures still allocate a handle that carries the message */
+	fprintf(stderr, "difftrace-collector: sqlite %s: %s\n", path,
+	        st->db ? sqlite3_errmsg(st->db) : "out of memory");
+	sqlite3_close(st->db);
+	dft_buf_free(&st->hops);
+	dft_buf_free(&st->attrs);
+	free(st);
+	return rc;
+}
+
+void dft_store_close(struct dft_store *st)
+{
+	if (!st)
+		return;
+	if (st->in_txn)
+		dft_store_rollback(st);
+	sqlite3_finalize(st->put_sender);
+	sqlite3_finalize(st->ins_span);
+	sqlite3_close(st->db);
+	dft_buf_free(&st->hops);
+	dft_buf_free(&st->attrs);
+	free(st);
+}
+
+bool dft_store_in_txn(const struct dft_store *st)
+{
+	return st->in_txn;
+}
+
+int dft_store_begin(struct dft_store *st)
+{
+	if (st->in_txn)
+		return 0;
+	if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, "BEGIN");
+	st->in_txn = true;
+	return 0;
+}
+
+int dft_store_commit(struct dft_store *st)
+{
+	if (!st->in_txn)
+		return 0;
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		int rc = store_fail(st, "COMMIT");
+
+		dft_store_rollback(st);
+		return rc;
+	}
+	st->in_txn = false;
+	return 0;
+}
+
+void dft_store_rollback(struct dft_store *st)
+{
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	st->in_txn = false;
+}
+
+static void attrs_json(struct dft_buf *b, const Difftrace__SpanBatch *batch, const Difftrace__Span *s)
+{
+	size_t i;
+
+	dft_buf_reset(b);
+	dft_buf_puts(b, "{");
+	for (i = 0; i < s->n_attrs; i++) {
+		if (i)
+			dft_buf_puts(b, ",");
+		dft_buf_json_str(b, batch->strings[s->attrs[i]->key]);
+		dft_buf_printf(b, ":%lld", (long long)s->attrs[i]->value);
+	}
+	dft_buf_puts(b, "}");
+}
+
+static void hops_json(struct dft_buf *b, const Difftrace__SpanBatch *batch, const Difftrace__Span *s)
+{
+	size_t i;
+
+	dft_buf_reset(b);
+	dft_buf_puts(b, "[");
+	for (i = 0; i < s->n_hops; i++) {
+		const Difftrace__Hop *h = s->hops[i];
+
+		dft_buf_puts(b, i ? ",{\"component\":" : "{\"component\":");
+		dft_buf_json_str(b, batch->strings[h->component]);
+		dft_buf_puts(b, ",\"operation\":");
+		dft_buf_json_str(b, batch->strings[h->operation]);
+		dft_buf_puts(b, ",\"span_id\":\"");
+		dft_buf_hex64(b, h->span_id);
+		dft_buf_printf(b, "\",\"start_ns\":%llu}", (unsigned long long)h->start_ns);
+	}
+	dft_buf_puts(b, "]");
+}
+
+/* u64 values keep their 64 bits in SQLite's signed INTEGER */
+static int bind_u64(sqlite3_stmt *q, int i, uint64_t v)
+{
+	return sqlite3_bind_int64(q, i, (sqlite3_int64)v);
+}
+
+static int put_span(struct dft_store *st, const Difftrace__SpanBatch *b, const Difftrace__Span *s)
+{
+	sqlite3_stmt *q = st->ins_span;
+	int rc = 0;
+
+	if (s->n_attrs) {
+		attrs_json(&st->attrs, b, s);
+		if (st->attrs.overflow) {
+			snprintf(st->err, sizeof(st->err), "attrs JSON too large");
+			return -E2BIG;
+		}
+	}
+	if (s->n_hops) {
+		hops_json(&st->hops, b, s);
+		if (st->hops.overflow) {
+			snprintf(st->err, sizeof(st->err), "hops JSON too large");
+			return -E2BIG;
+		}
+	}
+	sqlite3_reset(q);
+	rc |= sqlite3_bind_blob(q, 1, s->trace_id.data, (int)s->trace_id.len, SQLITE_STATIC);
+	rc |= bind_u64(q, 2, s->span_id);
+	rc |= bind_u64(q, 3, s->parent_span_id);
+	rc |= bind_u64(q, 4, s->start_ns);
+	rc |= bind_u64(q, 5, s->end_ns);
+	rc |= sqlite3_bind_text(q, 6, b->strings[s->component], -1, SQLITE_STATIC);
+	rc |= sqlite3_bind_text(q, 7, b->strings[s->operation], -1, SQLITE_STATIC);
+	rc |= sqlite3_bind_int(q, 8, (int)s->kind);
+	rc |= sqlite3_bind_int(q, 9, (int)s->status);
+	rc |= sqlite3_bind_int64(q, 10, s->span_kind);
+	rc |= bind_u64(q, 11, s->queue_ns);
+	rc |= sqlite3_bind_int64(q, 12, s->flags);
+	rc |= sqlite3_bind_int64(q, 13, s->keep_reasons);
+	if (s->n_attrs)
+		rc |= sqlite3_bind_text(q, 14, st->attrs.p, (int)st->attrs.len, SQLITE_STATIC);
+	else
+		rc |= sqlite3_bind_null(q, 14);
+	if (s->n_hops)
+		rc |= sqlite3_bind_text(q, 15, st->hops.p, (int)st->hops.len, SQLITE_STATIC);
+	else
+		rc |= sqlite3_bind_null(q, 15);
+	rc |= bind_u64(q, 16, b->header->sender_id);
+	rc |= bind_u64(q, 17, b->header->sequence);
+	if (rc != SQLITE_OK)
+		return store_fail(st, "bind span");
+	if (sqlite3_step(q) != SQLITE_DONE)
+		return store_fail(st, "insert span");
+	return 0;
+}
+
+int dft_store_put_batch(struct dft_store *st, const Difftrace__SpanBatch *b)
+{
+	size_t i;
+	int rc;
+
+	rc = dft_store_begin(st);
+	if (rc)
+		return rc;
+	for (i = 0; i < b->n_spans; i++) {
+		rc = put_span(st, b, b->spans[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int dft_store_put_sender(struct dft_store *st, const struct dft_sender *s)
+{
+	sqlite3_stmt *q = st->put_sender;
+	struct dft_buf cj;
+	int rc = 0;
+
+	dft_buf_init(&cj, 4096);
+	dft_counters_json(&cj, &s->counters);
+	if (cj.overflow) {
+		dft_buf_free(&cj);
+		return -ENOMEM;
+	}
+	rc = dft_store_begin(st);
+	if (rc)
+		goto free_json;
+	sqlite3_reset(q);
+	if (bind_u64(q, 1, s->sender_id) | bind_u64(q, 2, s->max_seq) |
+	    bind_u64(q, 3, s->spans_stored + s->pending_spans) |
+	    sqlite3_bind_text(q, 4, cj.p, (int)cj.len, SQLITE_TRANSIENT)) {
+		rc = store_fail(st, "bind sender");
+		goto free_json;
+	}
+	if (sqlite3_step(q) != SQLITE_DONE)
+		rc = store_fail(st, "update sender");
+free_json:
+	dft_buf_free(&cj);
+	return rc;
+}
+
+int dft_store_load_senders(struct dft_store *st, struct dft_dedup *d)
+{
+	sqlite3_stmt *q;
+	int rc = 0, step;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT sender_id, max_seq, spans_stored, counters FROM senders", -1, &q,
+	                       NULL) != SQLITE_OK)
+		return store_fail(st, "select senders");
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		struct dft_sender *s = dft_dedup_get(d, (uint64_t)sqlite3_column_int64(q, 0), true);
+
+		if (!s) {
+			snprintf(st->err, sizeof(st->err), "more senders in the database than the table holds");
+			rc = -ENOSPC;
+			break;
+		}
+		dft_sender_restore(s, (uint64_t)sqlite3_column_int64(q, 1), (uint64_t)sqlite3_column_int64(q, 2));
+		if (dft_counters_parse((const char *)sqlite3_column_text(q, 3), &s->counters)) {
+			snprintf(st->err, sizeof(st->err), "sender %016llx: bad counters JSON",
+			         (unsigned long long)s->sender_id);
+			rc = -EINVAL;
+			break;
+		}
+		s->counters_seq = s->max_seq;
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = store_fail(st, "read senders");
+	sqlite3_finalize(q);
+	return rc;
+}
