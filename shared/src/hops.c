@@ -130,8 +130,11 @@ static size_t serialise(const struct dft_hop_rec *h, unsigned first, unsigned n,
 {
 	uint8_t tmp[1 + 2 * (1 + DFT_HOP_NAME_MAX) + 8 + 10];
 	size_t len = 0;
+	uint64_t parent = first ? h[first - 1].span_id : (n ? h[0].parent_span_id : 0);
 
 	buf[len++] = 1;
+	for (int b = 0; b < 8; b++)
+		buf[len++] = (uint8_t)(parent >> (8 * b));
 	for (unsigned i = first; i < n; i++) {
 		size_t t = 0;
 
@@ -186,16 +189,18 @@ int dft_hops_encode(const struct dft_hop_rec *h, unsigned n, char *out, size_t c
 int dft_hops_decode(const char *val, size_t len, struct dft_hop_rec *h, unsigned max, unsigned *n_cut)
 {
 	uint8_t buf[PAYLOAD_MAX + 3];
-	size_t off = 1;
+	size_t off = 9;
 	unsigned n = 0, cut = 0;
-	uint64_t prev = 0;
+	uint64_t prev = 0, parent = 0;
 	int blen;
 
 	if (len == 0 || len > DFT_HOPS_VALUE_MAX)
 		return -EINVAL;
 	blen = b64_decode(val, len, buf);
-	if (blen < 1 || buf[0] != 1)
+	if (blen < 9 || buf[0] != 1)
 		return -EINVAL;
+	for (int b = 0; b < 8; b++)
+		parent |= (uint64_t)buf[1 + b] << (8 * b);
 	while (off < (size_t)blen) {
 		struct dft_hop_rec r;
 		uint64_t t;
@@ -219,6 +224,8 @@ int dft_hops_decode(const char *val, size_t len, struct dft_hop_rec *h, unsigned
 		prev = r.start_ns;
 		if (r.span_id == 0)
 			return -EINVAL;
+		r.parent_span_id = parent;
+		parent = r.span_id;
 		if (n < max)
 			h[n++] = r;
 		else

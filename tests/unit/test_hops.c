@@ -32,6 +32,7 @@ static void assert_hop_equal(const struct dft_hop_rec *a, const struct dft_hop_r
 	assert_memory_equal(a->op, b->op, a->op_len);
 	assert_int_equal(a->span_id, b->span_id);
 	assert_int_equal(a->start_ns, b->start_ns);
+	assert_int_equal(a->parent_span_id, b->parent_span_id);
 }
 
 static void test_round_trip(void **state)
@@ -45,6 +46,9 @@ static void test_round_trip(void **state)
 	in[0] = hop("ingress-gateway", "route", 0x1122334455667788ull, 1700000000123456789ull);
 	in[1] = hop("activator", "proxy", 0xffffffffffffffffull, 1700000000123456000ull); /* earlier: negative delta */
 	in[2] = hop("queue-proxy", "", 42, 1700000000999999999ull);
+	in[0].parent_span_id = 0xabcdef0102030405ull; /* the calling function's span */
+	in[1].parent_span_id = in[0].span_id;
+	in[2].parent_span_id = in[1].span_id;
 	n = dft_hops_encode(in, 3, val, sizeof(val), &left);
 	assert_true(n > 0);
 	assert_int_equal(left, 0);
@@ -74,6 +78,7 @@ static void test_overflow_keeps_newest(void **state)
 
 		snprintf(c, sizeof(c), "platform-component-%02u", i);
 		in[i] = hop(c, "forward-request", 1000 + i, 1700000000000000000ull + i * 1000);
+		in[i].parent_span_id = i ? in[i - 1].span_id : 7;
 	}
 	n = dft_hops_encode(in, DFT_HOPS_MAX, val, sizeof(val), &left);
 	assert_true(n > 0 && n <= (int)DFT_HOPS_VALUE_MAX);
@@ -91,12 +96,13 @@ static void test_malformed_rejected(void **state)
 		"A",         /* impossible base64 length */
 		"AQ=",       /* padding is not base64url-without-padding */
 		"AQ!",       /* bad character */
-		"Ag",        /* version 2 */
-		"AQE",       /* hop with a component length and nothing else */
-		"AQFh",      /* component, no operation length */
-		"AQFhAA",    /* no span id */
-		"AQFhAAAAAAAAAAAA", /* span id without start */
-		"AQFhAAAAAAAAAAAAAA", /* span id zero */
+		"AgAAAAAAAAAA",     /* version 2 */
+		"AQAAAAAAAAA",      /* version 1 but the first-parent field is cut short */
+		"AQAAAAAAAAAAAQ",   /* hop with a component length and nothing else */
+		"AQAAAAAAAAAAAWE",  /* component, no operation length */
+		"AQAAAAAAAAAAAWEA", /* no span id */
+		"AQAAAAAAAAAAAWEAAQAAAAAAAAA", /* span id without start */
+		"AQAAAAAAAAAAAWEAAAAAAAAAAAAA", /* span id zero */
 		"AQ_",       /* non-canonical tail bits */
 	};
 	struct dft_hop_rec out[4];

@@ -193,14 +193,19 @@ struct dft_hop {
 	uint64_t span_id;
 	uint64_t start_ns;
 };
-#define DFT_HOPS_PER_SLOT 5u
+#define DFT_HOPS_PER_SLOT 4u
 
+/*
+ * Hops form a chain: hop k's parent is hop k-1's span; the first hop's parent (the caller's span,
+ * 0 at the root) is in the first continuation slot's first_parent_span_id (0 in later slots).
+ */
 struct dft_hops_slot {
 	uint8_t type; /* DFT_SLOT_HOPS */
-	uint8_t n_hops; /* <= DFT_HOPS_PER_SLOT */
+	uint8_t n_hops; /* 1..DFT_HOPS_PER_SLOT */
 	uint8_t reserved[6];
+	uint64_t first_parent_span_id;
 	struct dft_hop hop[DFT_HOPS_PER_SLOT];
-	uint8_t pad[DFT_SLOT_SIZE - 8 - DFT_HOPS_PER_SLOT * 24];
+	uint8_t pad[DFT_SLOT_SIZE - 16 - DFT_HOPS_PER_SLOT * 24];
 };
 
 _Static_assert(sizeof(struct dft_region_hdr) == DFT_PAGE, "region header is one page");

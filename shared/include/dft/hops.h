@@ -7,11 +7,14 @@
  *
  * Entry value: base64url (no padding) of
  *   u8 version (1)
+ *   first parent: 8 bytes little-endian, the span the first hop's span is a child of (0 = root);
+ *            every later hop is a child of the hop before it
  *   per hop: u8 component length (1..32), component bytes, u8 operation length (0..32), operation
  *            bytes, span id (8 bytes little-endian), start: varint unix ns for the first hop,
  *            zigzag varint delta from the previous hop's start for the others.
  * The value is at most DFT_HOPS_VALUE_MAX characters (W3C's per-entry limit); when hops do not fit
- * the oldest are left out and the caller counts them.
+ * the oldest are left out and the caller counts them (the first kept hop's parent is then the span
+ * of the last hop left out).
  */
 #ifndef DFT_HOPS_H
 #define DFT_HOPS_H
@@ -26,6 +29,7 @@
 #define DFT_TRACESTATE_MAX 512u
 
 struct dft_hop_rec {
+	uint64_t parent_span_id; /* meaningful on the first hop of a list; later hops chain */
 	uint64_t span_id;
 	uint64_t start_ns;
 	uint8_t comp_len;
