@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #pragma GCC visibility push(default)
@@ -50,6 +51,13 @@ struct dft_host {
 	pthread_mutex_t name_lock;
 	uint32_t names_count; /* under name_lock */
 
+	/* allocates metrics page entries; updates of an existing entry do not take it */
+	pthread_mutex_t metrics_lock;
+
+	/* hop header counters (atomic, relaxed), zeroed at dft_init */
+	uint64_t hops_malformed;
+	uint64_t hops_cut;
+
 	/* registration thread */
 	char socket_path[DFT_SOCKET_PATH_MAX];
 	bool thread_running;
@@ -81,6 +89,9 @@ void dft_clock_current(struct dft_clock_cal *out);
 /* names.c */
 void dft_names_reset(void);
 uint16_t dft_name_intern(const char *name); /* 0 or an id; see names.c */
+uint16_t dft_name_intern_n(const char *s, size_t len); /* lock-free when the name exists already */
+/* The string of an id published in this region: false for 0 or an id not (yet) published. */
+bool dft_name_str(uint16_t id, const char **s, size_t *len);
 
 /* reg_thread.c: 0 or -errno. */
 int dft_reg_thread_start(void);

@@ -17,7 +17,10 @@
 #include "host_internal.h"
 #include "region_internal.h"
 
-struct dft_host dft_host = {.memfd = -1, .wake_fd = -1, .name_lock = PTHREAD_MUTEX_INITIALIZER};
+struct dft_host dft_host = {.memfd = -1,
+                            .wake_fd = -1,
+                            .name_lock = PTHREAD_MUTEX_INITIALIZER,
+                            .metrics_lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* Serialises dft_init, dft_fini and ring release at thread exit; the span path never takes it. */
 pthread_mutex_t dft_lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -156,10 +159,12 @@ static void dft_fork_prepare(void)
 {
 	pthread_mutex_lock(&dft_lifecycle_lock);
 	pthread_mutex_lock(&dft_host.name_lock);
+	pthread_mutex_lock(&dft_host.metrics_lock);
 }
 
 static void dft_fork_parent(void)
 {
+	pthread_mutex_unlock(&dft_host.metrics_lock);
 	pthread_mutex_unlock(&dft_host.name_lock);
 	pthread_mutex_unlock(&dft_lifecycle_lock);
 }
@@ -176,6 +181,7 @@ static void dft_fork_child(void)
 		dft_host.thread_running = false;
 		dft_store_relaxed(&dft_host.registered, 0);
 	}
+	pthread_mutex_unlock(&dft_host.metrics_lock);
 	pthread_mutex_unlock(&dft_host.name_lock);
 	pthread_mutex_unlock(&dft_lifecycle_lock);
 }
@@ -221,6 +227,8 @@ int dft_init(const char *component, enum dft_component_kind kind, const struct d
 	dft_clock_calibrate_init();
 	dft_store_relaxed(&dft_host.registered, 0);
 	dft_store_relaxed(&dft_host.registrations, 0);
+	dft_store_relaxed(&dft_host.hops_malformed, 0);
+	dft_store_relaxed(&dft_host.hops_cut, 0);
 	dft_host.generation++;
 	/* [L1] everything above is visible to a span function that sees live == 1 */
 	dft_store_release(&dft_host.live, 1);
@@ -304,6 +312,7 @@ int dft_stats(struct dft_host_stats *out)
 
 		out->produced += dft_load_relaxed(&r->produced);
 		out->dropped_full += dft_load_relaxed(&r->dropped_full);
+		out->hops_dropped += dft_load_relaxed(&r->dropped_hops);
 	}
 	out->dropped_no_ring = dft_load_relaxed(&dft_host.hdr->dropped_no_ring);
 	/* spans lost for want of a ring were produced too (the NIC counts them the same way) */
@@ -311,6 +320,8 @@ int dft_stats(struct dft_host_stats *out)
 	out->pending = dft_pending();
 	out->registered = dft_load_relaxed(&dft_host.registered);
 	out->registrations = dft_load_relaxed(&dft_host.registrations);
+	out->hops_malformed = dft_load_relaxed(&dft_host.hops_malformed);
+	out->hops_cut = dft_load_relaxed(&dft_host.hops_cut);
 	return 0;
 }
 

@@ -3,6 +3,7 @@
  * The span hot path. A thread claims a ring on the first span it ends (one CAS on the ring's
  * state) and keeps it in thread-local storage until it exits; ending a span then costs one
  * reserve, one 128-byte copy and one store-release of head: no lock, no syscall, no allocation.
+ * A span that carries hops (the user function's span) leaves that path on one branch.
  *
  * Acquire/release pairs:
  *   [L1] lifecycle.c stores live with release after building the region; span functions load it
@@ -259,6 +260,101 @@ void dft_span_context(const struct dft_span *sp, struct dft_ctx *out)
 	out->trace_flags = sp->reserved[0];
 }
 
+void dft_span_set_hops(struct dft_span *sp, const struct dft_hop_list *hops)
+{
+	sp->hops = hops && hops->n ? hops : NULL;
+}
+
+/* Built whole on the stack so every reserved byte is zero, then copied into the ring in one go. */
+static inline void dft_slot_build(struct dft_slot *s, const struct dft_span *sp, uint64_t end)
+{
+	memset(s, 0, sizeof(*s));
+	s->type = DFT_SLOT_SPAN;
+	s->flags = sp->flags;
+	s->component_id = sp->component_id;
+	s->op_id = sp->op_id;
+	memcpy(s->trace_id, sp->trace_id, DFT_TRACE_ID_LEN);
+	s->span_id = sp->span_id;
+	s->parent_span_id = sp->parent_span_id;
+	s->start = sp->start;
+	s->end = end;
+	s->queue_ns = sp->queue_ns;
+	s->status = sp->status;
+	s->span_kind = sp->span_kind;
+	s->n_attrs = sp->n_attrs;
+	for (unsigned i = 0; i < DFT_SLOT_ATTRS; i++) {
+		s->attr_key[i] = i < sp->n_attrs ? sp->attr_key[i] : 0;
+		s->attr_val[i] = i < sp->n_attrs ? sp->attr_val[i] : 0;
+	}
+}
+
+/*
+ * A span that carries hops: its slot, then ceil(n / DFT_HOPS_PER_SLOT) DFT_SLOT_HOPS slots,
+ * reserved and published together so the daemon never sees a span without the continuation its
+ * n_cont announces. Names are interned first (lock-free when known, the name lock for a new one):
+ * a hop whose name does not fit the table is left out and counted in the ring's dropped_hops; the
+ * chain then runs past it (the slots carry only the first hop's parent).
+ */
+static __attribute__((noinline)) void dft_span_write_hops(struct dft_thread *t, const struct dft_span *sp, uint64_t end)
+{
+	const struct dft_hop_list *l = sp->hops;
+	struct dft_hop hops[DFT_HOP_LIST_MAX];
+	unsigned n = 0, cut = 0, given = l->n, nslots;
+	uint64_t first_parent = 0;
+	struct dft_slot s, *first;
+
+	if (given > DFT_HOP_LIST_MAX) {
+		cut = given - DFT_HOP_LIST_MAX; /* a hand-made list claiming more than it can hold */
+		given = DFT_HOP_LIST_MAX;
+	}
+	for (unsigned i = 0; i < given; i++) {
+		const struct dft_hop_entry *e = &l->hop[i];
+		uint16_t comp = 0, op = 0;
+
+		if (e->component_len <= DFT_HOP_NAME_LEN && e->operation_len <= DFT_HOP_NAME_LEN && e->span_id)
+			comp = dft_name_intern_n(e->component, e->component_len);
+		if (comp && e->operation_len && !(op = dft_name_intern_n(e->operation, e->operation_len)))
+			comp = 0;
+		if (!comp) {
+			cut++;
+			continue;
+		}
+		if (n == 0)
+			first_parent = e->parent_span_id;
+		hops[n] =
+		    (struct dft_hop){.component_id = comp, .op_id = op, .span_id = e->span_id, .start_ns = e->start_ns};
+		n++;
+	}
+	nslots = 1 + (n + DFT_HOPS_PER_SLOT - 1) / DFT_HOPS_PER_SLOT;
+	first = dft_ring_prod_reserve(&t->prod, nslots);
+	if (unlikely(!first))
+		return; /* the whole span is lost, counted once in dropped_full */
+	dft_slot_build(&s, sp, end);
+	s.n_cont = (uint8_t)(nslots - 1);
+	*first = s;
+	for (unsigned c = 1; c < nslots; c++) {
+		unsigned from = (c - 1) * DFT_HOPS_PER_SLOT, k = n - from;
+		struct dft_hops_slot hs;
+
+		if (k > DFT_HOPS_PER_SLOT)
+			k = DFT_HOPS_PER_SLOT;
+		memset(&hs, 0, sizeof(hs));
+		hs.type = DFT_SLOT_HOPS;
+		hs.n_hops = (uint8_t)k;
+		hs.first_parent_span_id = c == 1 ? first_parent : 0;
+		memcpy(hs.hop, hops + from, k * sizeof(hops[0]));
+		/* continuation slots may wrap to the start of the ring */
+		memcpy(dft_ring_prod_slot(&t->prod, c), &hs, sizeof(hs));
+	}
+	if (cut) {
+		struct dft_ring_hdr *r = t->prod.hdr;
+
+		/* line 0 is ours alone: a plain add published with a relaxed store */
+		dft_store_relaxed(&r->dropped_hops, dft_load_relaxed(&r->dropped_hops) + cut);
+	}
+	dft_ring_prod_commit(&t->prod, nslots);
+}
+
 static inline void dft_span_write(const struct dft_span *sp, uint64_t end)
 {
 	struct dft_thread *t = &dft_self;
@@ -266,28 +362,14 @@ static inline void dft_span_write(const struct dft_span *sp, uint64_t end)
 
 	if (unlikely(t->generation != dft_host.generation) && !dft_ring_claim(t))
 		return;
+	if (unlikely(sp->hops)) {
+		dft_span_write_hops(t, sp, end);
+		return;
+	}
 	slot = dft_ring_prod_reserve(&t->prod, 1);
 	if (unlikely(!slot))
 		return;
-	/* built whole on the stack so every reserved byte is zero, then copied in one go */
-	memset(&s, 0, sizeof(s));
-	s.type = DFT_SLOT_SPAN;
-	s.flags = sp->flags;
-	s.component_id = sp->component_id;
-	s.op_id = sp->op_id;
-	memcpy(s.trace_id, sp->trace_id, DFT_TRACE_ID_LEN);
-	s.span_id = sp->span_id;
-	s.parent_span_id = sp->parent_span_id;
-	s.start = sp->start;
-	s.end = end;
-	s.queue_ns = sp->queue_ns;
-	s.status = sp->status;
-	s.span_kind = sp->span_kind;
-	s.n_attrs = sp->n_attrs;
-	for (unsigned i = 0; i < DFT_SLOT_ATTRS; i++) {
-		s.attr_key[i] = i < sp->n_attrs ? sp->attr_key[i] : 0;
-		s.attr_val[i] = i < sp->n_attrs ? sp->attr_val[i] : 0;
-	}
+	dft_slot_build(&s, sp, end);
 	*slot = s;
 	dft_ring_prod_commit(&t->prod, 1);
 }

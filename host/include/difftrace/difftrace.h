@@ -63,6 +63,8 @@ struct dft_ctx {
 
 #define DFT_SPAN_ATTRS 4
 
+struct dft_hop_list;
+
 /* A span in progress: lives on the caller's stack; fields are internal. */
 struct dft_span {
 	uint8_t trace_id[16];
@@ -79,6 +81,7 @@ struct dft_span {
 	uint8_t reserved[3];
 	uint16_t attr_key[DFT_SPAN_ATTRS];
 	int64_t attr_val[DFT_SPAN_ATTRS];
+	const struct dft_hop_list *hops; /* dft_span_set_hops; NULL for nearly every span */
 };
 
 /*
@@ -136,9 +139,112 @@ struct dft_host_stats {
 	uint64_t pending;         /* slots written and not yet consumed by the daemon */
 	uint32_t registered;      /* 1 while the daemon holds the region */
 	uint32_t registrations;   /* successful registrations so far (re-registrations included) */
+	/* hop header, counted since dft_init */
+	uint64_t hops_malformed; /* tracestate headers dft_tracestate_extract rejected */
+	uint64_t hops_cut;       /* hops left out of a header: more than DFT_HOP_LIST_MAX, or over its size */
+	uint64_t hops_dropped;   /* hops a span could not carry to the ring (see dft_span_set_hops) */
 };
 
 int dft_stats(struct dft_host_stats *out);
+
+/*
+ * The hop header. Each platform component that forwards a request appends its hop (component,
+ * operation, span id, start time) to a `dft` entry of the W3C `tracestate` header; the user function
+ * at the end of the path hands the list to its span, which carries every hop to the daemon, so the
+ * platform spans the filter leaves out can still be drawn.
+ *
+ * Platform component, per forwarded request:
+ *     struct dft_hop_list in;
+ *     dft_tracestate_extract(ts, ts_len, &in);            // malformed: in.n == 0, carry on
+ *     dft_span_begin(&sp, op, &parent);
+ *     n = dft_tracestate_inject(&in, &sp, ts, ts_len, out, sizeof(out));
+ *     // n >= 0: send `out` as the tracestate; n < 0: forward the incoming tracestate unchanged
+ * User function (its span is a child of the last hop):
+ *     dft_tracestate_extract(ts, ts_len, &in);
+ *     dft_span_begin(&sp, op, &parent);
+ *     dft_span_set_hops(&sp, &in);                        // `in` must outlive dft_span_end(&sp)
+ */
+#define DFT_HOP_LIST_MAX 16
+#define DFT_HOP_NAME_LEN 32 /* bytes of a hop's component or operation name */
+
+struct dft_hop_entry {
+	/* hops chain: hop k > 0 is a child of hop k-1; hop 0's parent is the span the request came
+	 * from before the first platform component (0: the first hop is the trace's root) */
+	uint64_t parent_span_id;
+	uint64_t span_id;                 /* never 0 */
+	uint64_t start_ns;                /* unix ns */
+	uint8_t component_len;            /* 1..DFT_HOP_NAME_LEN */
+	uint8_t operation_len;            /* 0..DFT_HOP_NAME_LEN */
+	char component[DFT_HOP_NAME_LEN]; /* not NUL-terminated */
+	char operation[DFT_HOP_NAME_LEN];
+};
+
+struct dft_hop_list {
+	uint8_t n;   /* hop[0, n) are valid, oldest first */
+	uint8_t cut; /* hops the header carried beyond DFT_HOP_LIST_MAX (left out, counted in hops_cut) */
+	uint8_t reserved[6];
+	struct dft_hop_entry hop[DFT_HOP_LIST_MAX];
+};
+
+/*
+ * Read the hops of an incoming tracestate header value ts[0, len) (stops early at a NUL, so a
+ * buffer size may be passed). No `dft` entry (or ts == NULL with len 0): 0 with out->n == 0.
+ * A tracestate that is not a valid W3C list, or a `dft` entry that does not decode: -EINVAL with
+ * out->n == 0, counted in hops_malformed. Never reads past ts[len). ts == NULL with len > 0 or
+ * out == NULL: -EINVAL, not counted. Needs no dft_init (counters restart at dft_init). No lock,
+ * no syscall, no allocation.
+ */
+int dft_tracestate_extract(const char *ts, size_t len, struct dft_hop_list *out);
+
+/*
+ * Platform component forwarding a request: write the outgoing tracestate into out[0, cap), which
+ * must not overlap incoming_ts. Its first member is the `dft` entry: the incoming hops (incoming
+ * may be NULL) plus this component's hop from sp (component: the process's, or the one
+ * dft_span_set_component set; sp's operation, span id and start in unix ns; with no incoming hops
+ * its parent is sp's parent). The other members of incoming_ts[0, ts_len) (may be NULL; stops at
+ * a NUL) follow in their order (W3C: a modified entry moves to the front); members that would pass
+ * 512 characters or 32 members are left out, and malformed ones are not repeated. Hops that do not
+ * fit (more than DFT_HOP_LIST_MAX, or over the entry's 256 characters) are left out oldest first
+ * and counted in hops_cut. Returns the length written (out is NUL-terminated), or -EINVAL (NULL
+ * sp/out, library not initialised, an incoming hop with an empty or over-long name or a zero span
+ * id, incoming->n > DFT_HOP_LIST_MAX), -ENAMETOOLONG (the span's component or operation name is
+ * longer than DFT_HOP_NAME_LEN), -ENOSPC (cap too small). No lock, no syscall, no allocation.
+ */
+int dft_tracestate_inject(const struct dft_hop_list *incoming, const struct dft_span *sp, const char *incoming_ts,
+                          size_t ts_len, char *out, size_t cap);
+
+/*
+ * User function: the span carries these hops to the daemon in continuation slots behind its own
+ * slots. The span keeps a POINTER to hops (a span stays a small stack object): the list must stay
+ * unchanged and alive until dft_span_end/dft_span_end_at returns. NULL or an empty list: no hops.
+ * A span with n hops takes 1 + ceil(n / 4) slots, reserved all at once: a ring without room for
+ * all of them drops the whole span (counted once in dropped_full). A hop whose name cannot be
+ * interned (name table full), with an over-long name or a zero span id, or beyond
+ * DFT_HOP_LIST_MAX is left out and counted in hops_dropped (the next hop then chains to the one
+ * before it). Ending the span interns hop names: lock-free for names seen before, the name lock
+ * the first time a name appears.
+ */
+void dft_span_set_hops(struct dft_span *sp, const struct dft_hop_list *hops);
+
+/*
+ * Resource metrics of a component for the contention rule of the filter, published in the region's
+ * metrics page (one entry per component, seqlock per entry; the daemon reads them).
+ */
+struct dft_component_metrics {
+	uint32_t cpu_throttle_ppm;  /* share of the last period the component was CPU-throttled */
+	uint32_t concurrency;       /* requests in flight */
+	uint32_t concurrency_limit; /* 0: unlimited */
+	uint32_t mem_pressure_ppm;
+};
+
+/*
+ * Write (or update) the entry of component_id (an id from dft_name) with a reading taken now.
+ * The first call for a component allocates its entry under a lock; updates are lock-free and make
+ * no syscall. Returns 0, -EINVAL (NULL m, id 0 or not interned, library not initialised), -ENOSPC
+ * (every one of the page's 64 entries belongs to another component), or -EBUSY when another thread
+ * is writing the same component's entry at this very moment (its reading stands; nothing waits).
+ */
+int dft_metrics_publish(uint16_t component_id, const struct dft_component_metrics *m);
 
 #ifdef __cplusplus
 }
