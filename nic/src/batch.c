@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SpanBatch builder. All memory of a batch is allocated once, at create, for `cap` spans; a span
+ * that does not fit (spans, hops or strings) makes dft_batch_add return -ENOSPC so the caller
+ * closes the batch. Names travel once per batch in the string table: each name is copied out of
+ * the (hostile) region with dft_name_read and deduplicated by content, so the same component from
+ * two regions with different name ids is one string.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nic.h"
+
+#define STR_LEN (DFT_NAME_MAX + 1)
+#define HOPS_PER_SPAN_AVG 4u
+
+struct dft_batch {
+	uint32_t cap, n_spans;
+	uint32_t hop_cap, n_hops;
+	uint32_t str_cap, n_strings, hash_size;
+	uint64_t open_tsc;
+	Difftrace__Span *spans;
+	Difftrace__Span **span_ptrs;
+	Difftrace__Attr *attrs;
+	Difftrace__Attr **attr_ptrs;
+	Difftrace__Hop *hops;
+	Difftrace__Hop **hop_ptrs;
+	uint8_t (*trace_ids)[DFT_TRACE_ID_LEN];
+	char *arena;      /* str_cap * STR_LEN */
+	char **strings;
+	uint32_t *hash;   /* string index + 1, 0 = empty */
+};
+
+int dft_batch_create(uint32_t cap, struct dft_batch **out)
+{
+	struct dft_batch *b;
+
+	*out = NULL;
+	if (cap == 0)
+		return -EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->cap = cap;
+	b->hop_cap = cap * HOPS_PER_SPAN_AVG;
+	if (b->hop_cap < DFT_SLOT_CONT_MAX * DFT_HOPS_PER_SLOT)
+		b->hop_cap = DFT_SLOT_CONT_MAX * DFT_HOPS_PER_SLOT;
+	/* room for one span's worst case (2 + 4 attrs + 2 per hop) plus typical reuse */
+	b->str_cap = 2 * cap + 2 * DFT_SLOT_CONT_MAX * DFT_HOPS_PER_SLOT + 2 + DFT_SLOT_ATTRS;
+	for (b->hash_size = 64; b->hash_size < 2 * b->str_cap; b->hash_size <<= 1)
+		;
+	b->spans = calloc(cap, sizeof(*b->spans));
+	b->span_ptrs = calloc(cap, sizeof(*b->span_ptrs));
+	b->attrs = calloc((size_t)cap * DFT_SLOT_ATTRS, sizeof(*b->attrs));
+	b->attr_ptrs = calloc((size_t)cap * DFT_SLOT_ATTRS, sizeof(*b->attr_ptrs));
+	b->hops = calloc(b->hop_cap, sizeof(*b->hops));
+	b->hop_ptrs = calloc(b->hop_cap, sizeof(*b->hop_ptrs));
+	b->trace_ids = calloc(cap, sizeof(*b->trace_ids));
+	b->arena = calloc(b->str_cap, STR_LEN);
+	b->strings = calloc(b->str_cap, sizeof(*b->strings));
+	b->hash = calloc(b->hash_size, sizeof(*b->hash));
+	if (!b->spans || !b->span_ptrs || !b->attrs || !b->attr_ptrs || !b->hops || !b->hop_ptrs || !b->trace_ids ||
+	    !b->arena || !b->strings || !b->hash) {
+		dft_batch_destroy(b);
+		return -ENOMEM;
+	}
+	*out = b;
+	return 0;
+}
+
+void dft_batch_destroy(struct dft_batch *b)
+{
+	if (!b)
+		return;
+	free(b->spans);
+	free(b->span_ptrs);
+	free(b->attrs);
+	free(b->attr_ptrs);
+	free(b->hops);
+	free(b->hop_ptrs);
+	free(b->trace_ids);
+	free(b->arena);
+	free(b->strings);
+	free(b->hash);
+	free(b);
+}
+
+uint32_t dft_batch_spans(const struct dft_batch *b)
+{
+	return b->n_spans;
+}
+
+uint64_t dft_batch_open_tsc(const struct dft_batch *b)
+{
+	return b->open_tsc;
+}
+
+void dft_batch_set_open_tsc(struct dft_batch *b, uint64_t tsc)
+{
+	b->open_tsc = tsc;
+}
+
+bool dft_batch_full(const struct dft_batch *b)
+{
+	return b->n_spans >= b->cap;
+}
+
+static uint32_t str_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+/* Index of s in the string table, adding it; -ENOSPC when the table is full. */
+static int64_t str_index(struct dft_batch *b, const char *s)
+{
+	uint32_t mask = b->hash_size - 1;
+
+	for (uint32_t h = str_hash(s) & mask;; h = (h + 1) & mask) {
+		uint32_t v = b->hash[h];
+		size_t len;
+		char *dst;
+
+		if (v) {
+			if (!strcmp(b->strings[v - 1], s))
+				return v - 1;
+			continue;
+		}
+		if (b->n_strings >= b->str_cap)
+			return -ENOSPC;
+		dst = b->arena + (size_t)b->n_strings * STR_LEN;
+		len = strnlen(s, STR_LEN - 1);
+		memcpy(dst, s, len);
+		dst[len] = 0;
+		b->strings[b->n_strings] = dst;
+		b->hash[h] = ++b->n_strings;
+		return b->n_strings - 1;
+	}
+}
+
+static int64_t name_index(struct dft_batch *b, const struct dft_batch_src *src, uint16_t id)
+{
+	char name[STR_LEN];
+
+	if (dft_name_read(src->base, src->g, src->names_published, id, name, sizeof(name)) < 0)
+		name[0] = 0; /* an unnamed region component or hop operation: empty string */
+	return str_index(b, name);
+}
+
+static uint64_t to_ns(const struct dft_batch_src *src, const struct dft_slot *s, uint64_t t)
+{
+	return (s->flags & DFT_SF_TS_NS) ? t : dft_ticks_to_ns(src->cal, t);
+}
+
+int dft_batch_add(struct dft_batch *b, const struct dft_batch_src *src, const struct dft_slot *s,
+		  const struct dft_slot *cont, enum dft_kind kind, uint32_t keep_reasons)
+{
+	uint32_t n_hops = 0, strings0 = b->n_strings, hops0 = b->n_hops;
+	Difftrace__Span *sp;
+	int64_t comp, op;
+
+	if (b->n_spans >= b->cap)
+		return -ENOSPC;
+	for (unsigned c = 0; c < s->n_cont; c++)
+		n_hops += ((const struct dft_hops_slot *)(const void *)&cont[c])->n_hops;
+	if (b->n_hops + n_hops > b->hop_cap)
+		return -ENOSPC;
+	sp = &b->spans[b->n_spans];
+	difftrace__span__init(sp);
+	comp = name_index(b, src, s->component_id ? s->component_id : src->g->component_id);
+	op = name_index(b, src, s->op_id);
+	if (comp < 0 || op < 0)
+		goto undo_strings;
+	memcpy(b->trace_ids[b->n_spans], s->trace_id, DFT_TRACE_ID_LEN);
+	sp->trace_id.data = b->trace_ids[b->n_spans];
+	sp->trace_id.len = DFT_TRACE_ID_LEN;
+	sp->span_id = s->span_id;
+	sp->parent_span_id = s->parent_span_id;
+	sp->start_ns = to_ns(src, s, s->start);
+	sp->end_ns = to_ns(src, s, s->end);
+	if (sp->end_ns < sp->start_ns) /* a calibration step between the two conversions */
+		sp->end_ns = sp->start_ns;
+	sp->component = (uint32_t)comp;
+	sp->operation = (uint32_t)op;
+	sp->kind = (Difftrace__ComponentKind)kind;
+	sp->status = (Difftrace__Status)s->status;
+	sp->span_kind = s->span_kind;
+	sp->queue_ns = s->queue_ns;
+	sp->flags = s->flags;
+	sp->keep_reasons = keep_reasons;
+	sp->instance_id = src->g->instance_id;
+	sp->pid = src->g->pid;
+	sp->n_attrs = s->n_attrs;
+	sp->attrs = &b->attr_ptrs[(size_t)b->n_spans * DFT_SLOT_ATTRS];
+	for (unsigned i = 0; i < s->n_attrs; i++) {
+		Difftrace__Attr *a = &b->attrs[(size_t)b->n_spans * DFT_SLOT_ATTRS + i];
+		int64_t k = name_index(b, src, s->attr_key[i]);
+
+		if (k < 0)
+			goto undo_strings;
+		difftrace__attr__init(a);
+		a->key = (uint32_t)k;
+		a->value = s->attr_val[i];
+		sp->attrs[i] = a;
+	}
+	sp->n_hops = n_hops;
+	sp->hops = n_hops ? &b->hop_ptrs[b->n_hops] : NULL;
+	for (unsigned c = 0, k = 0; c < s->n_cont; c++) {
+		const struct dft_hops_slot *hs = (const struct dft_hops_slot *)(const void *)&cont[c];
+
+		for (unsigned i = 0; i < hs->n_hops; i++, k++) {
+			Difftrace__Hop *h = &b->hops[b->n_hops];
+			int64_t hc = name_index(b, src, hs->hop[i].component_id);
+			int64_t ho = name_index(b, src, hs->hop[i].op_id);
+
+			if (hc < 0 || ho < 0)
+				goto undo_strings;
+			difftrace__hop__init(h);
+			h->component = (uint32_t)hc;
+			h->operation = (uint32_t)ho;
+			h->span_id = hs->hop[i].span_id;
+			h->start_ns = hs->hop[i].start_ns;
+			h->parent_span_id = k == 0 ? hs->first_parent_span_id : 0;
+			b->hop_ptrs[b->n_hops++] = h;
+		}
+	}
+	b->span_ptrs[b->n_spans++] = sp;
+	return 0;
+
+undo_strings:
+	/* forget the strings this span added so the batch stays exactly as it was */
+	while (b->n_strings > strings0) {
+		uint32_t mask = b->hash_size - 1, idx = b->n_strings - 1;
+
+		for (uint32_t h = str_hash(b->strings[idx]) & mask;; h = (h + 1) & mask)
+			if (b->hash[h] == idx + 1) {
+				b->hash[h] = 0;
+				break;
+			}
+		b->n_strings--;
+	}
+	b->n_hops = hops0;
+	return -ENOSPC;
+}
+
+int dft_batch_pack(struct dft_batch *b, uint64_t sender_id, uint64_t seq, uint64_t created_ns,
+		   const Difftrace__Counters *ctr, size_t hdr_room, uint8_t **out, size_t *out_len)
+{
+	Difftrace__SpanBatch msg = DIFFTRACE__SPAN_BATCH__INIT;
+	Difftrace__BatchHeader hdr = DIFFTRACE__BATCH_HEADER__INIT;
+	Difftrace__Counters c = *ctr;
+	size_t len;
+	uint8_t *buf;
+
+	hdr.sender_id = sender_id;
+	hdr.sequence = seq;
+	hdr.created_ns = created_ns;
+	hdr.counters = &c;
+	msg.header = &hdr;
+	msg.n_strings = b ? b->n_strings : 0;
+	msg.strings = b ? b->strings : NULL;
+	msg.n_spans = b ? b->n_spans : 0;
+	msg.spans = b ? b->span_ptrs : NULL;
+	len = difftrace__span_batch__get_packed_size(&msg);
+	buf = malloc(hdr_room + len);
+	if (!buf)
+		return -ENOMEM;
+	difftrace__span_batch__pack(&msg, buf + hdr_room);
+	*out = buf;
+	*out_len = hdr_room + len;
+	return 0;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* The daemon's state, split by the lcore that owns each part (see nic.h). */
+#ifndef DFT_NIC_CTX_H
+#define DFT_NIC_CTX_H
+
+#include <rte_ring.h>
+
+#include "ingest.h"
+#include "nic.h"
+
+#define DFT_NIC_BURST 64u
+
+struct dft_nic_ctx {
+	const struct dft_nic_config *cfg;
+	struct rte_ring *ctl_to_worker;   /* struct dft_ctl_msg *, main -> worker */
+	struct rte_ring *ctl_to_main;     /* struct dft_ctl_msg *, worker -> main */
+	struct rte_ring *batches;         /* struct dft_batch *, worker -> main, closed batches */
+
+	/* worker-owned */
+	const struct dft_ingest_ops *ingest;
+	struct dft_filter filter;
+	struct dft_nic_region *regions[DFT_NIC_MAX_REGIONS];
+	bool detaching[DFT_NIC_MAX_REGIONS];
+	uint64_t detach_deadline[DFT_NIC_MAX_REGIONS]; /* tsc */
+	unsigned n_regions;
+	struct dft_batch *open;           /* batch being filled, or NULL */
+	struct dft_batch *closed;         /* closed but not yet handed over (hand-off ring full) */
+	uint64_t tsc_hz, flush_tsc, next_refresh, next_cal;
+	uint64_t retired_produced, retired_ring_full, retired_no_ring;
+	bool stopping, stopped;
+	uint64_t stop_deadline; /* tsc */
+	struct dft_slot burst[DFT_NIC_BURST];
+};
+
+#endif /* DFT_NIC_CTX_H */

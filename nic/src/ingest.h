@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Ingest backends: how the daemon gets slots out of a host region into local memory. `mmap`
+ * (the region is mapped: memcpy) exists now; `dmadev` (rte_dma copies) and `rdma-read` (verbs
+ * RDMA READ of the host MR) plug in behind the same ops. Every backend hands back private copies:
+ * nothing after ingest ever reads the shared region's slots again.
+ */
+#ifndef DFT_NIC_INGEST_H
+#define DFT_NIC_INGEST_H
+
+#include "nic.h"
+
+struct dft_ingest_ops {
+	const char *name;
+	/* Prepare per-ring consumer state (continuing from the tails stored in the region). 0/-errno. */
+	int (*attach)(struct dft_nic_region *r);
+	/*
+	 * Copy up to max readable slots of ring `ring` into burst[] without giving them back yet.
+	 * Returns the number copied, or -EOVERFLOW when the ring's head is impossible (corrupt).
+	 */
+	int (*poll)(struct dft_nic_region *r, uint32_t ring, struct dft_slot *burst, uint32_t max);
+	/* Give the first n slots of the last poll back to the producer. */
+	void (*release)(struct dft_nic_region *r, uint32_t ring, uint32_t n);
+	/* True when no ring has readable slots left (a corrupt ring counts as empty). */
+	bool (*empty)(struct dft_nic_region *r);
+	void (*detach)(struct dft_nic_region *r);
+};
+
+extern const struct dft_ingest_ops dft_ingest_mmap_ops;
+
+#endif /* DFT_NIC_INGEST_H */

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * difftrace-nic: EAL setup, lcore launch, the main lcore's control loop, shutdown.
+ *
+ * Shutdown (SIGINT/SIGTERM): the worker drains every registered ring and hands over its last batch;
+ * the main lcore admits what is left, waits up to 5 s for the collector's ACKs, counts whatever is
+ * still unacknowledged as lost_transport, sends a zero-span batch carrying the final counters,
+ * waits for its ACK (bounded), writes the stats file and exits 0.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_pause.h>
+
+#include "ctx.h"
+
+#define CTL_RING_SIZE 1024u
+#define BATCH_RING_SIZE 64u
+#define DRAIN_ACK_S 5u
+#define FINAL_ACK_S 2u
+
+static volatile bool force_quit;
+
+struct main_state {
+	struct dft_nic_ctx ctx;
+	struct dft_nic_config cfg;
+	struct dft_reg_server *reg;
+	const struct dft_tx_ops *txo;
+	struct dft_tx *tx;
+	uint64_t seq;
+	struct dft_nic_region *live[DFT_NIC_MAX_REGIONS];
+	unsigned n_live;
+	bool worker_stopped;
+	bool two_lcores;
+};
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	force_quit = true;
+}
+
+void dft_idle_wait(struct dft_idle *i, int work)
+{
+	if (work) {
+		i->empty_rounds = 0;
+		return;
+	}
+	if (i->busy_poll || ++i->empty_rounds < 32) {
+		rte_pause();
+		return;
+	}
+	/* the cores are shared with the traced apps: sleep, growing to max_us (100 us by default) */
+	{
+		unsigned us = (i->empty_rounds - 31) * 10, max = i->max_us ? i->max_us : 100;
+		struct timespec ts = {.tv_nsec = (long)(us > max ? max : us) * 1000};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void ctl_send(struct dft_nic_ctx *ctx, enum dft_ctl_type type, struct dft_nic_region *r)
+{
+	struct dft_ctl_msg *m = malloc(sizeof(*m));
+
+	if (!m) {
+		fprintf(stderr, "difftrace-nic: out of memory for a control message\n");
+		abort();
+	}
+	m->type = type;
+	m->region = r;
+	while (rte_ring_sp_enqueue(ctx->ctl_to_worker, m))
+		rte_pause(); /* sized for every region twice over: only a stalled worker fills it */
+}
+
+static int on_attach(void *arg, struct dft_nic_region *r)
+{
+	struct main_state *ms = arg;
+
+	/* regions still draining after their host left count too: the worker holds at most this many */
+	if (ms->n_live >= DFT_NIC_MAX_REGIONS)
+		return -ENOSPC;
+	ms->live[ms->n_live++] = r;
+	ctl_send(&ms->ctx, DFT_CTL_ATTACH, r);
+	return 0;
+}
+
+static void on_detach(void *arg, struct dft_nic_region *r)
+{
+	struct main_state *ms = arg;
+
+	ctl_send(&ms->ctx, DFT_CTL_DETACH, r);
+}
+
+static void forget_region(struct main_state *ms, struct dft_nic_region *r)
+{
+	for (unsigned i = 0; i < ms->n_live; i++)
+		if (ms->live[i] == r) {
+			ms->live[i] = ms->live[--ms->n_live];
+			break;
+		}
+	dft_region_free(r);
+}
+
+static void counters_msg(Difftrace__Counters *c, uint64_t batches)
+{
+	struct dft_nic_snapshot s;
+
+	dft_nic_snapshot(&s);
+	difftrace__counters__init(c);
+	c->produced = s.c.produced;
+	c->reported = s.c.reported;
+	c->filtered = s.c.filtered;
+	c->lost_ring_full = s.c.lost_ring_full;
+	c->lost_invalid = s.c.lost_invalid;
+	c->lost_backlog_full = s.c.lost_backlog_full;
+	c->lost_transport = s.c.lost_transport;
+	c->lost_hold_overflow = s.c.lost_hold_overflow;
+	c->lost_no_ring = s.c.lost_no_ring;
+	c->batches = batches;
+}
+
+/* Give a closed batch a sequence and a place in the backlog, or count it lost. */
+static int admit(struct main_state *ms, struct dft_batch *b, bool final)
+{
+	Difftrace__Counters c;
+	uint32_t n = b ? dft_batch_spans(b) : 0;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if (!final && !ms->txo->has_room(ms->tx)) {
+		dft_ctr_add(&dft_nic_ctr.lost_backlog_full, n);
+		dft_batch_destroy(b);
+		return -ENOBUFS;
+	}
+	counters_msg(&c, ms->seq + 1);
+	rc = dft_batch_pack(b, ms->cfg.sender_id, ms->seq + 1, dft_clock_ns(CLOCK_REALTIME), &c, ms->txo->hdr_room,
+			    &buf, &len);
+	dft_batch_destroy(b);
+	if (rc == 0)
+		rc = ms->txo->admit(ms->tx, ms->seq + 1, n, buf, len);
+	if (rc) {
+		dft_ctr_add(&dft_nic_ctr.lost_backlog_full, n);
+		return rc;
+	}
+	ms->seq++;
+	dft_ctr_add(&dft_nic_ctr.batches_admitted, 1);
+	return 0;
+}
+
+static int main_step(struct main_state *ms, bool accept_regions)
+{
+	struct dft_nic_ctx *ctx = &ms->ctx;
+	void *objs[16];
+	unsigned n;
+	int work = 0;
+
+	if (accept_regions)
+		work += dft_reg_server_poll(ms->reg, on_attach, on_detach, ms);
+	n = rte_ring_sc_dequeue_burst(ctx->ctl_to_main, objs, 16, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		struct dft_ctl_msg *m = objs[i];
+
+		if (m->type == DFT_CTL_DETACHED)
+			forget_region(ms, m->region);
+		else if (m->type == DFT_CTL_STOPPED)
+			ms->worker_stopped = true;
+		free(m);
+	}
+	work += (int)n;
+	n = rte_ring_sc_dequeue_burst(ctx->batches, objs, 16, NULL);
+	for (unsigned i = 0; i < n; i++)
+		admit(ms, objs[i], false);
+	work += (int)n;
+	work += ms->txo->poll(ms->tx, rte_rdtsc());
+	__atomic_store_n(&dft_nic_tx_ready, ms->txo->ready(ms->tx), __ATOMIC_RELAXED);
+	return work;
+}
+
+static int worker_main(void *arg)
+{
+	struct dft_nic_ctx *ctx = arg;
+	struct dft_idle idle = {.busy_poll = ctx->cfg->busy_poll};
+
+	while (!dft_worker_stopped(ctx))
+		dft_idle_wait(&idle, dft_worker_step(ctx));
+	return 0;
+}
+
+/* Run the main side (and the worker, with one lcore) until done() or the deadline (tsc, 0 = none). */
+static void run_until(struct main_state *ms, bool (*done)(struct main_state *), uint64_t deadline, bool regs)
+{
+	/* with a worker lcore this loop is only the control plane: it may doze longer than the worker */
+	struct dft_idle idle = {.busy_poll = ms->cfg.busy_poll, .max_us = ms->two_lcores ? 1000 : 100};
+	uint64_t hz = rte_get_tsc_hz(), next_stats = rte_rdtsc() + hz;
+
+	while (!done(ms) && (!deadline || rte_rdtsc() < deadline)) {
+		int work = main_step(ms, regs);
+
+		if (!ms->two_lcores)
+			work += dft_worker_step(&ms->ctx);
+		if (ms->cfg.stats_json && rte_rdtsc() >= next_stats) {
+			dft_nic_stats_write(ms->cfg.stats_json);
+			next_stats = rte_rdtsc() + hz;
+		}
+		dft_idle_wait(&idle, work);
+	}
+}
+
+static bool quit_requested(struct main_state *ms)
+{
+	(void)ms;
+	return force_quit;
+}
+
+static bool worker_done(struct main_state *ms)
+{
+	return ms->worker_stopped;
+}
+
+static bool all_acked(struct main_state *ms)
+{
+	return ms->txo->unacked(ms->tx) == 0;
+}
+
+static int write_ready(const char *path, const char *what)
+{
+	char tmp[4096];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%s\n", what);
+	if (fclose(f))
+		return -EIO;
+	return rename(tmp, path) ? -errno : 0;
+}
+
+static int make_rings(struct dft_nic_ctx *ctx)
+{
+	ctx->ctl_to_worker = rte_ring_create("dft_ctl_w", CTL_RING_SIZE, (int)rte_socket_id(),
+					     RING_F_SP_ENQ | RING_F_SC_DEQ);
+	ctx->ctl_to_main = rte_ring_create("dft_ctl_m", CTL_RING_SIZE, (int)rte_socket_id(),
+					   RING_F_SP_ENQ | RING_F_SC_DEQ);
+	ctx->batches = rte_ring_create("dft_batches", BATCH_RING_SIZE, (int)rte_socket_id(),
+				       RING_F_SP_ENQ | RING_F_SC_DEQ);
+	return ctx->ctl_to_worker && ctx->ctl_to_main && ctx->batches ? 0 : -ENOMEM;
+}
+
+int main(int argc, char **argv)
+{
+	static struct main_state ms;
+	struct dft_nic_ctx *ctx = &ms.ctx;
+	unsigned worker = RTE_MAX_LCORE;
+	int app_at = argc, rc;
+	uint64_t hz;
+	void *obj = NULL;
+
+	/* our options come after `--`; parse them before EAL so a typo costs no EAL start */
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--")) {
+			app_at = i;
+			break;
+		}
+	{
+		char *app_argv[argc - app_at + 2];
+		int app_argc = 0;
+
+		app_argv[app_argc++] = argv[0];
+		for (int i = app_at + 1; i < argc; i++)
+			app_argv[app_argc++] = argv[i];
+		app_argv[app_argc] = NULL;
+		for (int i = 1; i < app_at; i++)
+			if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+				dft_nic_usage(argv[0]);
+				return 0;
+			}
+		rc = dft_nic_config_parse(&ms.cfg, app_argc, app_argv);
+		if (rc == 1)
+			return 0;
+		if (rc)
+			return 2;
+	}
+	rc = rte_eal_init(app_at, argv);
+	if (rc < 0) {
+		fprintf(stderr, "difftrace-nic: EAL init failed: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+
+	hz = rte_get_tsc_hz();
+	ctx->cfg = &ms.cfg;
+	ctx->ingest = &dft_ingest_mmap_ops;
+	ctx->filter.n_platform = ms.cfg.n_platform;
+	ctx->filter.platform = (const char(*)[DFT_NAME_MAX + 1])ms.cfg.platform;
+	ctx->tsc_hz = hz;
+	ctx->flush_tsc = hz / 1000000 * ms.cfg.flush_us;
+	if (make_rings(ctx)) {
+		fprintf(stderr, "difftrace-nic: cannot create rings: %s\n", rte_strerror(rte_errno));
+		rc = 1;
+		goto cleanup_eal;
+	}
+	ms.txo = &dft_tx_tcp_ops;
+	rc = ms.txo->create(&ms.cfg, &ms.tx);
+	if (rc) {
+		fprintf(stderr, "difftrace-nic: transport: %s\n", strerror(-rc));
+		rc = 1;
+		goto free_rings;
+	}
+	rc = dft_reg_server_create(ms.cfg.socket_path, ms.cfg.sender_id, &ms.reg);
+	if (rc) {
+		fprintf(stderr, "difftrace-nic: --socket %s: %s\n", ms.cfg.socket_path, strerror(-rc));
+		rc = 1;
+		goto destroy_tx;
+	}
+	rc = dft_nic_telemetry_register();
+	if (rc)
+		fprintf(stderr, "difftrace-nic: telemetry command not registered: %s\n", strerror(-rc));
+	worker = rte_get_next_lcore(-1, 1, 0);
+	ms.two_lcores = worker < RTE_MAX_LCORE;
+	if (ms.two_lcores && rte_eal_remote_launch(worker_main, ctx, worker)) {
+		fprintf(stderr, "difftrace-nic: cannot launch the worker lcore\n");
+		rc = 1;
+		goto destroy_reg;
+	}
+	if (ms.cfg.ready_file && write_ready(ms.cfg.ready_file, ms.cfg.socket_path))
+		fprintf(stderr, "difftrace-nic: cannot write --ready-file %s\n", ms.cfg.ready_file);
+
+	run_until(&ms, quit_requested, 0, true);
+
+	/* drain: the worker empties the rings it has and hands over its last batch */
+	ctl_send(ctx, DFT_CTL_STOP, NULL);
+	run_until(&ms, worker_done, 0, false);
+	while (rte_ring_sc_dequeue(ctx->batches, &obj) == 0)
+		admit(&ms, obj, false);
+	run_until(&ms, all_acked, rte_rdtsc() + DRAIN_ACK_S * hz, false);
+	dft_ctr_add(&dft_nic_ctr.lost_transport, ms.txo->discard(ms.tx));
+	if (admit(&ms, NULL, true) == 0)
+		run_until(&ms, all_acked, rte_rdtsc() + FINAL_ACK_S * hz, false);
+	ms.txo->discard(ms.tx); /* an unacknowledged final batch holds no spans */
+	if (ms.cfg.stats_json && (rc = dft_nic_stats_write(ms.cfg.stats_json)))
+		fprintf(stderr, "difftrace-nic: --stats-json %s: %s\n", ms.cfg.stats_json, strerror(-rc));
+	rc = 0;
+	if (ms.two_lcores)
+		rte_eal_wait_lcore(worker);
+
+destroy_reg:
+	dft_reg_server_destroy(ms.reg);
+	while (ms.n_live)
+		forget_region(&ms, ms.live[0]);
+destroy_tx:
+	ms.txo->destroy(ms.tx);
+free_rings:
+	while (ctx->ctl_to_main && rte_ring_dequeue(ctx->ctl_to_main, &obj) == 0)
+		free(obj);
+	while (ctx->ctl_to_worker && rte_ring_dequeue(ctx->ctl_to_worker, &obj) == 0)
+		free(obj);
+	rte_ring_free(ctx->ctl_to_worker);
+	rte_ring_free(ctx->ctl_to_main);
+	rte_ring_free(ctx->batches);
+cleanup_eal:
+	rte_eal_cleanup();
+	return rc;
+}

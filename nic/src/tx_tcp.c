@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TCP transport to difftrace-collector (framing in dft/frame.h).
+ *
+ *   1. non-blocking connect to --collector; on failure retry after 10 ms, doubling up to 1 s.
+ *   2. send HELLO(sender_id, 0); wait for ACK(sender_id, max_seq): every backlog entry with
+ *      sequence <= max_seq is durable already and is retired as reported.
+ *   3. send every remaining backlog entry in sequence order, then each newly admitted one; an
+ *      ACK(sender_id, seq) retires the entries up to seq (the collector acknowledges in order).
+ *   4. any error or EOF: close, and go back to 1; nothing is lost, the backlog is resent.
+ * The backlog is a ring of --backlog packed frames; a batch that finds it full is refused and the
+ * caller counts its spans as lost_backlog_full.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+
+#include "dft/frame.h"
+#include "nic.h"
+
+enum tx_state { TX_DOWN, TX_CONNECTING, TX_HELLO, TX_UP };
+
+struct entry {
+	uint64_t seq;
+	uint32_t n_spans;
+	uint8_t *buf; /* frame header + payload */
+	size_t len;
+};
+
+struct dft_tx {
+	const struct dft_nic_config *cfg;
+	enum tx_state state;
+	int fd;
+	uint64_t next_try;  /* tsc */
+	uint64_t backoff_us;
+	struct entry *ring;
+	uint32_t cap, first, count; /* entries [first, first + count) are unacked */
+	uint32_t send_idx;          /* entries before it (relative to first) are fully sent */
+	size_t send_off;
+	uint8_t hello[DFT_FRAME_HDR_LEN + DFT_FRAME_ACK_LEN];
+	size_t hello_off;
+	uint64_t acked;
+	struct dft_frame_rx rx;
+};
+
+static struct entry *at(struct dft_tx *t, uint32_t i)
+{
+	return &t->ring[(t->first + i) % t->cap];
+}
+
+static int tcp_create(const struct dft_nic_config *cfg, struct dft_tx **out)
+{
+	struct dft_tx *t = calloc(1, sizeof(*t));
+	int rc;
+
+	if (!t)
+		return -ENOMEM;
+	t->cfg = cfg;
+	t->fd = -1;
+	t->cap = cfg->backlog + 1; /* +1: the final zero-span batch at shutdown always has a place */
+	t->backoff_us = 10000;
+	t->ring = calloc(t->cap, sizeof(*t->ring));
+	if (!t->ring) {
+		rc = -ENOMEM;
+		goto free_tx;
+	}
+	rc = dft_frame_rx_init(&t->rx, 4096);
+	if (rc)
+		goto free_ring;
+	*out = t;
+	return 0;
+
+free_ring:
+	free(t->ring);
+free_tx:
+	free(t);
+	return rc;
+}
+
+static void tcp_destroy(struct dft_tx *t)
+{
+	if (!t)
+		return;
+	if (t->fd >= 0)
+		close(t->fd);
+	for (uint32_t i = 0; i < t->count; i++)
+		free(at(t, i)->buf);
+	dft_frame_rx_destroy(&t->rx);
+	free(t->ring);
+	free(t);
+}
+
+static void go_down(struct dft_tx *t, uint64_t now)
+{
+	if (t->fd >= 0) {
+		close(t->fd);
+		t->fd = -1;
+		if (t->state == TX_UP || t->state == TX_HELLO)
+			dft_ctr_add(&dft_nic_ctr.disconnects, 1);
+	}
+	t->state = TX_DOWN;
+	t->next_try = now + rte_get_tsc_hz() / 1000000 * t->backoff_us;
+	t->backoff_us = t->backoff_us * 2 > 1000000 ? 1000000 : t->backoff_us * 2;
+}
+
+static void start_connect(struct dft_tx *t, uint64_t now)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+	int one = 1;
+
+	/* a numeric address resolves without blocking; a host name costs one lookup per attempt */
+	if (getaddrinfo(t->cfg->collector_host, t->cfg->collector_port, &hints, &ai) || !ai) {
+		go_down(t, now);
+		return;
+	}
+	t->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (t->fd < 0) {
+		freeaddrinfo(ai);
+		go_down(t, now);
+		return;
+	}
+	(void)setsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(t->fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS) {
+		freeaddrinfo(ai);
+		go_down(t, now);
+		return;
+	}
+	freeaddrinfo(ai);
+	t->state = TX_CONNECTING;
+}
+
+static void retire_upto(struct dft_tx *t, uint64_t seq)
+{
+	while (t->count && at(t, 0)->seq <= seq) {
+		struct entry *e = at(t, 0);
+
+		dft_ctr_add(&dft_nic_ctr.reported, e->n_spans);
+		dft_ctr_add(&dft_nic_ctr.batches_acked, 1);
+		free(e->buf);
+		e->buf = NULL;
+		t->first = (t->first + 1) % t->cap;
+		t->count--;
+		if (t->send_idx) {
+			t->send_idx--;
+		} else {
+			t->send_off = 0; /* acknowledged while partly sent: cannot happen with an honest peer */
+		}
+	}
+	if (seq > t->acked)
+		t->acked = seq;
+	dft_ctr_set(&dft_nic_ctr.backlog_batches, t->count);
+}
+
+static int on_frame(void *arg, uint16_t type, const uint8_t *p, uint32_t len)
+{
+	struct dft_tx *t = arg;
+	uint64_t sender, seq;
+
+	if (type != DFT_FRAME_ACK || dft_frame_ack_decode(p, len, &sender, &seq) || sender != t->cfg->sender_id)
+		return -EBADMSG;
+	if (t->state == TX_HELLO) {
+		t->state = TX_UP;
+		t->backoff_us = 10000;
+		t->send_idx = 0;
+		t->send_off = 0;
+	}
+	retire_upto(t, seq);
+	return 0;
+}
+
+/* Write what the socket takes: the rest of the HELLO, then backlog entries in order. */
+static int flush_out(struct dft_tx *t)
+{
+	int work = 0;
+
+	if (t->state == TX_HELLO && t->hello_off < sizeof(t->hello)) {
+		ssize_t w = dft_write_some(t->fd, t->hello + t->hello_off, sizeof(t->hello) - t->hello_off);
+
+		if (w < 0)
+			return (int)w;
+		t->hello_off += (size_t)w;
+		return w > 0;
+	}
+	while (t->state == TX_UP && t->send_idx < t->count) {
+		struct entry *e = at(t, t->send_idx);
+		ssize_t w = dft_write_some(t->fd, e->buf + t->send_off, e->len - t->send_off);
+
+		if (w < 0)
+			return (int)w;
+		t->send_off += (size_t)w;
+		work += w > 0;
+		if (t->send_off < e->len)
+			break;
+		t->send_idx++;
+		t->send_off = 0;
+		dft_ctr_add(&dft_nic_ctr.batches_sent, 1);
+	}
+	return work;
+}
+
+static int tcp_poll(struct dft_tx *t, uint64_t now)
+{
+	int rc, work = 0;
+
+	switch (t->state) {
+	case TX_DOWN:
+		if (now < t->next_try)
+			return 0;
+		start_connect(t, now);
+		return 1;
+	case TX_CONNECTING: {
+		struct pollfd pfd = {.fd = t->fd, .events = POLLOUT};
+		int err = 0;
+		socklen_t l = sizeof(err);
+
+		if (poll(&pfd, 1, 0) <= 0)
+			return 0; /* handshake still in progress */
+		if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &l) || err) {
+			go_down(t, now);
+			return 1;
+		}
+		dft_ctr_add(&dft_nic_ctr.connects, 1);
+		dft_frame_hdr_encode(t->hello, DFT_FRAME_HELLO, DFT_FRAME_ACK_LEN);
+		dft_frame_ack_encode(t->hello + DFT_FRAME_HDR_LEN, t->cfg->sender_id, 0);
+		t->hello_off = 0;
+		dft_frame_rx_reset(&t->rx);
+		t->state = TX_HELLO;
+		work = 1;
+		break;
+	}
+	default:
+		break;
+	}
+	rc = flush_out(t);
+	if (rc < 0)
+		goto down;
+	work += rc;
+	rc = dft_frame_rx_read(&t->rx, t->fd, on_frame, t);
+	if (rc < 0)
+		goto down;
+	rc = flush_out(t); /* the ACK of a HELLO may have opened the way for the backlog */
+	if (rc < 0)
+		goto down;
+	return work + rc;
+down:
+	go_down(t, now);
+	return 1;
+}
+
+static int tcp_admit(struct dft_tx *t, uint64_t seq, uint32_t n_spans, uint8_t *buf, size_t len)
+{
+	struct entry *e;
+
+	if (t->count >= t->cap) {
+		free(buf);
+		return -ENOBUFS;
+	}
+	dft_frame_hdr_encode(buf, DFT_FRAME_BATCH, (uint32_t)(len - DFT_FRAME_HDR_LEN));
+	e = at(t, t->count);
+	*e = (struct entry){.seq = seq, .n_spans = n_spans, .buf = buf, .len = len};
+	t->count++;
+	dft_ctr_set(&dft_nic_ctr.backlog_batches, t->count);
+	return 0;
+}
+
+/* Data batches may fill --backlog; the spare entry is kept for the final zero-span batch. */
+static bool tcp_has_room(const struct dft_tx *t)
+{
+	return t->count < t->cap - 1;
+}
+
+static bool tcp_ready(const struct dft_tx *t)
+{
+	return t->state == TX_UP && t->count * 2 < t->cap;
+}
+
+static uint32_t tcp_unacked(const struct dft_tx *t)
+{
+	return t->count;
+}
+
+static uint64_t tcp_acked_seq(const struct dft_tx *t)
+{
+	return t->acked;
+}
+
+static uint64_t tcp_discard(struct dft_tx *t)
+{
+	uint64_t spans = 0;
+
+	while (t->count) {
+		struct entry *e = at(t, 0);
+
+		spans += e->n_spans;
+		free(e->buf);
+		e->buf = NULL;
+		t->first = (t->first + 1) % t->cap;
+		t->count--;
+	}
+	t->send_idx = 0;
+	t->send_off = 0;
+	dft_ctr_set(&dft_nic_ctr.backlog_batches, 0);
+	return spans;
+}
+
+const struct dft_tx_ops dft_tx_tcp_ops = {
+	.name = "tcp",
+	.create = tcp_create,
+	.destroy = tcp_destroy,
+	.poll = tcp_poll,
+	.admit = tcp_admit,
+	.has_room = tcp_has_room,
+	.ready = tcp_ready,
+	.unacked = tcp_unacked,
+	.acked_seq = tcp_acked_seq,
+	.discard = tcp_discard,
+	.hdr_room = DFT_FRAME_HDR_LEN,
+};

@@ -1,0 +1,6 @@
+# difftrace-nic units and the shared slot validator. The nic tests link dft_nic_core (everything
+# but main.c), so they exercise the daemon's real modules without EAL.
+dft_unit_test(test_validate SOURCES unit/test_validate.c LIBS dft_shared)
+dft_unit_test(test_frame SOURCES unit/test_frame.c LIBS dft_shared)
+dft_unit_test(test_filter SOURCES unit/test_filter.c LIBS dft_nic_core)
+dft_unit_test(test_batch SOURCES unit/test_batch.c LIBS dft_nic_core)
