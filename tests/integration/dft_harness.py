@@ -1,0 +1,209 @@
+"""Start and stop the real difftrace daemons on loopback for integration tests and the demo.
+
+Everything runs under one temporary directory; every process is stopped and every DPDK runtime
+directory removed on exit, whatever happened.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+
+
+class HarnessError(Exception):
+    pass
+
+
+def wait_for_file(path, proc, what, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path) and os.path.getsize(path) > 0:
+            return
+        if proc.poll() is not None:
+            raise HarnessError(f"{what} exited with {proc.returncode} before it was ready")
+        time.sleep(0.02)
+    raise HarnessError(f"{what} not ready after {timeout}s")
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def telemetry(prefix, cmd, timeout=5.0):
+    """One rte_telemetry v2 request: connect, read the greeting, send cmd, read the reply."""
+    path = f"/var/run/dpdk/{prefix}/dpdk_telemetry.v2"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+        greeting = json.loads(s.recv(16384).decode())
+        s.send(cmd.encode())
+        reply = json.loads(s.recv(greeting.get("max_output_len", 16384)).decode())
+    finally:
+        s.close()
+    return reply.get(cmd.split(",")[0])
+
+
+class Pipeline:
+    def __init__(self, bindir, workdir=None, lcores="0-1", nic_args=(), collector_args=(), keep=False):
+        self.bindir = bindir
+        self.keep = keep
+        self.dir = workdir or tempfile.mkdtemp(prefix="dft-it-")
+        os.makedirs(self.dir, exist_ok=True)
+        self.prefix = f"dftit{os.getpid()}x{int(time.monotonic() * 1000) % 100000}"
+        self.lcores = lcores
+        self.nic_args = list(nic_args)
+        self.collector_args = list(collector_args)
+        self.socket = os.path.join(self.dir, "nic.sock")
+        self.db = os.path.join(self.dir, "spans.db")
+        self.otlp = os.path.join(self.dir, "spans.otlp.jsonl")
+        self.collector_stats = os.path.join(self.dir, "collector-stats.json")
+        self.nic_stats = os.path.join(self.dir, "nic-stats.json")
+        self.collector = None
+        self.nic = None
+        self.port = None
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def start_collector(self):
+        ready = self.path("collector.port")
+        if os.path.exists(ready):
+            os.remove(ready)
+        log = open(self.path("collector.log"), "a")
+        self.collector = subprocess.Popen(
+            [os.path.join(self.bindir, "difftrace-collector"), "--listen", "127.0.0.1:%d" % (self.port or 0),
+             "--db", self.db, "--otlp-json", self.otlp, "--stats-json", self.collector_stats,
+             "--ready-file", ready] + self.collector_args,
+            stdout=log, stderr=subprocess.STDOUT)
+        wait_for_file(ready, self.collector, "difftrace-collector")
+        with open(ready) as f:
+            self.port = int(f.read().strip())
+
+    def start_nic(self):
+        ready = self.path("nic.ready")
+        if os.path.exists(ready):
+            os.remove(ready)
+        log = open(self.path("nic.log"), "a")
+        self.nic = subprocess.Popen(
+            [os.path.join(self.bindir, "difftrace-nic"), "--no-huge", "--no-pci", "-m", "256",
+             "-l", self.lcores, f"--file-prefix={self.prefix}", "--log-level=*:error", "--",
+             "--socket", self.socket, "--collector", f"127.0.0.1:{self.port}",
+             "--stats-json", self.nic_stats, "--ready-file", ready] + self.nic_args,
+            stdout=log, stderr=subprocess.STDOUT)
+        wait_for_file(ready, self.nic, "difftrace-nic")
+
+    def start(self):
+        self.start_collector()
+        self.start_nic()
+
+    def app_env(self):
+        env = dict(os.environ)
+        env["DFT_SOCKET"] = self.socket
+        return env
+
+    def run_app(self, args, timeout=300):
+        r = subprocess.run(args, env=self.app_env(), capture_output=True, text=True, timeout=timeout)
+        if r.returncode != 0:
+            raise HarnessError(f"{args[0]} exited {r.returncode}: {r.stderr.strip()}")
+        return r.stdout
+
+    def nic_telemetry(self):
+        return telemetry(self.prefix, "/difftrace/stats")
+
+    @staticmethod
+    def _stop(proc, what, timeout=30):
+        if proc is None or proc.poll() is not None:
+            return proc.returncode if proc else 0
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise HarnessError(f"{what} did not stop within {timeout}s of SIGTERM")
+
+    def stop_nic(self):
+        rc = self._stop(self.nic, "difftrace-nic")
+        self.nic = None
+        if rc != 0:
+            raise HarnessError(f"difftrace-nic exited {rc}; log: {self.path('nic.log')}")
+
+    def stop_collector(self):
+        rc = self._stop(self.collector, "difftrace-collector")
+        self.collector = None
+        if rc != 0:
+            raise HarnessError(f"difftrace-collector exited {rc}; log: {self.path('collector.log')}")
+
+    def stop(self):
+        self.stop_nic()
+        self.stop_collector()
+
+    def close(self):
+        for p in (self.nic, self.collector):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # ---- reading results
+    def stored_spans(self):
+        con = sqlite3.connect(self.db)
+        try:
+            rows = con.execute(
+                "SELECT hex(trace_id), span_id, parent_span_id, start_ns, end_ns, component, operation,"
+                " kind, status, keep_reasons, attrs FROM spans").fetchall()
+        finally:
+            con.close()
+        out = {}
+        for r in rows:
+            key = (r[0].lower(), "%016x" % (r[1] & (2**64 - 1)))
+            if key in out:
+                raise HarnessError(f"span {key} stored twice")
+            out[key] = {"parent": "%016x" % (r[2] & (2**64 - 1)), "start_ns": r[3] & (2**64 - 1),
+                        "end_ns": r[4] & (2**64 - 1), "component": r[5], "operation": r[6], "kind": r[7],
+                        "status": r[8], "keep_reasons": r[9], "attrs": json.loads(r[10]) if r[10] else {}}
+        return out
+
+    def exported_spans(self):
+        out = {}
+        with open(self.otlp) as f:
+            for n, line in enumerate(f, 1):
+                req = json.loads(line)
+                for rs in req["resourceSpans"]:
+                    attrs = {a["key"]: a["value"] for a in rs["resource"]["attributes"]}
+                    service = attrs["service.name"]["stringValue"]
+                    for ss in rs["scopeSpans"]:
+                        for sp in ss["spans"]:
+                            key = (sp["traceId"], sp["spanId"])
+                            if key in out:
+                                raise HarnessError(f"span {key} exported twice (line {n})")
+                            out[key] = {"parent": sp.get("parentSpanId") or "0" * 16,
+                                        "start_ns": int(sp["startTimeUnixNano"]),
+                                        "end_ns": int(sp["endTimeUnixNano"]), "component": service,
+                                        "operation": sp["name"], "status": sp.get("status", {}).get("code", 0)}
+        return out
+
+
+LOST_KEYS = ("lost_ring_full", "lost_invalid", "lost_backlog_full", "lost_transport", "lost_hold_overflow",
+             "lost_no_ring")
+
+
+def accounting(counters):
+    """(produced, reported + filtered + lost) from a counters dict."""
+    total = counters["reported"] + counters["filtered"] + sum(counters[k] for k in LOST_KEYS)
+    return counters["produced"], total

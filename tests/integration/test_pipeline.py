@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Integration: libdifftrace test apps -> difftrace-nic (DPDK EAL, --no-huge) -> difftrace-collector
+over TCP on loopback -> SQLite + OTLP JSON. Asserts the exact accounting identity and that every span
+the filter keeps arrives verbatim in both outputs.
+
+Scenarios:
+  exact      daemons up first; two app processes; nothing may be lost.
+  late       the app starts before the NIC daemon with tiny rings: spans are dropped (ring full) and
+             counted; the library registers once the daemon appears; the identity stays exact.
+  collector-restart  the collector is restarted in the middle; the NIC resends what was not
+             acknowledged; nothing is lost or stored twice.
+"""
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dft_harness import LOST_KEYS, HarnessError, Pipeline, accounting  # noqa: E402
+
+TICK_TOLERANCE_NS = 200_000_000  # tick-converted times vs the app's own clock reads
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def load_manifest(path):
+    spans = {}
+    with open(path) as f:
+        for line in f:
+            s = json.loads(line)
+            key = (s["trace_id"], s["span_id"])
+            check(key not in spans, f"app produced span id {key} twice")
+            spans[key] = s
+    return spans
+
+
+def run_app(p, app, name, **kw):
+    manifest = p.path(f"{name}.manifest.jsonl")
+    args = [app, "--manifest", manifest, "--component", name]
+    for k, v in kw.items():
+        args += ["--" + k.replace("_", "-"), str(v)]
+    out = p.run_app(args)
+    summary = json.loads(out.strip().splitlines()[-1])
+    return load_manifest(manifest), summary
+
+
+def check_span(key, m, got, what):
+    check(got["parent"] == m["parent_span_id"], f"{what}: {key} parent {got['parent']} != {m['parent_span_id']}")
+    check(got["component"] == m["component"], f"{what}: {key} component {got['component']} != {m['component']}")
+    check(got["operation"] == m["operation"], f"{what}: {key} operation {got['operation']} != {m['operation']}")
+    check(got["status"] == (2 if m["error"] else 0), f"{what}: {key} status {got['status']} (error={m['error']})")
+    if m["explicit_ts"]:
+        check(got["start_ns"] == m["start_ns"] and got["end_ns"] == m["end_ns"],
+              f"{what}: {key} times {got['start_ns']}..{got['end_ns']} != {m['start_ns']}..{m['end_ns']}")
+    else:
+        check(abs(got["start_ns"] - m["start_ns"]) < TICK_TOLERANCE_NS
+              and abs(got["end_ns"] - m["end_ns"]) < TICK_TOLERANCE_NS,
+              f"{what}: {key} tick times {got['start_ns']}..{got['end_ns']} far from "
+              f"{m['start_ns']}..{m['end_ns']}")
+        check(got["end_ns"] >= got["start_ns"], f"{what}: {key} ends before it starts")
+
+
+def check_outputs(p, manifest, nic, exact):
+    """Stored == exported; stored == expected-kept (exact) or a subset of it (with losses)."""
+    stored = p.stored_spans()
+    exported = p.exported_spans()
+    check(set(stored) == set(exported),
+          f"SQLite and OTLP differ: {len(set(stored) - set(exported))} only in SQLite, "
+          f"{len(set(exported) - set(stored))} only in OTLP")
+    for k, s in stored.items():
+        e = exported[k]
+        check((s["start_ns"], s["end_ns"], s["parent"]) == (e["start_ns"], e["end_ns"], e["parent"]),
+              f"span {k}: SQLite {s} != OTLP {e}")
+    expected = {k for k, m in manifest.items() if m["expect_kept"]}
+    unexpected = set(stored) - expected
+    check(not unexpected, f"{len(unexpected)} stored spans the filter should have dropped, e.g. {next(iter(unexpected), None)}")
+    if exact:
+        missing = expected - set(stored)
+        check(not missing, f"{len(missing)} kept spans missing from the store, e.g. {next(iter(missing), None)}")
+    for k in stored:
+        check_span(k, manifest[k], stored[k], "SQLite")
+        check(stored[k]["attrs"].get("app.attempt") == manifest[k]["attempt"], f"span {k}: attrs {stored[k]['attrs']}")
+    check(len(stored) == nic["reported"], f"store has {len(stored)} spans, NIC reported {nic['reported']}")
+    return stored
+
+
+def check_accounting(p, produced_by_apps, exact):
+    nic = json.load(open(p.nic_stats))
+    col = json.load(open(p.collector_stats))
+    produced, total = accounting(nic)
+    check(produced == produced_by_apps, f"NIC counted produced={produced}, the apps produced {produced_by_apps}")
+    check(produced == total, f"accounting identity broken: produced={produced} != reported+filtered+lost={total} ({nic})")
+    check(nic.get("in_flight", 0) == 0, f"in_flight={nic.get('in_flight')} after shutdown")
+    if exact:
+        lost = {k: nic[k] for k in LOST_KEYS if nic[k]}
+        check(not lost, f"spans lost: {lost}")
+    senders = col["senders"]
+    stored_total = sum(s["spans_stored"] for s in senders)
+    check(stored_total == col["spans_stored"], f"collector per-sender stored {stored_total} != {col['spans_stored']}")
+    last = max(senders, key=lambda s: s["max_seq"]) if senders else None
+    check(last is not None, "collector saw no sender")
+    for k in ("produced", "reported", "filtered") + LOST_KEYS:
+        check(last["counters"][k] == nic[k], f"collector's final view of NIC counter {k}={last['counters'][k]} != {nic[k]}")
+    return nic, col
+
+
+def scenario_exact(p, app):
+    p.start()
+    results = []
+
+    def one(name, seed):
+        results.append(run_app(p, app, name, threads=2, traces=400, seed=seed))
+
+    ts = [threading.Thread(target=one, args=(f"app{i}", 11 + i)) for i in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    check(len(results) == 2, "an app run failed")
+    manifest = {}
+    for m, summary in results:
+        check(summary["fini"] == 0, f"dft_fini did not drain: {summary}")
+        check(summary["dropped_full"] == 0 and summary["dropped_no_ring"] == 0, f"host dropped spans: {summary}")
+        check(summary["registrations"] >= 1, f"app never registered: {summary}")
+        manifest.update(m)
+    # the daemon's live view, through rte_telemetry
+    tele = p.nic_telemetry()
+    check(tele is not None and tele["produced"] == len(manifest),
+          f"telemetry /difftrace/stats produced={tele and tele.get('produced')} != {len(manifest)}")
+    p.stop()
+    nic, col = check_accounting(p, len(manifest), exact=True)
+    stored = check_outputs(p, manifest, nic, exact=True)
+    kept = sum(1 for m in manifest.values() if m["expect_kept"])
+    check(nic["filtered"] == len(manifest) - kept, f"filtered={nic['filtered']} != {len(manifest) - kept}")
+    return f"{len(manifest)} spans produced, {len(stored)} stored, {nic['filtered']} filtered, 0 lost"
+
+
+def scenario_late(p, app):
+    p.start_collector()
+    box = {}
+
+    def one():
+        box["r"] = run_app(p, app, "late", threads=2, traces=2500, ring_slots=64, pace_us=1000, seed=7)
+
+    t = threading.Thread(target=one)
+    t.start()
+    time.sleep(1.0)  # the app fills its rings with no daemon to drain them
+    p.start_nic()
+    t.join()
+    check("r" in box, "app run failed")
+    manifest, summary = box["r"]
+    check(summary["registrations"] >= 1, f"app never registered with the late daemon: {summary}")
+    check(summary["dropped_full"] > 0, f"expected ring-full drops before the daemon started: {summary}")
+    p.stop()
+    nic, _ = check_accounting(p, len(manifest), exact=False)
+    check(nic["lost_ring_full"] == summary["dropped_full"],
+          f"NIC lost_ring_full={nic['lost_ring_full']} != host dropped_full={summary['dropped_full']}")
+    stored = check_outputs(p, manifest, nic, exact=False)
+    return f"{len(manifest)} produced, {nic['lost_ring_full']} lost (ring full), {len(stored)} stored"
+
+
+def scenario_collector_restart(p, app):
+    p.start()
+    box = {}
+
+    def one():
+        box["r"] = run_app(p, app, "rst", threads=2, traces=4000, pace_us=300, seed=5)
+
+    t = threading.Thread(target=one)
+    t.start()
+    time.sleep(1.0)
+    p.stop_collector()
+    time.sleep(0.5)  # batches pile up in the NIC's backlog
+    p.start_collector()
+    t.join()
+    check("r" in box, "app run failed")
+    manifest, summary = box["r"]
+    check(summary["fini"] == 0, f"dft_fini did not drain: {summary}")
+    p.stop()
+    nic, col = check_accounting(p, len(manifest), exact=True)
+    stored = check_outputs(p, manifest, nic, exact=True)
+    return f"{len(manifest)} produced, {len(stored)} stored across a collector restart, 0 lost, 0 duplicated"
+
+
+SCENARIOS = {"exact": scenario_exact, "late": scenario_late, "collector-restart": scenario_collector_restart}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bindir", required=True)
+    ap.add_argument("--scenario", choices=sorted(SCENARIOS), required=True)
+    ap.add_argument("--lcores", default="0-1")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    a = ap.parse_args()
+    app = os.path.join(a.bindir, "dft_testapp")
+    with Pipeline(a.bindir, lcores=a.lcores, keep=a.keep) as p:
+        try:
+            msg = SCENARIOS[a.scenario](p, app)
+        except (Failure, HarnessError) as e:
+            print(f"FAIL {a.scenario}: {e}\n  work dir: {p.dir}", file=sys.stderr)
+            for log in ("nic.log", "collector.log"):
+                try:
+                    print(f"--- {log}:\n" + open(p.path(log)).read()[-3000:], file=sys.stderr)
+                except OSError:
+                    pass
+            p.keep = True
+            return 1
+        print(f"PASS {a.scenario}: {msg}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
