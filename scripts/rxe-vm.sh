@@ -23,6 +23,8 @@ MEM=${DFT_RXE_MEM:-1536}
 CPUS=${DFT_RXE_CPUS:-2}
 TIMEOUT=${DFT_RXE_TIMEOUT:-900}
 say() { echo "rxe-vm: $*" >&2; }
+# bump when the initramfs /init changes, so a cached older one is rebuilt
+INITRD="$CACHE/initramfs-v2.gz"
 
 need_tools() {
   local t
@@ -92,14 +94,20 @@ kv=$(sed -n 's/.*dft.kv=\([^ ]*\).*/\1/p' /proc/cmdline)
 mkdir -p /root/lib/modules/$kv /root/run/dft-vm
 mount -t 9p -o $opts,ro modules /root/lib/modules/$kv || die "modules"
 mount -t 9p -o $opts,rw ctl /root/run/dft-vm || die "control dir"
+# the project tree and (when outside it) the current directory, read-write at their host paths;
+# they may lie under /tmp, which is a fresh tmpfs in the guest
 work=$(cat /root/run/dft-vm/workdir)
 mkdir -p "/root$work" && mount -t 9p -o $opts,rw work "/root$work" || die "work dir"
+if [ -s /root/run/dft-vm/curdir ]; then
+  cur=$(cat /root/run/dft-vm/curdir)
+  mkdir -p "/root$cur" && mount -t 9p -o $opts,rw cur "/root$cur" || die "current dir"
+fi
 mount --move /dev /root/dev; mount --move /proc /root/proc; mount --move /sys /root/sys
 exec switch_root /root /bin/bash /run/dft-vm/guest.sh
 INIT
   chmod 755 "$w/init"
-  (cd "$w" && find . | cpio -o -H newc --quiet | gzip -1) > "$CACHE/initramfs.gz.tmp"
-  mv "$CACHE/initramfs.gz.tmp" "$CACHE/initramfs.gz"
+  (cd "$w" && find . | cpio -o -H newc --quiet | gzip -1) > "$INITRD.tmp"
+  mv "$INITRD.tmp" "$INITRD"
   rm -rf "$w"
 }
 
@@ -110,7 +118,7 @@ prepare() {
     say "first use: fetching Debian's kernel into $CACHE"
     fetch_kernel || return 77
   fi
-  [ -s "$CACHE/initramfs.gz" ] || make_initramfs
+  [ -s "$INITRD" ] || make_initramfs
 }
 
 if [ "${1:-}" = --check ]; then
@@ -122,7 +130,9 @@ rc=0; prepare || rc=$?
 
 CTL=$(mktemp -d /tmp/dft-vm.XXXXXX)
 trap 'rm -rf "$CTL"' EXIT
-printf '%s' "$PWD" > "$CTL/workdir"
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+printf '%s' "$ROOT" > "$CTL/workdir"
+case "$PWD/" in "$ROOT"/*) ;; *) printf '%s' "$PWD" > "$CTL/curdir" ;; esac
 if [ $# -eq 1 ]; then printf 'cd %q\n%s\n' "$PWD" "$1" > "$CTL/cmd.sh"; else printf 'cd %q\n%s\n' "$PWD" "$(printf '%q ' "$@")" > "$CTL/cmd.sh"; fi
 # the guest's PID 1: bring up rxe0 on a dummy netdev, run the command, record its status, power off
 cat > "$CTL/guest.sh" <<'GUEST'
@@ -146,13 +156,14 @@ ARGS=()
 fsdev f0 / host ",readonly=on,multidevs=remap"
 fsdev f1 "$CACHE/root/lib/modules/$KV" modules ",readonly=on"
 fsdev f2 "$CTL" ctl ""
-fsdev f3 "$PWD" work ",multidevs=remap"
+fsdev f3 "$ROOT" work ",multidevs=remap"
+[ -s "$CTL/curdir" ] && fsdev f4 "$PWD" cur ",multidevs=remap"
 OUT=/dev/null; [ "${DFT_RXE_VERBOSE:-0}" = 1 ] && OUT=/dev/stderr
 set +e
 # The console is where the guest command's output goes: show it unless it is the kernel's chatter.
 timeout "$TIMEOUT" qemu-system-x86_64 -M pc -accel tcg -cpu qemu64 -smp "$CPUS" -m "$MEM" \
   -nodefaults -no-reboot -display none -serial stdio \
-  -kernel "$CACHE/kernel" -initrd "$CACHE/initramfs.gz" \
+  -kernel "$CACHE/kernel" -initrd "$INITRD" \
   -append "console=ttyS0 quiet loglevel=1 panic=-1 dft.kv=$KV" "${ARGS[@]}" < /dev/null \
   | { if [ "$OUT" = /dev/null ]; then grep -v -E '^\[ *[0-9]+\.[0-9]+\] |^rxe-vm initramfs' || true; else cat; fi; }
 q=${PIPESTATUS[0]}
