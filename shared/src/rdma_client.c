@@ -44,6 +44,8 @@ struct dft_rdma_client {
 	uint64_t *slot_seq; /* sequence written to each slot, to map credits to acknowledgements */
 	struct dft_rdma_welcome ring;
 	uint64_t written;   /* slots written on this connection */
+	uint64_t acked_cr;  /* credit count acked_seq was computed from */
+	uint64_t acked_seq; /* sequence of the batch in slot acked_cr - 1 */
 	uint64_t completed; /* write completions polled */
 	uint64_t epoch;
 	struct dft_rdma_client_stats st;
@@ -83,6 +85,7 @@ static void conn_teardown(struct dft_rdma_client *c)
 	c->staging_mr = NULL;
 	c->slot_seq = NULL;
 	c->written = c->completed = 0;
+	c->acked_cr = c->acked_seq = 0;
 	memset(&c->ring, 0, sizeof(c->ring));
 }
 
@@ -356,6 +359,22 @@ static uint64_t credits_of(const struct dft_rdma_client *c)
 	return v > c->written ? c->written : v;
 }
 
+/*
+ * Map the credit count to the sequence of the last credited batch. It must be read before the
+ * slot that batch used can be written again: a write may reuse slot (credits - 1) mod N as soon as
+ * it is credited, so every send refreshes this first, and a credit count seen before is served from
+ * the cache instead of the (possibly reused) slot.
+ */
+static void refresh_acked(struct dft_rdma_client *c)
+{
+	uint64_t cr = credits_of(c);
+
+	if (cr > c->acked_cr) {
+		c->acked_seq = c->slot_seq[(cr - 1) % c->ring.slots];
+		c->acked_cr = cr;
+	}
+}
+
 int dft_rdma_client_send(struct dft_rdma_client *c, uint64_t seq, const void *buf, size_t len)
 {
 	struct dft_rdma_slot_hdr h;
@@ -375,6 +394,7 @@ int dft_rdma_client_send(struct dft_rdma_client *c, uint64_t seq, const void *bu
 		poll_completions(c);
 	if (c->state != CS_CONNECTED)
 		return -EAGAIN;
+	refresh_acked(c);
 	if (c->written - credits_of(c) >= c->ring.slots || c->written - c->completed >= c->ring.slots) {
 		c->st.credit_stalls++;
 		return -EAGAIN;
@@ -409,14 +429,12 @@ int dft_rdma_client_send(struct dft_rdma_client *c, uint64_t seq, const void *bu
 	return 0;
 }
 
-uint64_t dft_rdma_client_acked(const struct dft_rdma_client *c)
+uint64_t dft_rdma_client_acked(struct dft_rdma_client *c)
 {
-	uint64_t cr;
-
 	if (c->state != CS_CONNECTED)
 		return 0;
-	cr = credits_of(c);
-	return cr ? c->slot_seq[(cr - 1) % c->ring.slots] : 0;
+	refresh_acked(c);
+	return c->acked_seq;
 }
 
 uint32_t dft_rdma_client_outstanding(const struct dft_rdma_client *c)

@@ -122,7 +122,7 @@ uint64_t dft_rdma_client_resume_seq(const struct dft_rdma_client *c);
 /* Write one batch: 0, -EAGAIN (not connected or no credit), -EMSGSIZE (never fits a slot). */
 int dft_rdma_client_send(struct dft_rdma_client *c, uint64_t seq, const void *buf, size_t len);
 /* Highest sequence acknowledged through credits on this connection (0 if none). */
-uint64_t dft_rdma_client_acked(const struct dft_rdma_client *c);
+uint64_t dft_rdma_client_acked(struct dft_rdma_client *c);
 /* Batches written and not yet credited. */
 uint32_t dft_rdma_client_outstanding(const struct dft_rdma_client *c);
 void dft_rdma_client_get_stats(const struct dft_rdma_client *c, struct dft_rdma_client_stats *out);
