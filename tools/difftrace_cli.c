@@ -22,8 +22,10 @@
 
 static const char usage_text[] =
     "usage: difftrace <command> [options]\n"
-    "  traces --db FILE [--limit N]     one line per trace, newest first (default limit 20)\n"
-    "  show --db FILE TRACE_ID_HEX      the spans of one trace as a tree\n"
+    "  traces --db FILE [--limit N]     one line per trace, newest first (default limit 20), with the\n"
+    "                                   spans reported and the platform spans reconstructed\n"
+    "  show --db FILE TRACE_ID_HEX      the spans of one trace as a tree; reconstructed spans are\n"
+    "                                   marked [reconstructed], their estimated duration with ~\n"
     "  stats --db FILE                  span counts per component and per sender\n"
     "  stats --json FILE                pretty-print a collector stats JSON file\n"
     "  --help                           this text\n";
@@ -86,8 +88,9 @@ static void print_hex(const unsigned char *p, int n)
 static int cmd_traces(const char *dbpath, long limit)
 {
 	static const char sql[] =
-	    "SELECT trace_id, count(*), group_concat(DISTINCT component), min(start_ns), max(end_ns),"
-	    " max(status = 2) FROM spans GROUP BY trace_id ORDER BY min(start_ns) DESC LIMIT ?1";
+	    "SELECT trace_id, sum(reconstructed = 0), group_concat(DISTINCT component), min(start_ns), max(end_ns),"
+	    " max(status = 2), sum(reconstructed != 0) FROM spans GROUP BY trace_id ORDER BY min(start_ns) DESC"
+	    " LIMIT ?1";
 	sqlite3_stmt *q;
 	sqlite3 *db;
 	int step;
@@ -97,7 +100,9 @@ static int cmd_traces(const char *dbpath, long limit)
 	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
 		return db_err(db, "query traces");
 	sqlite3_bind_int64(q, 1, limit);
-	printf("%-32s %6s %-26s %12s %5s  %s\n", "TRACE", "SPANS", "START (UTC)", "DURATION_US", "ERROR", "COMPONENTS");
+	/* REPORTED: spans the senders delivered; RECON: platform spans rebuilt from function spans' hops */
+	printf("%-32s %8s %5s %-26s %12s %5s  %s\n", "TRACE", "REPORTED", "RECON", "START (UTC)", "DURATION_US",
+	       "ERROR", "COMPONENTS");
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
 		uint64_t start = (uint64_t)sqlite3_column_int64(q, 3);
 		uint64_t end = (uint64_t)sqlite3_column_int64(q, 4);
@@ -105,8 +110,9 @@ static int cmd_traces(const char *dbpath, long limit)
 
 		fmt_time(start, when, sizeof(when));
 		print_hex(sqlite3_column_blob(q, 0), sqlite3_column_bytes(q, 0));
-		printf(" %6lld %-26s %12.1f %5s  %s\n", sqlite3_column_int64(q, 1), when,
-		       end >= start ? (double)(end - start) / 1000.0 : 0.0, sqlite3_column_int(q, 5) ? "yes" : "no",
+		printf(" %8lld %5lld %-26s %12.1f %5s  %s\n", sqlite3_column_int64(q, 1), sqlite3_column_int64(q, 6),
+		       when, end >= start ? (double)(end - start) / 1000.0 : 0.0,
+		       sqlite3_column_int(q, 5) ? "yes" : "no",
 		       clean((const char *)sqlite3_column_text(q, 2), comps, sizeof(comps)));
 	}
 	if (step != SQLITE_DONE) {
@@ -141,9 +147,10 @@ static void print_tree(struct span *sp, int i, int depth)
 		if (s->printed)
 			continue; /* a cycle in hostile data */
 		s->printed = true;
-		printf("%*s%016" PRIx64 " %s %s %.1fus %s%s\n", depth * 2, "", s->id,
+		/* a reconstructed span's end is an estimate from the profiles: say so on the line */
+		printf("%*s%016" PRIx64 " %s %s %s%.1fus %s%s\n", depth * 2, "", s->id,
 		       clean(s->component, comp, sizeof(comp)), clean(s->operation, op, sizeof(op)),
-		       (double)(s->end - s->start) / 1000.0, status_name(s->status),
+		       s->reconstructed ? "~" : "", (double)(s->end - s->start) / 1000.0, status_name(s->status),
 		       s->reconstructed ? " [reconstructed]" : "");
 		if (depth < 256)
 			print_tree(sp, s->first_child, depth + 1);
@@ -246,7 +253,9 @@ static int cmd_show(const char *dbpath, const char *hex)
 			sp[j].first_child = i;
 		}
 	}
-	printf("trace %s: %d spans\n", hex, n);
+	for (i = 0, j = 0; i < n; i++)
+		j += sp[i].reconstructed != 0;
+	printf("trace %s: %d spans (%d reported, %d reconstructed)\n", hex, n, n - j, j);
 	for (i = 0; i < n; i++) {
 		bool child = false;
 

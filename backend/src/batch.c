@@ -131,6 +131,23 @@ static int span_validate(const Difftrace__SpanBatch *b, const Difftrace__Span *s
 	return 0;
 }
 
+static int profile_validate(const Difftrace__SpanBatch *b, const Difftrace__Profile *p, const char **reason)
+{
+	size_t i;
+
+	if (!p)
+		return bad(reason, "null profile");
+	for (i = 0; i < p->n_entries; i++) {
+		const Difftrace__ProfileEntry *e = p->entries[i];
+
+		if (!e)
+			return bad(reason, "null profile entry");
+		if (!str_ok(b, e->component) || !str_ok(b, e->operation))
+			return bad(reason, "profile entry string index out of range");
+	}
+	return 0;
+}
+
 int dft_batch_validate(const Difftrace__SpanBatch *b, uint64_t hello_sender, const char **reason)
 {
 	size_t i;
@@ -147,6 +164,32 @@ int dft_batch_validate(const Difftrace__SpanBatch *b, uint64_t hello_sender, con
 		if (rc)
 			return rc;
 	}
+	for (i = 0; i < b->n_profiles; i++) {
+		rc = profile_validate(b, b->profiles[i], reason);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int dft_batch_check(const uint8_t *p, size_t len, uint64_t sender_id, uint64_t expect_seq, struct dft_decoded **out,
+                    const char **reason)
+{
+	struct dft_decoded *d;
+	int rc;
+
+	*out = NULL;
+	rc = dft_batch_decode(p, len, &d, reason);
+	if (rc)
+		return rc;
+	rc = dft_batch_validate(d->batch, sender_id, reason);
+	if (!rc && expect_seq && d->batch->header->sequence != expect_seq)
+		rc = bad(reason, "batch sequence differs from the transport's");
+	if (rc) {
+		dft_batch_free(d);
+		return rc;
+	}
+	*out = d;
 	return 0;
 }
 

@@ -1,21 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The collector's event loop: one thread, poll() over the listener, the stop fd and every
- * connection.
+ * The collector's event loop: one thread, poll() over the stop fd and the transport: with TCP the
+ * listener and every connection; with RDMA the connection-manager fd, while completions are polled
+ * every round (busy while batches come, 1 ms naps when idle).
  *
  * One poll round:
- *   1. accept new connections (past max_conns: accept and close at once, counted);
- *   2. read each readable connection up to a per-round budget and handle every complete frame:
+ *   1. TCP: accept new connections (past max_conns: accept and close at once, counted), read each
+ *      readable connection up to a per-round budget and handle every complete frame:
  *        HELLO(sender, 0)  -> ACK(sender, durable max sequence of that sender), sent at once;
- *        BATCH             -> decode, validate (invalid: frames_bad, drop the connection), dedup;
- *                             a new batch goes to every sink and into the open SQLite transaction;
- *                             new or duplicate, its ACK waits for the commit;
+ *        BATCH             -> the shared ingest path (below); its ACK waits for the commit;
+ *      RDMA: poll the server; each received slot goes through the same ingest path, the sender
+ *      being the one of the RDMA connect;
+ *      ingest: decode, validate (invalid: frames_bad, drop the connection), dedup; a new batch goes
+ *      to every sink and into the open SQLite transaction, with its profile entries, and its
+ *      function spans' missing hops become reconstruction candidates;
+ *   2. synthesize the reconstruction candidates that are due, into the same transaction;
  *   3. group commit: flush the sinks (OTLP JSON lands before the spans are durable, so a crash can
- *      duplicate an export but never lose one), write the senders rows, COMMIT, then queue the ACKs;
- *      if anything fails, roll back and drop the connections whose batches were in the round, so
- *      their senders reconnect and resend;
+ *      duplicate an export but never lose one), write the senders rows, COMMIT, then queue the ACKs
+ *      and return the RDMA credits; if anything fails, roll back and drop the connections whose
+ *      batches were in the round (RDMA: restart the transport, dropping all of its connections, as
+ *      credits cannot be withheld per connection), so their senders reconnect and resend;
  *   4. write queued ACKs; rewrite the stats file once a second.
- * The read budget bounds both the transaction and the ACKs a round can queue on one connection.
+ * The read budget bounds both the transaction and the ACKs a round can queue on one connection;
+ * the RDMA ring bounds what a connection can hand over before its credits come back.
  */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
@@ -31,6 +38,10 @@
 #include <netinet/tcp.h>
 
 #include "collector.h"
+
+#ifdef DFT_HAVE_RDMA
+#include "dft/rdma.h"
+#endif
 
 #define ROUND_BYTES_PER_CONN (1u << 20)
 #define ROUND_ACKS_PER_CONN  2048u
@@ -56,12 +67,21 @@ struct dft_collector {
 	struct dft_sink sinks[2];
 	unsigned nsinks;
 	struct dft_collector_stats stats;
+	struct dft_profiles profiles;
+	struct dft_recon *recon;
+#ifdef DFT_HAVE_RDMA
+	struct dft_rdma_server *rdma;
+	struct dft_rdma_server_stats rdma_base; /* what servers before a restart counted */
+#endif
 
 	/* the current round */
+	uint64_t now_ms;
 	struct pending_ack *acks;
 	size_t nacks, acks_cap;
 	uint64_t round_batches;
 	uint64_t round_exported;
+	uint64_t round_profiles;
+	uint64_t round_rdma; /* RDMA batches handed over in this round */
 	bool round_failed;
 
 	uint8_t chunk[READ_CHUNK];
@@ -125,7 +145,7 @@ static int take_batch(struct dft_collector *c, struct dft_sender *s, const Difft
 	int rc;
 
 	for (i = 0; i < c->nsinks; i++) {
-		rc = c->sinks[i].ops->put(c->sinks[i].ctx, b, &exported);
+		rc = c->sinks[i].ops->put(c->sinks[i].ctx, b, false, &exported);
 		if (rc) {
 			fprintf(stderr, "difftrace-collector: sink %s: %s\n", c->sinks[i].ops->name, strerror(-rc));
 			return rc;
@@ -136,6 +156,17 @@ static int take_batch(struct dft_collector *c, struct dft_sender *s, const Difft
 		fprintf(stderr, "difftrace-collector: store: %s\n", dft_store_errmsg(c->store));
 		return rc;
 	}
+	/* profiles first: the candidates of this very batch are estimated with its own summary */
+	dft_profiles_put_batch(&c->profiles, b);
+	for (i = 0; i < b->n_spans; i++) {
+		rc = dft_recon_add(c->recon, c->store, b, b->spans[i], c->now_ms);
+		if (rc) {
+			fprintf(stderr, "difftrace-collector: reconstruction: %s\n", strerror(-rc));
+			return rc;
+		}
+	}
+	for (i = 0; i < b->n_profiles; i++)
+		c->round_profiles += b->profiles[i]->n_entries;
 	c->round_exported += exported;
 	c->round_batches++;
 	s->pending_spans += b->n_spans;
@@ -146,7 +177,13 @@ static int take_batch(struct dft_collector *c, struct dft_sender *s, const Difft
 	return 0;
 }
 
-static int on_batch(struct dft_collector *c, uint32_t slot, struct dft_conn *cn, const uint8_t *p, uint32_t len)
+void dft_collector_set_clock(struct dft_collector *c, uint64_t now_ms)
+{
+	c->now_ms = now_ms;
+}
+
+int dft_collector_ingest(struct dft_collector *c, uint64_t sender_id, uint64_t expect_seq, const uint8_t *p, size_t len,
+                         uint64_t *seq, bool *dup)
 {
 	struct dft_decoded *dec;
 	const Difftrace__SpanBatch *b;
@@ -154,44 +191,55 @@ static int on_batch(struct dft_collector *c, uint32_t slot, struct dft_conn *cn,
 	const char *reason = NULL;
 	int rc;
 
+	if (c->round_failed)
+		return -EIO; /* stop taking work the round cannot commit */
+	rc = dft_batch_check(p, len, sender_id, expect_seq, &dec, &reason);
+	if (rc) {
+		c->stats.frames_bad++;
+		fprintf(stderr, "difftrace-collector: sender %016llx: bad batch: %s\n", (unsigned long long)sender_id,
+		        reason);
+		return rc == -ENOMEM ? rc : -EBADMSG;
+	}
+	b = dec->batch;
+	s = dft_dedup_get(&c->dedup, sender_id, true);
+	if (!s) {
+		fprintf(stderr, "difftrace-collector: sender %016llx: refused: sender table full\n",
+		        (unsigned long long)sender_id);
+		rc = -EDQUOT;
+		goto free_batch;
+	}
+	*seq = b->header->sequence;
+	*dup = !dft_dedup_accept(s, b->header->sequence);
+	if (*dup) {
+		/* already stored, or in this very round: acknowledged after the commit like any other */
+		c->stats.batches_duplicate++;
+	} else {
+		rc = take_batch(c, s, b);
+		if (rc)
+			c->round_failed = true;
+	}
+free_batch:
+	dft_batch_free(dec);
+	return rc;
+}
+
+static int on_batch(struct dft_collector *c, uint32_t slot, struct dft_conn *cn, const uint8_t *p, uint32_t len)
+{
+	uint64_t seq;
+	bool dup;
+	int rc;
+
 	if (!cn->hello) {
 		c->stats.frames_bad++;
 		log_conn(cn, "bad frame", "BATCH before HELLO");
 		return -EBADMSG;
 	}
-	rc = dft_batch_decode(p, len, &dec, &reason);
-	if (rc) {
-		c->stats.frames_bad++;
-		log_conn(cn, "bad batch", reason);
+	rc = dft_collector_ingest(c, cn->sender_id, 0, p, len, &seq, &dup);
+	if (rc)
 		return rc;
-	}
-	b = dec->batch;
-	rc = dft_batch_validate(b, cn->sender_id, &reason);
-	if (rc) {
-		c->stats.frames_bad++;
-		log_conn(cn, "bad batch", reason);
-		goto free_batch;
-	}
-	s = dft_dedup_get(&c->dedup, cn->sender_id, false);
-	if (!s) {
-		rc = -ENOENT; /* cannot happen: HELLO created it and entries are never removed */
-		goto free_batch;
-	}
-	if (dft_dedup_accept(s, b->header->sequence)) {
-		rc = take_batch(c, s, b);
-		if (rc) {
-			c->round_failed = true;
-			goto free_batch;
-		}
-	} else {
-		/* already stored, or in this very round: its ACK follows the commit like any other */
-		c->stats.batches_duplicate++;
-	}
-	rc = ack_later(c, slot, cn, b->header->sequence);
+	rc = ack_later(c, slot, cn, seq);
 	if (rc)
 		c->round_failed = true;
-free_batch:
-	dft_batch_free(dec);
 	return rc;
 }
 
@@ -255,6 +303,79 @@ static void close_slot(struct dft_collector *c, uint32_t slot)
 	dft_conn_close(&c->conns[slot]);
 }
 
+#ifdef DFT_HAVE_RDMA
+/* The durable maximum, as for a TCP HELLO: the client drops its backlog up to it. */
+static uint64_t rdma_resume(void *arg, uint64_t sender_id)
+{
+	struct dft_collector *c = arg;
+	struct dft_sender *s = dft_dedup_get(&c->dedup, sender_id, true);
+
+	return s ? s->durable_seq : 0;
+}
+
+static int rdma_batch(void *arg, uint64_t sender_id, uint64_t seq, const uint8_t *payload, uint32_t len)
+{
+	struct dft_collector *c = arg;
+	uint64_t got;
+	bool dup;
+	int rc;
+
+	c->stats.frames++;
+	rc = dft_collector_ingest(c, sender_id, seq, payload, len, &got, &dup);
+	if (rc)
+		return rc;
+	c->round_rdma++;
+	return 0;
+}
+
+static int rdma_open(struct dft_collector *c, uint16_t port)
+{
+	char pstr[8];
+	struct dft_rdma_server_cfg rc_cfg = {
+	    .bind = c->cfg.listen_host,
+	    .port = pstr,
+	    .slots = c->cfg.rdma_slots,
+	    .slot_size = c->cfg.rdma_slot_size,
+	    .resume = rdma_resume,
+	    .resume_arg = c,
+	};
+	int rc;
+
+	snprintf(pstr, sizeof(pstr), "%u", port);
+	rc = dft_rdma_server_create(&rc_cfg, &c->rdma);
+	if (rc)
+		return rc;
+	c->port = dft_rdma_server_port(c->rdma);
+	return 0;
+}
+
+/*
+ * Credits acknowledge everything a connection handed over, so they cannot be withheld for a round
+ * that rolled back while the connection lives on: drop every connection by restarting the server
+ * on the same port; the senders reconnect and resume from the durable maximum.
+ */
+static void rdma_restart(struct dft_collector *c)
+{
+	struct dft_rdma_server_stats rs;
+	int rc;
+
+	fprintf(stderr, "difftrace-collector: commit failed with RDMA batches in the round: restarting the RDMA "
+	                "transport so its senders resend\n");
+	c->stats.rdma_restarts++;
+	dft_rdma_server_get_stats(c->rdma, &rs);
+	c->rdma_base.accepted += rs.accepted;
+	c->rdma_base.rejected += rs.rejected;
+	c->rdma_base.disconnects += rs.disconnects;
+	c->rdma_base.batches += rs.batches;
+	c->rdma_base.bad_slots += rs.bad_slots;
+	dft_rdma_server_destroy(c->rdma);
+	c->rdma = NULL;
+	rc = rdma_open(c, c->port);
+	if (rc)
+		fprintf(stderr, "difftrace-collector: rdma restart on port %u: %s\n", c->port, strerror(-rc));
+}
+#endif
+
 /* Roll back the round and drop the connections that fed it, so their senders resend. */
 static void round_abort(struct dft_collector *c)
 {
@@ -263,12 +384,17 @@ static void round_abort(struct dft_collector *c)
 	c->stats.commit_failures++;
 	dft_store_rollback(c->store);
 	dft_dedup_rollback(&c->dedup);
+	dft_recon_rollback(c->recon);
 	for (i = 0; i < c->nacks; i++) {
 		struct dft_conn *cn = &c->conns[c->acks[i].slot];
 
 		if (cn->fd >= 0 && cn->gen == c->acks[i].gen)
 			cn->closing = true;
 	}
+#ifdef DFT_HAVE_RDMA
+	if (c->round_rdma && c->rdma)
+		rdma_restart(c);
+#endif
 }
 
 static int round_commit(struct dft_collector *c)
@@ -303,7 +429,9 @@ static int round_commit(struct dft_collector *c)
 		c->stats.commits++;
 		c->stats.batches_accepted += c->round_batches;
 		c->stats.spans_exported += c->round_exported;
+		c->stats.profiles_stored += c->round_profiles;
 	}
+	dft_recon_commit(c->recon);
 	for (size_t k = 0; k < c->nacks; k++) {
 		const struct pending_ack *a = &c->acks[k];
 		struct dft_conn *cn = &c->conns[a->slot];
@@ -316,6 +444,10 @@ static int round_commit(struct dft_collector *c)
 			cn->closing = true;
 		}
 	}
+#ifdef DFT_HAVE_RDMA
+	if (c->rdma)
+		dft_rdma_server_commit(c->rdma);
+#endif
 	rc = 0;
 	goto reset;
 abort:
@@ -325,8 +457,50 @@ reset:
 	c->nacks = 0;
 	c->round_batches = 0;
 	c->round_exported = 0;
+	c->round_profiles = 0;
+	c->round_rdma = 0;
 	c->round_failed = false;
 	return rc;
+}
+
+static int emit_reconstructed(void *arg, const Difftrace__SpanBatch *b)
+{
+	struct dft_collector *c = arg;
+	uint64_t exported = 0;
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < c->nsinks; i++) {
+		rc = c->sinks[i].ops->put(c->sinks[i].ctx, b, true, &exported);
+		if (rc) {
+			fprintf(stderr, "difftrace-collector: sink %s: %s\n", c->sinks[i].ops->name, strerror(-rc));
+			return rc;
+		}
+	}
+	rc = dft_store_put_reconstructed(c->store, b);
+	if (rc) {
+		fprintf(stderr, "difftrace-collector: store: %s\n", dft_store_errmsg(c->store));
+		return rc;
+	}
+	c->round_exported += exported;
+	return 0;
+}
+
+static int end_round(struct dft_collector *c, uint64_t due_limit)
+{
+	int rc;
+
+	if (!c->round_failed) {
+		rc = dft_recon_run(c->recon, c->store, &c->profiles, due_limit, emit_reconstructed, c);
+		if (rc)
+			c->round_failed = true;
+	}
+	return round_commit(c);
+}
+
+int dft_collector_end_round(struct dft_collector *c)
+{
+	return end_round(c, c->now_ms);
 }
 
 static void accept_conns(struct dft_collector *c)
@@ -359,55 +533,116 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void write_stats(struct dft_collector *c)
+void dft_collector_get_stats(struct dft_collector *c, struct dft_collector_stats *out)
 {
 	uint32_t i;
+
+	c->stats.connections_open = 0;
+	for (i = 0; i < c->cfg.max_conns; i++)
+		c->stats.connections_open += c->conns[i].fd >= 0;
+	dft_recon_get_stats(c->recon, &c->stats.recon);
+	c->stats.profiles_cut = c->profiles.cut;
+#ifdef DFT_HAVE_RDMA
+	c->stats.rdma = c->cfg.transport == DFT_TRANSPORT_RDMA;
+	if (c->rdma) {
+		struct dft_rdma_server_stats rs;
+
+		/* the server's figures restart with it; keep what earlier incarnations counted */
+		dft_rdma_server_get_stats(c->rdma, &rs);
+		c->stats.rdma_accepted = c->rdma_base.accepted + rs.accepted;
+		c->stats.rdma_rejected = c->rdma_base.rejected + rs.rejected;
+		c->stats.rdma_disconnects = c->rdma_base.disconnects + rs.disconnects;
+		c->stats.rdma_batches = c->rdma_base.batches + rs.batches;
+		c->stats.rdma_bad_slots = c->rdma_base.bad_slots + rs.bad_slots;
+	}
+#endif
+	*out = c->stats;
+}
+
+static void write_stats(struct dft_collector *c)
+{
+	struct dft_collector_stats st;
 	int rc;
 
 	if (!c->cfg.stats_path)
 		return;
-	c->stats.connections_open = 0;
-	for (i = 0; i < c->cfg.max_conns; i++)
-		c->stats.connections_open += c->conns[i].fd >= 0;
-	rc = dft_stats_write(c->cfg.stats_path, &c->stats, &c->dedup);
+	dft_collector_get_stats(c, &st);
+	rc = dft_stats_write(c->cfg.stats_path, &st, &c->dedup);
 	if (rc)
 		fprintf(stderr, "difftrace-collector: stats %s: %s\n", c->cfg.stats_path, strerror(-rc));
 }
 
+static int rdma_fd(const struct dft_collector *c)
+{
+#ifdef DFT_HAVE_RDMA
+	if (c->rdma)
+		return dft_rdma_server_fd(c->rdma);
+#else
+	(void)c;
+#endif
+	return -1;
+}
+
+/* Hands every RDMA completion of this round to the ingest path. 0, or -EIO once the server is gone. */
+static int poll_rdma(struct dft_collector *c)
+{
+#ifdef DFT_HAVE_RDMA
+	if (c->cfg.transport != DFT_TRANSPORT_RDMA)
+		return 0;
+	if (!c->rdma)
+		return -EIO; /* a restart failed: nothing can reach this collector any more */
+	return dft_rdma_server_poll(c->rdma, rdma_batch, c);
+#else
+	(void)c;
+	return 0;
+#endif
+}
+
 int dft_collector_run(struct dft_collector *c, int stop_fd)
 {
+	const bool rdma = c->cfg.transport == DFT_TRANSPORT_RDMA;
 	uint64_t next_stats = now_ms() + 1000;
+	bool busy = false;
 	uint32_t i;
+	int rc;
 
 	for (;;) {
+		uint64_t now, deadline;
 		nfds_t n = 0;
-		uint64_t now;
 		int timeout, pr;
 
 		c->pfds[n++] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
 		c->pfds[n++] = (struct pollfd){.fd = c->lfd, .events = POLLIN};
+		c->pfds[n++] = (struct pollfd){.fd = rdma_fd(c), .events = POLLIN};
 		for (i = 0; i < c->cfg.max_conns; i++) {
 			struct dft_conn *cn = &c->conns[i];
 
-			/* fd -1 makes poll skip the entry, so slots map 1:1 to pfds[2 + i] */
+			/* fd -1 makes poll skip the entry, so slots map 1:1 to pfds[3 + i] */
 			c->pfds[n].fd = cn->fd;
 			c->pfds[n].events = (short)(POLLIN | (cn->out_len ? POLLOUT : 0));
 			c->pfds[n].revents = 0;
 			n++;
 		}
 		now = now_ms();
-		timeout = next_stats > now ? (int)(next_stats - now) : 0;
+		deadline = dft_recon_next_due(c->recon);
+		if (deadline > next_stats)
+			deadline = next_stats;
+		timeout = deadline <= now ? 0 : deadline - now > 1000 ? 1000 : (int)(deadline - now);
+		/* RDMA completions do not wake poll(): spin while they come, nap briefly when idle */
+		if (rdma)
+			timeout = busy ? 0 : timeout < 1 ? timeout : 1;
 		pr = poll(c->pfds, n, timeout);
 		if (pr < 0 && errno != EINTR)
 			return -errno;
+		if (pr > 0 && c->pfds[0].revents)
+			break;
+		c->now_ms = now_ms();
 		if (pr > 0) {
-			if (c->pfds[0].revents)
-				break;
 			if (c->pfds[1].revents & POLLIN)
 				accept_conns(c);
 			for (i = 0; i < c->cfg.max_conns; i++) {
 				struct dft_conn *cn = &c->conns[i];
-				short re = c->pfds[2 + i].revents;
+				short re = c->pfds[3 + i].revents;
 
 				if (cn->fd < 0 || !re)
 					continue;
@@ -416,19 +651,23 @@ int dft_collector_run(struct dft_collector *c, int stop_fd)
 				if (re & (POLLIN | POLLHUP | POLLERR))
 					read_conn(c, i);
 			}
-			round_commit(c);
-			for (i = 0; i < c->cfg.max_conns; i++) {
-				struct dft_conn *cn = &c->conns[i];
+		}
+		rc = poll_rdma(c);
+		if (rc)
+			return rc;
+		busy = c->round_rdma > 0;
+		end_round(c, c->now_ms);
+		for (i = 0; i < c->cfg.max_conns; i++) {
+			struct dft_conn *cn = &c->conns[i];
 
-				if (cn->fd < 0)
-					continue;
-				if (!cn->closing && dft_conn_flush(cn))
-					cn->closing = true;
-				if (cn->closing) {
-					/* what the peer may still read: its ACKs, best effort */
-					dft_conn_flush(cn);
-					close_slot(c, i);
-				}
+			if (cn->fd < 0)
+				continue;
+			if (!cn->closing && dft_conn_flush(cn))
+				cn->closing = true;
+			if (cn->closing) {
+				/* what the peer may still read: its ACKs, best effort */
+				dft_conn_flush(cn);
+				close_slot(c, i);
 			}
 		}
 		now = now_ms();
@@ -485,11 +724,16 @@ static int listen_on(struct dft_collector *c)
 
 int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collector **out)
 {
+	struct dft_recon_cfg rcfg;
 	struct dft_collector *c;
 	uint32_t i;
 	int rc;
 
 	*out = NULL;
+#ifndef DFT_HAVE_RDMA
+	if (cfg->transport == DFT_TRANSPORT_RDMA)
+		return -EPROTONOSUPPORT;
+#endif
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -498,9 +742,12 @@ int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collect
 		c->cfg.max_conns = DFT_MAX_CONNS;
 	if (!c->cfg.max_senders)
 		c->cfg.max_senders = DFT_MAX_SENDERS;
+	if (!c->cfg.recon_delay_set)
+		c->cfg.recon_delay_ms = DFT_RECON_DELAY_MS;
 	c->lfd = -1;
+	c->now_ms = now_ms();
 	c->conns = calloc(c->cfg.max_conns, sizeof(*c->conns));
-	c->pfds = calloc(c->cfg.max_conns + 2, sizeof(*c->pfds));
+	c->pfds = calloc(c->cfg.max_conns + 3, sizeof(*c->pfds));
 	if (!c->conns || !c->pfds) {
 		rc = -ENOMEM;
 		goto free_arrays;
@@ -510,10 +757,19 @@ int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collect
 	rc = dft_dedup_init(&c->dedup, c->cfg.max_senders);
 	if (rc)
 		goto free_arrays;
-	rc = dft_store_open(c->cfg.db_path, &c->store);
+	rc = dft_profiles_init(&c->profiles, DFT_PROFILES_MAX);
 	if (rc)
 		goto destroy_dedup;
+	rcfg = (struct dft_recon_cfg){.delay_ms = c->cfg.recon_delay_ms, .max_pending = c->cfg.recon_max_pending};
+	rc = dft_recon_create(&rcfg, &c->recon);
+	if (rc)
+		goto destroy_profiles;
+	rc = dft_store_open(c->cfg.db_path, &c->store);
+	if (rc)
+		goto destroy_recon;
 	rc = dft_store_load_senders(c->store, &c->dedup);
+	if (!rc)
+		rc = dft_store_load_profiles(c->store, &c->profiles);
 	if (rc) {
 		fprintf(stderr, "difftrace-collector: %s: %s\n", c->cfg.db_path, dft_store_errmsg(c->store));
 		goto close_store;
@@ -527,6 +783,18 @@ int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collect
 		}
 		c->nsinks++;
 	}
+#ifdef DFT_HAVE_RDMA
+	if (c->cfg.transport == DFT_TRANSPORT_RDMA) {
+		rc = rdma_open(c, c->cfg.listen_port);
+		if (rc) {
+			fprintf(stderr, "difftrace-collector: --listen %s:%u (rdma): %s\n", c->cfg.listen_host,
+			        c->cfg.listen_port, strerror(-rc));
+			goto destroy_sinks;
+		}
+		*out = c;
+		return 0;
+	}
+#endif
 	rc = listen_on(c);
 	if (rc)
 		goto destroy_sinks;
@@ -540,6 +808,10 @@ destroy_sinks:
 	}
 close_store:
 	dft_store_close(c->store);
+destroy_recon:
+	dft_recon_destroy(c->recon);
+destroy_profiles:
+	dft_profiles_destroy(&c->profiles);
 destroy_dedup:
 	dft_dedup_destroy(&c->dedup);
 free_arrays:
@@ -560,22 +832,32 @@ void dft_collector_destroy(struct dft_collector *c)
 
 	if (!c)
 		return;
-	/* every round ends with a commit, so nothing accepted is pending here; ACKs go out best effort */
-	if (c->nacks || dft_store_in_txn(c->store))
-		round_commit(c);
+	/*
+	 * Nothing accepted is pending (every round ends with a commit), but reconstruction candidates
+	 * may be: whoever stops the collector expects complete traces, so rebuild them all now. A
+	 * failed round puts them back; one more attempt, then they are given up.
+	 */
+	if (end_round(c, UINT64_MAX))
+		end_round(c, UINT64_MAX);
 	for (i = 0; i < c->cfg.max_conns; i++) {
 		if (c->conns[i].fd >= 0) {
 			dft_conn_flush(&c->conns[i]);
 			close_slot(c, i);
 		}
 	}
-	close(c->lfd);
+	if (c->lfd >= 0)
+		close(c->lfd);
 	write_stats(c);
+#ifdef DFT_HAVE_RDMA
+	dft_rdma_server_destroy(c->rdma);
+#endif
 	while (c->nsinks) {
 		c->nsinks--;
 		c->sinks[c->nsinks].ops->destroy(c->sinks[c->nsinks].ctx);
 	}
 	dft_store_close(c->store);
+	dft_recon_destroy(c->recon);
+	dft_profiles_destroy(&c->profiles);
 	dft_dedup_destroy(&c->dedup);
 	free(c->acks);
 	free(c->pfds);

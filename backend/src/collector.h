@@ -75,6 +75,14 @@ void dft_batch_free(struct dft_decoded *d);
  */
 int dft_batch_validate(const Difftrace__SpanBatch *b, uint64_t hello_sender, const char **reason);
 size_t dft_batch_hops(const Difftrace__SpanBatch *b);
+/*
+ * What every transport does with a BATCH payload before anything of it is used: decode, validate
+ * against the sender the transport authenticated (TCP HELLO, RDMA connect), and, when the transport
+ * framed the payload with a sequence of its own (expect_seq != 0), check the header agrees.
+ * Returns 0 with *out set, or -EBADMSG/-ENOMEM with *reason set.
+ */
+int dft_batch_check(const uint8_t *p, size_t len, uint64_t sender_id, uint64_t expect_seq, struct dft_decoded **out,
+                    const char **reason);
 
 /* ---- per-sender state and dedup (dedup.c) */
 
@@ -120,22 +128,96 @@ struct dft_store;
 int dft_store_open(const char *path, struct dft_store **out);
 void dft_store_close(struct dft_store *st);
 int dft_store_begin(struct dft_store *st);
-/* Inserts every span of a validated batch. */
+/* Inserts every span and every profile entry of a validated batch. */
 int dft_store_put_batch(struct dft_store *st, const Difftrace__SpanBatch *b);
+/* Inserts the spans of a batch the collector synthesized itself (reconstructed = 1, no profiles). */
+int dft_store_put_reconstructed(struct dft_store *st, const Difftrace__SpanBatch *b);
+/* 1: a span with this id is stored in this trace (the open transaction included), 0: not, or -EIO. */
+int dft_store_span_exists(struct dft_store *st, const uint8_t trace_id[16], uint64_t span_id);
 int dft_store_put_sender(struct dft_store *st, const struct dft_sender *s);
 int dft_store_commit(struct dft_store *st);
 void dft_store_rollback(struct dft_store *st);
 bool dft_store_in_txn(const struct dft_store *st);
 /* Restores every senders row into d. */
 int dft_store_load_senders(struct dft_store *st, struct dft_dedup *d);
+struct dft_profiles;
+/* Restores the latest stored profile of every (component, operation) into p. */
+int dft_store_load_profiles(struct dft_store *st, struct dft_profiles *p);
 const char *dft_store_errmsg(const struct dft_store *st);
+
+/* ---- latest profile per (component, operation) (profiles.c) */
+
+struct dft_profile {
+	char *component; /* NULL: slot free */
+	char *operation;
+	uint64_t created_ns;
+	uint64_t count, kept, filtered;
+	uint64_t duration_p50_ns, duration_p99_ns, queue_p99_ns, self_time_ns;
+};
+
+struct dft_profiles {
+	struct dft_profile *tab;
+	uint32_t cap; /* power of two, >= 2 * max */
+	uint32_t count;
+	uint32_t max;
+	uint64_t cut; /* updates for a new (component, operation) while the table was full */
+};
+
+int dft_profiles_init(struct dft_profiles *p, uint32_t max);
+void dft_profiles_destroy(struct dft_profiles *p);
+/* Keeps v (component/operation copied) unless the entry held is newer. 0, -ENOSPC (cut) or -ENOMEM. */
+int dft_profiles_put(struct dft_profiles *p, const struct dft_profile *v);
+const struct dft_profile *dft_profiles_get(const struct dft_profiles *p, const char *component, const char *operation);
+/* Every entry of every Profile of a validated batch. */
+void dft_profiles_put_batch(struct dft_profiles *p, const Difftrace__SpanBatch *b);
+
+/* ---- reconstruction of filtered platform spans from function spans' hops (recon.c) */
+
+#define DFT_RECON_HOPS_MAX 64u /* hops per function span considered; longer lists are cut whole */
+
+struct dft_recon_cfg {
+	uint32_t delay_ms;    /* how long a candidate waits for the real span */
+	uint32_t max_pending; /* candidates held at once (0: 65536) */
+};
+
+struct dft_recon_stats {
+	uint64_t reconstructed; /* spans synthesized and committed */
+	uint64_t pending;       /* candidates waiting */
+	uint64_t cut;           /* candidates dropped because the table was full or the hop list too long */
+	uint64_t skipped;       /* candidates whose span was stored by the time they were due */
+};
+
+struct dft_recon;
+
+int dft_recon_create(const struct dft_recon_cfg *cfg, struct dft_recon **out);
+void dft_recon_destroy(struct dft_recon *r);
+/*
+ * A function span with hops was stored in the open transaction (by sender, batch seq): every hop
+ * not stored yet becomes a candidate, due at now_ms + delay. Returns 0 or -errno (store failure).
+ */
+int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__SpanBatch *b, const Difftrace__Span *fn,
+                  uint64_t now_ms);
+/* Receives each synthesized batch (one per function span) to hand to the sinks and the store. */
+typedef int (*dft_recon_emit_fn)(void *arg, const Difftrace__SpanBatch *b);
+/*
+ * Synthesizes every candidate due at now_ms (UINT64_MAX: all of them) whose span is still not
+ * stored, ends estimated from the profiles. Returns 0 or the first failure of emit or the store.
+ */
+int dft_recon_run(struct dft_recon *r, struct dft_store *st, const struct dft_profiles *prof, uint64_t now_ms,
+                  dft_recon_emit_fn emit, void *arg);
+/* The open transaction committed / rolled back: forget or restore what this round took and added. */
+void dft_recon_commit(struct dft_recon *r);
+void dft_recon_rollback(struct dft_recon *r);
+/* When the oldest candidate is due (UINT64_MAX: none pending). */
+uint64_t dft_recon_next_due(const struct dft_recon *r);
+void dft_recon_get_stats(const struct dft_recon *r, struct dft_recon_stats *out);
 
 /* ---- output sinks: everything accepted goes to each sink before the store commits */
 
 struct dft_sink_ops {
 	const char *name;
-	/* Takes a validated, accepted batch; adds the spans written to *spans. */
-	int (*put)(void *ctx, const Difftrace__SpanBatch *b, uint64_t *spans);
+	/* Takes a validated, accepted (or synthesized: reconstructed) batch; adds the spans written to *spans. */
+	int (*put)(void *ctx, const Difftrace__SpanBatch *b, bool reconstructed, uint64_t *spans);
 	/* Called once per group commit before the store commits. */
 	int (*flush)(void *ctx);
 	void (*destroy)(void *ctx);
@@ -148,8 +230,9 @@ struct dft_sink {
 
 /* OTLP JSON lines (otlp_json.c). */
 int dft_otlp_json_open(const char *path, struct dft_sink *out);
-/* Encodes one batch as an ExportTraceServiceRequest JSON object (no newline). */
-int dft_otlp_json_encode(const Difftrace__SpanBatch *b, struct dft_buf *out, uint64_t *spans);
+/* Encodes one batch as an ExportTraceServiceRequest JSON object (no newline); reconstructed marks
+ * every span with difftrace.reconstructed. */
+int dft_otlp_json_encode(const Difftrace__SpanBatch *b, bool reconstructed, struct dft_buf *out, uint64_t *spans);
 
 /* ---- stats file (stats.c) */
 
@@ -164,7 +247,13 @@ struct dft_collector_stats {
 	uint64_t spans_exported;
 	uint64_t commits;
 	uint64_t commit_failures;
-	uint64_t acks_cut; /* connections dropped because their ACK buffer was full */
+	uint64_t acks_cut;        /* connections dropped because their ACK buffer was full */
+	uint64_t profiles_stored; /* profile entries stored */
+	struct dft_recon_stats recon;
+	uint64_t profiles_cut;
+	bool rdma; /* the rdma_* figures below are meaningful */
+	uint64_t rdma_accepted, rdma_rejected, rdma_disconnects, rdma_batches, rdma_bad_slots;
+	uint64_t rdma_restarts; /* transport restarted to drop connections after a failed commit */
 };
 
 /* Writes the stats JSON to path atomically (tmp + rename). */
@@ -200,9 +289,23 @@ int dft_conn_flush(struct dft_conn *cn);
 #define DFT_MAX_CONNS   64u
 #define DFT_MAX_SENDERS 4096u
 
+enum dft_transport {
+	DFT_TRANSPORT_TCP,
+	DFT_TRANSPORT_RDMA,
+};
+
+#define DFT_RECON_DELAY_MS 2000u
+#define DFT_PROFILES_MAX   16384u
+
 struct dft_collector_cfg {
 	const char *listen_host;
 	uint16_t listen_port;
+	enum dft_transport transport;
+	uint32_t rdma_slots;     /* 0: 256 */
+	uint32_t rdma_slot_size; /* 0: 65536 */
+	uint32_t recon_delay_ms; /* with recon_delay_set; otherwise DFT_RECON_DELAY_MS */
+	bool recon_delay_set;
+	uint32_t recon_max_pending; /* 0: 65536 */
 	const char *db_path;
 	const char *otlp_json_path; /* NULL: no OTLP JSON sink */
 	const char *stats_path;     /* NULL: no stats file */
@@ -213,12 +316,29 @@ struct dft_collector_cfg {
 
 struct dft_collector;
 
+/* -EPROTONOSUPPORT: rdma asked for in a build without it. */
 int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collector **out);
-/* Bound port (after create). */
+/* Bound port (after create) of the configured transport. */
 uint16_t dft_collector_port(const struct dft_collector *c);
 /* Runs until stop_fd becomes readable (a signalfd or a pipe). Returns 0 or -errno. */
 int dft_collector_run(struct dft_collector *c, int stop_fd);
-/* Flushes, writes the final stats file and frees everything. */
+/* Synthesizes every pending reconstruction, commits, writes the final stats file, frees everything. */
 void dft_collector_destroy(struct dft_collector *c);
+
+/*
+ * The ingest path every transport shares, exposed so it can be driven without a network. A round:
+ * set the clock, ingest batches, end the round (reconstructions due, group commit, then ACKs and
+ * RDMA credits).
+ *
+ * dft_collector_ingest: one BATCH payload from sender_id (as the transport authenticated it;
+ * expect_seq: the transport's own sequence for it, 0 = none). Returns 0 with *seq set (*dup: already
+ * stored or in this round), -EBADMSG for a bad batch (counted in frames_bad, the connection must be
+ * dropped), or another -errno when the round failed (it will roll back).
+ */
+void dft_collector_set_clock(struct dft_collector *c, uint64_t now_ms);
+int dft_collector_ingest(struct dft_collector *c, uint64_t sender_id, uint64_t expect_seq, const uint8_t *p, size_t len,
+                         uint64_t *seq, bool *dup);
+int dft_collector_end_round(struct dft_collector *c);
+void dft_collector_get_stats(struct dft_collector *c, struct dft_collector_stats *out);
 
 #endif /* DFT_COLLECTOR_H */

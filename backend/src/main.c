@@ -13,17 +13,31 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: difftrace-collector --listen HOST:PORT --db FILE [--otlp-json FILE] [--stats-json FILE]\n"
-	        "                           [--ready-file FILE] [--max-conns N] [--max-senders N]\n"
-	        "  --listen HOST:PORT   TCP address for difftrace-nic senders (port 0: ephemeral; [v6]:port)\n"
+	        "usage: difftrace-collector --listen HOST:PORT --db FILE [--transport tcp|rdma] [--otlp-json FILE]\n"
+	        "                           [--stats-json FILE] [--ready-file FILE] [--max-conns N] [--max-senders N]\n"
+	        "                           [--rdma-slots N] [--rdma-slot-size B] [--recon-delay-ms MS]\n"
+	        "                           [--recon-max-pending N]\n"
+	        "  --listen HOST:PORT   address for difftrace-nic senders (port 0: ephemeral; [v6]:port); with\n"
+	        "                       rdma, the address of the RDMA device's interface\n"
+	        "  --transport T        tcp (default) or rdma (%s)\n"
 	        "  --db FILE            SQLite database (created if missing)\n"
 	        "  --otlp-json FILE     append one OTLP ExportTraceServiceRequest JSON line per batch\n"
 	        "  --stats-json FILE    stats, rewritten atomically every second and at exit\n"
 	        "  --ready-file FILE    written with the bound port and a newline once listening\n"
-	        "  --max-conns N        concurrent sender connections (default %u)\n"
+	        "  --max-conns N        concurrent TCP sender connections (default %u)\n"
 	        "  --max-senders N      distinct senders tracked (default %u)\n"
-	        "SIGINT/SIGTERM: commit, flush, write stats, exit 0.\n",
-	        DFT_MAX_CONNS, DFT_MAX_SENDERS);
+	        "  --rdma-slots N       receive ring slots per RDMA connection (default 256, max %u)\n"
+	        "  --rdma-slot-size B   bytes per slot, a multiple of 8 (default 65536, %u..%u)\n"
+	        "  --recon-delay-ms MS  how long a filtered hop waits for its real span before it is\n"
+	        "                       reconstructed (default %u)\n"
+	        "  --recon-max-pending N  reconstruction candidates held at once (default 65536)\n"
+	        "SIGINT/SIGTERM: reconstruct what is pending, commit, flush, write stats, exit 0.\n",
+#ifdef DFT_HAVE_RDMA
+	        "built in",
+#else
+	        "not in this build",
+#endif
+	        DFT_MAX_CONNS, DFT_MAX_SENDERS, 4096u, 256u, 4u << 20, DFT_RECON_DELAY_MS);
 }
 
 static int bad_arg(const char *opt, const char *val, const char *why)
@@ -101,6 +115,11 @@ int main(int argc, char **argv)
 	    {"ready-file", required_argument, NULL, 'r'},
 	    {"max-conns", required_argument, NULL, 'c'},
 	    {"max-senders", required_argument, NULL, 'S'},
+	    {"transport", required_argument, NULL, 't'},
+	    {"rdma-slots", required_argument, NULL, 'n'},
+	    {"rdma-slot-size", required_argument, NULL, 'z'},
+	    {"recon-delay-ms", required_argument, NULL, 'D'},
+	    {"recon-max-pending", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -139,6 +158,31 @@ int main(int argc, char **argv)
 			if (parse_u32(optarg, 1, 1u << 20, &cfg.max_senders))
 				return bad_arg("--max-senders", optarg, "expected 1..1048576");
 			break;
+		case 't':
+			if (!strcmp(optarg, "tcp"))
+				cfg.transport = DFT_TRANSPORT_TCP;
+			else if (!strcmp(optarg, "rdma"))
+				cfg.transport = DFT_TRANSPORT_RDMA;
+			else
+				return bad_arg("--transport", optarg, "expected tcp or rdma");
+			break;
+		case 'n':
+			if (parse_u32(optarg, 1, 4096, &cfg.rdma_slots))
+				return bad_arg("--rdma-slots", optarg, "expected 1..4096");
+			break;
+		case 'z':
+			if (parse_u32(optarg, 256, 4u << 20, &cfg.rdma_slot_size) || cfg.rdma_slot_size % 8)
+				return bad_arg("--rdma-slot-size", optarg, "expected a multiple of 8 in 256..4194304");
+			break;
+		case 'D':
+			if (parse_u32(optarg, 0, 3600000, &cfg.recon_delay_ms))
+				return bad_arg("--recon-delay-ms", optarg, "expected 0..3600000");
+			cfg.recon_delay_set = true;
+			break;
+		case 'P':
+			if (parse_u32(optarg, 1, 1u << 24, &cfg.recon_max_pending))
+				return bad_arg("--recon-max-pending", optarg, "expected 1..16777216");
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -158,6 +202,17 @@ int main(int argc, char **argv)
 	}
 	if (!cfg.db_path) {
 		fprintf(stderr, "difftrace-collector: missing --db FILE (see --help)\n");
+		return 2;
+	}
+#ifndef DFT_HAVE_RDMA
+	if (cfg.transport == DFT_TRANSPORT_RDMA) {
+		fprintf(stderr, "difftrace-collector: --transport rdma: this build has no RDMA support"
+		                " (configured without libibverbs/librdmacm)\n");
+		return 2;
+	}
+#endif
+	if (cfg.transport != DFT_TRANSPORT_RDMA && (cfg.rdma_slots || cfg.rdma_slot_size)) {
+		fprintf(stderr, "difftrace-collector: --rdma-slots/--rdma-slot-size need --transport rdma\n");
 		return 2;
 	}
 

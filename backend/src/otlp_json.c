@@ -48,7 +48,8 @@ static void attr_bool(struct dft_buf *b, bool *first, const char *key)
 	dft_buf_puts(b, ",\"value\":{\"boolValue\":true}}");
 }
 
-static void span_json(struct dft_buf *b, const Difftrace__SpanBatch *batch, const Difftrace__Span *s)
+static void span_json(struct dft_buf *b, const Difftrace__SpanBatch *batch, const Difftrace__Span *s,
+                      bool reconstructed)
 {
 	bool first = true;
 	size_t i;
@@ -71,7 +72,9 @@ static void span_json(struct dft_buf *b, const Difftrace__SpanBatch *batch, cons
 		attr_int(b, &first, "difftrace.queue_ns", (int64_t)s->queue_ns);
 	if (s->flags & DFT_SF_COLD_START)
 		attr_bool(b, &first, "difftrace.cold_start");
-	/* reconstructed spans are made by the collector itself (later); the wire never carries them */
+	/* only the collector makes reconstructed spans: the wire cannot claim the attribute */
+	if (reconstructed)
+		attr_bool(b, &first, "difftrace.reconstructed");
 	dft_buf_printf(b, "],\"status\":{\"code\":%d}}", (int)s->status);
 }
 
@@ -89,7 +92,7 @@ static int ref_cmp(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-int dft_otlp_json_encode(const Difftrace__SpanBatch *b, struct dft_buf *out, uint64_t *spans)
+int dft_otlp_json_encode(const Difftrace__SpanBatch *b, bool reconstructed, struct dft_buf *out, uint64_t *spans)
 {
 	/* sorting by resource keeps a batch of many components O(n log n) and spans in batch order */
 	struct span_ref *refs;
@@ -120,7 +123,7 @@ int dft_otlp_json_encode(const Difftrace__SpanBatch *b, struct dft_buf *out, uin
 		} else {
 			dft_buf_puts(out, ",");
 		}
-		span_json(out, b, s);
+		span_json(out, b, s, reconstructed);
 	}
 	if (n)
 		dft_buf_puts(out, "]}]}");
@@ -132,7 +135,7 @@ int dft_otlp_json_encode(const Difftrace__SpanBatch *b, struct dft_buf *out, uin
 	return 0;
 }
 
-static int otlp_put(void *ctx, const Difftrace__SpanBatch *b, uint64_t *spans)
+static int otlp_put(void *ctx, const Difftrace__SpanBatch *b, bool reconstructed, uint64_t *spans)
 {
 	struct otlp_json *o = ctx;
 	uint64_t n = 0;
@@ -141,7 +144,7 @@ static int otlp_put(void *ctx, const Difftrace__SpanBatch *b, uint64_t *spans)
 	/* a batch without spans (final counters) has nothing to export */
 	if (b->n_spans == 0)
 		return 0;
-	rc = dft_otlp_json_encode(b, &o->line, &n);
+	rc = dft_otlp_json_encode(b, reconstructed, &o->line, &n);
 	if (rc)
 		return rc;
 	dft_buf_put(&o->line, "\n", 1);

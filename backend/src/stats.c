@@ -2,7 +2,9 @@
 /*
  * The collector's stats file. Counters count since this process started, except spans_stored
  * (global and per sender), which counts what the database holds: it survives restarts through the
- * senders table, so the sum over senders always equals the global figure.
+ * senders table, so the sum over senders always equals the global figure. Reconstructed spans are
+ * not in spans_stored (no sender reported them) but in spans_reconstructed; recon_pending is a
+ * gauge.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -32,6 +34,20 @@ void dft_stats_json(struct dft_buf *b, const struct dft_collector_stats *st, str
 	dft_buf_printf(b, ",\"spans_stored\":%" PRIu64 ",\"spans_exported\":%" PRIu64, stored, st->spans_exported);
 	dft_buf_printf(b, ",\"commits\":%" PRIu64 ",\"commit_failures\":%" PRIu64, st->commits, st->commit_failures);
 	dft_buf_printf(b, ",\"acks_cut\":%" PRIu64 ",\"senders_refused\":%" PRIu64, st->acks_cut, d->refused);
+	dft_buf_printf(b, ",\"profiles_stored\":%" PRIu64 ",\"profiles_cut\":%" PRIu64, st->profiles_stored,
+	               st->profiles_cut);
+	dft_buf_printf(b, ",\"spans_reconstructed\":%" PRIu64 ",\"recon_pending\":%" PRIu64 ",\"recon_cut\":%" PRIu64,
+	               st->recon.reconstructed, st->recon.pending, st->recon.cut);
+	dft_buf_printf(b, ",\"recon_skipped\":%" PRIu64, st->recon.skipped);
+	dft_buf_printf(b, ",\"transport\":\"%s\"", st->rdma ? "rdma" : "tcp");
+	if (st->rdma) {
+		dft_buf_printf(b, ",\"rdma_accepted\":%" PRIu64 ",\"rdma_rejected\":%" PRIu64, st->rdma_accepted,
+		               st->rdma_rejected);
+		dft_buf_printf(b, ",\"rdma_disconnects\":%" PRIu64 ",\"rdma_batches\":%" PRIu64, st->rdma_disconnects,
+		               st->rdma_batches);
+		dft_buf_printf(b, ",\"rdma_bad_slots\":%" PRIu64 ",\"rdma_restarts\":%" PRIu64, st->rdma_bad_slots,
+		               st->rdma_restarts);
+	}
 	dft_buf_puts(b, ",\"senders\":[");
 	i = 0;
 	while ((s = dft_dedup_next(d, &i))) {

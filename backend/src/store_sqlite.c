@@ -17,6 +17,8 @@ struct dft_store {
 	sqlite3 *db;
 	sqlite3_stmt *ins_span;
 	sqlite3_stmt *put_sender;
+	sqlite3_stmt *ins_profile;
+	sqlite3_stmt *span_exists;
 	bool in_txn;
 	struct dft_buf attrs;
 	struct dft_buf hops;
@@ -32,12 +34,27 @@ static const char schema[] =
     " sender_id INTEGER NOT NULL, batch_seq INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS spans_by_trace ON spans(trace_id);"
     "CREATE TABLE IF NOT EXISTS senders(sender_id INTEGER PRIMARY KEY, max_seq INTEGER NOT NULL,"
-    " spans_stored INTEGER NOT NULL, counters TEXT);";
+    " spans_stored INTEGER NOT NULL, counters TEXT);"
+    "CREATE TABLE IF NOT EXISTS profiles(sender_id INTEGER NOT NULL, created_ns INTEGER NOT NULL,"
+    " component TEXT NOT NULL, operation TEXT NOT NULL, count INTEGER NOT NULL, kept INTEGER NOT NULL,"
+    " filtered INTEGER NOT NULL, duration_p50_ns INTEGER NOT NULL, duration_p99_ns INTEGER NOT NULL,"
+    " queue_p99_ns INTEGER NOT NULL, self_time_ns INTEGER NOT NULL);";
 
 static const char ins_span_sql[] =
     "INSERT INTO spans(trace_id, span_id, parent_span_id, start_ns, end_ns, component, operation, kind,"
     " status, span_kind, queue_ns, flags, keep_reasons, reconstructed, attrs, hops, sender_id, batch_seq)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?15, ?16, ?17)";
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?18, ?14, ?15, ?16, ?17)";
+
+static const char ins_profile_sql[] =
+    "INSERT INTO profiles(sender_id, created_ns, component, operation, count, kept, filtered, duration_p50_ns,"
+    " duration_p99_ns, queue_p99_ns, self_time_ns) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
+static const char span_exists_sql[] = "SELECT 1 FROM spans WHERE trace_id = ?1 AND span_id = ?2 LIMIT 1";
+
+/* the newest row per (component, operation): SQLite takes the bare columns from the max() row */
+static const char load_profiles_sql[] =
+    "SELECT component, operation, max(created_ns), count, kept, filtered, duration_p50_ns, duration_p99_ns,"
+    " queue_p99_ns, self_time_ns FROM profiles GROUP BY component, operation";
 
 static const char put_sender_sql[] =
     "INSERT INTO senders(sender_id, max_seq, spans_stored, counters) VALUES(?1, ?2, ?3, ?4)"
@@ -88,9 +105,23 @@ int dft_store_open(const char *path, struct dft_store **out)
 		rc = -EIO;
 		goto finalize_ins;
 	}
+	if (sqlite3_prepare_v3(st->db, ins_profile_sql, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_profile, NULL) !=
+	    SQLITE_OK) {
+		rc = -EIO;
+		goto finalize_sender;
+	}
+	if (sqlite3_prepare_v3(st->db, span_exists_sql, -1, SQLITE_PREPARE_PERSISTENT, &st->span_exists, NULL) !=
+	    SQLITE_OK) {
+		rc = -EIO;
+		goto finalize_profile;
+	}
 	*out = st;
 	return 0;
 
+finalize_profile:
+	sqlite3_finalize(st->ins_profile);
+finalize_sender:
+	sqlite3_finalize(st->put_sender);
 finalize_ins:
 	sqlite3_finalize(st->ins_span);
 close_db:
@@ -110,6 +141,8 @@ void dft_store_close(struct dft_store *st)
 		return;
 	if (st->in_txn)
 		dft_store_rollback(st);
+	sqlite3_finalize(st->span_exists);
+	sqlite3_finalize(st->ins_profile);
 	sqlite3_finalize(st->put_sender);
 	sqlite3_finalize(st->ins_span);
 	sqlite3_close(st->db);
@@ -183,6 +216,9 @@ static void hops_json(struct dft_buf *b, const Difftrace__SpanBatch *batch, cons
 		dft_buf_json_str(b, batch->strings[h->operation]);
 		dft_buf_puts(b, ",\"span_id\":\"");
 		dft_buf_hex64(b, h->span_id);
+		/* written resolved (the chain rule), so a reader needs no knowledge of where it came from */
+		dft_buf_puts(b, "\",\"parent_span_id\":\"");
+		dft_buf_hex64(b, i ? s->hops[i - 1]->span_id : h->parent_span_id);
 		dft_buf_printf(b, "\",\"start_ns\":%llu}", (unsigned long long)h->start_ns);
 	}
 	dft_buf_puts(b, "]");
@@ -194,7 +230,7 @@ static int bind_u64(sqlite3_stmt *q, int i, uint64_t v)
 	return sqlite3_bind_int64(q, i, (sqlite3_int64)v);
 }
 
-static int put_span(struct dft_store *st, const Difftrace__SpanBatch *b, const Difftrace__Span *s)
+static int put_span(struct dft_store *st, const Difftrace__SpanBatch *b, const Difftrace__Span *s, bool reconstructed)
 {
 	sqlite3_stmt *q = st->ins_span;
 	int rc = 0;
@@ -237,6 +273,7 @@ static int put_span(struct dft_store *st, const Difftrace__SpanBatch *b, const D
 		rc |= sqlite3_bind_null(q, 15);
 	rc |= bind_u64(q, 16, b->header->sender_id);
 	rc |= bind_u64(q, 17, b->header->sequence);
+	rc |= sqlite3_bind_int(q, 18, reconstructed);
 	if (rc != SQLITE_OK)
 		return store_fail(st, "bind span");
 	if (sqlite3_step(q) != SQLITE_DONE)
@@ -244,7 +281,32 @@ static int put_span(struct dft_store *st, const Difftrace__SpanBatch *b, const D
 	return 0;
 }
 
-int dft_store_put_batch(struct dft_store *st, const Difftrace__SpanBatch *b)
+static int put_profile(struct dft_store *st, const Difftrace__SpanBatch *b, const Difftrace__Profile *p,
+                       const Difftrace__ProfileEntry *e)
+{
+	sqlite3_stmt *q = st->ins_profile;
+	int rc = 0;
+
+	sqlite3_reset(q);
+	rc |= bind_u64(q, 1, b->header->sender_id);
+	rc |= bind_u64(q, 2, p->created_ns);
+	rc |= sqlite3_bind_text(q, 3, b->strings[e->component], -1, SQLITE_STATIC);
+	rc |= sqlite3_bind_text(q, 4, b->strings[e->operation], -1, SQLITE_STATIC);
+	rc |= bind_u64(q, 5, e->count);
+	rc |= bind_u64(q, 6, e->kept);
+	rc |= bind_u64(q, 7, e->filtered);
+	rc |= bind_u64(q, 8, e->duration_p50_ns);
+	rc |= bind_u64(q, 9, e->duration_p99_ns);
+	rc |= bind_u64(q, 10, e->queue_p99_ns);
+	rc |= bind_u64(q, 11, e->self_time_ns);
+	if (rc != SQLITE_OK)
+		return store_fail(st, "bind profile");
+	if (sqlite3_step(q) != SQLITE_DONE)
+		return store_fail(st, "insert profile");
+	return 0;
+}
+
+static int put_spans(struct dft_store *st, const Difftrace__SpanBatch *b, bool reconstructed)
 {
 	size_t i;
 	int rc;
@@ -253,11 +315,88 @@ int dft_store_put_batch(struct dft_store *st, const Difftrace__SpanBatch *b)
 	if (rc)
 		return rc;
 	for (i = 0; i < b->n_spans; i++) {
-		rc = put_span(st, b, b->spans[i]);
+		rc = put_span(st, b, b->spans[i], reconstructed);
 		if (rc)
 			return rc;
 	}
 	return 0;
+}
+
+int dft_store_put_batch(struct dft_store *st, const Difftrace__SpanBatch *b)
+{
+	size_t i, j;
+	int rc;
+
+	rc = put_spans(st, b, false);
+	if (rc)
+		return rc;
+	for (i = 0; i < b->n_profiles; i++) {
+		for (j = 0; j < b->profiles[i]->n_entries; j++) {
+			rc = put_profile(st, b, b->profiles[i], b->profiles[i]->entries[j]);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int dft_store_put_reconstructed(struct dft_store *st, const Difftrace__SpanBatch *b)
+{
+	return put_spans(st, b, true);
+}
+
+int dft_store_span_exists(struct dft_store *st, const uint8_t trace_id[16], uint64_t span_id)
+{
+	sqlite3_stmt *q = st->span_exists;
+	int step;
+
+	sqlite3_reset(q);
+	if (sqlite3_bind_blob(q, 1, trace_id, 16, SQLITE_STATIC) | bind_u64(q, 2, span_id))
+		return store_fail(st, "bind span lookup");
+	step = sqlite3_step(q);
+	sqlite3_reset(q);
+	if (step == SQLITE_ROW)
+		return 1;
+	if (step != SQLITE_DONE)
+		return store_fail(st, "span lookup");
+	return 0;
+}
+
+int dft_store_load_profiles(struct dft_store *st, struct dft_profiles *p)
+{
+	sqlite3_stmt *q;
+	int rc = 0, step;
+
+	if (sqlite3_prepare_v2(st->db, load_profiles_sql, -1, &q, NULL) != SQLITE_OK)
+		return store_fail(st, "select profiles");
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		struct dft_profile v = {
+		    .component = (char *)sqlite3_column_text(q, 0),
+		    .operation = (char *)sqlite3_column_text(q, 1),
+		    .created_ns = (uint64_t)sqlite3_column_int64(q, 2),
+		    .count = (uint64_t)sqlite3_column_int64(q, 3),
+		    .kept = (uint64_t)sqlite3_column_int64(q, 4),
+		    .filtered = (uint64_t)sqlite3_column_int64(q, 5),
+		    .duration_p50_ns = (uint64_t)sqlite3_column_int64(q, 6),
+		    .duration_p99_ns = (uint64_t)sqlite3_column_int64(q, 7),
+		    .queue_p99_ns = (uint64_t)sqlite3_column_int64(q, 8),
+		    .self_time_ns = (uint64_t)sqlite3_column_int64(q, 9),
+		};
+
+		if (!v.component || !v.operation)
+			continue; /* NOT NULL columns: only a foreign writer could do this */
+		rc = dft_profiles_put(p, &v);
+		if (rc == -ENOSPC)
+			rc = 0; /* counted in p->cut, like a live update */
+		if (rc) {
+			snprintf(st->err, sizeof(st->err), "profiles: %s", strerror(-rc));
+			break;
+		}
+	}
+	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = store_fail(st, "read profiles");
+	sqlite3_finalize(q);
+	return rc;
 }
 
 int dft_store_put_sender(struct dft_store *st, const struct dft_sender *s)

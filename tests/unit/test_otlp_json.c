@@ -108,7 +108,7 @@ static void test_fields(void **state)
 	(void)state;
 	fixture_init(&f);
 	dft_buf_init(&out, 1u << 20);
-	assert_int_equal(dft_otlp_json_encode(&f.b, &out, &n), 0);
+	assert_int_equal(dft_otlp_json_encode(&f.b, false, &out, &n), 0);
 	assert_int_equal(n, NSPANS);
 	assert_null(strchr(out.p, '\n')); /* one line per request */
 	assert_int_equal(count(out.p, "\"resource\":"), 2);
@@ -147,14 +147,14 @@ static void test_empty_and_bound(void **state)
 	fixture_init(&f);
 	f.b.n_spans = 0;
 	dft_buf_init(&out, 4096);
-	assert_int_equal(dft_otlp_json_encode(&f.b, &out, &n), 0);
+	assert_int_equal(dft_otlp_json_encode(&f.b, false, &out, &n), 0);
 	assert_string_equal(out.p, "{\"resourceSpans\":[]}");
 	assert_int_equal(n, 0);
 	dft_buf_free(&out);
 	/* a line that does not fit its bound is refused, not cut */
 	fixture_init(&f);
 	dft_buf_init(&out, 256);
-	assert_int_equal(dft_otlp_json_encode(&f.b, &out, &n), -E2BIG);
+	assert_int_equal(dft_otlp_json_encode(&f.b, false, &out, &n), -E2BIG);
 	assert_int_equal(n, 0);
 	dft_buf_free(&out);
 }
@@ -177,11 +177,11 @@ static void test_sink_file_parses(void **state)
 	close(fd);
 	fixture_init(&f);
 	assert_int_equal(dft_otlp_json_open(path, &sink), 0);
-	assert_int_equal(sink.ops->put(sink.ctx, &f.b, &n), 0);
+	assert_int_equal(sink.ops->put(sink.ctx, &f.b, false, &n), 0);
 	f.h.sequence = 2;
-	assert_int_equal(sink.ops->put(sink.ctx, &f.b, &n), 0);
+	assert_int_equal(sink.ops->put(sink.ctx, &f.b, false, &n), 0);
 	f.b.n_spans = 0; /* final-counters batch: nothing to export */
-	assert_int_equal(sink.ops->put(sink.ctx, &f.b, &n), 0);
+	assert_int_equal(sink.ops->put(sink.ctx, &f.b, false, &n), 0);
 	assert_int_equal(sink.ops->flush(sink.ctx), 0);
 	assert_int_equal(n, 2 * NSPANS);
 	/* flushed: readable before the sink is closed */

@@ -61,6 +61,7 @@ static void make_batch(struct one_span_batch *f, uint64_t seq, uint64_t span_id)
 	f->hop.operation = 1;
 	f->hop.span_id = 0xabcdef0123456789ULL;
 	f->hop.start_ns = 0xfffffffffffffff0ULL;
+	f->hop.parent_span_id = 0xfedcba9876543210ULL;
 	f->hp = &f->hop;
 	f->s.trace_id.data = f->tid;
 	f->s.trace_id.len = 16;
@@ -197,7 +198,8 @@ static void test_group_commit_and_reopen(void **state)
 	                    "{\"app.attempt\":3,\"bytes\":-9223372036854775808}");
 	assert_string_equal((const char *)sqlite3_column_text(q, 15),
 	                    "[{\"component\":\"activator\",\"operation\":\"op \\\"x\\\"\","
-	                    "\"span_id\":\"abcdef0123456789\",\"start_ns\":18446744073709551600}]");
+	                    "\"span_id\":\"abcdef0123456789\",\"parent_span_id\":\"fedcba9876543210\","
+	                    "\"start_ns\":18446744073709551600}]");
 	assert_true((uint64_t)sqlite3_column_int64(q, 16) == SENDER);
 	assert_int_equal(sqlite3_column_int64(q, 17), 1);
 	sqlite3_finalize(q);

@@ -1,0 +1,497 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reconstruction of filtered platform spans, driven through the collector's shared ingest path with
+ * a controlled clock: chain parents, end estimation with and without profiles, the real span
+ * arriving in time, one hop named by two function spans, the bounded pending table, and the flush
+ * at shutdown. Results are read back from the SQLite file and the OTLP JSON file.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "collector.h"
+
+#define SENDER 0x8000000000000042ULL
+#define DELAY  100u
+#define T0     5000u
+
+/* ---- batch builder */
+
+#define MAXS 32
+
+struct tb {
+	Difftrace__SpanBatch b;
+	Difftrace__BatchHeader h;
+	Difftrace__Counters c;
+	char *strings[4 * MAXS];
+	Difftrace__Span spans[MAXS], *sp[MAXS];
+	Difftrace__Hop hops[MAXS][8], *hp[MAXS][8];
+	Difftrace__ProfileEntry pe[MAXS], *pep[MAXS];
+	Difftrace__Profile prof, *profp;
+	uint8_t tid[16];
+};
+
+static void tb_init(struct tb *t, uint8_t trace)
+{
+	memset(t, 0, sizeof(*t));
+	difftrace__span_batch__init(&t->b);
+	difftrace__batch_header__init(&t->h);
+	difftrace__counters__init(&t->c);
+	difftrace__profile__init(&t->prof);
+	t->h.counters = &t->c;
+	t->b.header = &t->h;
+	t->b.strings = t->strings;
+	t->b.spans = t->sp;
+	t->prof.entries = t->pep;
+	t->profp = &t->prof;
+	for (int i = 0; i < 16; i++)
+		t->tid[i] = (uint8_t)(trace + i);
+}
+
+static uint32_t str_idx(struct tb *t, const char *s)
+{
+	for (size_t i = 0; i < t->b.n_strings; i++)
+		if (!strcmp(t->strings[i], s))
+			return (uint32_t)i;
+	assert_true(t->b.n_strings < 4 * MAXS);
+	t->strings[t->b.n_strings] = (char *)s;
+	return (uint32_t)t->b.n_strings++;
+}
+
+static Difftrace__Span *add_span(struct tb *t, uint64_t id, uint64_t parent, uint64_t start, uint64_t end,
+                                 const char *comp, const char *op, bool function)
+{
+	Difftrace__Span *s = &t->spans[t->b.n_spans];
+
+	assert_true(t->b.n_spans < MAXS);
+	difftrace__span__init(s);
+	s->trace_id.data = t->tid;
+	s->trace_id.len = 16;
+	s->span_id = id;
+	s->parent_span_id = parent;
+	s->start_ns = start;
+	s->end_ns = end;
+	s->component = str_idx(t, comp);
+	s->operation = str_idx(t, op);
+	s->kind = function ? DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_FUNCTION
+	                   : DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_PLATFORM;
+	s->hops = t->hp[t->b.n_spans];
+	t->sp[t->b.n_spans++] = s;
+	return s;
+}
+
+static void add_hop(struct tb *t, Difftrace__Span *s, uint64_t id, uint64_t parent, uint64_t start, const char *comp,
+                    const char *op)
+{
+	size_t si = (size_t)(s - t->spans);
+	Difftrace__Hop *h = &t->hops[si][s->n_hops];
+
+	difftrace__hop__init(h);
+	h->span_id = id;
+	h->parent_span_id = parent;
+	h->start_ns = start;
+	h->component = str_idx(t, comp);
+	h->operation = str_idx(t, op);
+	t->hp[si][s->n_hops++] = h;
+}
+
+static void add_profile(struct tb *t, uint64_t created, const char *comp, const char *op, uint64_t p50)
+{
+	Difftrace__ProfileEntry *e = &t->pe[t->prof.n_entries];
+
+	difftrace__profile_entry__init(e);
+	e->component = str_idx(t, comp);
+	e->operation = str_idx(t, op);
+	e->count = 10;
+	e->duration_p50_ns = p50;
+	e->duration_p99_ns = 2 * p50;
+	t->prof.created_ns = created;
+	t->pep[t->prof.n_entries++] = e;
+	t->b.n_profiles = 1;
+	t->b.profiles = &t->profp;
+}
+
+/* ---- a collector on temp files, driven round by round */
+
+struct env {
+	char db[64], otlp[64], stats[64];
+	struct dft_collector *c;
+};
+
+static void env_start(struct env *e, uint32_t max_pending)
+{
+	struct dft_collector_cfg cfg = {
+	    .listen_host = "127.0.0.1",
+	    .db_path = e->db,
+	    .otlp_json_path = e->otlp,
+	    .stats_path = e->stats,
+	    .recon_delay_ms = DELAY,
+	    .recon_delay_set = true,
+	    .recon_max_pending = max_pending,
+	};
+
+	assert_int_equal(dft_collector_create(&cfg, &e->c), 0);
+	dft_collector_set_clock(e->c, T0);
+}
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	int fd;
+
+	assert_non_null(e);
+	strcpy(e->db, "/tmp/dft-test-recon-XXXXXX");
+	fd = mkstemp(e->db);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(e->otlp, sizeof(e->otlp), "%s.otlp", e->db);
+	snprintf(e->stats, sizeof(e->stats), "%s.stats", e->db);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+	char side[80];
+
+	dft_collector_destroy(e->c);
+	snprintf(side, sizeof(side), "%s-wal", e->db);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", e->db);
+	unlink(side);
+	unlink(e->db);
+	unlink(e->otlp);
+	unlink(e->stats);
+	free(e);
+	return 0;
+}
+
+static void ingest(struct env *e, struct tb *t, uint64_t seq)
+{
+	uint8_t buf[16384];
+	size_t len;
+	uint64_t got = 0;
+	bool dup = true;
+
+	t->h.sender_id = SENDER;
+	t->h.sequence = seq;
+	len = difftrace__span_batch__get_packed_size(&t->b);
+	assert_true(len <= sizeof(buf));
+	difftrace__span_batch__pack(&t->b, buf);
+	assert_int_equal(dft_collector_ingest(e->c, SENDER, 0, buf, len, &got, &dup), 0);
+	assert_int_equal(got, seq);
+	assert_false(dup);
+}
+
+static void round_at(struct env *e, uint64_t t)
+{
+	dft_collector_set_clock(e->c, t);
+	assert_int_equal(dft_collector_end_round(e->c), 0);
+}
+
+static struct dft_collector_stats stats(struct env *e)
+{
+	struct dft_collector_stats st;
+
+	dft_collector_get_stats(e->c, &st);
+	return st;
+}
+
+struct row {
+	bool found;
+	int n; /* rows with that span id */
+	uint64_t parent, start, end;
+	int kind, status, reconstructed;
+	char component[64], operation[64];
+};
+
+static struct row get_row(struct env *e, uint64_t span_id)
+{
+	struct row r = {0};
+	sqlite3_stmt *q;
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open_v2(e->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                                    "SELECT parent_span_id, start_ns, end_ns, kind, status, reconstructed,"
+	                                    " component, operation, hops FROM spans WHERE span_id = ?1",
+	                                    -1, &q, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)span_id);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		r.found = true;
+		r.n++;
+		r.parent = (uint64_t)sqlite3_column_int64(q, 0);
+		r.start = (uint64_t)sqlite3_column_int64(q, 1);
+		r.end = (uint64_t)sqlite3_column_int64(q, 2);
+		r.kind = sqlite3_column_int(q, 3);
+		r.status = sqlite3_column_int(q, 4);
+		r.reconstructed = sqlite3_column_int(q, 5);
+		snprintf(r.component, sizeof(r.component), "%s", sqlite3_column_text(q, 6));
+		snprintf(r.operation, sizeof(r.operation), "%s", sqlite3_column_text(q, 7));
+	}
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return r;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	static char buf[1 << 16];
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* Finds the OTLP span object with this id and tells whether it carries difftrace.reconstructed. */
+static int otlp_reconstructed(const char *text, uint64_t span_id)
+{
+	char needle[64];
+	const char *p, *end;
+
+	snprintf(needle, sizeof(needle), "\"spanId\":\"%016llx\"", (unsigned long long)span_id);
+	p = strstr(text, needle);
+	if (!p)
+		return -1;
+	end = strstr(p, "\"status\"");
+	assert_non_null(end);
+	p = strstr(p, "{\"key\":\"difftrace.reconstructed\",\"value\":{\"boolValue\":true}}");
+	return p && p < end;
+}
+
+/* gateway -> activator -> function, both hops filtered */
+static Difftrace__Span *function_with_hops(struct tb *t, uint64_t fn_id, uint64_t h1, uint64_t h2)
+{
+	Difftrace__Span *f = add_span(t, fn_id, h2, 1000, 5000, "fn", "handle", true);
+
+	add_hop(t, f, h1, 0x99, 100, "gateway", "route");
+	add_hop(t, f, h2, 0, 500, "activator", "proxy");
+	return f;
+}
+
+static void test_chain_and_profile_ends(void **state)
+{
+	struct env *e = *state;
+	struct tb t;
+	struct row r1, r2, rf;
+	const char *otlp;
+
+	env_start(e, 0);
+	tb_init(&t, 0x10);
+	function_with_hops(&t, 0xF0, 0xA1, 0xA2);
+	add_profile(&t, 1, "gateway", "route", 10000);
+	add_profile(&t, 1, "activator", "proxy", 7000);
+	add_profile(&t, 1, "fn", "handle", 3000);
+	ingest(e, &t, 1);
+	round_at(e, T0);
+	assert_int_equal(stats(e).recon.pending, 2);
+	/* not due yet: the NIC may still release the real spans */
+	round_at(e, T0 + DELAY - 1);
+	assert_false(get_row(e, 0xA1).found);
+	assert_int_equal(stats(e).recon.reconstructed, 0);
+	round_at(e, T0 + DELAY);
+	assert_int_equal(stats(e).recon.reconstructed, 2);
+	assert_int_equal(stats(e).recon.pending, 0);
+
+	r1 = get_row(e, 0xA1);
+	r2 = get_row(e, 0xA2);
+	rf = get_row(e, 0xF0);
+	assert_int_equal(r1.n, 1);
+	assert_int_equal(r2.n, 1);
+	assert_int_equal(rf.reconstructed, 0);
+	/* the first hop's parent from the hop list, the next hop a child of the one before */
+	assert_true(r1.parent == 0x99);
+	assert_true(r2.parent == 0xA1);
+	assert_int_equal(r1.start, 100);
+	assert_int_equal(r2.start, 500);
+	/* innermost first: 5000 + (7000 - 3000), then + (10000 - 7000) */
+	assert_int_equal(r2.end, 9000);
+	assert_int_equal(r1.end, 12000);
+	assert_int_equal(r1.kind, DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_PLATFORM);
+	assert_int_equal(r1.status, DIFFTRACE__STATUS__STATUS_UNSET);
+	assert_int_equal(r1.reconstructed, 1);
+	assert_string_equal(r1.component, "gateway");
+	assert_string_equal(r2.operation, "proxy");
+
+	otlp = slurp(e->otlp);
+	assert_int_equal(otlp_reconstructed(otlp, 0xA1), 1);
+	assert_int_equal(otlp_reconstructed(otlp, 0xA2), 1);
+	assert_int_equal(otlp_reconstructed(otlp, 0xF0), 0);
+	/* reconstructed spans are exported, not counted as stored by a sender */
+	assert_int_equal(stats(e).spans_exported, 3);
+}
+
+static void test_ends_without_profiles(void **state)
+{
+	struct env *e = *state;
+	struct tb t;
+
+	env_start(e, 0);
+	tb_init(&t, 0x20);
+	function_with_hops(&t, 0xF0, 0xA1, 0xA2);
+	/* a profile for the outer hop only: its child (the inner hop) has none */
+	add_profile(&t, 1, "gateway", "route", 10000);
+	ingest(e, &t, 1);
+	round_at(e, T0 + DELAY);
+	assert_int_equal(get_row(e, 0xA2).end, 5000);
+	assert_int_equal(get_row(e, 0xA1).end, 5000);
+
+	/* a hop shorter than its child ends with the child */
+	tb_init(&t, 0x21);
+	function_with_hops(&t, 0xF1, 0xB1, 0xB2);
+	add_profile(&t, 2, "activator", "proxy", 1000);
+	add_profile(&t, 2, "fn", "handle", 3000);
+	add_profile(&t, 2, "gateway", "route", 1500);
+	ingest(e, &t, 2);
+	round_at(e, T0 + 2 * DELAY);
+	assert_int_equal(get_row(e, 0xB2).end, 5000);
+	assert_int_equal(get_row(e, 0xB1).end, 5500);
+}
+
+static void test_real_span_cancels(void **state)
+{
+	struct env *e = *state;
+	struct tb t;
+
+	env_start(e, 0);
+	tb_init(&t, 0x30);
+	function_with_hops(&t, 0xF0, 0xA1, 0xA2);
+	ingest(e, &t, 1);
+	round_at(e, T0);
+	/* the NIC's hold window releases the inner hop's real span before the delay is over */
+	tb_init(&t, 0x30);
+	add_span(&t, 0xA2, 0xA1, 500, 7777, "activator", "proxy", false);
+	ingest(e, &t, 2);
+	round_at(e, T0 + DELAY / 2);
+	round_at(e, T0 + DELAY);
+	assert_int_equal(stats(e).recon.reconstructed, 1);
+	assert_int_equal(get_row(e, 0xA2).n, 1);
+	assert_int_equal(get_row(e, 0xA2).reconstructed, 0);
+	assert_int_equal(get_row(e, 0xA2).end, 7777);
+	assert_int_equal(get_row(e, 0xA1).reconstructed, 1);
+
+	/* a real span stored before the function span never becomes a candidate */
+	tb_init(&t, 0x31);
+	add_span(&t, 0xC1, 0x99, 100, 200, "gateway", "route", false);
+	function_with_hops(&t, 0xF1, 0xC1, 0xC2);
+	ingest(e, &t, 3);
+	round_at(e, T0 + DELAY);
+	assert_int_equal(stats(e).recon.pending, 1);
+	round_at(e, T0 + 3 * DELAY);
+	assert_int_equal(get_row(e, 0xC1).n, 1);
+	assert_int_equal(get_row(e, 0xC1).reconstructed, 0);
+	assert_int_equal(get_row(e, 0xC2).reconstructed, 1);
+}
+
+static void test_shared_hop_once(void **state)
+{
+	struct env *e = *state;
+	struct tb t;
+
+	env_start(e, 0);
+	/* two function spans of one trace went through the same gateway hop, in one batch */
+	tb_init(&t, 0x40);
+	function_with_hops(&t, 0xF0, 0xA1, 0xA2);
+	function_with_hops(&t, 0xF1, 0xA1, 0xA3);
+	ingest(e, &t, 1);
+	round_at(e, T0 + DELAY);
+	assert_int_equal(get_row(e, 0xA1).n, 1);
+	assert_int_equal(get_row(e, 0xA2).n, 1);
+	assert_int_equal(get_row(e, 0xA3).n, 1);
+	assert_int_equal(stats(e).recon.reconstructed, 3);
+	/* a third one, after the hop was rebuilt: nothing to do for the shared hop */
+	tb_init(&t, 0x40);
+	function_with_hops(&t, 0xF2, 0xA1, 0xA4);
+	ingest(e, &t, 2);
+	round_at(e, T0 + DELAY);
+	assert_int_equal(stats(e).recon.pending, 1);
+	round_at(e, T0 + 2 * DELAY);
+	assert_int_equal(get_row(e, 0xA1).n, 1);
+	assert_int_equal(get_row(e, 0xA4).n, 1);
+	assert_int_equal(stats(e).recon.reconstructed, 4);
+}
+
+static void test_pending_bound(void **state)
+{
+	struct env *e = *state;
+	struct tb t;
+
+	env_start(e, 3);
+	tb_init(&t, 0x50);
+	function_with_hops(&t, 0xF0, 0xA1, 0xA2);
+	function_with_hops(&t, 0xF1, 0xB1, 0xB2);
+	function_with_hops(&t, 0xF2, 0xC1, 0xC2);
+	ingest(e, &t, 1);
+	round_at(e, T0);
+	assert_int_equal(stats(e).recon.pending, 2);
+	assert_int_equal(stats(e).recon.cut, 4);
+	round_at(e, T0 + DELAY);
+	assert_int_equal(stats(e).recon.reconstructed, 2);
+	assert_false(get_row(e, 0xB1).found);
+	assert_false(get_row(e, 0xC2).found);
+	/* room again once the first chain is done */
+	tb_init(&t, 0x51);
+	function_with_hops(&t, 0xF3, 0xD1, 0xD2);
+	ingest(e, &t, 2);
+	round_at(e, T0 + DELAY);
+	assert_int_equal(stats(e).recon.pending, 2);
+	assert_int_equal(stats(e).recon.cut, 4);
+}
+
+static void test_shutdown_flush(void **state)
+{
+	struct env *e = *state;
+	struct tb t;
+	const char *js;
+
+	env_start(e, 0);
+	tb_init(&t, 0x60);
+	function_with_hops(&t, 0xF0, 0xA1, 0xA2);
+	ingest(e, &t, 1);
+	round_at(e, T0);
+	assert_int_equal(stats(e).recon.pending, 2);
+	dft_collector_destroy(e->c);
+	e->c = NULL;
+	assert_int_equal(get_row(e, 0xA1).reconstructed, 1);
+	assert_int_equal(get_row(e, 0xA2).reconstructed, 1);
+	js = slurp(e->stats);
+	assert_non_null(strstr(js, "\"spans_reconstructed\":2,\"recon_pending\":0,\"recon_cut\":0"));
+	assert_int_equal(otlp_reconstructed(slurp(e->otlp), 0xA2), 1);
+
+	/* a restart knows the rebuilt spans are stored: the same function span resent adds nothing */
+	env_start(e, 0);
+	tb_init(&t, 0x60);
+	function_with_hops(&t, 0xF9, 0xA1, 0xA2);
+	ingest(e, &t, 2);
+	round_at(e, T0);
+	assert_int_equal(stats(e).recon.pending, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_chain_and_profile_ends, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ends_without_profiles, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_real_span_cancels, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shared_hop_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pending_bound, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shutdown_flush, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
