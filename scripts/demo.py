@@ -21,6 +21,8 @@ def main():
     ap.add_argument("--out", default="demo-out")
     ap.add_argument("--traces", type=int, default=int(os.environ.get("DFT_DEMO_TRACES", "5000")),
                     help="traces per app thread")
+    ap.add_argument("--pace-us", type=int, default=100,
+                    help="pause between traces of one thread: an offered load, not a tight loop")
     a = ap.parse_args()
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
@@ -34,7 +36,8 @@ def main():
 
         def run(i):
             r = p.run_app([app, "--manifest", p.path(f"app{i}.manifest.jsonl"), "--component", f"app{i}",
-                           "--threads", "2", "--traces", str(a.traces), "--seed", str(100 + i)])
+                           "--threads", "2", "--traces", str(a.traces), "--seed", str(100 + i),
+                           "--pace-us", str(a.pace_us)])
             summaries.append(json.loads(r.strip().splitlines()[-1]))
 
         ts = [threading.Thread(target=run, args=(i,)) for i in range(2)]
