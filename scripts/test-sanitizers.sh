@@ -9,4 +9,4 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 DFT_BUILD_DIR=build-asan ./scripts/build.sh -DDFT_WERROR=ON -DDFT_SANITIZE=address -DDFT_BUILD_BENCH=OFF
 (cd build-asan && ctest --output-on-failure -L 'unit|integration|rxe')
 DFT_BUILD_DIR=build-tsan ./scripts/build.sh -DDFT_WERROR=ON -DDFT_SANITIZE=thread -DDFT_BUILD_BENCH=OFF
-(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^test_(ring|host_lib)$')
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^test_(ring|host_.*)$')
