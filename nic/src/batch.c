@@ -20,6 +20,7 @@ struct dft_batch {
 	uint32_t hop_cap, n_hops;
 	uint32_t str_cap, n_strings, hash_size;
 	uint64_t open_tsc;
+	uint32_t n_entries;
 	Difftrace__Span *spans;
 	Difftrace__Span **span_ptrs;
 	Difftrace__Attr *attrs;
@@ -30,6 +31,11 @@ struct dft_batch {
 	char *arena;      /* str_cap * STR_LEN */
 	char **strings;
 	uint32_t *hash;   /* string index + 1, 0 = empty */
+	/* a profile batch (dft_batch_profile) carries one Profile and no spans */
+	Difftrace__Profile profile;
+	Difftrace__Profile *profile_ptr;
+	Difftrace__ProfileEntry *entries;
+	Difftrace__ProfileEntry **entry_ptrs;
 };
 
 int dft_batch_create(uint32_t cap, struct dft_batch **out)
@@ -83,6 +89,8 @@ void dft_batch_destroy(struct dft_batch *b)
 	free(b->arena);
 	free(b->strings);
 	free(b->hash);
+	free(b->entries);
+	free(b->entry_ptrs);
 	free(b);
 }
 
@@ -99,6 +107,11 @@ uint64_t dft_batch_open_tsc(const struct dft_batch *b)
 void dft_batch_set_open_tsc(struct dft_batch *b, uint64_t tsc)
 {
 	b->open_tsc = tsc;
+}
+
+bool dft_batch_empty(const struct dft_batch *b)
+{
+	return b->n_spans == 0 && !b->profile_ptr;
 }
 
 bool dft_batch_full(const struct dft_batch *b)
@@ -142,6 +155,21 @@ static int64_t str_index(struct dft_batch *b, const char *s)
 	}
 }
 
+/* Forget the strings added after the first n0 so the batch stays exactly as it was. */
+static void forget_strings(struct dft_batch *b, uint32_t n0)
+{
+	while (b->n_strings > n0) {
+		uint32_t mask = b->hash_size - 1, idx = b->n_strings - 1;
+
+		for (uint32_t h = str_hash(b->strings[idx]) & mask;; h = (h + 1) & mask)
+			if (b->hash[h] == idx + 1) {
+				b->hash[h] = 0;
+				break;
+			}
+		b->n_strings--;
+	}
+}
+
 static int64_t name_index(struct dft_batch *b, const struct dft_batch_src *src, uint16_t id)
 {
 	char name[STR_LEN];
@@ -160,6 +188,7 @@ int dft_batch_add(struct dft_batch *b, const struct dft_batch_src *src, const st
 		  const struct dft_slot *cont, enum dft_kind kind, uint32_t keep_reasons)
 {
 	uint32_t n_hops = 0, strings0 = b->n_strings, hops0 = b->n_hops;
+	uint64_t first_parent, prev_span = 0;
 	Difftrace__Span *sp;
 	int64_t comp, op;
 
@@ -209,6 +238,7 @@ int dft_batch_add(struct dft_batch *b, const struct dft_batch_src *src, const st
 	}
 	sp->n_hops = n_hops;
 	sp->hops = n_hops ? &b->hop_ptrs[b->n_hops] : NULL;
+	first_parent = s->n_cont ? ((const struct dft_hops_slot *)(const void *)&cont[0])->first_parent_span_id : 0;
 	for (unsigned c = 0, k = 0; c < s->n_cont; c++) {
 		const struct dft_hops_slot *hs = (const struct dft_hops_slot *)(const void *)&cont[c];
 
@@ -224,7 +254,10 @@ int dft_batch_add(struct dft_batch *b, const struct dft_batch_src *src, const st
 			h->operation = (uint32_t)ho;
 			h->span_id = hs->hop[i].span_id;
 			h->start_ns = hs->hop[i].start_ns;
-			h->parent_span_id = k == 0 ? hs->first_parent_span_id : 0;
+			/* the chain of abi.h made explicit on every hop: the first hop's parent comes
+			 * from the first continuation slot, each later hop is a child of the one before */
+			h->parent_span_id = k == 0 ? first_parent : prev_span;
+			prev_span = h->span_id;
 			b->hop_ptrs[b->n_hops++] = h;
 		}
 	}
@@ -232,19 +265,106 @@ int dft_batch_add(struct dft_batch *b, const struct dft_batch_src *src, const st
 	return 0;
 
 undo_strings:
-	/* forget the strings this span added so the batch stays exactly as it was */
-	while (b->n_strings > strings0) {
-		uint32_t mask = b->hash_size - 1, idx = b->n_strings - 1;
-
-		for (uint32_t h = str_hash(b->strings[idx]) & mask;; h = (h + 1) & mask)
-			if (b->hash[h] == idx + 1) {
-				b->hash[h] = 0;
-				break;
-			}
-		b->n_strings--;
-	}
+	forget_strings(b, strings0);
 	b->n_hops = hops0;
 	return -ENOSPC;
+}
+
+int dft_batch_add_rec(struct dft_batch *b, const struct dft_names *names, const struct dft_span_rec *r)
+{
+	uint32_t strings0 = b->n_strings;
+	Difftrace__Span *sp;
+	int64_t comp, op;
+
+	if (b->n_spans >= b->cap)
+		return -ENOSPC;
+	sp = &b->spans[b->n_spans];
+	difftrace__span__init(sp);
+	comp = str_index(b, dft_names_str(names, r->comp));
+	op = str_index(b, dft_names_str(names, r->op));
+	if (comp < 0 || op < 0)
+		goto undo_strings;
+	memcpy(b->trace_ids[b->n_spans], r->trace_id, DFT_TRACE_ID_LEN);
+	sp->trace_id.data = b->trace_ids[b->n_spans];
+	sp->trace_id.len = DFT_TRACE_ID_LEN;
+	sp->span_id = r->span_id;
+	sp->parent_span_id = r->parent_span_id;
+	sp->start_ns = r->start_ns;
+	sp->end_ns = r->end_ns;
+	sp->component = (uint32_t)comp;
+	sp->operation = (uint32_t)op;
+	sp->kind = (Difftrace__ComponentKind)r->kind;
+	sp->status = (Difftrace__Status)r->status;
+	sp->span_kind = r->span_kind;
+	sp->queue_ns = r->queue_ns;
+	sp->flags = r->flags;
+	sp->keep_reasons = r->keep_reasons;
+	sp->instance_id = r->instance_id;
+	sp->pid = r->pid;
+	sp->n_attrs = r->n_attrs;
+	sp->attrs = &b->attr_ptrs[(size_t)b->n_spans * DFT_SLOT_ATTRS];
+	for (unsigned i = 0; i < r->n_attrs && i < DFT_SLOT_ATTRS; i++) {
+		Difftrace__Attr *a = &b->attrs[(size_t)b->n_spans * DFT_SLOT_ATTRS + i];
+		int64_t k = str_index(b, dft_names_str(names, r->attr_key[i]));
+
+		if (k < 0)
+			goto undo_strings;
+		difftrace__attr__init(a);
+		a->key = (uint32_t)k;
+		a->value = r->attr_val[i];
+		sp->attrs[i] = a;
+	}
+	b->span_ptrs[b->n_spans++] = sp;
+	return 0;
+
+undo_strings:
+	forget_strings(b, strings0);
+	return -ENOSPC;
+}
+
+int dft_batch_profile(uint64_t created_ns, const struct dft_prof_row *rows, unsigned n, struct dft_batch **out)
+{
+	struct dft_batch *b;
+	int rc;
+
+	*out = NULL;
+	if (n == 0)
+		return -EINVAL;
+	/* one span of room is never used; the string table is sized for every row's two names */
+	rc = dft_batch_create(n + 1, &b);
+	if (rc)
+		return rc;
+	b->entries = calloc(n, sizeof(*b->entries));
+	b->entry_ptrs = calloc(n, sizeof(*b->entry_ptrs));
+	if (!b->entries || !b->entry_ptrs) {
+		dft_batch_destroy(b);
+		return -ENOMEM;
+	}
+	difftrace__profile__init(&b->profile);
+	b->profile.created_ns = created_ns;
+	for (unsigned i = 0; i < n; i++) {
+		Difftrace__ProfileEntry *e = &b->entries[i];
+		int64_t c = str_index(b, rows[i].component), o = str_index(b, rows[i].operation);
+
+		if (c < 0 || o < 0)
+			break; /* cannot happen: str_cap >= 2 * (n + 1) */
+		difftrace__profile_entry__init(e);
+		e->component = (uint32_t)c;
+		e->operation = (uint32_t)o;
+		e->count = rows[i].count;
+		e->kept = rows[i].kept;
+		e->filtered = rows[i].filtered;
+		e->duration_p50_ns = rows[i].duration_p50_ns;
+		e->duration_p99_ns = rows[i].duration_p99_ns;
+		e->queue_p99_ns = rows[i].queue_p99_ns;
+		e->self_time_ns = rows[i].self_time_ns;
+		b->entry_ptrs[b->n_entries++] = e;
+	}
+	b->profile.n_entries = b->n_entries;
+	b->profile.entries = b->entry_ptrs;
+	b->profile_ptr = &b->profile;
+	*out = b;
+	return 0;
 }
 
 int dft_batch_pack(struct dft_batch *b, uint64_t sender_id, uint64_t seq, uint64_t created_ns,
@@ -265,6 +385,8 @@ int dft_batch_pack(struct dft_batch *b, uint64_t sender_id, uint64_t seq, uint64
 	msg.strings = b ? b->strings : NULL;
 	msg.n_spans = b ? b->n_spans : 0;
 	msg.spans = b ? b->span_ptrs : NULL;
+	msg.n_profiles = b && b->profile_ptr ? 1 : 0;
+	msg.profiles = b && b->profile_ptr ? &b->profile_ptr : NULL;
 	len = difftrace__span_batch__get_packed_size(&msg);
 	buf = malloc(hdr_room + len);
 	if (!buf)

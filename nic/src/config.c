@@ -1,30 +1,112 @@
 /* SPDX-License-Identifier: MIT */
-/* Options after EAL's `--`. Every error names the option it is about; main exits 2 on -EINVAL. */
+/*
+ * Configuration: defaults, then one INI file (--config, read with libinih), then the command line,
+ * which wins. Every file key is also settable as --set section.key=value, so the two cannot drift
+ * apart: both go through dft_nic_config_set. Every error names the option, or file:line and the key;
+ * main exits 2 on -EINVAL.
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
+#include <ini.h>
+
 #include "nic.h"
+
+enum key_type { K_BOOL, K_U32, K_US, K_MS, K_MULT, K_SPECIAL };
+
+struct key {
+	const char *section, *name;
+	enum key_type type;
+	uint64_t lo, hi; /* K_U32, K_US, K_MS: the range in the key's own unit */
+	const char *def, *help;
+};
+
+/* The one list of keys: --help, docs/filter.md and the parser all follow it. */
+static const struct key keys[] = {
+	{"filter", "keep_function", K_BOOL, 0, 0, "true", "keep every span of a function component"},
+	{"filter", "keep_error", K_BOOL, 0, 0, "true", "keep status ERROR / exception spans"},
+	{"filter", "keep_explicit", K_BOOL, 0, 0, "true", "keep spans flagged DFT_SF_KEEP"},
+	{"filter", "keep_cold_start", K_BOOL, 0, 0, "true", "keep spans flagged DFT_SF_COLD_START"},
+	{"filter", "queueing", K_BOOL, 0, 0, "true", "queueing rule on/off"},
+	{"filter", "queue_floor_us", K_US, 0, 3600000000ull, "5000", "keep when queue_ns > this (0 = no floor)"},
+	{"filter", "queue_p99_multiple", K_MULT, 0, 0, "4", "keep when queue_ns > this x component queue p99"},
+	{"filter", "queue_min_samples", K_U32, 1, UINT32_MAX, "200", "component samples before the multiple applies"},
+	{"filter", "outlier", K_BOOL, 0, 0, "true", "latency outlier rule on/off"},
+	{"filter", "outlier_p99_multiple", K_MULT, 0, 0, "3", "keep when duration > this x (component, op) p99"},
+	{"filter", "outlier_warmup", K_U32, 1, UINT32_MAX, "200", "samples before the multiple applies"},
+	{"filter", "outlier_ceiling_ms", K_MS, 0, 3600000, "1000", "warm-up: keep when duration > this (0 = off)"},
+	{"filter", "contention", K_BOOL, 0, 0, "true", "resource contention rule on/off"},
+	{"filter", "cpu_throttle_ppm", K_U32, 0, 1000000, "200000", "contended at cpu_throttle_ppm >= this (0 = off)"},
+	{"filter", "mem_pressure_ppm", K_U32, 0, 1000000, "800000", "contended at mem_pressure_ppm >= this (0 = off)"},
+	{"filter", "concurrency_at_limit", K_BOOL, 0, 0, "true", "contended at concurrency >= limit (limit > 0)"},
+	{"filter", "metrics_refresh_us", K_US, 1, 10000000, "1000", "re-read a region's metrics page at most this often"},
+	{"filter", "platform_components", K_SPECIAL, 0, 0, "", "names always treated as platform (a,b,c)"},
+	{"profiler", "interval_ms", K_MS, 1, 3600000, "1000", "recompute thresholds and ship a Profile"},
+	{"profiler", "rotate_intervals", K_U32, 1, 1000000, "10", "windows drop their older half every N intervals"},
+	{"profiler", "max_keys", K_U32, 2, 1u << 20, "1024", "(component, operation) keys + one per component"},
+	{"profiler", "max_names", K_U32, 1, 65535, "4096", "NIC-global name table"},
+	{"profiler", "ship_profiles", K_BOOL, 0, 0, "true", "send a Profile in the batch stream each interval"},
+	{"hold", "enabled", K_BOOL, 0, 0, "true", "hold would-be-filtered platform spans (retroactive keep)"},
+	{"hold", "max_spans", K_U32, 1, 1u << 24, "65536", "spans the window holds at most"},
+	{"hold", "hold_ms", K_MS, 1, 3600000, "500", "hold time of a trace, from its first held span"},
+	{"hold", "remember_traces", K_U32, 0, 1u << 24, "16384", "anomalous trace ids remembered"},
+	{"hold", "remember_ms", K_MS, 1, 3600000, "2000", "how long an anomalous trace id is remembered"},
+	{"batch", "spans", K_U32, 1, 65536, "256", "spans per batch"},
+	{"batch", "flush_us", K_U32, 1, 60000000, "1000", "close a non-empty batch after this"},
+	{"batch", "backlog", K_U32, 1, 1u << 20, "1024", "unacknowledged batches kept for resend"},
+	{"transport", "type", K_SPECIAL, 0, 0, "tcp", "transport to the collector"},
+	{"transport", "collector", K_SPECIAL, 0, 0, "", "HOST:PORT of difftrace-collector"},
+	{"transport", "sender_id", K_SPECIAL, 0, 0, "random", "64-bit sender id (hex, non-zero)"},
+	{"transport", "rdma_bind", K_SPECIAL, 0, 0, "", "rdma: local address picking the RDMA device"},
+	{"ingest", "socket", K_SPECIAL, 0, 0, "", "Unix socket hosts register their regions on"},
+	{"ingest", "backend", K_SPECIAL, 0, 0, "mmap", "how slots are read out of a region"},
+	{"ingest", "busy_poll", K_BOOL, 0, 0, "false", "never sleep when idle"},
+};
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+#ifdef DFT_HAVE_RDMA
+static const char *const transports[] = {"tcp", "rdma"};
+#else
+static const char *const transports[] = {"tcp"};
+#endif
+static const char *const ingests[] = {"mmap", "dmadev"};
 
 void dft_nic_usage(const char *prog)
 {
 	printf("usage: %s [EAL args] -- --socket PATH --collector HOST:PORT [options]\n"
-	       "  --socket PATH              Unix socket hosts register their regions on\n"
-	       "  --collector HOST:PORT      difftrace-collector TCP address\n"
-	       "  --sender-id HEX            64-bit sender id (default: random)\n"
-	       "  --batch-spans N            spans per batch (default 256)\n"
-	       "  --flush-us N               close a non-empty batch after N us (default 1000)\n"
-	       "  --backlog N                unacknowledged batches kept for resend (default 1024)\n"
+	       "  --config FILE              INI file (sections below); command-line options override it\n"
+	       "  --set SECTION.KEY=VALUE    set one file key from the command line\n"
+	       "  --socket PATH              Unix socket hosts register their regions on   [ingest] socket\n"
+	       "  --collector HOST:PORT      difftrace-collector TCP address            [transport] collector\n"
+	       "  --transport NAME           transport: tcp, rdma (when built with verbs)    [transport] type\n"
+	       "  --rdma-bind ADDR           rdma: local address picking the device     [transport] rdma_bind\n"
+	       "  --ingest NAME              mmap, or dmadev (EAL --vdev=dma_skeleton)      [ingest] backend\n"
+	       "  --sender-id HEX            64-bit sender id (default: random)         [transport] sender_id\n"
+	       "  --batch-spans N            spans per batch (default 256)                    [batch] spans\n"
+	       "  --flush-us N               close a non-empty batch after N us (default 1000) [batch] flush_us\n"
+	       "  --backlog N                unacknowledged batches kept for resend (1024)   [batch] backlog\n"
 	       "  --stats-json FILE          counters, rewritten every second and at exit\n"
 	       "  --ready-file FILE          written once the socket listens\n"
-	       "  --platform-components a,b  component names always treated as platform\n"
-	       "  --busy-poll                never sleep when idle\n"
-	       "  --help\n",
+	       "  --platform-components a,b  names always platform       [filter] platform_components\n"
+	       "  --hold / --no-hold         hold window on / off                           [hold] enabled\n"
+	       "  --busy-poll                never sleep when idle                      [ingest] busy_poll\n"
+	       "  --help\n"
+	       "config keys (default):\n",
 	       prog);
+	for (size_t i = 0; i < N_KEYS; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "[%s] %s", keys[i].section, keys[i].name);
+		printf("  %-34s %-8s %s\n", name, keys[i].def[0] ? keys[i].def : "-", keys[i].help);
+	}
 }
 
 static int bad(const char *opt, const char *val, const char *why)
@@ -33,69 +115,312 @@ static int bad(const char *opt, const char *val, const char *why)
 	return -EINVAL;
 }
 
-static int parse_u32(const char *opt, const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+static int why_set(char *why, size_t len, const char *fmt, const char *a)
+{
+	snprintf(why, len, fmt, a);
+	return -EINVAL;
+}
+
+static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi) {
-		char why[64];
-
-		snprintf(why, sizeof(why), "expected an integer in %" PRIu32 "..%" PRIu32, lo, hi);
-		return bad(opt, s, why);
-	}
-	*out = (uint32_t)v;
+	if (errno || end == s || *end || s[0] == '-' || s[0] == '+' || v < lo || v > hi)
+		return -EINVAL;
+	*out = v;
 	return 0;
 }
 
-static int parse_collector(struct dft_nic_config *cfg, const char *s)
+static int parse_bool(const char *s, bool *out)
+{
+	if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcmp(s, "1"))
+		*out = true;
+	else if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") || !strcmp(s, "0"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_collector(struct dft_nic_config *cfg, const char *s, char *why, size_t wl)
 {
 	const char *colon = strrchr(s, ':');
 	size_t hl;
-	uint32_t port;
+	uint64_t port;
 
 	if (!colon || colon == s)
-		return bad("--collector", s, "expected HOST:PORT");
+		return why_set(why, wl, "expected HOST:PORT%s", "");
 	hl = (size_t)(colon - s);
 	if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
 		s++;
 		hl -= 2;
 	}
 	if (hl >= sizeof(cfg->collector_host))
-		return bad("--collector", s, "host name too long");
-	if (parse_u32("--collector", colon + 1, 1, 65535, &port))
-		return -EINVAL;
+		return why_set(why, wl, "host name too long%s", "");
+	if (parse_u64(colon + 1, 1, 65535, &port))
+		return why_set(why, wl, "expected a port in 1..65535%s", "");
 	memcpy(cfg->collector_host, s, hl);
 	cfg->collector_host[hl] = 0;
-	snprintf(cfg->collector_port, sizeof(cfg->collector_port), "%" PRIu32, port);
+	snprintf(cfg->collector_port, sizeof(cfg->collector_port), "%" PRIu64, port);
 	return 0;
 }
 
-static int parse_platform(struct dft_nic_config *cfg, const char *s)
+static int parse_platform(struct dft_nic_config *cfg, const char *s, char *why, size_t wl)
 {
 	const char *p = s;
+	unsigned n_platform = 0;
 
-	cfg->n_platform = 0;
 	while (*p) {
 		size_t n = strcspn(p, ",");
 
 		if (n == 0 || n > DFT_NAME_MAX)
-			return bad("--platform-components", s, "empty or over-long component name");
-		if (cfg->n_platform >= DFT_NIC_MAX_PLATFORM)
-			return bad("--platform-components", s, "too many names (max 32)");
-		memcpy(cfg->platform[cfg->n_platform], p, n);
-		cfg->platform[cfg->n_platform++][n] = 0;
+			return why_set(why, wl, "empty or over-long component name%s", "");
+		if (n_platform >= DFT_NIC_MAX_PLATFORM)
+			return why_set(why, wl, "too many names (max 32)%s", "");
+		memcpy(cfg->platform[n_platform], p, n);
+		cfg->platform[n_platform++][n] = 0;
 		p += n;
 		if (*p == ',')
 			p++;
 	}
+	cfg->n_platform = n_platform;
+	return 0;
+}
+
+static int pick(const char *const *names, size_t n, const char *v, char *out, char *why, size_t wl)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], v)) {
+			snprintf(out, DFT_NIC_TRANSPORT_MAX, "%s", v);
+			return 0;
+		}
+	return why_set(why, wl, "unknown name '%s'", v);
+}
+
+static int set_special(struct dft_nic_config *cfg, const struct key *k, const char *v, char *why, size_t wl)
+{
+	if (!strcmp(k->name, "platform_components"))
+		return parse_platform(cfg, v, why, wl);
+	if (!strcmp(k->name, "type"))
+		return pick(transports, sizeof(transports) / sizeof(transports[0]), v, cfg->transport, why, wl);
+	if (!strcmp(k->name, "backend"))
+		return pick(ingests, sizeof(ingests) / sizeof(ingests[0]), v, cfg->ingest, why, wl);
+	if (!strcmp(k->name, "collector"))
+		return parse_collector(cfg, v, why, wl);
+	if (!strcmp(k->name, "rdma_bind")) {
+		if (strlen(v) >= sizeof(cfg->rdma_bind))
+			return why_set(why, wl, "address too long: %s", v);
+		snprintf(cfg->rdma_bind, sizeof(cfg->rdma_bind), "%s", v);
+		return 0;
+	}
+	if (!strcmp(k->name, "sender_id")) {
+		char *end;
+
+		errno = 0;
+		cfg->sender_id = strtoull(v, &end, 16);
+		if (errno || end == v || *end || v[0] == '-' || v[0] == '+' || cfg->sender_id == 0)
+			return why_set(why, wl, "expected a non-zero 64-bit hex number%s", "");
+		return 0;
+	}
+	if (!strcmp(k->name, "socket")) {
+		if (!v[0] || strlen(v) >= sizeof(cfg->socket_path))
+			return why_set(why, wl, "empty or longer than a Unix socket path%s", "");
+		snprintf(cfg->socket_path, sizeof(cfg->socket_path), "%s", v);
+		return 0;
+	}
+	return why_set(why, wl, "unhandled key%s", "");
+}
+
+/* Where each numeric or boolean key lands. */
+static void store(struct dft_nic_config *cfg, const struct key *k, uint64_t u, double d, bool b)
+{
+	struct dft_filter_cfg *f = &cfg->filter;
+	const char *s = k->section, *n = k->name;
+
+#define IS(sec, name) (!strcmp(s, sec) && !strcmp(n, name))
+	if (IS("filter", "keep_function")) f->keep_function = b;
+	else if (IS("filter", "keep_error")) f->keep_error = b;
+	else if (IS("filter", "keep_explicit")) f->keep_explicit = b;
+	else if (IS("filter", "keep_cold_start")) f->keep_cold_start = b;
+	else if (IS("filter", "queueing")) f->queueing = b;
+	else if (IS("filter", "queue_floor_us")) f->queue_floor_ns = u;
+	else if (IS("filter", "queue_p99_multiple")) f->queue_p99_multiple = cfg->prof.queue_p99_multiple = d;
+	else if (IS("filter", "queue_min_samples")) f->queue_min_samples = cfg->prof.queue_min_samples = (uint32_t)u;
+	else if (IS("filter", "outlier")) f->outlier = b;
+	else if (IS("filter", "outlier_p99_multiple")) f->outlier_p99_multiple = cfg->prof.outlier_p99_multiple = d;
+	else if (IS("filter", "outlier_warmup")) f->outlier_warmup = cfg->prof.outlier_warmup = (uint32_t)u;
+	else if (IS("filter", "outlier_ceiling_ms")) f->outlier_ceiling_ns = u;
+	else if (IS("filter", "contention")) f->contention = b;
+	else if (IS("filter", "cpu_throttle_ppm")) f->cpu_throttle_ppm = (uint32_t)u;
+	else if (IS("filter", "mem_pressure_ppm")) f->mem_pressure_ppm = (uint32_t)u;
+	else if (IS("filter", "concurrency_at_limit")) f->concurrency_at_limit = b;
+	else if (IS("filter", "metrics_refresh_us")) f->metrics_refresh_ns = u;
+	else if (IS("profiler", "interval_ms")) cfg->prof.interval_ns = u;
+	else if (IS("profiler", "rotate_intervals")) cfg->prof.rotate_intervals = (uint32_t)u;
+	else if (IS("profiler", "max_keys")) cfg->prof.max_keys = (uint32_t)u;
+	else if (IS("profiler", "max_names")) cfg->max_names = (uint32_t)u;
+	else if (IS("profiler", "ship_profiles")) cfg->ship_profiles = b;
+	else if (IS("hold", "enabled")) cfg->hold.enabled = b;
+	else if (IS("hold", "max_spans")) cfg->hold.max_spans = (uint32_t)u;
+	else if (IS("hold", "hold_ms")) cfg->hold.hold_ns = u;
+	else if (IS("hold", "remember_traces")) cfg->hold.remember_traces = (uint32_t)u;
+	else if (IS("hold", "remember_ms")) cfg->hold.remember_ns = u;
+	else if (IS("batch", "spans")) cfg->batch_spans = (uint32_t)u;
+	else if (IS("batch", "flush_us")) cfg->flush_us = (uint32_t)u;
+	else if (IS("batch", "backlog")) cfg->backlog = (uint32_t)u;
+	else if (IS("ingest", "busy_poll")) cfg->busy_poll = b;
+#undef IS
+}
+
+int dft_nic_config_set(struct dft_nic_config *cfg, const char *section, const char *key, const char *value,
+		       char *why, size_t why_len)
+{
+	const struct key *k = NULL;
+	uint64_t u = 0;
+	double d = 0;
+	bool b = false;
+	char *end;
+
+	for (size_t i = 0; i < N_KEYS && !k; i++)
+		if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, key))
+			k = &keys[i];
+	if (!k)
+		return why_set(why, why_len, "unknown key%s", "");
+	switch (k->type) {
+	case K_BOOL:
+		if (parse_bool(value, &b))
+			return why_set(why, why_len, "expected true or false, got '%s'", value);
+		break;
+	case K_U32:
+	case K_US:
+	case K_MS:
+		if (parse_u64(value, k->lo, k->hi, &u)) {
+			char range[96];
+
+			snprintf(range, sizeof(range), "expected an integer in %" PRIu64 "..%" PRIu64 ", got '%%s'", k->lo,
+				 k->hi);
+			return why_set(why, why_len, range, value);
+		}
+		u = k->type == K_US ? u * 1000u : k->type == K_MS ? u * 1000000u : u;
+		break;
+	case K_MULT:
+		errno = 0;
+		d = strtod(value, &end);
+		if (errno || end == value || *end || !isfinite(d) || d < 1.0 || d > 1000.0)
+			return why_set(why, why_len, "expected a number in 1..1000, got '%s'", value);
+		break;
+	case K_SPECIAL:
+		return set_special(cfg, k, value, why, why_len);
+	}
+	store(cfg, k, u, d, b);
+	return 0;
+}
+
+void dft_nic_config_defaults(struct dft_nic_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	dft_filter_cfg_defaults(&cfg->filter);
+	dft_prof_cfg_defaults(&cfg->prof);
+	snprintf(cfg->transport, sizeof(cfg->transport), "tcp");
+	snprintf(cfg->ingest, sizeof(cfg->ingest), "mmap");
+	cfg->batch_spans = 256;
+	cfg->flush_us = 1000;
+	cfg->backlog = 1024;
+	cfg->ship_profiles = true;
+	cfg->max_names = 4096;
+	cfg->hold.enabled = true;
+	cfg->hold.max_spans = 65536;
+	cfg->hold.hold_ns = 500000000ull;
+	cfg->hold.remember_traces = 16384;
+	cfg->hold.remember_ns = 2000000000ull;
+	/* the profiler's copies of the rule knobs it computes thresholds for */
+	cfg->prof.outlier_warmup = cfg->filter.outlier_warmup;
+	cfg->prof.outlier_p99_multiple = cfg->filter.outlier_p99_multiple;
+	cfg->prof.queue_min_samples = cfg->filter.queue_min_samples;
+	cfg->prof.queue_p99_multiple = cfg->filter.queue_p99_multiple;
+}
+
+struct load_ctx {
+	struct dft_nic_config *cfg;
+	char why[160], section[64], key[64];
+	bool failed;
+};
+
+static int on_ini_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct load_ctx *lc = user;
+	char why[160];
+
+	if (dft_nic_config_set(lc->cfg, section, name, value, why, sizeof(why)) == 0)
+		return 1;
+	if (!lc->failed) {
+		/* ini_parse reports the first failing line; keep the message of that same line */
+		lc->failed = true;
+		snprintf(lc->why, sizeof(lc->why), "%s", why);
+		snprintf(lc->section, sizeof(lc->section), "%s", section);
+		snprintf(lc->key, sizeof(lc->key), "%s", name);
+	}
+	return 0;
+}
+
+int dft_nic_config_load(struct dft_nic_config *cfg, const char *path)
+{
+	struct load_ctx lc = {.cfg = cfg};
+	int line = ini_parse(path, on_ini_key, &lc);
+
+	if (line == -1) {
+		fprintf(stderr, "difftrace-nic: --config %s: cannot open\n", path);
+		return -ENOENT;
+	}
+	if (line == -2) {
+		fprintf(stderr, "difftrace-nic: --config %s: out of memory\n", path);
+		return -ENOMEM;
+	}
+	if (line > 0) {
+		if (lc.failed)
+			fprintf(stderr, "difftrace-nic: %s:%d: [%s] %s: %s\n", path, line, lc.section, lc.key, lc.why);
+		else
+			fprintf(stderr, "difftrace-nic: %s:%d: syntax error (expected [section] or key = value)\n", path,
+				line);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --set section.key=value */
+static int set_arg(struct dft_nic_config *cfg, const char *arg)
+{
+	const char *dot = strchr(arg, '.'), *eq = strchr(arg, '=');
+	char section[64], key[64], why[160];
+
+	if (!dot || !eq || dot > eq || dot == arg || eq == dot + 1 || (size_t)(dot - arg) >= sizeof(section) ||
+	    (size_t)(eq - dot - 1) >= sizeof(key))
+		return bad("--set", arg, "expected SECTION.KEY=VALUE");
+	memcpy(section, arg, (size_t)(dot - arg));
+	section[dot - arg] = 0;
+	memcpy(key, dot + 1, (size_t)(eq - dot - 1));
+	key[eq - dot - 1] = 0;
+	if (dft_nic_config_set(cfg, section, key, eq + 1, why, sizeof(why)))
+		return bad("--set", arg, why);
+	return 0;
+}
+
+/* An option that maps onto a file key: same parser, the option's name in the message. */
+static int set_opt(struct dft_nic_config *cfg, const char *opt, const char *section, const char *key, const char *v)
+{
+	char why[160];
+
+	if (dft_nic_config_set(cfg, section, key, v, why, sizeof(why)))
+		return bad(opt, v, why);
 	return 0;
 }
 
 enum { OPT_SOCKET = 256, OPT_COLLECTOR, OPT_SENDER, OPT_BATCH, OPT_FLUSH, OPT_BACKLOG, OPT_STATS, OPT_READY,
-       OPT_PLATFORM, OPT_BUSY, OPT_HELP };
+       OPT_PLATFORM, OPT_BUSY, OPT_HELP, OPT_CONFIG, OPT_SET, OPT_HOLD, OPT_NO_HOLD, OPT_TRANSPORT,
+       OPT_RDMA_BIND, OPT_INGEST };
 
 int dft_nic_config_parse(struct dft_nic_config *cfg, int argc, char **argv)
 {
@@ -111,49 +436,66 @@ int dft_nic_config_parse(struct dft_nic_config *cfg, int argc, char **argv)
 		{"platform-components", required_argument, NULL, OPT_PLATFORM},
 		{"busy-poll", no_argument, NULL, OPT_BUSY},
 		{"help", no_argument, NULL, OPT_HELP},
+		{"config", required_argument, NULL, OPT_CONFIG},
+		{"set", required_argument, NULL, OPT_SET},
+		{"hold", no_argument, NULL, OPT_HOLD},
+		{"no-hold", no_argument, NULL, OPT_NO_HOLD},
+		{"transport", required_argument, NULL, OPT_TRANSPORT},
+		{"rdma-bind", required_argument, NULL, OPT_RDMA_BIND},
+		{"ingest", required_argument, NULL, OPT_INGEST},
 		{NULL, 0, NULL, 0},
 	};
-	bool have_collector = false;
-	int c;
+	int c, rc;
 
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->batch_spans = 256;
-	cfg->flush_us = 1000;
-	cfg->backlog = 1024;
+	dft_nic_config_defaults(cfg);
+	/* the file first, wherever --config sits, so every other option overrides it */
+	for (int i = 1; i < argc; i++) {
+		const char *path = NULL;
+
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			path = argv[i + 1];
+		else if (!strncmp(argv[i], "--config=", 9))
+			path = argv[i] + 9;
+		if (path) {
+			cfg->config_file = path;
+			rc = dft_nic_config_load(cfg, path);
+			if (rc)
+				return -EINVAL;
+		}
+	}
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		rc = 0;
 		switch (c) {
 		case OPT_SOCKET:
-			if (!optarg[0] || strlen(optarg) >= 108)
-				return bad("--socket", optarg, "empty or longer than a Unix socket path");
-			cfg->socket_path = optarg;
+			rc = set_opt(cfg, "--socket", "ingest", "socket", optarg);
 			break;
 		case OPT_COLLECTOR:
-			if (parse_collector(cfg, optarg))
-				return -EINVAL;
-			have_collector = true;
+			rc = set_opt(cfg, "--collector", "transport", "collector", optarg);
 			break;
-		case OPT_SENDER: {
-			char *end;
-
-			errno = 0;
-			cfg->sender_id = strtoull(optarg, &end, 16);
-			if (errno || end == optarg || *end || optarg[0] == '-' || cfg->sender_id == 0)
-				return bad("--sender-id", optarg, "expected a non-zero 64-bit hex number");
+		case OPT_SENDER:
+			rc = set_opt(cfg, "--sender-id", "transport", "sender_id", optarg);
 			break;
-		}
+		case OPT_TRANSPORT:
+			rc = set_opt(cfg, "--transport", "transport", "type", optarg);
+			break;
+		case OPT_RDMA_BIND:
+			rc = set_opt(cfg, "--rdma-bind", "transport", "rdma_bind", optarg);
+			break;
+		case OPT_INGEST:
+			rc = set_opt(cfg, "--ingest", "ingest", "backend", optarg);
+			break;
 		case OPT_BATCH:
-			if (parse_u32("--batch-spans", optarg, 1, 65536, &cfg->batch_spans))
-				return -EINVAL;
+			rc = set_opt(cfg, "--batch-spans", "batch", "spans", optarg);
 			break;
 		case OPT_FLUSH:
-			if (parse_u32("--flush-us", optarg, 1, 60000000, &cfg->flush_us))
-				return -EINVAL;
+			rc = set_opt(cfg, "--flush-us", "batch", "flush_us", optarg);
 			break;
 		case OPT_BACKLOG:
-			if (parse_u32("--backlog", optarg, 1, 1u << 20, &cfg->backlog))
-				return -EINVAL;
+			rc = set_opt(cfg, "--backlog", "batch", "backlog", optarg);
 			break;
 		case OPT_STATS:
 			cfg->stats_json = optarg;
@@ -162,11 +504,21 @@ int dft_nic_config_parse(struct dft_nic_config *cfg, int argc, char **argv)
 			cfg->ready_file = optarg;
 			break;
 		case OPT_PLATFORM:
-			if (parse_platform(cfg, optarg))
-				return -EINVAL;
+			rc = set_opt(cfg, "--platform-components", "filter", "platform_components", optarg);
 			break;
 		case OPT_BUSY:
 			cfg->busy_poll = true;
+			break;
+		case OPT_CONFIG:
+			break; /* loaded above */
+		case OPT_SET:
+			rc = set_arg(cfg, optarg);
+			break;
+		case OPT_HOLD:
+			cfg->hold.enabled = true;
+			break;
+		case OPT_NO_HOLD:
+			cfg->hold.enabled = false;
 			break;
 		case OPT_HELP:
 			dft_nic_usage(argv[0]);
@@ -176,17 +528,19 @@ int dft_nic_config_parse(struct dft_nic_config *cfg, int argc, char **argv)
 				argv[optind - 1]);
 			return -EINVAL;
 		}
+		if (rc)
+			return -EINVAL;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "difftrace-nic: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (!cfg->socket_path) {
-		fprintf(stderr, "difftrace-nic: missing required option --socket\n");
+	if (!cfg->socket_path[0]) {
+		fprintf(stderr, "difftrace-nic: missing required option --socket (or [ingest] socket)\n");
 		return -EINVAL;
 	}
-	if (!have_collector) {
-		fprintf(stderr, "difftrace-nic: missing required option --collector\n");
+	if (!cfg->collector_host[0]) {
+		fprintf(stderr, "difftrace-nic: missing required option --collector (or [transport] collector)\n");
 		return -EINVAL;
 	}
 	while (cfg->sender_id == 0)

@@ -30,6 +30,18 @@ struct dft_nic_ctx {
 	bool stopping, stopped;
 	uint64_t stop_deadline; /* tsc */
 	struct dft_slot burst[DFT_NIC_BURST];
+	/* the differential filter's state (worker-owned) */
+	struct dft_names *names;
+	struct dft_profiler *prof;
+	struct dft_hold *hold;            /* NULL when the hold window is off */
+	struct dft_prof_row *rows;        /* snapshot scratch, max_keys rows */
+	struct dft_batch *profile_pending; /* a Profile batch not yet handed over */
+	uint64_t now_ns;                  /* monotonic, once per step */
+	uint32_t empty_gname;             /* id of "" (an unnamed component) */
 };
+
+/* Create / free the filter's state from ctx->cfg (main, before the worker starts). 0/-errno. */
+int dft_worker_init(struct dft_nic_ctx *ctx);
+void dft_worker_fini(struct dft_nic_ctx *ctx);
 
 #endif /* DFT_NIC_CTX_H */

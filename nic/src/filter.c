@@ -1,16 +1,48 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The skeleton differential filter. A span is kept when
- *   its component is a user function (DFT_KEEP_FUNCTION),
- *   it failed: status ERROR or DFT_SF_EXCEPTION (DFT_KEEP_ERROR),
- *   the application asked for it with DFT_SF_KEEP (DFT_KEEP_EXPLICIT);
- * every other (platform) span is filtered and counted. The component kind is the span's own
- * DFT_SF_KIND_* override when set, else PLATFORM when the component's name is in
- * --platform-components, else the kind the region declared.
+ * The differential filter's rules (docs/filter.md). A span is kept when any enabled rule says so;
+ * keep_reasons carries one bit per rule that did:
+ *   function     its component is a user function
+ *   error        status ERROR or DFT_SF_EXCEPTION
+ *   keep         DFT_SF_KEEP (explicit keep through the API)
+ *   cold_start   DFT_SF_COLD_START
+ *   queueing     queue_ns above the absolute floor, or above a multiple of the component's queue p99
+ *                once the component has min_samples observations
+ *   outlier      duration above a multiple of the (component, operation) p99 once warm; before the
+ *                warm-up is complete only the absolute ceiling applies
+ *   contention   the component's metrics entry is over a threshold (contention.c)
+ * The hold window adds `retro` later. The component kind is the span's own DFT_SF_KIND_* override,
+ * else PLATFORM when the name is in --platform-components, else the kind the region declared.
  */
 #include <string.h>
 
 #include "nic.h"
+
+static const char *const reason_names[DFT_KEEP_RULES] = {
+	"function", "error", "keep", "cold_start", "queueing", "outlier", "contention", "retro",
+};
+
+const char *dft_keep_reason_name(unsigned bit)
+{
+	return bit < DFT_KEEP_RULES ? reason_names[bit] : "unknown";
+}
+
+void dft_filter_cfg_defaults(struct dft_filter_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->keep_function = c->keep_error = c->keep_explicit = c->keep_cold_start = true;
+	c->queueing = c->outlier = c->contention = true;
+	c->queue_floor_ns = 5000000ull;
+	c->queue_p99_multiple = 4.0;
+	c->queue_min_samples = 200;
+	c->outlier_p99_multiple = 3.0;
+	c->outlier_warmup = 200;
+	c->outlier_ceiling_ns = 1000000000ull;
+	c->cpu_throttle_ppm = 200000;
+	c->mem_pressure_ppm = 800000;
+	c->concurrency_at_limit = true;
+	c->metrics_refresh_ns = 1000000ull;
+}
 
 enum dft_kind dft_filter_kind(const struct dft_filter *f, const struct dft_slot *s, uint8_t region_kind,
 			      const char *comp)
@@ -25,15 +57,30 @@ enum dft_kind dft_filter_kind(const struct dft_filter *f, const struct dft_slot 
 	return region_kind <= DFT_KIND_FUNCTION ? (enum dft_kind)region_kind : DFT_KIND_UNKNOWN;
 }
 
-uint32_t dft_filter_decide(const struct dft_slot *s, enum dft_kind kind)
+uint32_t dft_filter_decide(const struct dft_filter *f, const struct dft_slot *s, const struct dft_span_facts *x)
 {
+	const struct dft_filter_cfg *c = &f->cfg;
 	uint32_t keep = 0;
 
-	if (kind == DFT_KIND_FUNCTION)
+	if (c->keep_function && x->kind == DFT_KIND_FUNCTION)
 		keep |= DFT_KEEP_FUNCTION;
-	if (s->status == DFT_STATUS_ERROR || (s->flags & DFT_SF_EXCEPTION))
+	if (c->keep_error && (s->status == DFT_STATUS_ERROR || (s->flags & DFT_SF_EXCEPTION)))
 		keep |= DFT_KEEP_ERROR;
-	if (s->flags & DFT_SF_KEEP)
+	if (c->keep_explicit && (s->flags & DFT_SF_KEEP))
 		keep |= DFT_KEEP_EXPLICIT;
+	if (c->keep_cold_start && (s->flags & DFT_SF_COLD_START))
+		keep |= DFT_KEEP_COLD_START;
+	if (c->queueing && ((c->queue_floor_ns && s->queue_ns > c->queue_floor_ns) ||
+			    (x->lim.queue_ns && s->queue_ns > x->lim.queue_ns)))
+		keep |= DFT_KEEP_QUEUEING;
+	if (c->outlier) {
+		/* warm-up policy: without a profile of enough samples only the absolute ceiling judges */
+		uint64_t limit = x->lim.duration_ns ? x->lim.duration_ns : c->outlier_ceiling_ns;
+
+		if (limit && x->duration_ns > limit)
+			keep |= DFT_KEEP_OUTLIER;
+	}
+	if (c->contention && x->contended)
+		keep |= DFT_KEEP_CONTENTION;
 	return keep;
 }

@@ -27,5 +27,8 @@ struct dft_ingest_ops {
 };
 
 extern const struct dft_ingest_ops dft_ingest_mmap_ops;
+extern const struct dft_ingest_ops dft_ingest_dmadev_ops;
+/* The backend named by --ingest, or NULL. */
+const struct dft_ingest_ops *dft_ingest_by_name(const char *name);
 
 #endif /* DFT_NIC_INGEST_H */

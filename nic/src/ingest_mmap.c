@@ -72,3 +72,13 @@ const struct dft_ingest_ops dft_ingest_mmap_ops = {
 	.empty = mmap_empty,
 	.detach = mmap_detach,
 };
+
+const struct dft_ingest_ops *dft_ingest_by_name(const char *name)
+{
+	static const struct dft_ingest_ops *const all[] = {&dft_ingest_mmap_ops, &dft_ingest_dmadev_ops};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (!strcmp(all[i]->name, name))
+			return all[i];
+	return NULL;
+}

@@ -44,6 +44,22 @@ struct main_state {
 	bool two_lcores;
 };
 
+/* Transports by their --transport / [transport] type name; each one is behind struct dft_tx_ops. */
+static const struct dft_tx_ops *const tx_ops[] = {
+	&dft_tx_tcp_ops,
+#ifdef DFT_HAVE_RDMA
+	&dft_tx_rdma_ops,
+#endif
+};
+
+static const struct dft_tx_ops *tx_ops_by_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(tx_ops) / sizeof(tx_ops[0]); i++)
+		if (!strcmp(tx_ops[i]->name, name))
+			return tx_ops[i];
+	return NULL;
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -305,17 +321,31 @@ int main(int argc, char **argv)
 
 	hz = rte_get_tsc_hz();
 	ctx->cfg = &ms.cfg;
-	ctx->ingest = &dft_ingest_mmap_ops;
-	ctx->filter.n_platform = ms.cfg.n_platform;
-	ctx->filter.platform = (const char(*)[DFT_NAME_MAX + 1])ms.cfg.platform;
+	ctx->ingest = dft_ingest_by_name(ms.cfg.ingest);
+	if (!ctx->ingest) {
+		fprintf(stderr, "difftrace-nic: ingest backend '%s' is not built in\n", ms.cfg.ingest);
+		rc = 2;
+		goto cleanup_eal;
+	}
 	ctx->tsc_hz = hz;
 	ctx->flush_tsc = hz / 1000000 * ms.cfg.flush_us;
-	if (make_rings(ctx)) {
-		fprintf(stderr, "difftrace-nic: cannot create rings: %s\n", rte_strerror(rte_errno));
+	rc = dft_worker_init(ctx);
+	if (rc) {
+		fprintf(stderr, "difftrace-nic: filter state: %s\n", strerror(-rc));
 		rc = 1;
 		goto cleanup_eal;
 	}
-	ms.txo = &dft_tx_tcp_ops;
+	if (make_rings(ctx)) {
+		fprintf(stderr, "difftrace-nic: cannot create rings: %s\n", rte_strerror(rte_errno));
+		rc = 1;
+		goto fini_worker;
+	}
+	ms.txo = tx_ops_by_name(ms.cfg.transport);
+	if (!ms.txo) {
+		fprintf(stderr, "difftrace-nic: transport '%s' is not built in\n", ms.cfg.transport);
+		rc = 2;
+		goto free_rings;
+	}
 	rc = ms.txo->create(&ms.cfg, &ms.tx);
 	if (rc) {
 		fprintf(stderr, "difftrace-nic: transport: %s\n", strerror(-rc));
@@ -372,7 +402,11 @@ free_rings:
 		free(obj);
 	rte_ring_free(ctx->ctl_to_worker);
 	rte_ring_free(ctx->ctl_to_main);
+	while (ctx->batches && rte_ring_dequeue(ctx->batches, &obj) == 0)
+		dft_batch_destroy(obj);
 	rte_ring_free(ctx->batches);
+fini_worker:
+	dft_worker_fini(ctx);
 cleanup_eal:
 	rte_eal_cleanup();
 	return rc;

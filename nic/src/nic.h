@@ -23,25 +23,148 @@
 #define DFT_NIC_MAX_REGIONS 256u
 #define DFT_NIC_MAX_PLATFORM 32u
 
+/* ---- filter.c: the differential filter's rules (docs/filter.md documents each with its key) */
+/* keep_reasons bits (Span.keep_reasons); a span kept for several reasons carries every bit */
+#define DFT_KEEP_FUNCTION 1u     /* the span's component is a user function */
+#define DFT_KEEP_ERROR 2u        /* status ERROR or DFT_SF_EXCEPTION */
+#define DFT_KEEP_EXPLICIT 4u     /* DFT_SF_KEEP */
+#define DFT_KEEP_COLD_START 8u   /* DFT_SF_COLD_START */
+#define DFT_KEEP_QUEUEING 16u    /* queue_ns over the floor or over a multiple of the component's p99 */
+#define DFT_KEEP_OUTLIER 32u     /* duration over a multiple of the (component, operation) p99 */
+#define DFT_KEEP_CONTENTION 64u  /* the component's metrics entry is over a threshold */
+#define DFT_KEEP_RETRO 128u      /* held, then reported because its trace turned out anomalous */
+#define DFT_KEEP_RULES 8u        /* number of bits above */
+
+struct dft_filter_cfg {
+	bool keep_function, keep_error, keep_explicit, keep_cold_start;
+	bool queueing, outlier, contention;
+	uint64_t queue_floor_ns;      /* 0 = no absolute floor */
+	double queue_p99_multiple;
+	uint32_t queue_min_samples;
+	double outlier_p99_multiple;
+	uint32_t outlier_warmup;
+	uint64_t outlier_ceiling_ns;  /* warm-up policy: the only outlier test before warmup samples; 0 = off */
+	uint32_t cpu_throttle_ppm;    /* 0 = not a trigger */
+	uint32_t mem_pressure_ppm;    /* 0 = not a trigger */
+	bool concurrency_at_limit;
+	uint64_t metrics_refresh_ns;
+};
+void dft_filter_cfg_defaults(struct dft_filter_cfg *c);
+
+/* ---- profiler.c: NIC-global names and per (component, operation) profiles */
+struct dft_names;
+/* A table of at most cap names (ids 1..cap). 0/-ENOMEM. */
+int dft_names_create(uint32_t cap, struct dft_names **out);
+void dft_names_destroy(struct dft_names *n);
+/* Id of s (at most DFT_NAME_MAX bytes are used), added when new; 0 when the table is full (counted). */
+uint32_t dft_names_intern(struct dft_names *n, const char *s);
+/* The name of id; "" for 0 or an id never handed out. */
+const char *dft_names_str(const struct dft_names *n, uint32_t id);
+uint32_t dft_names_count(const struct dft_names *n);
+uint64_t dft_names_full(const struct dft_names *n);
+
+struct dft_prof_cfg {
+	uint64_t interval_ns;       /* thresholds recomputed (and a snapshot due) this often */
+	uint32_t rotate_intervals;  /* windows drop their older half every N intervals */
+	uint32_t max_keys;          /* (component, operation) keys plus one per component */
+	uint32_t outlier_warmup;
+	double outlier_p99_multiple;
+	uint32_t queue_min_samples;
+	double queue_p99_multiple;
+};
+void dft_prof_cfg_defaults(struct dft_prof_cfg *c);
+
+/* Thresholds of one key as of the last recompute; 0 = none yet (warm-up, or a p99 of 0). */
+struct dft_prof_limits {
+	uint64_t duration_ns;
+	uint64_t queue_ns; /* from the component's queue-time window */
+};
+
+/* One ProfileEntry as the profiler sees it. */
+struct dft_prof_row {
+	const char *component, *operation;
+	uint64_t count, kept, filtered;
+	uint64_t duration_p50_ns, duration_p99_ns, queue_p99_ns, self_time_ns;
+};
+
+struct dft_profiler;
+int dft_profiler_create(const struct dft_prof_cfg *cfg, struct dft_profiler **out);
+void dft_profiler_destroy(struct dft_profiler *p);
+/* Key of (component, operation) global name ids (op 0 is reserved), added when new; -ENOSPC when the
+ * key table is full (counted: the span is still decided, by the rules that need no profile). */
+int dft_profiler_key(struct dft_profiler *p, uint32_t comp, uint32_t op);
+void dft_profiler_limits(const struct dft_profiler *p, int key, struct dft_prof_limits *out);
+void dft_profiler_observe(struct dft_profiler *p, int key, uint64_t duration_ns, uint64_t queue_ns);
+/* The span's final fate (a held span's is known only later). */
+void dft_profiler_count(struct dft_profiler *p, int key, bool kept);
+/* Call often with a monotonic clock: recomputes thresholds once per interval (rotating the windows
+ * every rotate_intervals) and returns true when it did, i.e. a snapshot is due. */
+bool dft_profiler_tick(struct dft_profiler *p, uint64_t now_ns);
+/* Rows for every key with observations in the window (component aggregates excluded), at most max. */
+unsigned dft_profiler_snapshot(const struct dft_profiler *p, const struct dft_names *names, struct dft_prof_row *rows,
+			       unsigned max);
+uint32_t dft_profiler_max_keys(const struct dft_profiler *p);
+uint64_t dft_profiler_keys_full(const struct dft_profiler *p);
+
+/* ---- contention.c: the region's metrics page, read under each entry's seqlock (hostile memory) */
+struct dft_contention {
+	uint64_t next_ns;                          /* readings are refreshed at most this often */
+	uint8_t on[(DFT_NAME_CAPACITY_MAX + 8) / 8]; /* region-local component ids over a threshold */
+	uint16_t prev_id[DFT_METRICS_MAX];         /* last consistent reading per entry (torn reads keep it) */
+	uint8_t prev_on[DFT_METRICS_MAX];
+	uint64_t torn;                             /* entries skipped because the writer was busy */
+	uint64_t bad;                              /* entries with an impossible component id */
+};
+/* Re-read the page when next_ns has passed (or force). base/g describe the mapped region. */
+void dft_contention_refresh(struct dft_contention *c, const struct dft_filter_cfg *f, const void *base,
+			    const struct dft_region_geom *g, uint32_t names_published, uint64_t now_ns, bool force);
+bool dft_contention_on(const struct dft_contention *c, uint16_t comp_local_id);
+
 /* ---- config.c */
+#define DFT_NIC_TRANSPORT_MAX 16u
 struct dft_nic_config {
-	const char *socket_path;
+	char socket_path[108];
 	char collector_host[256];
 	char collector_port[16];
+	char rdma_bind[256]; /* rdma: local address that picks the RDMA device (empty: by route) */
+	char transport[DFT_NIC_TRANSPORT_MAX]; /* name of the dft_tx_ops to use ("tcp") */
+	char ingest[DFT_NIC_TRANSPORT_MAX];    /* name of the dft_ingest_ops ("mmap") */
 	uint64_t sender_id;
 	uint32_t batch_spans;
 	uint32_t flush_us;
 	uint32_t backlog;
 	const char *stats_json;
 	const char *ready_file;
+	const char *config_file;
 	bool busy_poll;
+	bool ship_profiles;
 	unsigned n_platform;
 	char platform[DFT_NIC_MAX_PLATFORM][DFT_NAME_MAX + 1];
+	uint32_t max_names;
+	struct dft_filter_cfg filter;
+	struct dft_prof_cfg prof;
+	struct dft_hold_cfg {
+		bool enabled;
+		uint32_t max_spans;
+		uint64_t hold_ns;
+		uint32_t remember_traces;
+		uint64_t remember_ns;
+	} hold;
 };
 
-/* Parse the options after EAL's `--` (argv[0] is the program name). Returns 0, 1 (--help printed) or
- * -EINVAL after printing a message that names the bad option. */
+/* Defaults of every option (what the parser starts from). */
+void dft_nic_config_defaults(struct dft_nic_config *cfg);
+/*
+ * Parse the options after EAL's `--` (argv[0] is the program name): defaults, then the --config file,
+ * then the other options (the command line wins). Returns 0, 1 (--help printed) or -EINVAL after
+ * printing a message that names the bad option, or file:line and the key.
+ */
 int dft_nic_config_parse(struct dft_nic_config *cfg, int argc, char **argv);
+/* Apply one `section.key=value` setting (what --set and each file line do). 0 or -EINVAL with why. */
+int dft_nic_config_set(struct dft_nic_config *cfg, const char *section, const char *key, const char *value,
+		       char *why, size_t why_len);
+/* Load an INI file over cfg. 0, -ENOENT (cannot open) or -EINVAL; the message names file:line. */
+int dft_nic_config_load(struct dft_nic_config *cfg, const char *path);
 void dft_nic_usage(const char *prog);
 
 /* ---- stats.c: counters, one writer each */
@@ -57,11 +180,23 @@ struct dft_nic_counters {
 	uint64_t ring_corrupt;
 	uint64_t regions_retired;
 	uint64_t invalid[DFT_INVALID_COUNT];
+	uint64_t lost_hold_overflow;
+	uint64_t kept[DFT_KEEP_RULES]; /* per keep_reasons bit: spans reported with that bit */
+	uint64_t held;                 /* gauge: spans in the hold window (held or queued for release) */
+	uint64_t hold_timeouts;        /* held spans filtered because their hold time ran out */
+	uint64_t hold_root_drops;      /* held spans filtered when their trace's root ended normally */
+	uint64_t hold_released;        /* held spans reported because the trace turned anomalous */
+	uint64_t anomalous_evicted;    /* remembered anomalous traces forgotten early (memory full) */
+	uint64_t names_full;
+	uint64_t prof_keys_full;
+	uint64_t profiles_built;
+	uint64_t profiles_dropped;
+	uint64_t metrics_torn;
+	uint64_t metrics_bad;
 	/* written by the main lcore */
 	uint64_t reported;
 	uint64_t lost_backlog_full;
 	uint64_t lost_transport;
-	uint64_t lost_hold_overflow;
 	uint64_t batches_sent;
 	uint64_t batches_acked;
 	uint64_t batches_admitted;
@@ -113,24 +248,78 @@ struct dft_nic_region {
 	uint64_t dropped_no_ring;
 	uint32_t names_published;
 	void *ingest_priv;
+	uint32_t *gname;               /* region-local name id -> NIC-global id (0 = not resolved yet) */
+	struct dft_contention cont;
 };
 
-/* ---- filter.c */
-/* keep_reasons bits (Span.keep_reasons) */
-#define DFT_KEEP_FUNCTION 1u /* the span's component is a user function */
-#define DFT_KEEP_ERROR 2u    /* status ERROR or DFT_SF_EXCEPTION */
-#define DFT_KEEP_EXPLICIT 4u /* DFT_SF_KEEP */
-
+/* ---- filter.c (rules) */
 struct dft_filter {
+	struct dft_filter_cfg cfg;
 	unsigned n_platform;
 	const char (*platform)[DFT_NAME_MAX + 1];
+};
+
+/* What the rules look at besides the slot. */
+struct dft_span_facts {
+	enum dft_kind kind;
+	uint64_t duration_ns;
+	bool contended;              /* the component's metrics entry is over a threshold */
+	struct dft_prof_limits lim;  /* the profile's thresholds (0 = none yet) */
 };
 
 /* Effective component kind of a validated slot whose component name is comp. */
 enum dft_kind dft_filter_kind(const struct dft_filter *f, const struct dft_slot *s, uint8_t region_kind,
 			      const char *comp);
-/* keep_reasons for the slot (0 = filtered). */
-uint32_t dft_filter_decide(const struct dft_slot *s, enum dft_kind kind);
+/* keep_reasons for the slot (0 = the rules would filter it). */
+uint32_t dft_filter_decide(const struct dft_filter *f, const struct dft_slot *s, const struct dft_span_facts *x);
+/* Counter name of keep_reasons bit i ("function", ...). */
+const char *dft_keep_reason_name(unsigned bit);
+
+/* ---- hold.c: the hold window (retroactive keep) */
+/* A span decoupled from its region: names are NIC-global ids, times are unix ns. */
+struct dft_span_rec {
+	uint8_t trace_id[DFT_TRACE_ID_LEN];
+	uint64_t span_id, parent_span_id, start_ns, end_ns, instance_id;
+	int64_t attr_val[DFT_SLOT_ATTRS];
+	uint32_t comp, op, attr_key[DFT_SLOT_ATTRS];
+	uint32_t queue_ns, pid, keep_reasons;
+	int32_t prof_key; /* -1 = none */
+	uint16_t flags;
+	uint8_t status, span_kind, n_attrs, kind;
+};
+
+enum dft_fate {
+	DFT_FATE_REPORT = 0, /* batch it now with rec->keep_reasons */
+	DFT_FATE_FILTER,     /* count it filtered */
+	DFT_FATE_HELD,       /* the hold window has it */
+	DFT_FATE_OVERFLOW,   /* it would have been held but the window is full: lost_hold_overflow */
+};
+
+struct dft_hold;
+/* Called for every held span the window filters (root end, timeout, flush). */
+typedef void (*dft_hold_drop_fn)(void *arg, const struct dft_span_rec *r);
+int dft_hold_create(const struct dft_hold_cfg *cfg, struct dft_hold **out);
+void dft_hold_destroy(struct dft_hold *h);
+/*
+ * Decide the fate of a span the rules have judged (rec->keep_reasons). holdable: a platform span
+ * the window may keep back. Marks anomalous traces (moving their held spans to the release queue),
+ * drops a trace's held spans when its root ends normally. now_ns is monotonic.
+ */
+enum dft_fate dft_hold_admit(struct dft_hold *h, struct dft_span_rec *rec, bool holdable, uint64_t now_ns,
+			     dft_hold_drop_fn drop, void *arg);
+/* The oldest span waiting to be reported (keep_reasons has DFT_KEEP_RETRO), or NULL. */
+const struct dft_span_rec *dft_hold_release_peek(const struct dft_hold *h);
+void dft_hold_release_pop(struct dft_hold *h);
+/* Filter the held spans of traces whose hold time ran out; forget expired anomalous traces. */
+unsigned dft_hold_expire(struct dft_hold *h, uint64_t now_ns, dft_hold_drop_fn drop, void *arg);
+/* Filter every held span (shutdown); the release queue is left for the caller to report. */
+unsigned dft_hold_flush(struct dft_hold *h, dft_hold_drop_fn drop, void *arg);
+struct dft_hold_stats {
+	uint64_t held;           /* spans held or queued for release now */
+	uint64_t timeouts, root_drops, released, overflow, anomalous_evicted;
+	uint32_t traces_held, traces_anomalous;
+};
+void dft_hold_stats(const struct dft_hold *h, struct dft_hold_stats *out);
 
 /* ---- batch.c */
 /* What the batcher needs from a region: its names, identity and calibration. */
@@ -158,6 +347,13 @@ bool dft_batch_full(const struct dft_batch *b);
  */
 int dft_batch_add(struct dft_batch *b, const struct dft_batch_src *src, const struct dft_slot *s,
 		  const struct dft_slot *cont, enum dft_kind kind, uint32_t keep_reasons);
+
+/* Add a span the hold window released (names from the NIC-global table). 0 or -ENOSPC. */
+int dft_batch_add_rec(struct dft_batch *b, const struct dft_names *names, const struct dft_span_rec *r);
+/* A batch of no spans carrying one Profile of n rows. 0, -EINVAL (n == 0) or -ENOMEM. */
+int dft_batch_profile(uint64_t created_ns, const struct dft_prof_row *rows, unsigned n, struct dft_batch **out);
+/* No spans and no profile: nothing worth sending. */
+bool dft_batch_empty(const struct dft_batch *b);
 
 /*
  * Fill the header and pack: out receives a malloc'd buffer with room for a frame header in front
@@ -187,6 +383,9 @@ struct dft_tx_ops {
 	size_t hdr_room;
 };
 extern const struct dft_tx_ops dft_tx_tcp_ops;
+#ifdef DFT_HAVE_RDMA
+extern const struct dft_tx_ops dft_tx_rdma_ops;
+#endif
 
 /* ---- worker.c (pipeline) and control.c (main side) */
 enum dft_ctl_type {

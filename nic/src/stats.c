@@ -21,7 +21,9 @@ bool dft_nic_tx_ready;
 	X(produced) X(reported) X(filtered) X(lost_ring_full) X(lost_no_ring) X(lost_invalid) X(lost_backlog_full) \
 	X(lost_transport) X(lost_hold_overflow) X(batches_built) X(batches_admitted) X(batches_sent)               \
 	X(batches_acked) X(backlog_batches) X(ring_corrupt) X(connects) X(disconnects) X(regions_attached)          \
-	X(regions_refused) X(regions_retired)
+	X(regions_refused) X(regions_retired) X(held) X(hold_timeouts) X(hold_root_drops) X(hold_released)           \
+	X(anomalous_evicted) X(names_full) X(prof_keys_full) X(profiles_built) X(profiles_dropped) X(metrics_torn)     \
+	X(metrics_bad)
 
 void dft_nic_snapshot(struct dft_nic_snapshot *s)
 {
@@ -35,9 +37,12 @@ void dft_nic_snapshot(struct dft_nic_snapshot *s)
 #undef LOAD
 	for (unsigned i = 0; i < DFT_INVALID_COUNT; i++)
 		c->invalid[i] = dft_ctr_get(&dft_nic_ctr.invalid[i]);
+	for (unsigned i = 0; i < DFT_KEEP_RULES; i++)
+		c->kept[i] = dft_ctr_get(&dft_nic_ctr.kept[i]);
 	c->batched = dft_ctr_get(&dft_nic_ctr.batched);
 	out = c->reported + c->lost_backlog_full + c->lost_transport;
-	s->in_flight = c->batched > out ? c->batched - out : 0;
+	/* spans in the hold window are consumed but not yet reported or filtered */
+	s->in_flight = (c->batched > out ? c->batched - out : 0) + c->held;
 }
 
 static int telemetry_stats(const char *cmd, const char *params, struct rte_tel_data *d)
@@ -53,6 +58,10 @@ static int telemetry_stats(const char *cmd, const char *params, struct rte_tel_d
 	CTR_FIELDS(ADD)
 #undef ADD
 	rte_tel_data_add_dict_u64(d, "in_flight", s.in_flight);
+	for (unsigned i = 0; i < DFT_KEEP_RULES; i++) {
+		snprintf(key, sizeof(key), "kept_%s", dft_keep_reason_name(i));
+		rte_tel_data_add_dict_u64(d, key, s.c.kept[i]);
+	}
 	for (unsigned i = 1; i < DFT_INVALID_COUNT; i++) {
 		snprintf(key, sizeof(key), "invalid_%s", dft_invalid_reason_name(i));
 		rte_tel_data_add_dict_u64(d, key, s.c.invalid[i]);
@@ -85,6 +94,8 @@ int dft_nic_stats_write(const char *path)
 #undef PUT
 	for (unsigned i = 1; i < DFT_INVALID_COUNT; i++)
 		fprintf(f, "\"invalid_%s\":%" PRIu64 ",", dft_invalid_reason_name(i), s.c.invalid[i]);
+	for (unsigned i = 0; i < DFT_KEEP_RULES; i++)
+		fprintf(f, "\"kept_%s\":%" PRIu64 ",", dft_keep_reason_name(i), s.c.kept[i]);
 	fprintf(f, "\"in_flight\":%" PRIu64 "}\n", s.in_flight);
 	if (fflush(f) || ferror(f))
 		rc = -EIO;

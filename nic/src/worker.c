@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include <rte_cycles.h>
 
@@ -63,7 +65,10 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 
 static void region_attach(struct dft_nic_ctx *ctx, struct dft_nic_region *r)
 {
-	if (ctx->n_regions >= DFT_NIC_MAX_REGIONS || ctx->ingest->attach(r)) {
+	r->gname = calloc((size_t)r->g.name_capacity + 1, sizeof(*r->gname));
+	if (!r->gname || ctx->n_regions >= DFT_NIC_MAX_REGIONS || ctx->ingest->attach(r)) {
+		free(r->gname);
+		r->gname = NULL;
 		/* cannot happen: main refuses beyond the limit; give it back rather than leak it */
 		send_to_main(ctx, DFT_CTL_DETACHED, r);
 		return;
@@ -88,6 +93,8 @@ static void region_retire(struct dft_nic_ctx *ctx, unsigned i)
 	ctx->retired_produced += r->dropped_no_ring;
 	ctx->retired_no_ring += r->dropped_no_ring;
 	ctx->ingest->detach(r);
+	free(r->gname);
+	r->gname = NULL;
 	ctx->n_regions--;
 	ctx->regions[i] = ctx->regions[ctx->n_regions];
 	ctx->detaching[i] = ctx->detaching[ctx->n_regions];
@@ -151,6 +158,259 @@ static void count_invalid(enum dft_invalid_reason why)
 	dft_ctr_add(&dft_nic_ctr.invalid[why], 1);
 }
 
+/* A batch with room for one more span is open; false when the hand-off to main is full. */
+static bool ensure_open(struct dft_nic_ctx *ctx)
+{
+	if (ctx->open && dft_batch_full(ctx->open) && !close_batch(ctx))
+		return false;
+	if (!ctx->open) {
+		if (ctx->closed && !close_batch(ctx))
+			return false;
+		if (dft_batch_create(ctx->cfg->batch_spans, &ctx->open))
+			return false;
+		dft_batch_set_open_tsc(ctx->open, rte_rdtsc());
+	}
+	return true;
+}
+
+/* NIC-global id of region-local name id (cached per region: names never change once published). */
+static uint32_t gname(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint16_t id)
+{
+	char name[DFT_NAME_MAX + 1];
+	uint32_t g;
+
+	if (id == 0 || id > r->g.name_capacity)
+		return ctx->empty_gname;
+	g = r->gname[id];
+	if (g == UINT32_MAX)
+		return 0; /* the global table was full when we looked */
+	if (g)
+		return g;
+	if (dft_name_read(r->base, &r->g, r->names_published, id, name, sizeof(name)) < 0)
+		return ctx->empty_gname; /* not published yet (a region component): resolve later */
+	g = dft_names_intern(ctx->names, name);
+	r->gname[id] = g ? g : UINT32_MAX;
+	if (!g)
+		dft_ctr_add(&dft_nic_ctr.names_full, 1);
+	return g;
+}
+
+static void count_reported(struct dft_nic_ctx *ctx, const struct dft_span_rec *rec)
+{
+	dft_ctr_add(&dft_nic_ctr.batched, 1);
+	for (unsigned b = 0; b < DFT_KEEP_RULES; b++)
+		if (rec->keep_reasons & (1u << b))
+			dft_ctr_add(&dft_nic_ctr.kept[b], 1);
+	dft_profiler_count(ctx->prof, rec->prof_key, true);
+}
+
+/* The hold window filtered a held span (root end, timeout, flush). */
+static void hold_dropped(void *arg, const struct dft_span_rec *rec)
+{
+	struct dft_nic_ctx *ctx = arg;
+
+	dft_ctr_add(&dft_nic_ctr.filtered, 1);
+	dft_profiler_count(ctx->prof, rec->prof_key, false);
+}
+
+static void sync_hold(struct dft_nic_ctx *ctx)
+{
+	struct dft_hold_stats st;
+
+	if (!ctx->hold)
+		return;
+	dft_hold_stats(ctx->hold, &st);
+	dft_ctr_set(&dft_nic_ctr.held, st.held);
+	dft_ctr_set(&dft_nic_ctr.hold_timeouts, st.timeouts);
+	dft_ctr_set(&dft_nic_ctr.hold_root_drops, st.root_drops);
+	dft_ctr_set(&dft_nic_ctr.hold_released, st.released);
+	dft_ctr_set(&dft_nic_ctr.anomalous_evicted, st.anomalous_evicted);
+}
+
+static uint64_t span_ns(const struct dft_nic_region *r, const struct dft_slot *s, uint64_t t)
+{
+	return (s->flags & DFT_SF_TS_NS) ? t : dft_ticks_to_ns(&r->cal, t);
+}
+
+/*
+ * Run the rules and the hold window on a validated span. Returns its fate; for REPORT, rec has
+ * the keep_reasons to batch it with. Filtered, held and lost spans are counted here.
+ */
+static enum dft_fate judge(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const struct dft_slot *s,
+			   enum dft_kind *kind, struct dft_span_rec *rec)
+{
+	uint16_t comp_local = s->component_id ? s->component_id : r->g.component_id;
+	uint32_t comp = gname(ctx, r, comp_local), op = gname(ctx, r, s->op_id);
+	struct dft_span_facts x = {0};
+	uint64_t start = span_ns(r, s, s->start), end = span_ns(r, s, s->end);
+	enum dft_fate fate;
+	int key = -1;
+
+	*kind = dft_filter_kind(&ctx->filter, s, r->g.component_kind,
+				ctx->filter.n_platform ? dft_names_str(ctx->names, comp) : NULL);
+	x.kind = *kind;
+	x.duration_ns = end > start ? end - start : 0;
+	x.contended = ctx->filter.cfg.contention && dft_contention_on(&r->cont, comp_local);
+	if (comp && op) {
+		key = dft_profiler_key(ctx->prof, comp, op);
+		if (key < 0)
+			dft_ctr_set(&dft_nic_ctr.prof_keys_full, dft_profiler_keys_full(ctx->prof));
+	}
+	dft_profiler_limits(ctx->prof, key, &x.lim);
+	rec->keep_reasons = dft_filter_decide(&ctx->filter, s, &x);
+	rec->prof_key = key;
+	/* judged against the thresholds of before this span, then part of the profile */
+	dft_profiler_observe(ctx->prof, key, x.duration_ns, s->queue_ns);
+	if (!ctx->hold) {
+		fate = rec->keep_reasons ? DFT_FATE_REPORT : DFT_FATE_FILTER;
+	} else {
+		memcpy(rec->trace_id, s->trace_id, DFT_TRACE_ID_LEN);
+		rec->span_id = s->span_id;
+		rec->parent_span_id = s->parent_span_id;
+		rec->start_ns = start;
+		rec->end_ns = end > start ? end : start;
+		rec->instance_id = r->g.instance_id;
+		rec->pid = r->g.pid;
+		rec->comp = comp;
+		rec->op = op;
+		rec->n_attrs = s->n_attrs;
+		for (unsigned a = 0; a < s->n_attrs; a++) {
+			rec->attr_key[a] = gname(ctx, r, s->attr_key[a]);
+			rec->attr_val[a] = s->attr_val[a];
+		}
+		rec->queue_ns = s->queue_ns;
+		rec->flags = s->flags;
+		rec->status = s->status;
+		rec->span_kind = s->span_kind;
+		rec->kind = (uint8_t)*kind;
+		/* a span with hops is not held: its hop names live only in its region */
+		fate = dft_hold_admit(ctx->hold, rec, *kind != DFT_KIND_FUNCTION && s->n_cont == 0, ctx->now_ns,
+				      hold_dropped, ctx);
+		sync_hold(ctx);
+	}
+	if (fate == DFT_FATE_FILTER) {
+		dft_ctr_add(&dft_nic_ctr.filtered, 1);
+		dft_profiler_count(ctx->prof, key, false);
+	} else if (fate == DFT_FATE_OVERFLOW) {
+		dft_ctr_add(&dft_nic_ctr.lost_hold_overflow, 1);
+	}
+	return fate;
+}
+
+/* Report the spans the hold window released (their traces turned anomalous). Returns work done. */
+static int drain_released(struct dft_nic_ctx *ctx)
+{
+	const struct dft_span_rec *rec;
+	int work = 0;
+
+	while ((rec = dft_hold_release_peek(ctx->hold))) {
+		if (!ensure_open(ctx))
+			break;
+		if (dft_batch_add_rec(ctx->open, ctx->names, rec)) {
+			if (dft_batch_spans(ctx->open) == 0) {
+				/* cannot fit even an empty batch (cannot happen: 6 names at most): filter it */
+				hold_dropped(ctx, rec);
+				dft_hold_release_pop(ctx->hold);
+				continue;
+			}
+			if (!close_batch(ctx))
+				break;
+			continue;
+		}
+		count_reported(ctx, rec);
+		dft_hold_release_pop(ctx->hold);
+		work++;
+		if (dft_batch_full(ctx->open))
+			close_batch(ctx);
+	}
+	if (work)
+		sync_hold(ctx);
+	return work;
+}
+
+/* Hand the pending Profile batch to main (after any closed span batch). */
+static void profile_handover(struct dft_nic_ctx *ctx)
+{
+	if (!ctx->profile_pending || ctx->closed)
+		return;
+	if (rte_ring_sp_enqueue(ctx->batches, ctx->profile_pending) == 0) {
+		ctx->profile_pending = NULL;
+		dft_ctr_add(&dft_nic_ctr.batches_built, 1);
+		dft_ctr_add(&dft_nic_ctr.profiles_built, 1);
+	}
+}
+
+static void profile_tick(struct dft_nic_ctx *ctx)
+{
+	struct dft_batch *b;
+	unsigned n;
+
+	if (!dft_profiler_tick(ctx->prof, ctx->now_ns) || !ctx->cfg->ship_profiles)
+		return;
+	n = dft_profiler_snapshot(ctx->prof, ctx->names, ctx->rows, dft_profiler_max_keys(ctx->prof));
+	if (n == 0 || dft_batch_profile(dft_clock_ns(CLOCK_REALTIME), ctx->rows, n, &b))
+		return;
+	if (ctx->profile_pending) {
+		/* main has not taken the last one for a whole interval: the newer snapshot replaces it */
+		dft_batch_destroy(ctx->profile_pending);
+		dft_ctr_add(&dft_nic_ctr.profiles_dropped, 1);
+	}
+	ctx->profile_pending = b;
+}
+
+int dft_worker_init(struct dft_nic_ctx *ctx)
+{
+	const struct dft_nic_config *cfg = ctx->cfg;
+	int rc;
+
+	ctx->filter.cfg = cfg->filter;
+	ctx->filter.n_platform = cfg->n_platform;
+	ctx->filter.platform = (const char(*)[DFT_NAME_MAX + 1])cfg->platform;
+	rc = dft_names_create(cfg->max_names, &ctx->names);
+	if (rc)
+		return rc;
+	ctx->empty_gname = dft_names_intern(ctx->names, "");
+	rc = dft_profiler_create(&cfg->prof, &ctx->prof);
+	if (rc)
+		goto destroy_names;
+	ctx->rows = calloc(cfg->prof.max_keys, sizeof(*ctx->rows));
+	if (!ctx->rows) {
+		rc = -ENOMEM;
+		goto destroy_prof;
+	}
+	if (cfg->hold.enabled) {
+		rc = dft_hold_create(&cfg->hold, &ctx->hold);
+		if (rc)
+			goto free_rows;
+	}
+	return 0;
+
+free_rows:
+	free(ctx->rows);
+	ctx->rows = NULL;
+destroy_prof:
+	dft_profiler_destroy(ctx->prof);
+	ctx->prof = NULL;
+destroy_names:
+	dft_names_destroy(ctx->names);
+	ctx->names = NULL;
+	return rc;
+}
+
+void dft_worker_fini(struct dft_nic_ctx *ctx)
+{
+	dft_hold_destroy(ctx->hold);
+	free(ctx->rows);
+	dft_profiler_destroy(ctx->prof);
+	dft_names_destroy(ctx->names);
+	dft_batch_destroy(ctx->profile_pending);
+	ctx->hold = NULL;
+	ctx->rows = NULL;
+	ctx->prof = NULL;
+	ctx->names = NULL;
+	ctx->profile_pending = NULL;
+}
+
 /*
  * Validate, filter and batch the spans in burst[0, n). Returns the slots consumed (a span whose
  * continuation slots are not all in the burst yet is left for the next poll), or -EAGAIN when
@@ -165,9 +425,8 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 	while (i < n) {
 		const struct dft_slot *s = &burst[i];
 		enum dft_invalid_reason why;
-		char comp[DFT_NAME_MAX + 1] = "";
+		struct dft_span_rec rec;
 		enum dft_kind kind;
-		uint32_t keep;
 		int need, rc;
 
 		if (dft_slot_validate(s, &r->g, r->names_published, &why)) {
@@ -198,26 +457,15 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 			i += need;
 			continue;
 		}
-		if (ctx->filter.n_platform)
-			dft_name_read(r->base, &r->g, r->names_published, s->component_id ? s->component_id
-											  : r->g.component_id,
-				      comp, sizeof(comp));
-		kind = dft_filter_kind(&ctx->filter, s, r->g.component_kind, comp);
-		keep = dft_filter_decide(s, kind);
-		if (!keep) {
-			dft_ctr_add(&dft_nic_ctr.filtered, 1);
+		rc = judge(ctx, r, s, &kind, &rec);
+		if (rc == DFT_FATE_FILTER || rc == DFT_FATE_HELD || rc == DFT_FATE_OVERFLOW) {
 			i += need;
 			continue;
 		}
 		for (int attempt = 0;; attempt++) {
-			if (!ctx->open) {
-				if (ctx->closed && !close_batch(ctx))
-					return i ? i : -EAGAIN;
-				if (dft_batch_create(ctx->cfg->batch_spans, &ctx->open))
-					return i ? i : -EAGAIN;
-				dft_batch_set_open_tsc(ctx->open, rte_rdtsc());
-			}
-			rc = dft_batch_add(ctx->open, &src, s, &burst[i + 1], kind, keep);
+			if (!ensure_open(ctx))
+				return i ? i : -EAGAIN;
+			rc = dft_batch_add(ctx->open, &src, s, &burst[i + 1], kind, rec.keep_reasons);
 			if (rc == 0 || attempt)
 				break;
 			if (!close_batch(ctx))
@@ -226,7 +474,7 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 		if (rc) {
 			count_invalid(DFT_INVALID_BAD_NAME); /* cannot fit even an empty batch */
 		} else {
-			dft_ctr_add(&dft_nic_ctr.batched, 1);
+			count_reported(ctx, &rec);
 			if (dft_batch_full(ctx->open))
 				close_batch(ctx);
 		}
@@ -242,6 +490,15 @@ static int poll_region(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint64
 	int work = 0;
 
 	r->names_published = np > r->g.name_capacity ? r->g.name_capacity : np;
+	if (ctx->filter.cfg.contention) {
+		uint64_t torn = r->cont.torn, bad = r->cont.bad;
+
+		dft_contention_refresh(&r->cont, &ctx->filter.cfg, r->base, &r->g, r->names_published, ctx->now_ns, false);
+		if (r->cont.torn != torn)
+			dft_ctr_add(&dft_nic_ctr.metrics_torn, r->cont.torn - torn);
+		if (r->cont.bad != bad)
+			dft_ctr_add(&dft_nic_ctr.metrics_bad, r->cont.bad - bad);
+	}
 	for (uint32_t k = 0; k < r->g.ring_count; k++) {
 		struct dft_nic_ring_state *rs = &r->rings[k];
 		int n, used;
@@ -274,9 +531,17 @@ int dft_worker_step(struct dft_nic_ctx *ctx)
 
 	if (ctx->stopped)
 		return 0;
+	ctx->now_ns = dft_clock_ns(CLOCK_MONOTONIC);
 	work += handle_ctl(ctx);
 	if (ctx->closed && !close_batch(ctx))
 		return work; /* the main lcore is behind: leave the spans in the rings */
+	profile_handover(ctx);
+	if (ctx->hold) {
+		if (dft_hold_expire(ctx->hold, ctx->now_ns, hold_dropped, ctx))
+			work++;
+		work += drain_released(ctx);
+		sync_hold(ctx);
+	}
 	for (unsigned i = 0; i < ctx->n_regions; i++)
 		work += poll_region(ctx, ctx->regions[i], now);
 	if (ctx->open && dft_batch_spans(ctx->open) && now - dft_batch_open_tsc(ctx->open) >= ctx->flush_tsc &&
@@ -294,6 +559,7 @@ int dft_worker_step(struct dft_nic_ctx *ctx)
 		}
 		ctx->next_cal = now + ctx->tsc_hz / 1000 * CAL_MS;
 	}
+	profile_tick(ctx);
 	if (now >= ctx->next_refresh) {
 		refresh_counters(ctx);
 		ctx->next_refresh = now + ctx->tsc_hz / 1000 * REFRESH_MS;
@@ -314,11 +580,26 @@ int dft_worker_step(struct dft_nic_ctx *ctx)
 			empty = empty && ctx->ingest->empty(ctx->regions[i]);
 		/* drained, or a ring that can never drain (corrupt, stalled): stop after a bound */
 		if (empty || now >= ctx->stop_deadline) {
-			if (close_batch(ctx) && !ctx->closed && close_batch(ctx) && !ctx->closed) {
+			/* the hold window is flushed (filtered) before the final counters; what it had
+			 * already released is still reported */
+			if (ctx->hold) {
+				dft_hold_flush(ctx->hold, hold_dropped, ctx);
+				drain_released(ctx);
+				sync_hold(ctx);
+			}
+			if (!dft_hold_release_peek(ctx->hold) && close_batch(ctx) && !ctx->closed && close_batch(ctx) && !ctx->closed) {
 				refresh_counters(ctx);
 				/* the final counters are published; main unmaps whatever is still attached */
-				for (unsigned i = 0; i < ctx->n_regions; i++)
+				for (unsigned i = 0; i < ctx->n_regions; i++) {
 					ctx->ingest->detach(ctx->regions[i]);
+					free(ctx->regions[i]->gname);
+					ctx->regions[i]->gname = NULL;
+				}
+				if (ctx->profile_pending) {
+					dft_batch_destroy(ctx->profile_pending);
+					ctx->profile_pending = NULL;
+					dft_ctr_add(&dft_nic_ctr.profiles_dropped, 1);
+				}
 				ctx->n_regions = 0;
 				dft_batch_destroy(ctx->open);
 				ctx->open = NULL;

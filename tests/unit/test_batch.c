@@ -212,8 +212,136 @@ static void test_build_and_decode(void **state)
 	assert_int_equal(m->spans[2]->hops[0]->parent_span_id, 555);
 	assert_string_equal(str(m, m->spans[2]->hops[1]->component), "activator");
 	assert_string_equal(str(m, m->spans[2]->hops[1]->operation), "");
-	assert_int_equal(m->spans[2]->hops[1]->parent_span_id, 0);
+	/* later hops chain: each is a child of the hop before it */
+	assert_int_equal(m->spans[2]->hops[1]->parent_span_id, 31);
 	difftrace__span_batch__free_unpacked(m, NULL);
+	dft_batch_destroy(b);
+}
+
+/* Hops across two continuation slots: the chain continues over the slot boundary, and only the
+ * first slot's first_parent_span_id is used. */
+static void test_hop_chain_two_slots(void **state)
+{
+	struct fx *f = *state;
+	Difftrace__Counters c = DIFFTRACE__COUNTERS__INIT;
+	struct dft_slot s, cont[2];
+	struct dft_hops_slot *h0 = (struct dft_hops_slot *)(void *)&cont[0];
+	struct dft_hops_slot *h1 = (struct dft_hops_slot *)(void *)&cont[1];
+	struct dft_batch *b;
+	Difftrace__SpanBatch *m;
+
+	assert_int_equal(dft_batch_create(4, &b), 0);
+	s = span(9, N_COMP, N_OP, DFT_SF_TS_NS);
+	s.n_cont = 2;
+	memset(cont, 0, sizeof(cont));
+	h0->type = h1->type = DFT_SLOT_HOPS;
+	h0->n_hops = 4;
+	h1->n_hops = 2;
+	h0->first_parent_span_id = 4242;
+	for (unsigned i = 0; i < 4; i++)
+		h0->hop[i] = (struct dft_hop){.component_id = N_HOPC, .op_id = N_HOPO, .span_id = 100 + i, .start_ns = i};
+	for (unsigned i = 0; i < 2; i++)
+		h1->hop[i] = (struct dft_hop){.component_id = N_COMP, .op_id = N_OP, .span_id = 200 + i, .start_ns = i};
+	assert_int_equal(dft_batch_add(b, &f->src, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_FUNCTION), 0);
+	m = roundtrip(b, 1, &c);
+	assert_int_equal(m->spans[0]->n_hops, 6);
+	assert_int_equal(m->spans[0]->hops[0]->parent_span_id, 4242);
+	for (unsigned i = 1; i < 6; i++)
+		assert_int_equal(m->spans[0]->hops[i]->parent_span_id, m->spans[0]->hops[i - 1]->span_id);
+	assert_int_equal(m->spans[0]->hops[4]->parent_span_id, 103);
+	assert_string_equal(str(m, m->spans[0]->hops[5]->component), "activator");
+	difftrace__span_batch__free_unpacked(m, NULL);
+	dft_batch_destroy(b);
+}
+
+/* A span the hold window released: names come from the NIC-global table. */
+static void test_add_rec(void **state)
+{
+	Difftrace__Counters c = DIFFTRACE__COUNTERS__INIT;
+	struct dft_names *names;
+	struct dft_span_rec r;
+	struct dft_batch *b;
+	Difftrace__SpanBatch *m;
+
+	(void)state;
+	assert_int_equal(dft_names_create(16, &names), 0);
+	memset(&r, 0, sizeof(r));
+	memset(r.trace_id, 0x5a, sizeof(r.trace_id));
+	r.span_id = 77;
+	r.parent_span_id = 66;
+	r.start_ns = 1000;
+	r.end_ns = 3000;
+	r.comp = dft_names_intern(names, "activator");
+	r.op = dft_names_intern(names, "proxy");
+	r.n_attrs = 1;
+	r.attr_key[0] = dft_names_intern(names, "app.attempt");
+	r.attr_val[0] = -5;
+	r.keep_reasons = DFT_KEEP_RETRO;
+	r.kind = DFT_KIND_PLATFORM;
+	r.status = DFT_STATUS_OK;
+	r.queue_ns = 12;
+	r.flags = DFT_SF_TS_NS;
+	r.instance_id = 9;
+	r.pid = 3;
+	assert_int_equal(dft_batch_create(2, &b), 0);
+	assert_int_equal(dft_batch_add_rec(b, names, &r), 0);
+	m = roundtrip(b, 1, &c);
+	assert_int_equal(m->n_spans, 1);
+	assert_int_equal(m->spans[0]->span_id, 77);
+	assert_int_equal(m->spans[0]->parent_span_id, 66);
+	assert_int_equal(m->spans[0]->end_ns, 3000);
+	assert_int_equal(m->spans[0]->keep_reasons, DFT_KEEP_RETRO);
+	assert_int_equal(m->spans[0]->queue_ns, 12);
+	assert_int_equal(m->spans[0]->instance_id, 9);
+	assert_string_equal(str(m, m->spans[0]->component), "activator");
+	assert_string_equal(str(m, m->spans[0]->operation), "proxy");
+	assert_string_equal(str(m, m->spans[0]->attrs[0]->key), "app.attempt");
+	assert_int_equal(m->spans[0]->attrs[0]->value, -5);
+	difftrace__span_batch__free_unpacked(m, NULL);
+	dft_batch_destroy(b);
+	dft_names_destroy(names);
+}
+
+static void test_profile_batch(void **state)
+{
+	Difftrace__Counters c = DIFFTRACE__COUNTERS__INIT;
+	struct dft_prof_row rows[3] = {
+		{"activator", "proxy", 10, 2, 8, 100, 900, 50, 100},
+		{"activator", "health", 4, 0, 4, 10, 20, 0, 10},
+		{"queue-proxy", "proxy", 7, 7, 0, 1, 2, 3, 1},
+	};
+	struct dft_batch *b;
+	Difftrace__SpanBatch *m;
+
+	(void)state;
+	assert_int_equal(dft_batch_profile(1234, rows, 0, &b), -EINVAL);
+	assert_int_equal(dft_batch_profile(1234, rows, 3, &b), 0);
+	assert_false(dft_batch_empty(b));
+	assert_int_equal(dft_batch_spans(b), 0);
+	m = roundtrip(b, 2, &c);
+	assert_int_equal(m->n_spans, 0);
+	assert_int_equal(m->n_profiles, 1);
+	assert_int_equal(m->profiles[0]->created_ns, 1234);
+	assert_int_equal(m->profiles[0]->n_entries, 3);
+	assert_int_equal(m->n_strings, 4); /* activator, proxy, health, queue-proxy */
+	for (unsigned i = 0; i < 3; i++) {
+		const Difftrace__ProfileEntry *e = m->profiles[0]->entries[i];
+
+		assert_string_equal(str(m, e->component), rows[i].component);
+		assert_string_equal(str(m, e->operation), rows[i].operation);
+		assert_int_equal(e->count, rows[i].count);
+		assert_int_equal(e->kept, rows[i].kept);
+		assert_int_equal(e->filtered, rows[i].filtered);
+		assert_int_equal(e->duration_p50_ns, rows[i].duration_p50_ns);
+		assert_int_equal(e->duration_p99_ns, rows[i].duration_p99_ns);
+		assert_int_equal(e->queue_p99_ns, rows[i].queue_p99_ns);
+		assert_int_equal(e->self_time_ns, rows[i].self_time_ns);
+	}
+	difftrace__span_batch__free_unpacked(m, NULL);
+	dft_batch_destroy(b);
+	/* a span batch without spans is empty; the worker never sends it */
+	assert_int_equal(dft_batch_create(2, &b), 0);
+	assert_true(dft_batch_empty(b));
 	dft_batch_destroy(b);
 }
 
@@ -316,6 +444,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ticks_before_base, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_and_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_string_table_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hop_chain_two_slots, setup, teardown),
+		cmocka_unit_test(test_add_rec),
+		cmocka_unit_test(test_profile_batch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

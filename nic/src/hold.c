@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hold window: a platform span the rules would filter is kept back for a while, because the
+ * same trace may still turn out anomalous (a later span errors, queues, ...). Then its held spans
+ * are reported with DFT_KEEP_RETRO and the trace id is remembered, so later spans of the trace are
+ * kept too. When the trace's root span ends normally the held spans are filtered at once; a trace
+ * whose root never comes is filtered when its hold time (from its first held span) runs out.
+ *
+ * Memory is fixed at create: a pool of span records, a pool of trace entries (held traces plus
+ * remembered anomalous ones), a hash of trace ids with chained buckets, and per trace a singly
+ * linked list of its spans. Traces sit on one of two FIFOs ordered by deadline (every trace of a
+ * FIFO has the same lifetime), so expiry only looks at FIFO heads. Nothing is allocated per span.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nic.h"
+
+#define NIL UINT32_MAX
+
+struct hold_span {
+	struct dft_span_rec rec;
+	uint32_t next;
+};
+
+enum { T_FREE = 0, T_HELD, T_ANOMALOUS };
+
+struct hold_trace {
+	uint8_t tid[DFT_TRACE_ID_LEN];
+	uint32_t chain;            /* next trace in the hash bucket */
+	uint32_t prev, next;       /* FIFO links */
+	uint32_t head, tail, n;    /* held spans, oldest first */
+	uint64_t deadline;
+	uint8_t state;
+};
+
+struct fifo {
+	uint32_t head, tail, n;
+};
+
+struct dft_hold {
+	struct dft_hold_cfg cfg;
+	struct hold_span *spans;
+	struct hold_trace *traces;
+	uint32_t *bucket;
+	uint32_t n_buckets, n_traces;
+	uint32_t span_free, trace_free;
+	uint32_t rel_head, rel_tail;
+	struct fifo held, anom;
+	struct dft_hold_stats st;
+};
+
+int dft_hold_create(const struct dft_hold_cfg *cfg, struct dft_hold **out)
+{
+	struct dft_hold *h;
+
+	*out = NULL;
+	if (cfg->max_spans == 0 || cfg->max_spans > (1u << 24) || cfg->remember_traces > (1u << 24))
+		return -EINVAL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->cfg = *cfg;
+	h->n_traces = cfg->max_spans + cfg->remember_traces;
+	for (h->n_buckets = 16; h->n_buckets < h->n_traces; h->n_buckets <<= 1)
+		;
+	h->spans = calloc(cfg->max_spans, sizeof(*h->spans));
+	h->traces = calloc(h->n_traces, sizeof(*h->traces));
+	h->bucket = malloc((size_t)h->n_buckets * sizeof(*h->bucket));
+	if (!h->spans || !h->traces || !h->bucket) {
+		dft_hold_destroy(h);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < h->n_buckets; i++)
+		h->bucket[i] = NIL;
+	for (uint32_t i = 0; i < cfg->max_spans; i++)
+		h->spans[i].next = i + 1 < cfg->max_spans ? i + 1 : NIL;
+	for (uint32_t i = 0; i < h->n_traces; i++)
+		h->traces[i].next = i + 1 < h->n_traces ? i + 1 : NIL;
+	h->span_free = 0;
+	h->trace_free = 0;
+	h->rel_head = h->rel_tail = NIL;
+	h->held = h->anom = (struct fifo){NIL, NIL, 0};
+	*out = h;
+	return 0;
+}
+
+void dft_hold_destroy(struct dft_hold *h)
+{
+	if (!h)
+		return;
+	free(h->spans);
+	free(h->traces);
+	free(h->bucket);
+	free(h);
+}
+
+static uint32_t bucket_of(const struct dft_hold *h, const uint8_t *tid)
+{
+	uint64_t a, b;
+
+	memcpy(&a, tid, 8);
+	memcpy(&b, tid + 8, 8);
+	/* trace ids are random, but a hostile host may pick them: mix both halves anyway */
+	a ^= b * 0x9e3779b97f4a7c15ull;
+	a ^= a >> 29;
+	a *= 0xbf58476d1ce4e5b9ull;
+	return (uint32_t)(a >> 32) & (h->n_buckets - 1);
+}
+
+static uint32_t find(const struct dft_hold *h, const uint8_t *tid)
+{
+	for (uint32_t t = h->bucket[bucket_of(h, tid)]; t != NIL; t = h->traces[t].chain)
+		if (!memcmp(h->traces[t].tid, tid, DFT_TRACE_ID_LEN))
+			return t;
+	return NIL;
+}
+
+static void fifo_push(struct dft_hold *h, struct fifo *f, uint32_t t)
+{
+	h->traces[t].prev = f->tail;
+	h->traces[t].next = NIL;
+	if (f->tail != NIL)
+		h->traces[f->tail].next = t;
+	else
+		f->head = t;
+	f->tail = t;
+	f->n++;
+}
+
+static void fifo_unlink(struct dft_hold *h, struct fifo *f, uint32_t t)
+{
+	struct hold_trace *e = &h->traces[t];
+
+	if (e->prev != NIL)
+		h->traces[e->prev].next = e->next;
+	else
+		f->head = e->next;
+	if (e->next != NIL)
+		h->traces[e->next].prev = e->prev;
+	else
+		f->tail = e->prev;
+	f->n--;
+}
+
+static uint32_t trace_new(struct dft_hold *h, const uint8_t *tid)
+{
+	uint32_t t = h->trace_free, b;
+	struct hold_trace *e;
+
+	if (t == NIL)
+		return NIL;
+	e = &h->traces[t];
+	h->trace_free = e->next;
+	memcpy(e->tid, tid, DFT_TRACE_ID_LEN);
+	e->head = e->tail = NIL;
+	e->n = 0;
+	b = bucket_of(h, tid);
+	e->chain = h->bucket[b];
+	h->bucket[b] = t;
+	return t;
+}
+
+/* Unhash and unlink t from its FIFO and give it back to the pool. */
+static void trace_free(struct dft_hold *h, uint32_t t)
+{
+	struct hold_trace *e = &h->traces[t];
+	uint32_t *pp = &h->bucket[bucket_of(h, e->tid)];
+
+	while (*pp != t)
+		pp = &h->traces[*pp].chain;
+	*pp = e->chain;
+	fifo_unlink(h, e->state == T_HELD ? &h->held : &h->anom, t);
+	e->state = T_FREE;
+	e->next = h->trace_free;
+	h->trace_free = t;
+}
+
+/* Filter every span held for t; returns how many. */
+static uint32_t drop_spans(struct dft_hold *h, uint32_t t, dft_hold_drop_fn drop, void *arg)
+{
+	struct hold_trace *e = &h->traces[t];
+	uint32_t n = 0;
+
+	for (uint32_t s = e->head, next; s != NIL; s = next) {
+		next = h->spans[s].next;
+		if (drop)
+			drop(arg, &h->spans[s].rec);
+		h->spans[s].next = h->span_free;
+		h->span_free = s;
+		n++;
+	}
+	e->head = e->tail = NIL;
+	e->n = 0;
+	h->st.held -= n;
+	return n;
+}
+
+/* t turned anomalous: its held spans go to the release queue and the trace is remembered. */
+static void mark_anomalous(struct dft_hold *h, uint32_t t, uint64_t now_ns)
+{
+	struct hold_trace *e = &h->traces[t];
+
+	for (uint32_t s = e->head; s != NIL; s = h->spans[s].next)
+		h->spans[s].rec.keep_reasons |= DFT_KEEP_RETRO;
+	if (e->head != NIL) {
+		if (h->rel_tail != NIL)
+			h->spans[h->rel_tail].next = e->head;
+		else
+			h->rel_head = e->head;
+		h->rel_tail = e->tail;
+		h->st.released += e->n;
+	}
+	e->head = e->tail = NIL;
+	e->n = 0;
+	if (!h->cfg.remember_traces) {
+		trace_free(h, t);
+		return;
+	}
+	fifo_unlink(h, &h->held, t);
+	e->state = T_ANOMALOUS;
+	e->deadline = now_ns + h->cfg.remember_ns;
+	fifo_push(h, &h->anom, t);
+}
+
+enum dft_fate dft_hold_admit(struct dft_hold *h, struct dft_span_rec *rec, bool holdable, uint64_t now_ns,
+			     dft_hold_drop_fn drop, void *arg)
+{
+	uint32_t keep = rec->keep_reasons, t;
+	struct hold_span *sp;
+	struct hold_trace *e;
+
+	if (!h || !h->cfg.enabled)
+		return keep ? DFT_FATE_REPORT : DFT_FATE_FILTER;
+	t = find(h, rec->trace_id);
+	if (t != NIL && h->traces[t].state == T_ANOMALOUS) {
+		if (!keep)
+			rec->keep_reasons = DFT_KEEP_RETRO;
+		return DFT_FATE_REPORT;
+	}
+	if (keep & ~DFT_KEEP_FUNCTION) {
+		/* remembering is bounded: the oldest anomalous trace makes room (before taking an entry,
+		 * so the trace pool of max_spans + remember_traces can never run dry) */
+		if (h->cfg.remember_traces && h->anom.n >= h->cfg.remember_traces) {
+			trace_free(h, h->anom.head);
+			h->st.anomalous_evicted++;
+		}
+		if (t == NIL && h->cfg.remember_traces) {
+			t = trace_new(h, rec->trace_id);
+			if (t != NIL) {
+				h->traces[t].state = T_HELD;
+				fifo_push(h, &h->held, t);
+			}
+		}
+		if (t != NIL)
+			mark_anomalous(h, t, now_ns);
+		return DFT_FATE_REPORT;
+	}
+	if (rec->flags & DFT_SF_ROOT) {
+		/* the root ended and nothing in the trace was anomalous: no reason to wait any longer */
+		if (t != NIL) {
+			h->st.root_drops += drop_spans(h, t, drop, arg);
+			trace_free(h, t);
+		}
+		return keep ? DFT_FATE_REPORT : DFT_FATE_FILTER;
+	}
+	if (keep)
+		return DFT_FATE_REPORT;
+	if (!holdable)
+		return DFT_FATE_FILTER;
+	if (h->span_free == NIL) {
+		h->st.overflow++;
+		return DFT_FATE_OVERFLOW;
+	}
+	if (t == NIL) {
+		/* cannot fail: held traces <= held spans < max_spans, anomalous ones <= remember_traces */
+		t = trace_new(h, rec->trace_id);
+		if (t == NIL) {
+			h->st.overflow++;
+			return DFT_FATE_OVERFLOW;
+		}
+		h->traces[t].state = T_HELD;
+		h->traces[t].deadline = now_ns + h->cfg.hold_ns;
+		fifo_push(h, &h->held, t);
+	}
+	e = &h->traces[t];
+	sp = &h->spans[h->span_free];
+	h->span_free = sp->next;
+	sp->rec = *rec;
+	sp->next = NIL;
+	if (e->tail != NIL)
+		h->spans[e->tail].next = (uint32_t)(sp - h->spans);
+	else
+		e->head = (uint32_t)(sp - h->spans);
+	e->tail = (uint32_t)(sp - h->spans);
+	e->n++;
+	h->st.held++;
+	return DFT_FATE_HELD;
+}
+
+const struct dft_span_rec *dft_hold_release_peek(const struct dft_hold *h)
+{
+	return h && h->rel_head != NIL ? &h->spans[h->rel_head].rec : NULL;
+}
+
+void dft_hold_release_pop(struct dft_hold *h)
+{
+	uint32_t s = h->rel_head;
+
+	if (s == NIL)
+		return;
+	h->rel_head = h->spans[s].next;
+	if (h->rel_head == NIL)
+		h->rel_tail = NIL;
+	h->spans[s].next = h->span_free;
+	h->span_free = s;
+	h->st.held--;
+}
+
+unsigned dft_hold_expire(struct dft_hold *h, uint64_t now_ns, dft_hold_drop_fn drop, void *arg)
+{
+	unsigned n = 0;
+
+	if (!h)
+		return 0;
+	while (h->held.head != NIL && h->traces[h->held.head].deadline <= now_ns) {
+		uint32_t t = h->held.head, d = drop_spans(h, t, drop, arg);
+
+		h->st.timeouts += d;
+		n += d;
+		trace_free(h, t);
+	}
+	while (h->anom.head != NIL && h->traces[h->anom.head].deadline <= now_ns)
+		trace_free(h, h->anom.head);
+	return n;
+}
+
+unsigned dft_hold_flush(struct dft_hold *h, dft_hold_drop_fn drop, void *arg)
+{
+	unsigned n = 0;
+
+	if (!h)
+		return 0;
+	while (h->held.head != NIL) {
+		uint32_t t = h->held.head;
+
+		n += drop_spans(h, t, drop, arg);
+		trace_free(h, t);
+	}
+	return n;
+}
+
+void dft_hold_stats(const struct dft_hold *h, struct dft_hold_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!h)
+		return;
+	*out = h->st;
+	out->traces_held = h->held.n;
+	out->traces_anomalous = h->anom.n;
+}

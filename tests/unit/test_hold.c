@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hold window: retroactive release when the trace turns anomalous (also through a later
+ * function error), early drop when the root ends normally, timeout, overflow, the bounded memory
+ * of anomalous traces, shutdown flush.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nic.h"
+
+#define MS 1000000ull
+
+struct drops {
+	unsigned n;
+	uint64_t last_span;
+};
+
+static void on_drop(void *arg, const struct dft_span_rec *r)
+{
+	struct drops *d = arg;
+
+	d->n++;
+	d->last_span = r->span_id;
+}
+
+static struct dft_span_rec rec(uint8_t trace, uint64_t span, uint16_t flags, uint32_t keep)
+{
+	struct dft_span_rec r;
+
+	memset(&r, 0, sizeof(r));
+	memset(r.trace_id, trace, sizeof(r.trace_id));
+	r.span_id = span;
+	r.flags = flags;
+	r.keep_reasons = keep;
+	r.prof_key = -1;
+	return r;
+}
+
+static struct dft_hold *mk(uint32_t max_spans, uint32_t remember)
+{
+	struct dft_hold_cfg c = {.enabled = true, .max_spans = max_spans, .hold_ns = 500 * MS,
+				 .remember_traces = remember, .remember_ns = 2000 * MS};
+	struct dft_hold *h;
+
+	assert_int_equal(dft_hold_create(&c, &h), 0);
+	return h;
+}
+
+static enum dft_fate admit(struct dft_hold *h, struct dft_span_rec *r, bool holdable, uint64_t now, struct drops *d)
+{
+	return dft_hold_admit(h, r, holdable, now, on_drop, d);
+}
+
+static uint64_t held(const struct dft_hold *h)
+{
+	struct dft_hold_stats st;
+
+	dft_hold_stats(h, &st);
+	return st.held;
+}
+
+static void test_retro_release(void **state)
+{
+	struct dft_hold *h = mk(64, 16);
+	struct drops d = {0};
+	struct dft_span_rec r;
+	const struct dft_span_rec *out;
+	struct dft_hold_stats st;
+
+	(void)state;
+	r = rec(1, 11, 0, 0);
+	assert_int_equal(admit(h, &r, true, 0, &d), DFT_FATE_HELD);
+	r = rec(1, 12, 0, 0);
+	assert_int_equal(admit(h, &r, true, 1, &d), DFT_FATE_HELD);
+	r = rec(2, 21, 0, 0); /* another trace, must stay held */
+	assert_int_equal(admit(h, &r, true, 1, &d), DFT_FATE_HELD);
+	assert_int_equal(held(h), 3);
+	/* a normal function span is kept but proves nothing about the trace */
+	r = rec(1, 13, 0, DFT_KEEP_FUNCTION);
+	assert_int_equal(admit(h, &r, false, 2, &d), DFT_FATE_REPORT);
+	assert_null(dft_hold_release_peek(h));
+	/* a later function error: the trace is anomalous, its held spans come back marked retro */
+	r = rec(1, 14, 0, DFT_KEEP_FUNCTION | DFT_KEEP_ERROR);
+	assert_int_equal(admit(h, &r, false, 3, &d), DFT_FATE_REPORT);
+	assert_int_equal(r.keep_reasons, DFT_KEEP_FUNCTION | DFT_KEEP_ERROR);
+	out = dft_hold_release_peek(h);
+	assert_non_null(out);
+	assert_int_equal(out->span_id, 11);
+	assert_int_equal(out->keep_reasons, DFT_KEEP_RETRO);
+	dft_hold_release_pop(h);
+	out = dft_hold_release_peek(h);
+	assert_non_null(out);
+	assert_int_equal(out->span_id, 12);
+	dft_hold_release_pop(h);
+	assert_null(dft_hold_release_peek(h));
+	assert_int_equal(held(h), 1);
+	/* later spans of the trace are kept, even its normal root */
+	r = rec(1, 15, 0, 0);
+	assert_int_equal(admit(h, &r, true, 4, &d), DFT_FATE_REPORT);
+	assert_int_equal(r.keep_reasons, DFT_KEEP_RETRO);
+	r = rec(1, 16, DFT_SF_ROOT, 0);
+	assert_int_equal(admit(h, &r, true, 5, &d), DFT_FATE_REPORT);
+	dft_hold_stats(h, &st);
+	assert_int_equal(st.released, 2);
+	assert_int_equal(st.traces_anomalous, 1);
+	assert_int_equal(st.traces_held, 1);
+	assert_int_equal(d.n, 0);
+	dft_hold_destroy(h);
+}
+
+static void test_platform_anomaly_releases(void **state)
+{
+	struct dft_hold *h = mk(64, 16);
+	struct drops d = {0};
+	struct dft_span_rec r;
+
+	(void)state;
+	r = rec(3, 31, 0, 0);
+	assert_int_equal(admit(h, &r, true, 0, &d), DFT_FATE_HELD);
+	/* any non-function reason counts: here a queueing platform span */
+	r = rec(3, 32, 0, DFT_KEEP_QUEUEING);
+	assert_int_equal(admit(h, &r, true, 1, &d), DFT_FATE_REPORT);
+	assert_non_null(dft_hold_release_peek(h));
+	assert_int_equal(dft_hold_release_peek(h)->span_id, 31);
+	/* the release queue is still counted as held until reported */
+	assert_int_equal(held(h), 1);
+	dft_hold_release_pop(h);
+	assert_int_equal(held(h), 0);
+	dft_hold_destroy(h);
+}
+
+static void test_root_drop(void **state)
+{
+	struct dft_hold *h = mk(64, 16);
+	struct drops d = {0};
+	struct dft_span_rec r;
+	struct dft_hold_stats st;
+
+	(void)state;
+	for (uint64_t s = 1; s <= 3; s++) {
+		r = rec(5, s, 0, 0);
+		assert_int_equal(admit(h, &r, true, s, &d), DFT_FATE_HELD);
+	}
+	r = rec(6, 9, 0, 0);
+	assert_int_equal(admit(h, &r, true, 4, &d), DFT_FATE_HELD);
+	/* the root ends normally: filtered at once, with the held spans, no waiting */
+	r = rec(5, 4, DFT_SF_ROOT, 0);
+	assert_int_equal(admit(h, &r, true, 5, &d), DFT_FATE_FILTER);
+	assert_int_equal(d.n, 3);
+	dft_hold_stats(h, &st);
+	assert_int_equal(st.root_drops, 3);
+	assert_int_equal(st.held, 1);
+	assert_int_equal(st.traces_held, 1);
+	/* a function root is reported, and still ends the wait of its trace */
+	r = rec(6, 10, DFT_SF_ROOT, DFT_KEEP_FUNCTION);
+	assert_int_equal(admit(h, &r, false, 6, &d), DFT_FATE_REPORT);
+	assert_int_equal(d.n, 4);
+	assert_int_equal(held(h), 0);
+	/* a root with an error is anomalous, not a normal end */
+	r = rec(7, 1, 0, 0);
+	assert_int_equal(admit(h, &r, true, 7, &d), DFT_FATE_HELD);
+	r = rec(7, 2, DFT_SF_ROOT, DFT_KEEP_ERROR);
+	assert_int_equal(admit(h, &r, true, 8, &d), DFT_FATE_REPORT);
+	assert_non_null(dft_hold_release_peek(h));
+	assert_int_equal(d.n, 4);
+	dft_hold_destroy(h);
+}
+
+static void test_timeout(void **state)
+{
+	struct dft_hold *h = mk(64, 16);
+	struct drops d = {0};
+	struct dft_span_rec r;
+	struct dft_hold_stats st;
+
+	(void)state;
+	r = rec(8, 1, 0, 0);
+	assert_int_equal(admit(h, &r, true, 100 * MS, &d), DFT_FATE_HELD);
+	r = rec(9, 1, 0, 0);
+	assert_int_equal(admit(h, &r, true, 300 * MS, &d), DFT_FATE_HELD);
+	r = rec(8, 2, 0, 0); /* joins its trace: the trace's hold time counts from its first span */
+	assert_int_equal(admit(h, &r, true, 400 * MS, &d), DFT_FATE_HELD);
+	assert_int_equal(dft_hold_expire(h, 600 * MS - 1, on_drop, &d), 0);
+	assert_int_equal(dft_hold_expire(h, 600 * MS, on_drop, &d), 2);
+	assert_int_equal(d.n, 2);
+	assert_int_equal(dft_hold_expire(h, 799 * MS, on_drop, &d), 0);
+	assert_int_equal(dft_hold_expire(h, 800 * MS, on_drop, &d), 1);
+	dft_hold_stats(h, &st);
+	assert_int_equal(st.timeouts, 3);
+	assert_int_equal(st.held, 0);
+	assert_int_equal(st.traces_held, 0);
+	/* after its timeout a trace starts over: a new span is held again */
+	r = rec(8, 3, 0, 0);
+	assert_int_equal(admit(h, &r, true, 900 * MS, &d), DFT_FATE_HELD);
+	dft_hold_destroy(h);
+}
+
+static void test_overflow_and_flush(void **state)
+{
+	struct dft_hold *h = mk(2, 16);
+	struct drops d = {0};
+	struct dft_span_rec r;
+	struct dft_hold_stats st;
+
+	(void)state;
+	r = rec(1, 1, 0, 0);
+	assert_int_equal(admit(h, &r, true, 0, &d), DFT_FATE_HELD);
+	r = rec(2, 1, 0, 0);
+	assert_int_equal(admit(h, &r, true, 0, &d), DFT_FATE_HELD);
+	r = rec(3, 1, 0, 0);
+	assert_int_equal(admit(h, &r, true, 0, &d), DFT_FATE_OVERFLOW);
+	r = rec(1, 2, 0, 0);
+	assert_int_equal(admit(h, &r, true, 0, &d), DFT_FATE_OVERFLOW);
+	/* not holdable (a function or a span with hops) is filtered, not lost */
+	r = rec(3, 2, 0, 0);
+	assert_int_equal(admit(h, &r, false, 0, &d), DFT_FATE_FILTER);
+	dft_hold_stats(h, &st);
+	assert_int_equal(st.overflow, 2);
+	assert_int_equal(st.held, 2);
+	/* trace 1 turns anomalous: released (queued), trace 2 is flushed at shutdown */
+	r = rec(1, 3, 0, DFT_KEEP_EXPLICIT);
+	assert_int_equal(admit(h, &r, true, 0, &d), DFT_FATE_REPORT);
+	assert_int_equal(dft_hold_flush(h, on_drop, &d), 1);
+	assert_int_equal(d.n, 1);
+	assert_non_null(dft_hold_release_peek(h));
+	assert_int_equal(held(h), 1); /* the release queue survives the flush: it is reported */
+	dft_hold_release_pop(h);
+	assert_int_equal(held(h), 0);
+	/* the freed pool is usable again */
+	r = rec(4, 1, 0, 0);
+	assert_int_equal(admit(h, &r, true, 0, &d), DFT_FATE_HELD);
+	r = rec(4, 2, 0, 0);
+	assert_int_equal(admit(h, &r, true, 0, &d), DFT_FATE_HELD);
+	dft_hold_destroy(h);
+}
+
+static void test_anomalous_memory(void **state)
+{
+	struct dft_hold *h = mk(64, 2);
+	struct drops d = {0};
+	struct dft_span_rec r;
+	struct dft_hold_stats st;
+
+	(void)state;
+	for (uint8_t t = 1; t <= 3; t++) {
+		r = rec(t, 1, 0, DFT_KEEP_ERROR);
+		assert_int_equal(admit(h, &r, true, t * MS, &d), DFT_FATE_REPORT);
+	}
+	dft_hold_stats(h, &st);
+	assert_int_equal(st.anomalous_evicted, 1);
+	assert_int_equal(st.traces_anomalous, 2);
+	/* trace 1 was forgotten (oldest), 2 and 3 are remembered */
+	r = rec(1, 2, 0, 0);
+	assert_int_equal(admit(h, &r, true, 4 * MS, &d), DFT_FATE_HELD);
+	r = rec(3, 2, 0, 0);
+	assert_int_equal(admit(h, &r, true, 4 * MS, &d), DFT_FATE_REPORT);
+	assert_int_equal(r.keep_reasons, DFT_KEEP_RETRO);
+	/* remembered for remember_ns (2 s) only */
+	dft_hold_expire(h, 2 * MS + 2000 * MS, on_drop, &d);
+	dft_hold_stats(h, &st);
+	assert_int_equal(st.traces_anomalous, 1);
+	r = rec(2, 2, 0, 0);
+	assert_int_equal(admit(h, &r, true, 2002 * MS, &d), DFT_FATE_HELD);
+	r = rec(3, 3, 0, 0);
+	assert_int_equal(admit(h, &r, true, 2002 * MS, &d), DFT_FATE_REPORT);
+	dft_hold_destroy(h);
+
+	/* remember_traces = 0: releases still happen, nothing is remembered */
+	h = mk(8, 0);
+	r = rec(1, 1, 0, 0);
+	assert_int_equal(admit(h, &r, true, 0, &d), DFT_FATE_HELD);
+	r = rec(1, 2, 0, DFT_KEEP_ERROR);
+	assert_int_equal(admit(h, &r, true, 0, &d), DFT_FATE_REPORT);
+	assert_non_null(dft_hold_release_peek(h));
+	dft_hold_release_pop(h);
+	r = rec(1, 3, 0, 0);
+	assert_int_equal(admit(h, &r, true, 0, &d), DFT_FATE_HELD);
+	dft_hold_destroy(h);
+}
+
+static void test_disabled(void **state)
+{
+	struct dft_hold_cfg c = {.enabled = false, .max_spans = 4, .hold_ns = 1, .remember_traces = 1,
+				 .remember_ns = 1};
+	struct dft_hold *h;
+	struct dft_span_rec r;
+
+	(void)state;
+	assert_int_equal(dft_hold_create(&c, &h), 0);
+	r = rec(1, 1, 0, 0);
+	assert_int_equal(dft_hold_admit(h, &r, true, 0, NULL, NULL), DFT_FATE_FILTER);
+	r = rec(1, 2, 0, DFT_KEEP_ERROR);
+	assert_int_equal(dft_hold_admit(h, &r, true, 0, NULL, NULL), DFT_FATE_REPORT);
+	r = rec(1, 3, 0, 0);
+	assert_int_equal(dft_hold_admit(NULL, &r, true, 0, NULL, NULL), DFT_FATE_FILTER);
+	assert_int_equal(r.keep_reasons, 0);
+	dft_hold_destroy(h);
+	c.max_spans = 0;
+	assert_int_not_equal(dft_hold_create(&c, &h), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_retro_release),
+		cmocka_unit_test(test_platform_anomaly_releases),
+		cmocka_unit_test(test_root_drop),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_overflow_and_flush),
+		cmocka_unit_test(test_anomalous_memory),
+		cmocka_unit_test(test_disabled),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: MIT */
+/* difftrace-nic configuration: defaults, the INI file, command-line overrides, errors naming
+ * file:line and the key. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "nic.h"
+
+static char dir[] = "/tmp/dft-nic-config-XXXXXX";
+static char errbuf[4096];
+
+static const char *write_file(const char *name, const char *text)
+{
+	static char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* Parse argv (NULL-terminated, without argv[0]) with stderr captured into errbuf. */
+static int parse(struct dft_nic_config *cfg, const char *const *args)
+{
+	char *argv[32];
+	char errpath[256];
+	int argc = 0, saved, fd, rc;
+	ssize_t n;
+
+	argv[argc++] = (char *)"difftrace-nic";
+	while (*args)
+		argv[argc++] = (char *)*args++;
+	argv[argc] = NULL;
+	snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(errpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	dup2(fd, 2);
+	rc = dft_nic_config_parse(cfg, argc, argv);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, errbuf, sizeof(errbuf) - 1, 0);
+	errbuf[n > 0 ? n : 0] = 0;
+	close(fd);
+	return rc;
+}
+
+static void test_defaults(void **state)
+{
+	struct dft_nic_config c;
+	const char *args[] = {"--socket", "/tmp/s", "--collector", "127.0.0.1:9", NULL};
+
+	(void)state;
+	assert_int_equal(parse(&c, args), 0);
+	assert_string_equal(c.socket_path, "/tmp/s");
+	assert_string_equal(c.collector_host, "127.0.0.1");
+	assert_string_equal(c.collector_port, "9");
+	assert_string_equal(c.transport, "tcp");
+	assert_string_equal(c.ingest, "mmap");
+	assert_int_not_equal(c.sender_id, 0);
+	assert_int_equal(c.batch_spans, 256);
+	assert_int_equal(c.flush_us, 1000);
+	assert_int_equal(c.backlog, 1024);
+	assert_true(c.filter.keep_function && c.filter.keep_error && c.filter.keep_explicit && c.filter.keep_cold_start);
+	assert_true(c.filter.queueing && c.filter.outlier && c.filter.contention);
+	assert_int_equal(c.filter.queue_floor_ns, 5000000);
+	assert_true(c.filter.queue_p99_multiple == 4.0);
+	assert_int_equal(c.filter.queue_min_samples, 200);
+	assert_true(c.filter.outlier_p99_multiple == 3.0);
+	assert_int_equal(c.filter.outlier_warmup, 200);
+	assert_int_equal(c.filter.outlier_ceiling_ns, 1000000000);
+	assert_int_equal(c.filter.cpu_throttle_ppm, 200000);
+	assert_int_equal(c.filter.mem_pressure_ppm, 800000);
+	assert_true(c.filter.concurrency_at_limit);
+	assert_int_equal(c.filter.metrics_refresh_ns, 1000000);
+	assert_int_equal(c.prof.interval_ns, 1000000000);
+	assert_int_equal(c.prof.rotate_intervals, 10);
+	assert_int_equal(c.prof.outlier_warmup, 200);
+	assert_int_equal(c.prof.queue_min_samples, 200);
+	assert_true(c.ship_profiles);
+	assert_true(c.hold.enabled);
+	assert_int_equal(c.hold.max_spans, 65536);
+	assert_string_equal(c.transport, "tcp");
+	assert_string_equal(c.ingest, "mmap");
+	assert_string_equal(c.rdma_bind, "");
+	assert_int_equal(c.hold.hold_ns, 500000000);
+	assert_int_equal(c.n_platform, 0);
+}
+
+static void test_file_and_overrides(void **state)
+{
+	struct dft_nic_config c;
+	const char *path = write_file("full.ini", "; difftrace-nic\n"
+						  "[filter]\n"
+						  "queue_floor_us = 7000\n"
+						  "queue_p99_multiple = 2.5\n"
+						  "outlier_warmup = 50\n"
+						  "outlier_ceiling_ms = 0\n"
+						  "contention = off\n"
+						  "platform_components = gw,activator\n"
+						  "[profiler]\n"
+						  "interval_ms = 250\n"
+						  "max_keys = 64\n"
+						  "[hold]\n"
+						  "enabled = false\n"
+						  "max_spans = 1000\n"
+						  "hold_ms = 100\n"
+						  "[batch]\n"
+						  "spans = 100\n"
+						  "flush_us = 50\n"
+						  "[transport]\n"
+						  "type = tcp\n"
+						  "collector = [::1]:4317\n"
+						  "sender_id = abc\n"
+						  "rdma_bind = 192.0.2.1\n"
+						  "[ingest]\n"
+						  "backend = dmadev\n"
+						  "socket = /tmp/from-file\n"
+						  "busy_poll = yes\n");
+	const char *a1[] = {"--config", path, NULL};
+	const char *a2[] = {"--batch-spans", "50", "--config", path, "--hold", "--set", "filter.queue_floor_us=9",
+			    "--collector", "h:1", "--set", "profiler.max_keys=32", NULL};
+
+	(void)state;
+	assert_int_equal(parse(&c, a1), 0);
+	assert_int_equal(c.filter.queue_floor_ns, 7000000);
+	assert_true(c.filter.queue_p99_multiple == 2.5 && c.prof.queue_p99_multiple == 2.5);
+	assert_int_equal(c.filter.outlier_warmup, 50);
+	assert_int_equal(c.prof.outlier_warmup, 50);
+	assert_int_equal(c.filter.outlier_ceiling_ns, 0);
+	assert_false(c.filter.contention);
+	assert_int_equal(c.n_platform, 2);
+	assert_string_equal(c.platform[1], "activator");
+	assert_int_equal(c.prof.interval_ns, 250000000);
+	assert_int_equal(c.prof.max_keys, 64);
+	assert_false(c.hold.enabled);
+	assert_int_equal(c.hold.max_spans, 1000);
+	assert_string_equal(c.rdma_bind, "192.0.2.1");
+	assert_string_equal(c.ingest, "dmadev");
+	assert_int_equal(c.hold.hold_ns, 100000000);
+	assert_int_equal(c.batch_spans, 100);
+	assert_int_equal(c.flush_us, 50);
+	assert_string_equal(c.collector_host, "::1");
+	assert_string_equal(c.collector_port, "4317");
+	assert_int_equal(c.sender_id, 0xabc);
+	assert_string_equal(c.socket_path, "/tmp/from-file");
+	assert_true(c.busy_poll);
+	/* the command line wins, wherever --config sits */
+	assert_int_equal(parse(&c, a2), 0);
+	assert_int_equal(c.batch_spans, 50);
+	assert_true(c.hold.enabled);
+	assert_int_equal(c.filter.queue_floor_ns, 9000);
+	assert_string_equal(c.collector_host, "h");
+	assert_int_equal(c.prof.max_keys, 32);
+	assert_int_equal(c.flush_us, 50); /* untouched file values stay */
+}
+
+static void test_file_errors(void **state)
+{
+	struct dft_nic_config c;
+	const char *path;
+	const char *args[] = {"--config", NULL, "--socket", "/s", "--collector", "h:1", NULL};
+	char want[300];
+
+	(void)state;
+	path = write_file("unknown.ini", "[filter]\nqueueing = true\nqueue_flor_us = 5\n");
+	args[1] = path;
+	assert_int_equal(parse(&c, args), -EINVAL);
+	snprintf(want, sizeof(want), "%s:3: [filter] queue_flor_us: unknown key", path);
+	assert_non_null(strstr(errbuf, want));
+
+	path = write_file("badval.ini", "[hold]\n\nmax_spans = 0\nhold_ms = 10\n");
+	args[1] = path;
+	assert_int_equal(parse(&c, args), -EINVAL);
+	snprintf(want, sizeof(want), "%s:3: [hold] max_spans: expected an integer in 1..16777216", path);
+	assert_non_null(strstr(errbuf, want));
+
+	path = write_file("badbool.ini", "[ingest]\nbusy_poll = maybe\n");
+	args[1] = path;
+	assert_int_equal(parse(&c, args), -EINVAL);
+	assert_non_null(strstr(errbuf, ":2: [ingest] busy_poll: expected true or false"));
+
+	path = write_file("section.ini", "[filters]\nqueueing = true\n");
+	args[1] = path;
+	assert_int_equal(parse(&c, args), -EINVAL);
+	assert_non_null(strstr(errbuf, ":2: [filters] queueing: unknown key"));
+
+	path = write_file("mult.ini", "[filter]\noutlier_p99_multiple = 0.5\n");
+	args[1] = path;
+	assert_int_equal(parse(&c, args), -EINVAL);
+	assert_non_null(strstr(errbuf, "outlier_p99_multiple"));
+
+	path = write_file("transport.ini", "[transport]\ntype = carrier-pigeon\n");
+	args[1] = path;
+	assert_int_equal(parse(&c, args), -EINVAL);
+	assert_non_null(strstr(errbuf, ":2: [transport] type: unknown name 'carrier-pigeon'"));
+
+	path = write_file("syntax.ini", "[batch]\nspans 12\n");
+	args[1] = path;
+	assert_int_equal(parse(&c, args), -EINVAL);
+	assert_non_null(strstr(errbuf, ":2:"));
+
+	args[1] = "/nonexistent/dir/x.ini";
+	assert_int_equal(parse(&c, args), -EINVAL);
+	assert_non_null(strstr(errbuf, "/nonexistent/dir/x.ini"));
+}
+
+static void test_cli_errors(void **state)
+{
+	struct dft_nic_config c;
+	const char *a1[] = {"--socket", "/s", "--collector", "h:1", "--set", "filter.nope=1", NULL};
+	const char *a2[] = {"--socket", "/s", "--collector", "h:1", "--set", "garbage", NULL};
+	const char *a3[] = {"--socket", "/s", "--collector", "h:99999", NULL};
+	const char *a4[] = {"--socket", "/s", NULL};
+	const char *a5[] = {"--socket", "/s", "--collector", "h:1", "--batch-spans", "0", NULL};
+	const char *a6[] = {"--help", NULL};
+	const char *a7[] = {"--socket", "/s", "--collector", "h:1", "--transport", "rdma-not-built", NULL};
+
+	(void)state;
+	assert_int_equal(parse(&c, a1), -EINVAL);
+	assert_non_null(strstr(errbuf, "--set"));
+	assert_non_null(strstr(errbuf, "unknown key"));
+	assert_int_equal(parse(&c, a2), -EINVAL);
+	assert_non_null(strstr(errbuf, "SECTION.KEY=VALUE"));
+	assert_int_equal(parse(&c, a3), -EINVAL);
+	assert_non_null(strstr(errbuf, "--collector"));
+	assert_int_equal(parse(&c, a4), -EINVAL);
+	assert_non_null(strstr(errbuf, "--collector"));
+	assert_int_equal(parse(&c, a5), -EINVAL);
+	assert_non_null(strstr(errbuf, "--batch-spans"));
+	assert_int_equal(parse(&c, a7), -EINVAL);
+	assert_non_null(strstr(errbuf, "--transport"));
+	/* --help prints the key table on stdout */
+	fflush(stdout);
+	{
+		int saved = dup(1), fd = open("/dev/null", O_WRONLY);
+
+		dup2(fd, 1);
+		assert_int_equal(parse(&c, a6), 1);
+		fflush(stdout);
+		dup2(saved, 1);
+		close(fd);
+		close(saved);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_file_and_overrides),
+		cmocka_unit_test(test_file_errors),
+		cmocka_unit_test(test_cli_errors),
+	};
+	int rc;
+
+	if (!mkdtemp(dir))
+		return 1;
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			rc = rc ? rc : 1;
+	}
+	return rc;
+}

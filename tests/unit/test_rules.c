@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The differential filter's rules: each rule's kept and not-kept cases, thresholds at the boundary,
+ * the outlier warm-up policy, the platform-components override, and the contention rule reading a
+ * metrics page that changes under it (including torn and hostile entries).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nic.h"
+
+#define MS 1000000ull
+#define NAME_CAP 16u
+
+static struct dft_slot slot(uint16_t flags, uint8_t status, uint32_t queue_ns)
+{
+	struct dft_slot s;
+
+	memset(&s, 0, sizeof(s));
+	s.type = DFT_SLOT_SPAN;
+	s.flags = flags;
+	s.status = status;
+	s.queue_ns = queue_ns;
+	return s;
+}
+
+static struct dft_filter filter(void)
+{
+	struct dft_filter f = {0};
+
+	dft_filter_cfg_defaults(&f.cfg);
+	return f;
+}
+
+static uint32_t decide(const struct dft_filter *f, const struct dft_slot *s, enum dft_kind kind, uint64_t dur,
+		       const struct dft_prof_limits *lim, bool contended)
+{
+	struct dft_span_facts x = {.kind = kind, .duration_ns = dur, .contended = contended};
+
+	if (lim)
+		x.lim = *lim;
+	return dft_filter_decide(f, s, &x);
+}
+
+static void test_flag_rules(void **state)
+{
+	struct dft_filter f = filter();
+	struct dft_slot s;
+
+	(void)state;
+	s = slot(0, DFT_STATUS_OK, 0);
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 1000, NULL, false), 0);
+	assert_int_equal(decide(&f, &s, DFT_KIND_FUNCTION, 1000, NULL, false), DFT_KEEP_FUNCTION);
+	s = slot(0, DFT_STATUS_ERROR, 0);
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 0, NULL, false), DFT_KEEP_ERROR);
+	s = slot(DFT_SF_EXCEPTION, DFT_STATUS_UNSET, 0);
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 0, NULL, false), DFT_KEEP_ERROR);
+	s = slot(DFT_SF_KEEP, DFT_STATUS_OK, 0);
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 0, NULL, false), DFT_KEEP_EXPLICIT);
+	s = slot(DFT_SF_COLD_START, DFT_STATUS_OK, 0);
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 0, NULL, false), DFT_KEEP_COLD_START);
+	/* every knob turns its rule off and only its rule */
+	f.cfg.keep_cold_start = false;
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 0, NULL, false), 0);
+	s = slot(DFT_SF_KEEP | DFT_SF_EXCEPTION, DFT_STATUS_ERROR, 0);
+	f.cfg.keep_error = false;
+	assert_int_equal(decide(&f, &s, DFT_KIND_FUNCTION, 0, NULL, false), DFT_KEEP_FUNCTION | DFT_KEEP_EXPLICIT);
+	f.cfg.keep_explicit = false;
+	f.cfg.keep_function = false;
+	assert_int_equal(decide(&f, &s, DFT_KIND_FUNCTION, 0, NULL, false), 0);
+}
+
+static void test_queue_floor(void **state)
+{
+	struct dft_filter f = filter();
+	struct dft_slot s;
+
+	(void)state;
+	assert_int_equal(f.cfg.queue_floor_ns, 5 * MS);
+	s = slot(0, DFT_STATUS_OK, 5 * MS); /* at the floor: not above it */
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 0, NULL, false), 0);
+	s.queue_ns = 5 * MS + 1;
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 0, NULL, false), DFT_KEEP_QUEUEING);
+	f.cfg.queueing = false;
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 0, NULL, false), 0);
+	f.cfg.queueing = true;
+	f.cfg.queue_floor_ns = 0; /* no floor, no profile: nothing queues "too long" */
+	s.queue_ns = UINT32_MAX;
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 0, NULL, false), 0);
+}
+
+/* A profiler with n spans of (comp 1, op 2), duration dur and queue q, recomputed once. */
+static struct dft_profiler *profile(unsigned n, uint64_t dur, uint64_t q, int *key)
+{
+	struct dft_prof_cfg pc;
+	struct dft_profiler *p;
+
+	dft_prof_cfg_defaults(&pc);
+	assert_int_equal(dft_profiler_create(&pc, &p), 0);
+	*key = dft_profiler_key(p, 1, 2);
+	assert_true(*key >= 0);
+	for (unsigned i = 0; i < n; i++)
+		dft_profiler_observe(p, *key, dur, q);
+	assert_false(dft_profiler_tick(p, 1));
+	assert_true(dft_profiler_tick(p, 1 + pc.interval_ns));
+	return p;
+}
+
+static void test_queue_relative(void **state)
+{
+	struct dft_filter f = filter();
+	struct dft_prof_limits lim;
+	struct dft_profiler *p;
+	struct dft_slot s;
+	int key;
+
+	(void)state;
+	/* one sample short of queue_min_samples: only the floor applies */
+	p = profile(199, 1000, 100000, &key);
+	dft_profiler_limits(p, key, &lim);
+	assert_int_equal(lim.queue_ns, 0);
+	s = slot(0, DFT_STATUS_OK, 1000000);
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 1000, &lim, false), 0);
+	dft_profiler_destroy(p);
+
+	p = profile(200, 1000, 100000, &key);
+	dft_profiler_limits(p, key, &lim);
+	/* 4 x p99 (100 us, within the histogram's 2.2%) */
+	assert_in_range(lim.queue_ns, 4 * 97800, 4 * 102200);
+	s.queue_ns = (uint32_t)lim.queue_ns;
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 1000, &lim, false), 0);
+	s.queue_ns = (uint32_t)lim.queue_ns + 1;
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 1000, &lim, false), DFT_KEEP_QUEUEING);
+	f.cfg.queueing = false;
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 1000, &lim, false), 0);
+	dft_profiler_destroy(p);
+}
+
+static void test_outlier_warmup(void **state)
+{
+	struct dft_filter f = filter();
+	struct dft_prof_limits lim = {0};
+	struct dft_profiler *p;
+	struct dft_slot s = slot(0, DFT_STATUS_OK, 0);
+	int key;
+
+	(void)state;
+	/* warm-up policy: no profile, only the absolute ceiling (1 s) */
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 1000 * MS, &lim, false), 0);
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 1000 * MS + 1, &lim, false), DFT_KEEP_OUTLIER);
+	p = profile(199, 100000, 0, &key);
+	dft_profiler_limits(p, key, &lim);
+	assert_int_equal(lim.duration_ns, 0);
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 200 * MS, &lim, false), 0);
+	dft_profiler_destroy(p);
+	/* warm: 3 x p99, and the ceiling no longer decides */
+	p = profile(200, 100000, 0, &key);
+	dft_profiler_limits(p, key, &lim);
+	assert_in_range(lim.duration_ns, 3 * 97800, 3 * 102200);
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, lim.duration_ns, &lim, false), 0);
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, lim.duration_ns + 1, &lim, false), DFT_KEEP_OUTLIER);
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 200 * MS, &lim, false), DFT_KEEP_OUTLIER);
+	f.cfg.outlier = false;
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 200 * MS, &lim, false), 0);
+	f.cfg.outlier = true;
+	/* a ceiling of 0 turns the warm-up test off */
+	f.cfg.outlier_ceiling_ns = 0;
+	lim.duration_ns = 0;
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, UINT64_MAX, &lim, false), 0);
+	dft_profiler_destroy(p);
+}
+
+static void test_platform_override(void **state)
+{
+	static const char names[2][DFT_NAME_MAX + 1] = {"gateway", "activator"};
+	struct dft_filter f = filter();
+	struct dft_slot s = slot(0, DFT_STATUS_OK, 0);
+
+	(void)state;
+	f.n_platform = 2;
+	f.platform = names;
+	/* a function region's listed component is platform: filtered unless a rule keeps it */
+	assert_int_equal(decide(&f, &s, dft_filter_kind(&f, &s, DFT_KIND_FUNCTION, "gateway"), 10, NULL, false), 0);
+	assert_int_equal(decide(&f, &s, dft_filter_kind(&f, &s, DFT_KIND_FUNCTION, "gatewayx"), 10, NULL, false),
+			 DFT_KEEP_FUNCTION);
+	/* the span's own kind flag wins over the list */
+	s = slot(DFT_SF_KIND_FUNCTION, DFT_STATUS_OK, 0);
+	assert_int_equal(decide(&f, &s, dft_filter_kind(&f, &s, DFT_KIND_PLATFORM, "activator"), 10, NULL, false),
+			 DFT_KEEP_FUNCTION);
+	s = slot(DFT_SF_KIND_PLATFORM, DFT_STATUS_OK, 0);
+	assert_int_equal(decide(&f, &s, dft_filter_kind(&f, &s, DFT_KIND_FUNCTION, "user-fn"), 10, NULL, false), 0);
+}
+
+/* ---- contention on a region's metrics page */
+
+struct region {
+	struct dft_region_hdr *h;
+	struct dft_region_geom g;
+	struct dft_metrics_page *pg;
+};
+
+static int setup_region(void **state)
+{
+	struct region *r = calloc(1, sizeof(*r));
+	size_t size = dft_region_size(NAME_CAP, 1, 64);
+
+	r->h = aligned_alloc(DFT_PAGE, (size + DFT_PAGE - 1) / DFT_PAGE * DFT_PAGE);
+	memset(r->h, 0, size);
+	r->h->magic = DFT_REGION_MAGIC;
+	r->h->abi_version = DFT_ABI_VERSION;
+	r->h->hdr_size = sizeof(*r->h);
+	r->h->region_size = size;
+	r->h->slot_size = DFT_SLOT_SIZE;
+	r->h->ring_slots = 64;
+	r->h->ring_count = 1;
+	r->h->name_capacity = NAME_CAP;
+	r->h->metrics_off = DFT_METRICS_OFF;
+	r->h->names_off = DFT_NAMES_OFF;
+	r->h->rings_off = dft_rings_off(NAME_CAP);
+	r->h->ring_stride = dft_ring_stride(64);
+	r->h->component_kind = DFT_KIND_PLATFORM;
+	assert_int_equal(dft_region_validate(r->h, size, &r->g), 0);
+	r->pg = (struct dft_metrics_page *)(void *)((uint8_t *)r->h + DFT_METRICS_OFF);
+	*state = r;
+	return 0;
+}
+
+static int teardown_region(void **state)
+{
+	struct region *r = *state;
+
+	free(r->h);
+	free(r);
+	return 0;
+}
+
+static void put(struct dft_metrics_page *pg, unsigned i, uint16_t comp, uint32_t throttle, uint32_t conc,
+		uint32_t limit, uint32_t mem)
+{
+	struct dft_metric_entry *e = &pg->entry[i];
+
+	e->seq++;
+	e->component_id = comp;
+	e->cpu_throttle_ppm = throttle;
+	e->concurrency = conc;
+	e->concurrency_limit = limit;
+	e->mem_pressure_ppm = mem;
+	e->seq++;
+}
+
+static void test_contention(void **state)
+{
+	struct region *r = *state;
+	struct dft_filter f = filter();
+	struct dft_contention c;
+	struct dft_slot s = slot(0, DFT_STATUS_OK, 0);
+	uint64_t now = 1000 * MS;
+
+	memset(&c, 0, sizeof(c));
+	r->pg->count = 3;
+	put(r->pg, 0, 1, 200000, 0, 0, 0);      /* throttled: at the threshold */
+	put(r->pg, 1, 2, 199999, 10, 10, 0);    /* at its concurrency limit */
+	put(r->pg, 2, 3, 0, 11, 0, 799999);     /* no limit, memory just under */
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, false);
+	assert_true(dft_contention_on(&c, 1));
+	assert_true(dft_contention_on(&c, 2));
+	assert_false(dft_contention_on(&c, 3));
+	assert_false(dft_contention_on(&c, 4));
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 0, NULL, dft_contention_on(&c, 1)), DFT_KEEP_CONTENTION);
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 0, NULL, dft_contention_on(&c, 3)), 0);
+
+	/* the metrics change; within the refresh interval the readings are not re-read */
+	put(r->pg, 0, 1, 199999, 0, 0, 0);
+	put(r->pg, 2, 3, 0, 0, 0, 800000);
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now + f.cfg.metrics_refresh_ns - 1, false);
+	assert_true(dft_contention_on(&c, 1));
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now + f.cfg.metrics_refresh_ns, false);
+	assert_false(dft_contention_on(&c, 1));
+	assert_true(dft_contention_on(&c, 2));
+	assert_true(dft_contention_on(&c, 3));
+	now += f.cfg.metrics_refresh_ns;
+
+	/* a torn entry (writer mid-update) is ignored: the previous reading stands */
+	r->pg->entry[0].seq++;
+	r->pg->entry[0].cpu_throttle_ppm = 900000;
+	r->pg->entry[2].seq++;
+	r->pg->entry[2].mem_pressure_ppm = 0;
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, true);
+	assert_false(dft_contention_on(&c, 1));
+	assert_true(dft_contention_on(&c, 3));
+	assert_int_equal(c.torn, 2);
+	r->pg->entry[0].seq++;
+	r->pg->entry[2].seq++;
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, true);
+	assert_true(dft_contention_on(&c, 1));
+	assert_false(dft_contention_on(&c, 3));
+
+	/* the concurrency limit of 0 means "no limit" */
+	put(r->pg, 1, 2, 0, 1000, 0, 0);
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, true);
+	assert_false(dft_contention_on(&c, 2));
+
+	/* hostile: an unpublished component id and a count beyond the page are ignored */
+	put(r->pg, 1, 9, 999999, 0, 0, 0);
+	r->pg->count = 100000;
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, true);
+	assert_false(dft_contention_on(&c, 9));
+	assert_true(c.bad >= 1);
+	r->pg->count = 1;
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 16, now, true);
+	assert_true(dft_contention_on(&c, 1));
+	assert_false(dft_contention_on(&c, 9)); /* entry 1 is beyond count now */
+
+	/* thresholds are knobs: 0 turns a trigger off, and the rule itself can be off */
+	f.cfg.cpu_throttle_ppm = 0;
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 16, now, true);
+	assert_false(dft_contention_on(&c, 1));
+	f.cfg.contention = false;
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 0, NULL, true), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_flag_rules),
+		cmocka_unit_test(test_queue_floor),
+		cmocka_unit_test(test_queue_relative),
+		cmocka_unit_test(test_outlier_warmup),
+		cmocka_unit_test(test_platform_override),
+		cmocka_unit_test_setup_teardown(test_contention, setup_region, teardown_region),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
