@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * RDMA transport to difftrace-collector: the backlog (backlog.c) over the verbs client in
+ * shared/src/rdma_client.c, whose protocol is written out in dft/rdma.h and docs/rdma.md.
+ *
+ *   1. the client connects (rdma_cm; backoff 10 ms .. 1 s) and learns the collector's resume_seq:
+ *      backlog entries <= resume_seq are durable already and retired as reported.
+ *   2. entries are written in sequence order, one per receive-ring slot, as credits allow.
+ *   3. credits map back to the highest acknowledged sequence: entries up to it are retired.
+ *   4. a new connection (epoch) rewinds the send cursor to the oldest unacknowledged entry.
+ * A batch larger than the collector's slot can never be written: it is dropped and its spans
+ * counted as lost_transport (the collector's dedup accepts the gap in sequences).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "backlog.h"
+#include "dft/rdma.h"
+#include "nic.h"
+
+struct dft_tx {
+	const struct dft_nic_config *cfg;
+	struct dft_rdma_client *client;
+	struct dft_backlog bl;
+	uint64_t epoch;
+	uint32_t send_idx; /* entries before it (relative to the oldest) are written on this connection */
+	uint64_t connects_seen, disconnects_seen;
+};
+
+static int rdma_create(const struct dft_nic_config *cfg, struct dft_tx **out)
+{
+	struct dft_rdma_client_cfg cc = {
+		.host = cfg->collector_host,
+		.port = cfg->collector_port,
+		.bind = cfg->rdma_bind[0] ? cfg->rdma_bind : NULL,
+		.sender_id = cfg->sender_id,
+	};
+	struct dft_tx *t = calloc(1, sizeof(*t));
+	int rc;
+
+	if (!t)
+		return -ENOMEM;
+	t->cfg = cfg;
+	rc = dft_backlog_init(&t->bl, cfg->backlog + 1); /* +1: room for the final zero-span batch */
+	if (rc)
+		goto err_free;
+	rc = dft_rdma_client_create(&cc, &t->client);
+	if (rc)
+		goto err_backlog;
+	*out = t;
+	return 0;
+err_backlog:
+	dft_backlog_fini(&t->bl);
+err_free:
+	free(t);
+	return rc;
+}
+
+static void rdma_destroy(struct dft_tx *t)
+{
+	dft_rdma_client_destroy(t->client);
+	dft_backlog_fini(&t->bl);
+	free(t);
+}
+
+static void sync_link_counters(struct dft_tx *t)
+{
+	struct dft_rdma_client_stats st;
+
+	dft_rdma_client_get_stats(t->client, &st);
+	dft_ctr_add(&dft_nic_ctr.connects, st.connects - t->connects_seen);
+	dft_ctr_add(&dft_nic_ctr.disconnects, st.disconnects - t->disconnects_seen);
+	t->connects_seen = st.connects;
+	t->disconnects_seen = st.disconnects;
+}
+
+static int rdma_poll(struct dft_tx *t, uint64_t now)
+{
+	int work = 0;
+	uint32_t retired;
+
+	(void)now;
+	dft_rdma_client_poll(t->client);
+	sync_link_counters(t);
+	if (!dft_rdma_client_connected(t->client))
+		return 0;
+	if (dft_rdma_client_epoch(t->client) != t->epoch) {
+		t->epoch = dft_rdma_client_epoch(t->client);
+		dft_backlog_retire_upto(&t->bl, dft_rdma_client_resume_seq(t->client));
+		t->send_idx = 0;
+		work = 1;
+	}
+	retired = dft_backlog_retire_upto(&t->bl, dft_rdma_client_acked(t->client));
+	t->send_idx = retired > t->send_idx ? 0 : t->send_idx - retired;
+	work += retired > 0;
+	while (t->send_idx < t->bl.count) {
+		struct dft_backlog_entry *e = dft_backlog_at(&t->bl, t->send_idx);
+		int rc = dft_rdma_client_send(t->client, e->seq, e->buf, e->len);
+
+		if (rc == -EMSGSIZE && t->send_idx == 0) {
+			dft_ctr_add(&dft_nic_ctr.lost_transport, dft_backlog_drop_oldest(&t->bl));
+			continue;
+		}
+		if (rc)
+			break; /* no credit yet, or the connection just failed */
+		t->send_idx++;
+		dft_ctr_add(&dft_nic_ctr.batches_sent, 1);
+		work++;
+	}
+	return work;
+}
+
+static int rdma_admit(struct dft_tx *t, uint64_t seq, uint32_t n_spans, uint8_t *buf, size_t len)
+{
+	return dft_backlog_push(&t->bl, seq, n_spans, buf, len);
+}
+
+static bool rdma_has_room(const struct dft_tx *t)
+{
+	return t->bl.count < t->bl.cap - 1;
+}
+
+static bool rdma_ready(const struct dft_tx *t)
+{
+	return dft_rdma_client_connected(t->client) && t->bl.count * 2 < t->bl.cap;
+}
+
+static uint32_t rdma_unacked(const struct dft_tx *t)
+{
+	return t->bl.count;
+}
+
+static uint64_t rdma_acked_seq(const struct dft_tx *t)
+{
+	return t->bl.acked;
+}
+
+static uint64_t rdma_discard(struct dft_tx *t)
+{
+	t->send_idx = 0;
+	return dft_backlog_discard(&t->bl);
+}
+
+const struct dft_tx_ops dft_tx_rdma_ops = {
+	.name = "rdma",
+	.create = rdma_create,
+	.destroy = rdma_destroy,
+	.poll = rdma_poll,
+	.admit = rdma_admit,
+	.has_room = rdma_has_room,
+	.ready = rdma_ready,
+	.unacked = rdma_unacked,
+	.acked_seq = rdma_acked_seq,
+	.discard = rdma_discard,
+	.hdr_room = 0,
+};
