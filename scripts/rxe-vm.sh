@@ -13,7 +13,8 @@
 # back inside the guest kernel). Exit status: the command's; 77 = cannot run a VM here; 124 = timeout;
 # 125 = the VM died without reporting.
 # Env: DFT_RXE_CACHE (kernel + initramfs cache; default ~/.cache/difftrace/rxe-vm), DFT_RXE_MEM (MiB,
-# 1536), DFT_RXE_CPUS (2), DFT_RXE_TIMEOUT (s, 900), DFT_RXE_VERBOSE=1 (show guest console).
+# 1536), DFT_RXE_CPUS (2), DFT_RXE_CPU (qemu -cpu model, default max: the DPDK build targets
+# SSE4.2+, which qemu64 lacks), DFT_RXE_TIMEOUT (s, 900), DFT_RXE_VERBOSE=1 (show guest console).
 # Accelerator: TCG always. /dev/kvm on these machines is PVM-only and stock kernels hang under it;
 # TCG boots the stock kernel in ~5 s, which is plenty for functional tests (never for speed).
 set -euo pipefail
@@ -161,7 +162,7 @@ fsdev f3 "$ROOT" work ",multidevs=remap"
 OUT=/dev/null; [ "${DFT_RXE_VERBOSE:-0}" = 1 ] && OUT=/dev/stderr
 set +e
 # The console is where the guest command's output goes: show it unless it is the kernel's chatter.
-timeout "$TIMEOUT" qemu-system-x86_64 -M pc -accel tcg -cpu qemu64 -smp "$CPUS" -m "$MEM" \
+timeout "$TIMEOUT" qemu-system-x86_64 -M pc -accel tcg -cpu "${DFT_RXE_CPU:-max}" -smp "$CPUS" -m "$MEM" \
   -nodefaults -no-reboot -display none -serial stdio \
   -kernel "$CACHE/kernel" -initrd "$INITRD" \
   -append "console=ttyS0 quiet loglevel=1 panic=-1 dft.kv=$KV" "${ARGS[@]}" < /dev/null \

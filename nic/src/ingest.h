@@ -24,6 +24,8 @@ struct dft_ingest_ops {
 	/* True when no ring has readable slots left (a corrupt ring counts as empty). */
 	bool (*empty)(struct dft_nic_region *r);
 	void (*detach)(struct dft_nic_region *r);
+	/* Release what the backend set up for the whole daemon (NULL: nothing); before EAL cleanup. */
+	void (*shutdown)(void);
 };
 
 extern const struct dft_ingest_ops dft_ingest_mmap_ops;

@@ -36,7 +36,6 @@ static struct {
 	struct rte_device *rdev;
 	struct dft_slot *staging;
 	rte_iova_t staging_iova;
-	uint64_t copies, errors;
 	bool ready;
 } dma = {.dev = -1};
 
@@ -160,7 +159,7 @@ static int dma_wait(uint16_t n)
 			rte_pause();
 	}
 	if (err || done < n) {
-		dma.errors++;
+		dft_ctr_add(&dft_nic_ctr.dma_errors, 1);
 		return -EIO;
 	}
 	return 0;
@@ -196,7 +195,7 @@ static int dma_poll(struct dft_nic_region *r, uint32_t ring, struct dft_slot *bu
 	rte_dma_submit(dma.dev, 0);
 	if (dma_wait(ops))
 		return 0; /* nothing consumed: the slots stay in the ring for the next poll */
-	dma.copies += ops;
+	dft_ctr_add(&dft_nic_ctr.dma_copies, ops);
 	memcpy(burst, dma.staging, n * sizeof(struct dft_slot));
 	return (int)n;
 }
@@ -225,6 +224,17 @@ static void dma_detach(struct dft_nic_region *r)
 	r->ingest_priv = NULL;
 }
 
+/* The device must be stopped before EAL closes it, or its worker (dma_skeleton's thread) outlives it. */
+static void dma_shutdown(void)
+{
+	if (!dma.ready)
+		return;
+	rte_dma_stop(dma.dev);
+	rte_free(dma.staging);
+	dma.staging = NULL;
+	dma.ready = false;
+}
+
 const struct dft_ingest_ops dft_ingest_dmadev_ops = {
 	.name = "dmadev",
 	.attach = dma_attach,
@@ -232,4 +242,5 @@ const struct dft_ingest_ops dft_ingest_dmadev_ops = {
 	.release = dma_release,
 	.empty = dma_empty,
 	.detach = dma_detach,
+	.shutdown = dma_shutdown,
 };

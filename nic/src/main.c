@@ -407,6 +407,8 @@ free_rings:
 	rte_ring_free(ctx->batches);
 fini_worker:
 	dft_worker_fini(ctx);
+	if (ctx->ingest->shutdown)
+		ctx->ingest->shutdown();
 cleanup_eal:
 	rte_eal_cleanup();
 	return rc;

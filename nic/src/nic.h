@@ -193,6 +193,8 @@ struct dft_nic_counters {
 	uint64_t profiles_dropped;
 	uint64_t metrics_torn;
 	uint64_t metrics_bad;
+	uint64_t dma_copies; /* dmadev ingest: copies completed by the DMA engine */
+	uint64_t dma_errors;
 	/* written by the main lcore */
 	uint64_t reported;
 	uint64_t lost_backlog_full;

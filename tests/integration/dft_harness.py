@@ -50,8 +50,12 @@ def telemetry(prefix, cmd, timeout=5.0):
 
 
 class Pipeline:
-    def __init__(self, bindir, workdir=None, lcores="0-1", nic_args=(), collector_args=(), keep=False):
+    def __init__(self, bindir, workdir=None, lcores="0-1", nic_args=(), collector_args=(), keep=False,
+                 transport="tcp", host="127.0.0.1", eal_args=()):
         self.bindir = bindir
+        self.transport = transport
+        self.host = host
+        self.eal_args = list(eal_args)
         self.keep = keep
         self.dir = workdir or tempfile.mkdtemp(prefix="dft-it-")
         os.makedirs(self.dir, exist_ok=True)
@@ -77,7 +81,8 @@ class Pipeline:
             os.remove(ready)
         log = open(self.path("collector.log"), "a")
         self.collector = subprocess.Popen(
-            [os.path.join(self.bindir, "difftrace-collector"), "--listen", "127.0.0.1:%d" % (self.port or 0),
+            [os.path.join(self.bindir, "difftrace-collector"), "--transport", self.transport,
+             "--listen", "%s:%d" % (self.host, self.port or 0),
              "--db", self.db, "--otlp-json", self.otlp, "--stats-json", self.collector_stats,
              "--ready-file", ready] + self.collector_args,
             stdout=log, stderr=subprocess.STDOUT)
@@ -92,8 +97,9 @@ class Pipeline:
         log = open(self.path("nic.log"), "a")
         self.nic = subprocess.Popen(
             [os.path.join(self.bindir, "difftrace-nic"), "--no-huge", "--no-pci", "-m", "256",
-             "-l", self.lcores, f"--file-prefix={self.prefix}", "--log-level=*:error", "--",
-             "--socket", self.socket, "--collector", f"127.0.0.1:{self.port}",
+             "-l", self.lcores, f"--file-prefix={self.prefix}", "--log-level=*:error"] + self.eal_args + [
+             "--", "--transport", self.transport,
+             "--socket", self.socket, "--collector", f"{self.host}:{self.port}",
              "--stats-json", self.nic_stats, "--ready-file", ready] + self.nic_args,
             stdout=log, stderr=subprocess.STDOUT)
         wait_for_file(ready, self.nic, "difftrace-nic")

@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dft_harness import LOST_KEYS, HarnessError, Pipeline, accounting  # noqa: E402
 
 TICK_TOLERANCE_NS = 200_000_000  # tick-converted times vs the app's own clock reads
+INGEST = "mmap"
 
 
 class Failure(Exception):
@@ -118,6 +119,9 @@ def check_accounting(p, produced_by_apps, exact):
     check(produced == produced_by_apps, f"NIC counted produced={produced}, the apps produced {produced_by_apps}")
     check(produced == total, f"accounting identity broken: produced={produced} != reported+filtered+lost={total} ({nic})")
     check(nic.get("in_flight", 0) == 0, f"in_flight={nic.get('in_flight')} after shutdown")
+    if INGEST == "dmadev":
+        check(nic["dma_copies"] > 0 and nic["dma_errors"] == 0,
+              f"dmadev ingest: {nic['dma_copies']} DMA copies, {nic['dma_errors']} errors")
     if exact:
         lost = {k: nic[k] for k in LOST_KEYS if nic[k]}
         check(not lost, f"spans lost: {lost}")
@@ -218,13 +222,22 @@ def main():
     ap.add_argument("--scenario", choices=sorted(SCENARIOS), required=True)
     ap.add_argument("--lcores", default="0-1")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--transport", choices=("tcp", "rdma"), default="tcp")
+    ap.add_argument("--host", default="127.0.0.1", help="collector address (rdma: the RDMA device's IP)")
+    ap.add_argument("--ingest", choices=("mmap", "dmadev"), default="mmap")
     a = ap.parse_args()
+    global INGEST
+    INGEST = a.ingest
     app = os.path.join(a.bindir, "dft_testapp")
-    with Pipeline(a.bindir, lcores=a.lcores, keep=a.keep) as p:
+    nic_args, eal_args = ["--ingest", a.ingest], []
+    if a.ingest == "dmadev":
+        eal_args = ["--vdev=dma_skeleton", "--iova-mode=va"]  # a software DMA engine stands in for the DPU's
+    with Pipeline(a.bindir, lcores=a.lcores, keep=a.keep, transport=a.transport, host=a.host,
+                  nic_args=nic_args, eal_args=eal_args) as p:
         try:
             msg = SCENARIOS[a.scenario](p, app)
         except (Failure, HarnessError) as e:
-            print(f"FAIL {a.scenario}: {e}\n  work dir: {p.dir}", file=sys.stderr)
+            print(f"FAIL {a.scenario} ({a.transport}, {a.ingest}): {e}\n  work dir: {p.dir}", file=sys.stderr)
             for log in ("nic.log", "collector.log"):
                 try:
                     print(f"--- {log}:\n" + open(p.path(log)).read()[-3000:], file=sys.stderr)
@@ -232,7 +245,7 @@ def main():
                     pass
             p.keep = True
             return 1
-        print(f"PASS {a.scenario}: {msg}")
+        print(f"PASS {a.scenario} ({a.transport}, {a.ingest}): {msg}")
     return 0
 
 

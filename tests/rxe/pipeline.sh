@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs inside the Soft-RoCE VM (scripts/rxe-vm.sh): the walking-skeleton integration checks (exact
+# accounting, every kept span stored verbatim in SQLite and OTLP JSON) with batches moving from
+# difftrace-nic to difftrace-collector by RDMA WRITE_WITH_IMM over rxe0.
+set -euo pipefail
+BIN=${1:?usage: pipeline.sh BINDIR}
+IP=${DFT_RXE_IP:?run me inside scripts/rxe-vm.sh}
+HERE=$(cd "$(dirname "$0")" && pwd)
+python3 "$HERE/../integration/test_pipeline.py" --bindir "$BIN" --scenario exact --transport rdma --host "$IP"
+python3 "$HERE/../integration/test_pipeline.py" --bindir "$BIN" --scenario collector-restart --transport rdma --host "$IP"
