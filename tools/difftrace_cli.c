@@ -18,6 +18,8 @@
 
 #include <sqlite3.h>
 
+#include "cli_eval.h"
+
 #define SHOW_MAX_SPANS 100000
 
 static const char usage_text[] =
@@ -28,6 +30,7 @@ static const char usage_text[] =
     "                                   marked [reconstructed], their estimated duration with ~\n"
     "  stats --db FILE                  span counts per component and per sender\n"
     "  stats --json FILE                pretty-print a collector stats JSON file\n"
+    "  eval --truth FILE --db FILE ...  ground truth vs the store (see difftrace eval --help)\n"
     "  --help                           this text\n";
 
 static int usage_err(const char *fmt, const char *arg)
@@ -410,6 +413,8 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return 0;
 	}
+	if (!strcmp(cmd, "eval"))
+		return dft_cli_eval(argc - 1, argv + 1);
 	if (strcmp(cmd, "traces") && strcmp(cmd, "show") && strcmp(cmd, "stats"))
 		return usage_err("unknown command '%s'", cmd);
 	for (i = 2; i < argc; i++) {

@@ -312,11 +312,8 @@ static uint64_t dft_gen_proxy(struct dft_gen_shard *s, const struct dft_gen_plan
 		tcur += dur;
 	}
 	own = dft_gen_lognormal(&s->rng, d->own_ns, d->sigma) * slow;
-	if (v->outlier_site == (int)site) {
-		own *= v->outlier_factor;
-		if (an == DFT_GEN_NORMAL)
-			an = DFT_GEN_OUTLIER;
-	}
+	if (v->outlier_site == (int)site && an == DFT_GEN_NORMAL)
+		an = DFT_GEN_OUTLIER;
 	tcur += dft_gen_ns(own * 0.6);
 	if (cold && site == DFT_GEN_ACTIVATOR)
 		tcur += dft_gen_ns(dft_gen_lognormal(&s->rng, 1200 * MS, 0.3)); /* the pod is scheduled and started */
@@ -346,6 +343,10 @@ static uint64_t dft_gen_proxy(struct dft_gen_shard *s, const struct dft_gen_plan
 			ret = dft_gen_function(s, p, i, tcur + net, &out, failed);
 		tend = ret + net + dft_gen_ns(own * 0.4);
 	}
+	/* a latency outlier is slow as a whole (a stalled proxy holds the response), which is what an
+	 * observer of the span can see: its duration, not the share of it spent in the proxy itself */
+	if (v->outlier_site == (int)site)
+		tend = t + (uint64_t)((double)(tend - t) * v->outlier_factor);
 	if (an == DFT_GEN_NORMAL && contended)
 		an = DFT_GEN_CONTENTION;
 	dft_gen_end(s, &sp, has_parent ? &parent : NULL, t, tend, d->name, route, 0, an);

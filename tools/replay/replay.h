@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * difftrace-replay: recorded OTLP JSON lines back through libdifftrace, with the recorded ids and
+ * timestamps. The parser and the hop synthesis are free of libdifftrace state (unit-testable alone);
+ * replay_run.c does the emission.
+ */
+#ifndef DFT_REPLAY_H
+#define DFT_REPLAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <difftrace/difftrace.h>
+
+#define DFT_REPLAY_ATTRS 4
+
+enum dft_replay_kind {
+	DFT_REPLAY_KIND_UNSET = 0, /* no difftrace.component.kind: decided by --platform-components */
+	DFT_REPLAY_KIND_PLATFORM = 1,
+	DFT_REPLAY_KIND_FUNCTION = 2,
+};
+
+struct dft_replay_span {
+	uint8_t trace_id[16];
+	uint64_t span_id;
+	uint64_t parent_span_id; /* 0: root */
+	uint64_t start_ns, end_ns;
+	const char *name;      /* in the batch's arena */
+	const char *component; /* in the batch's arena */
+	uint8_t kind;          /* enum dft_replay_kind */
+	uint8_t span_kind;     /* OTLP SpanKind 0..5 */
+	uint8_t status;        /* OTLP status code 0..2 */
+	bool cold_start;
+	uint32_t queue_ns;
+	uint8_t n_attrs;
+	const char *attr_key[DFT_REPLAY_ATTRS];
+	int64_t attr_val[DFT_REPLAY_ATTRS];
+	/* name ids, interned by the replay before the batch is emitted (0: not interned) */
+	uint16_t op_id, comp_id;
+	uint16_t attr_id[DFT_REPLAY_ATTRS];
+};
+
+/* Bump allocator for the strings of one batch: reset, not freed, between batches. */
+struct dft_replay_arena_blk;
+struct dft_replay_arena {
+	struct dft_replay_arena_blk *head;
+};
+
+struct dft_replay_batch {
+	struct dft_replay_span *spans;
+	size_t n, cap;
+	struct dft_replay_arena arena;
+	/* counted while parsing, kept across batches */
+	uint64_t attrs_cut;             /* numeric attributes beyond DFT_REPLAY_ATTRS */
+	uint64_t queue_clamped;         /* difftrace.queue_ns over UINT32_MAX */
+	uint64_t reconstructed_skipped; /* spans marked difftrace.reconstructed: not the system's own */
+};
+
+void dft_replay_batch_init(struct dft_replay_batch *b);
+/* Forgets the spans and their strings; keeps the memory and the counters. */
+void dft_replay_batch_reset(struct dft_replay_batch *b);
+void dft_replay_batch_free(struct dft_replay_batch *b);
+
+/*
+ * Parse one ExportTraceServiceRequest line[0, len) and append its spans to b. On any error nothing
+ * of the line is kept, err gets "line <lineno>: <what was wrong>" and the result is -EINVAL
+ * (-ENOMEM when memory ran out). Blank lines are valid and hold no span.
+ */
+int dft_replay_parse_line(struct dft_replay_batch *b, const char *line, size_t len, unsigned long lineno, char *err,
+                          size_t errlen);
+
+/* Parses 2*n hex digits (either case) into out[0, n); 0 or -EINVAL. */
+int dft_replay_hex(const char *s, size_t slen, uint8_t *out, size_t n);
+
+/*
+ * Resolves the kind of every span without difftrace.component.kind: platform when its component is
+ * in list (comma separated, may be NULL), else function.
+ */
+void dft_replay_resolve_kinds(struct dft_replay_batch *b, const char *platform_list);
+
+/* Sorts v[0, n) by (trace id, span id): each trace becomes one run, ordered by span id. */
+void dft_replay_sort_by_trace(struct dft_replay_span **v, size_t n);
+
+/* Length of the run of v[0, n) that shares v[0]'s trace id. */
+size_t dft_replay_trace_len(struct dft_replay_span *const *v, size_t n);
+
+/*
+ * The hops the platform components above fn would have sent: fn's ancestors while they are
+ * platform spans (up to a function span or the root), outermost first; hop 0's parent is the
+ * outermost one's parent. t[0, n) is fn's trace sorted by span id. A non-function fn gets none.
+ * Ancestors beyond DFT_HOP_LIST_MAX are left out outermost first (counted in out->cut); hops whose
+ * names do not fit DFT_HOP_NAME_LEN are left out and counted in *names_cut (may be NULL).
+ */
+void dft_replay_hops(struct dft_replay_span *const *t, size_t n, const struct dft_replay_span *fn,
+                     struct dft_hop_list *out, uint64_t *names_cut);
+
+#endif /* DFT_REPLAY_H */

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DFT_REPLAY_RUN_H
+#define DFT_REPLAY_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct dft_replay_opts {
+	const char *in;        /* path, or "-" for stdin */
+	const char *platform;  /* --platform-components, may be NULL */
+	const char *component; /* dft_init's component */
+	unsigned threads;
+	double rate; /* spans/s over all threads; 0: as fast as the rings drain */
+	unsigned fini_ms, connect_ms, batch_lines;
+	bool strict, no_daemon;
+};
+
+struct dft_replay_result {
+	uint64_t lines, traces, spans, skipped;
+	uint64_t produced, dropped, hops_dropped; /* from dft_stats */
+	uint64_t hops, hops_cut, hop_names_cut;   /* synthesized, left out beyond 16, names too long */
+	uint64_t names_truncated, spans_unnamed, attrs_unnamed;
+	uint64_t attrs_cut, queue_clamped, reconstructed_skipped;
+	uint64_t backoffs;
+	int fini; /* dft_fini's result */
+};
+
+/* Returns 0, 1 (runtime error, message on stderr) or 2 (--strict and a malformed line). */
+int dft_replay_run(const struct dft_replay_opts *o, struct dft_replay_result *r);
+
+#endif /* DFT_REPLAY_RUN_H */
