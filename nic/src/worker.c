@@ -416,6 +416,24 @@ void dft_worker_fini(struct dft_nic_ctx *ctx)
  * continuation slots are not all in the burst yet is left for the next poll), or -EAGAIN when
  * nothing more can be consumed because the hand-off to the main lcore is full.
  */
+/*
+ * The host publishes a new name before the slot that uses it, and that slot before the head that
+ * makes it readable: a name id beyond the count read at the start of the poll may have been
+ * published since. Re-read once (after the head load, so the newer count is visible) before calling
+ * the slot invalid. Returns true when the count grew.
+ */
+static bool refresh_names(struct dft_nic_region *r)
+{
+	uint32_t np = dft_load_acquire(&((const struct dft_region_hdr *)r->base)->names_published);
+
+	if (np > r->g.name_capacity)
+		np = r->g.name_capacity;
+	if (np <= r->names_published)
+		return false;
+	r->names_published = np;
+	return true;
+}
+
 static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const struct dft_slot *burst, int n)
 {
 	struct dft_batch_src src = {.base = r->base, .g = &r->g, .names_published = r->names_published,
@@ -430,6 +448,10 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 		int need, rc;
 
 		if (dft_slot_validate(s, &r->g, r->names_published, &why)) {
+			if (why == DFT_INVALID_BAD_NAME && refresh_names(r)) {
+				src.names_published = r->names_published;
+				continue; /* the same slot again, with the names published meanwhile */
+			}
 			/* skip its continuation too when the count is believable and all of it is here */
 			need = (why != DFT_INVALID_BAD_TYPE && s->n_cont <= DFT_SLOT_CONT_MAX) ? 1 + s->n_cont : 1;
 			if (i + need > n) {
@@ -447,6 +469,10 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 		for (int c = 1; c < need; c++)
 			if (dft_cont_validate(&burst[i + c], r->names_published, &why))
 				break;
+		if (why == DFT_INVALID_BAD_NAME && refresh_names(r)) {
+			src.names_published = r->names_published;
+			continue;
+		}
 		if (why != DFT_INVALID_NONE) {
 			count_invalid(why);
 			i += need;
