@@ -24,17 +24,11 @@
 
 #include <rte_cycles.h>
 
+#include "backlog.h"
 #include "dft/frame.h"
 #include "nic.h"
 
 enum tx_state { TX_DOWN, TX_CONNECTING, TX_HELLO, TX_UP };
-
-struct entry {
-	uint64_t seq;
-	uint32_t n_spans;
-	uint8_t *buf; /* frame header + payload */
-	size_t len;
-};
 
 struct dft_tx {
 	const struct dft_nic_config *cfg;
@@ -42,20 +36,13 @@ struct dft_tx {
 	int fd;
 	uint64_t next_try;  /* tsc */
 	uint64_t backoff_us;
-	struct entry *ring;
-	uint32_t cap, first, count; /* entries [first, first + count) are unacked */
-	uint32_t send_idx;          /* entries before it (relative to first) are fully sent */
+	struct dft_backlog bl;      /* frames: header + payload */
+	uint32_t send_idx;          /* entries before it (relative to the oldest) are fully sent */
 	size_t send_off;
 	uint8_t hello[DFT_FRAME_HDR_LEN + DFT_FRAME_ACK_LEN];
 	size_t hello_off;
-	uint64_t acked;
 	struct dft_frame_rx rx;
 };
-
-static struct entry *at(struct dft_tx *t, uint32_t i)
-{
-	return &t->ring[(t->first + i) % t->cap];
-}
 
 static int tcp_create(const struct dft_nic_config *cfg, struct dft_tx **out)
 {
@@ -66,21 +53,18 @@ static int tcp_create(const struct dft_nic_config *cfg, struct dft_tx **out)
 		return -ENOMEM;
 	t->cfg = cfg;
 	t->fd = -1;
-	t->cap = cfg->backlog + 1; /* +1: the final zero-span batch at shutdown always has a place */
 	t->backoff_us = 10000;
-	t->ring = calloc(t->cap, sizeof(*t->ring));
-	if (!t->ring) {
-		rc = -ENOMEM;
+	rc = dft_backlog_init(&t->bl, cfg->backlog + 1); /* +1: the final zero-span batch always has a place */
+	if (rc)
 		goto free_tx;
-	}
 	rc = dft_frame_rx_init(&t->rx, 4096);
 	if (rc)
-		goto free_ring;
+		goto fini_backlog;
 	*out = t;
 	return 0;
 
-free_ring:
-	free(t->ring);
+fini_backlog:
+	dft_backlog_fini(&t->bl);
 free_tx:
 	free(t);
 	return rc;
@@ -92,10 +76,8 @@ static void tcp_destroy(struct dft_tx *t)
 		return;
 	if (t->fd >= 0)
 		close(t->fd);
-	for (uint32_t i = 0; i < t->count; i++)
-		free(at(t, i)->buf);
+	dft_backlog_fini(&t->bl);
 	dft_frame_rx_destroy(&t->rx);
-	free(t->ring);
 	free(t);
 }
 
@@ -140,24 +122,12 @@ static void start_connect(struct dft_tx *t, uint64_t now)
 
 static void retire_upto(struct dft_tx *t, uint64_t seq)
 {
-	while (t->count && at(t, 0)->seq <= seq) {
-		struct entry *e = at(t, 0);
+	uint32_t n = dft_backlog_retire_upto(&t->bl, seq);
 
-		dft_ctr_add(&dft_nic_ctr.reported, e->n_spans);
-		dft_ctr_add(&dft_nic_ctr.batches_acked, 1);
-		free(e->buf);
-		e->buf = NULL;
-		t->first = (t->first + 1) % t->cap;
-		t->count--;
-		if (t->send_idx) {
-			t->send_idx--;
-		} else {
-			t->send_off = 0; /* acknowledged while partly sent: cannot happen with an honest peer */
-		}
-	}
-	if (seq > t->acked)
-		t->acked = seq;
-	dft_ctr_set(&dft_nic_ctr.backlog_batches, t->count);
+	/* acknowledged while partly sent cannot happen with an honest peer: restart that entry */
+	if (n > t->send_idx)
+		t->send_off = 0;
+	t->send_idx = n > t->send_idx ? 0 : t->send_idx - n;
 }
 
 static int on_frame(void *arg, uint16_t type, const uint8_t *p, uint32_t len)
@@ -190,8 +160,8 @@ static int flush_out(struct dft_tx *t)
 		t->hello_off += (size_t)w;
 		return w > 0;
 	}
-	while (t->state == TX_UP && t->send_idx < t->count) {
-		struct entry *e = at(t, t->send_idx);
+	while (t->state == TX_UP && t->send_idx < t->bl.count) {
+		struct dft_backlog_entry *e = dft_backlog_at(&t->bl, t->send_idx);
 		ssize_t w = dft_write_some(t->fd, e->buf + t->send_off, e->len - t->send_off);
 
 		if (w < 0)
@@ -258,58 +228,37 @@ down:
 
 static int tcp_admit(struct dft_tx *t, uint64_t seq, uint32_t n_spans, uint8_t *buf, size_t len)
 {
-	struct entry *e;
-
-	if (t->count >= t->cap) {
-		free(buf);
-		return -ENOBUFS;
-	}
-	dft_frame_hdr_encode(buf, DFT_FRAME_BATCH, (uint32_t)(len - DFT_FRAME_HDR_LEN));
-	e = at(t, t->count);
-	*e = (struct entry){.seq = seq, .n_spans = n_spans, .buf = buf, .len = len};
-	t->count++;
-	dft_ctr_set(&dft_nic_ctr.backlog_batches, t->count);
-	return 0;
+	if (t->bl.count < t->bl.cap)
+		dft_frame_hdr_encode(buf, DFT_FRAME_BATCH, (uint32_t)(len - DFT_FRAME_HDR_LEN));
+	return dft_backlog_push(&t->bl, seq, n_spans, buf, len);
 }
 
 /* Data batches may fill --backlog; the spare entry is kept for the final zero-span batch. */
 static bool tcp_has_room(const struct dft_tx *t)
 {
-	return t->count < t->cap - 1;
+	return t->bl.count < t->bl.cap - 1;
 }
 
 static bool tcp_ready(const struct dft_tx *t)
 {
-	return t->state == TX_UP && t->count * 2 < t->cap;
+	return t->state == TX_UP && t->bl.count * 2 < t->bl.cap;
 }
 
 static uint32_t tcp_unacked(const struct dft_tx *t)
 {
-	return t->count;
+	return t->bl.count;
 }
 
 static uint64_t tcp_acked_seq(const struct dft_tx *t)
 {
-	return t->acked;
+	return t->bl.acked;
 }
 
 static uint64_t tcp_discard(struct dft_tx *t)
 {
-	uint64_t spans = 0;
-
-	while (t->count) {
-		struct entry *e = at(t, 0);
-
-		spans += e->n_spans;
-		free(e->buf);
-		e->buf = NULL;
-		t->first = (t->first + 1) % t->cap;
-		t->count--;
-	}
 	t->send_idx = 0;
 	t->send_off = 0;
-	dft_ctr_set(&dft_nic_ctr.backlog_batches, 0);
-	return spans;
+	return dft_backlog_discard(&t->bl);
 }
 
 const struct dft_tx_ops dft_tx_tcp_ops = {
