@@ -37,14 +37,14 @@ void dft_contention_refresh(struct dft_contention *c, const struct dft_filter_cf
 	for (uint32_t i = 0; i < count; i++) {
 		const struct dft_metric_entry *e = &pg->entry[i];
 		uint32_t s1 = dft_load_acquire(&e->seq), s2;
-		uint16_t id = dft_load_relaxed(&e->component_id);
-		uint32_t throttle = dft_load_relaxed(&e->cpu_throttle_ppm);
-		uint32_t conc = dft_load_relaxed(&e->concurrency);
-		uint32_t limit = dft_load_relaxed(&e->concurrency_limit);
-		uint32_t mem = dft_load_relaxed(&e->mem_pressure_ppm);
+		/* acquire on each field load (rather than one fence, which TSan cannot model) keeps the
+		 * second sequence load after all of them: the seqlock reader's half */
+		uint16_t id = dft_load_acquire(&e->component_id);
+		uint32_t throttle = dft_load_acquire(&e->cpu_throttle_ppm);
+		uint32_t conc = dft_load_acquire(&e->concurrency);
+		uint32_t limit = dft_load_acquire(&e->concurrency_limit);
+		uint32_t mem = dft_load_acquire(&e->mem_pressure_ppm);
 
-		/* order the field loads before the second sequence load (seqlock reader side) */
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		s2 = dft_load_relaxed(&e->seq);
 		if ((s1 & 1u) || s1 != s2) {
 			c->torn++;
