@@ -37,7 +37,7 @@ def main():
         def run(i):
             r = p.run_app([app, "--manifest", p.path(f"app{i}.manifest.jsonl"), "--component", f"app{i}",
                            "--threads", "2", "--traces", str(a.traces), "--seed", str(100 + i),
-                           "--pace-us", str(a.pace_us)])
+                           "--pace-us", str(a.pace_us), "--error-pct", "1", "--keep-pct", "0"])
             summaries.append(json.loads(r.strip().splitlines()[-1]))
 
         ts = [threading.Thread(target=run, args=(i,)) for i in range(2)]
