@@ -10,12 +10,40 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 
 
 class HarnessError(Exception):
     pass
+
+
+class Failure(Exception):
+    """An assertion of a test about what the pipeline did."""
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def run_checked(p, name, fn, *args):
+    """Run one scenario: print PASS with its summary, or FAIL with the daemons' log tails (and keep
+    the work directory). Returns the process exit code."""
+    try:
+        msg = fn(p, *args)
+    except (Failure, HarnessError) as e:
+        print(f"FAIL {name}: {e}\n  work dir: {p.dir}", file=sys.stderr)
+        for log in ("nic.log", "collector.log"):
+            try:
+                print(f"--- {log}:\n" + open(p.path(log)).read()[-3000:], file=sys.stderr)
+            except OSError:
+                pass
+        p.keep = True
+        return 1
+    print(f"PASS {name}: {msg}")
+    return 0
 
 
 def wait_for_file(path, proc, what, timeout=30.0):

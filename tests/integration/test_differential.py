@@ -14,7 +14,7 @@ import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dft_harness import LOST_KEYS, HarnessError, Pipeline, accounting  # noqa: E402
+from dft_harness import LOST_KEYS, Pipeline, accounting, check, run_checked  # noqa: E402
 
 
 # Contention is decided at ingest time against the metrics page, while the generator emits a whole
@@ -25,13 +25,6 @@ CONTENTION_RATE = 0
 KINDS = ("error", "queueing", "cold_start", "outlier")
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
 
 
 def u64(v):
@@ -121,14 +114,7 @@ def main():
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     with Pipeline(a.bindir, keep=a.keep, collector_args=["--recon-delay-ms", "500"]) as p:
-        try:
-            msg = run(p, a.bindir, a.seconds, a.seed)
-        except (Failure, HarnessError) as e:
-            print(f"FAIL differential: {e}\n  work dir: {p.dir}", file=sys.stderr)
-            p.keep = True
-            return 1
-        print(f"PASS differential: {msg}")
-    return 0
+        return run_checked(p, "differential", run, a.bindir, a.seconds, a.seed)
 
 
 if __name__ == "__main__":

@@ -18,19 +18,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dft_harness import LOST_KEYS, HarnessError, Pipeline, accounting  # noqa: E402
+from dft_harness import LOST_KEYS, Pipeline, accounting, check, run_checked  # noqa: E402
 
 TICK_TOLERANCE_NS = 200_000_000  # tick-converted times vs the app's own clock reads
 INGEST = "mmap"
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
 
 
 def load_manifest(path):
@@ -234,19 +225,7 @@ def main():
         eal_args = ["--vdev=dma_skeleton", "--iova-mode=va"]  # a software DMA engine stands in for the DPU's
     with Pipeline(a.bindir, lcores=a.lcores, keep=a.keep, transport=a.transport, host=a.host,
                   nic_args=nic_args, eal_args=eal_args) as p:
-        try:
-            msg = SCENARIOS[a.scenario](p, app)
-        except (Failure, HarnessError) as e:
-            print(f"FAIL {a.scenario} ({a.transport}, {a.ingest}): {e}\n  work dir: {p.dir}", file=sys.stderr)
-            for log in ("nic.log", "collector.log"):
-                try:
-                    print(f"--- {log}:\n" + open(p.path(log)).read()[-3000:], file=sys.stderr)
-                except OSError:
-                    pass
-            p.keep = True
-            return 1
-        print(f"PASS {a.scenario} ({a.transport}, {a.ingest}): {msg}")
-    return 0
+        return run_checked(p, f"{a.scenario} ({a.transport}, {a.ingest})", SCENARIOS[a.scenario], app)
 
 
 if __name__ == "__main__":

@@ -19,19 +19,12 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dft_harness import HarnessError, Pipeline, accounting  # noqa: E402
+from dft_harness import Pipeline, accounting, check, run_checked  # noqa: E402
 
 BASE_NS = 1_700_000_000_000_000_000
 LEGACY = "legacy-proxy"  # no difftrace.component.kind attribute: platform by --platform-components
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
 
 
 def build_traces(n, seed):
@@ -253,19 +246,7 @@ def main():
     a = ap.parse_args()
     replay = os.path.join(a.bindir, "difftrace-replay")
     with Pipeline(a.bindir, lcores=a.lcores, keep=a.keep) as p:
-        try:
-            msg = run(p, replay, a.traces, a.threads)
-        except (Failure, HarnessError) as e:
-            print(f"FAIL replay: {e}\n  work dir: {p.dir}", file=sys.stderr)
-            for log in ("nic.log", "collector.log"):
-                try:
-                    print(f"--- {log}:\n" + open(p.path(log)).read()[-3000:], file=sys.stderr)
-                except OSError:
-                    pass
-            p.keep = True
-            return 1
-        print(f"PASS replay: {msg}")
-    return 0
+        return run_checked(p, "replay", run, replay, a.traces, a.threads)
 
 
 if __name__ == "__main__":
