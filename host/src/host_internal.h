@@ -76,8 +76,7 @@ extern pthread_mutex_t dft_lifecycle_lock;
 
 static inline struct dft_ring_hdr *dft_host_ring(uint32_t i)
 {
-	return (struct dft_ring_hdr *)(void *)((char *)dft_host.base + dft_host.hdr->rings_off +
-	                                       (uint64_t)i * dft_host.hdr->ring_stride);
+	return dft_region_ring(dft_host.base, dft_host.hdr->rings_off, dft_host.hdr->ring_stride, i);
 }
 
 /* clock_cal.c: measure ticks against the system clocks and publish under clock_seq. */

@@ -105,25 +105,14 @@ static int dft_region_create(const struct dft_options *o, enum dft_component_kin
 	}
 	dft_host.size = size;
 	dft_host.hdr = h = dft_host.base;
-	dft_host.names = (struct dft_name *)(void *)((char *)dft_host.base + DFT_NAMES_OFF);
+	dft_host.names = dft_region_name(dft_host.base, 1);
 	dft_host.ring_count = o->ring_count;
 	dft_host.ring_slots = o->ring_slots;
 	dft_host.name_capacity = o->name_capacity;
 	dft_host.opt_flags = o->flags;
 
 	/* a fresh memfd reads as zeroes: rings FREE, indices 0, names empty */
-	h->magic = DFT_REGION_MAGIC;
-	h->abi_version = DFT_ABI_VERSION;
-	h->hdr_size = sizeof(*h);
-	h->region_size = size;
-	h->slot_size = DFT_SLOT_SIZE;
-	h->ring_slots = o->ring_slots;
-	h->ring_count = o->ring_count;
-	h->name_capacity = o->name_capacity;
-	h->metrics_off = DFT_METRICS_OFF;
-	h->names_off = DFT_NAMES_OFF;
-	h->rings_off = dft_rings_off(o->name_capacity);
-	h->ring_stride = dft_ring_stride(o->ring_slots);
+	dft_region_hdr_init(h, o->name_capacity, o->ring_count, o->ring_slots);
 	h->instance_id = dft_instance_id_new();
 	h->pid = (uint32_t)getpid();
 	h->component_kind = kind == DFT_COMPONENT_FUNCTION ? DFT_KIND_FUNCTION : DFT_KIND_PLATFORM;

@@ -13,7 +13,7 @@
 static struct dft_ring_hdr *ring_hdr(const struct dft_nic_region *r, uint32_t i)
 {
 	/* in bounds: rings_off + ring_count * ring_stride == region_size <= map_len (validated) */
-	return (struct dft_ring_hdr *)(void *)((uint8_t *)r->base + r->g.rings_off + (uint64_t)i * r->g.ring_stride);
+	return dft_region_ring(r->base, r->g.rings_off, r->g.ring_stride, i);
 }
 
 static int mmap_attach(struct dft_nic_region *r)

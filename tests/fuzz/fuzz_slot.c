@@ -30,18 +30,7 @@ static void setup(void)
 		abort();
 	memset(region, 0, region_len);
 	h = (struct dft_region_hdr *)(void *)region;
-	h->magic = DFT_REGION_MAGIC;
-	h->abi_version = DFT_ABI_VERSION;
-	h->hdr_size = sizeof(*h);
-	h->region_size = region_len;
-	h->slot_size = DFT_SLOT_SIZE;
-	h->ring_slots = RING_SLOTS;
-	h->ring_count = 1;
-	h->name_capacity = NAME_CAP;
-	h->metrics_off = DFT_METRICS_OFF;
-	h->names_off = DFT_NAMES_OFF;
-	h->rings_off = dft_rings_off(NAME_CAP);
-	h->ring_stride = dft_ring_stride(RING_SLOTS);
+	dft_region_hdr_init(h, NAME_CAP, 1, RING_SLOTS);
 	h->component_id = 1;
 	h->component_kind = DFT_KIND_PLATFORM;
 	if (dft_region_validate(h, region_len, &geom))

@@ -25,7 +25,7 @@ struct fx {
 
 static void set_name(struct dft_region_hdr *h, uint16_t id, const char *s)
 {
-	struct dft_name *n = (struct dft_name *)(void *)((uint8_t *)h + DFT_NAMES_OFF) + (id - 1);
+	struct dft_name *n = dft_region_name(h, id);
 
 	n->len = (uint16_t)strlen(s);
 	memcpy(n->str, s, n->len);
@@ -40,18 +40,7 @@ static int setup(void **state)
 	struct dft_region_hdr *h = f->h = aligned_alloc(DFT_PAGE, (size + DFT_PAGE - 1) / DFT_PAGE * DFT_PAGE);
 
 	memset(h, 0, size);
-	h->magic = DFT_REGION_MAGIC;
-	h->abi_version = DFT_ABI_VERSION;
-	h->hdr_size = sizeof(*h);
-	h->region_size = size;
-	h->slot_size = DFT_SLOT_SIZE;
-	h->ring_slots = 64;
-	h->ring_count = 1;
-	h->name_capacity = NAME_CAP;
-	h->metrics_off = DFT_METRICS_OFF;
-	h->names_off = DFT_NAMES_OFF;
-	h->rings_off = dft_rings_off(NAME_CAP);
-	h->ring_stride = dft_ring_stride(64);
+	dft_region_hdr_init(h, NAME_CAP, 1, 64);
 	h->instance_id = 0xabcdef;
 	h->pid = 77;
 	h->component_id = N_REGION;

@@ -48,7 +48,7 @@ static const struct dft_region_hdr *region(void)
 
 static struct dft_ring_hdr *ring_at(const struct dft_region_hdr *h, uint32_t i)
 {
-	return (struct dft_ring_hdr *)((char *)h + h->rings_off + (uint64_t)i * h->ring_stride);
+	return dft_region_ring((void *)h, h->rings_off, h->ring_stride, i);
 }
 
 /* The ring the calling thread claimed: the only ACTIVE one in these single-thread tests. */

@@ -54,7 +54,7 @@ static const struct dft_region_hdr *region(void)
 
 static struct dft_ring_hdr *ring_at(const struct dft_region_hdr *h, uint32_t i)
 {
-	return (struct dft_ring_hdr *)((char *)h + h->rings_off + (uint64_t)i * h->ring_stride);
+	return dft_region_ring((void *)h, h->rings_off, h->ring_stride, i);
 }
 
 static uint64_t mono_ms(void)

@@ -212,18 +212,7 @@ static int setup_region(void **state)
 
 	r->h = aligned_alloc(DFT_PAGE, (size + DFT_PAGE - 1) / DFT_PAGE * DFT_PAGE);
 	memset(r->h, 0, size);
-	r->h->magic = DFT_REGION_MAGIC;
-	r->h->abi_version = DFT_ABI_VERSION;
-	r->h->hdr_size = sizeof(*r->h);
-	r->h->region_size = size;
-	r->h->slot_size = DFT_SLOT_SIZE;
-	r->h->ring_slots = 64;
-	r->h->ring_count = 1;
-	r->h->name_capacity = NAME_CAP;
-	r->h->metrics_off = DFT_METRICS_OFF;
-	r->h->names_off = DFT_NAMES_OFF;
-	r->h->rings_off = dft_rings_off(NAME_CAP);
-	r->h->ring_stride = dft_ring_stride(64);
+	dft_region_hdr_init(r->h, NAME_CAP, 1, 64);
 	r->h->component_kind = DFT_KIND_PLATFORM;
 	assert_int_equal(dft_region_validate(r->h, size, &r->g), 0);
 	r->pg = (struct dft_metrics_page *)(void *)((uint8_t *)r->h + DFT_METRICS_OFF);

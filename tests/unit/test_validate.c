@@ -24,7 +24,7 @@ struct fixture {
 
 static void set_name(struct dft_region_hdr *h, uint16_t id, const char *s, uint16_t len)
 {
-	struct dft_name *n = (struct dft_name *)(void *)((uint8_t *)h + DFT_NAMES_OFF) + (id - 1);
+	struct dft_name *n = dft_region_name(h, id);
 
 	n->len = len;
 	memcpy(n->str, s, len > DFT_NAME_MAX ? DFT_NAME_MAX : len);
@@ -38,18 +38,7 @@ static int setup(void **state)
 	f->size = dft_region_size(NAME_CAP, RING_COUNT, RING_SLOTS);
 	h = f->h = aligned_alloc(DFT_PAGE, (f->size + DFT_PAGE - 1) / DFT_PAGE * DFT_PAGE); /* C11: a multiple of the alignment */
 	memset(h, 0, f->size);
-	h->magic = DFT_REGION_MAGIC;
-	h->abi_version = DFT_ABI_VERSION;
-	h->hdr_size = sizeof(*h);
-	h->region_size = f->size;
-	h->slot_size = DFT_SLOT_SIZE;
-	h->ring_slots = RING_SLOTS;
-	h->ring_count = RING_COUNT;
-	h->name_capacity = NAME_CAP;
-	h->metrics_off = DFT_METRICS_OFF;
-	h->names_off = DFT_NAMES_OFF;
-	h->rings_off = dft_rings_off(NAME_CAP);
-	h->ring_stride = dft_ring_stride(RING_SLOTS);
+	dft_region_hdr_init(h, NAME_CAP, RING_COUNT, RING_SLOTS);
 	h->instance_id = 0x1122334455667788ull;
 	h->pid = 4242;
 	h->component_id = 1;

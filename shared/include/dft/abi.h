@@ -249,4 +249,38 @@ static inline uint64_t dft_region_size(uint32_t name_capacity, uint32_t ring_cou
 	return dft_rings_off(name_capacity) + (uint64_t)ring_count * dft_ring_stride(ring_slots);
 }
 
+/*
+ * Fill the layout part of a zeroed header (magic through ring_stride) from the three sizes, with the
+ * formulas above: the producer and every test region use this, so none can drift from the consumer's
+ * checks. Identity, clock and counters are the caller's.
+ */
+static inline void dft_region_hdr_init(struct dft_region_hdr *h, uint32_t name_capacity, uint32_t ring_count,
+				       uint32_t ring_slots)
+{
+	h->magic = DFT_REGION_MAGIC;
+	h->abi_version = DFT_ABI_VERSION;
+	h->hdr_size = sizeof(*h);
+	h->region_size = dft_region_size(name_capacity, ring_count, ring_slots);
+	h->slot_size = DFT_SLOT_SIZE;
+	h->ring_slots = ring_slots;
+	h->ring_count = ring_count;
+	h->name_capacity = name_capacity;
+	h->metrics_off = DFT_METRICS_OFF;
+	h->names_off = DFT_NAMES_OFF;
+	h->rings_off = dft_rings_off(name_capacity);
+	h->ring_stride = dft_ring_stride(ring_slots);
+}
+
+/* Ring i of a region, from offsets the caller trusts (its own, or validated ones). */
+static inline struct dft_ring_hdr *dft_region_ring(void *base, uint64_t rings_off, uint64_t ring_stride, uint32_t i)
+{
+	return (struct dft_ring_hdr *)(void *)((uint8_t *)base + rings_off + (uint64_t)i * ring_stride);
+}
+
+/* Name table entry of id (1-based), id <= name_capacity checked by the caller. */
+static inline struct dft_name *dft_region_name(void *base, uint16_t id)
+{
+	return (struct dft_name *)(void *)((uint8_t *)base + DFT_NAMES_OFF) + (id - 1);
+}
+
 #endif /* DFT_ABI_H */
