@@ -42,6 +42,7 @@ struct main_state {
 	unsigned n_live;
 	bool worker_stopped;
 	bool two_lcores;
+	uint64_t next_reg_poll; /* tsc: registrations are rare, their accept/recv syscalls need not run every loop */
 };
 
 /* Transports by their --transport / [transport] type name; each one is behind struct dft_tx_ops. */
@@ -182,8 +183,10 @@ static int main_step(struct main_state *ms, bool accept_regions)
 	unsigned n;
 	int work = 0;
 
-	if (accept_regions)
+	if (accept_regions && rte_rdtsc() >= ms->next_reg_poll) {
 		work += dft_reg_server_poll(ms->reg, on_attach, on_detach, ms);
+		ms->next_reg_poll = rte_rdtsc() + rte_get_tsc_hz() / 1000;
+	}
 	n = rte_ring_sc_dequeue_burst(ctx->ctl_to_main, objs, 16, NULL);
 	for (unsigned i = 0; i < n; i++) {
 		struct dft_ctl_msg *m = objs[i];
