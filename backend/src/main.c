@@ -8,6 +8,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "dft/parse.h"
 #include "collector.h"
 
 static void usage(FILE *f)
@@ -46,41 +47,12 @@ static int bad_arg(const char *opt, const char *val, const char *why)
 	return 2;
 }
 
-/* HOST:PORT, [V6]:PORT. host points into buf. */
-static int parse_listen(char *buf, const char **host, uint16_t *port)
-{
-	char *colon, *end;
-	unsigned long v;
-
-	colon = strrchr(buf, ':');
-	if (!colon || colon == buf)
-		return -EINVAL;
-	*colon = '\0';
-	errno = 0;
-	v = strtoul(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || v > 65535)
-		return -EINVAL;
-	if (buf[0] == '[') {
-		size_t n = strlen(buf);
-
-		if (n < 3 || buf[n - 1] != ']')
-			return -EINVAL;
-		buf[n - 1] = '\0';
-		buf++;
-	}
-	*host = buf;
-	*port = (uint16_t)v;
-	return 0;
-}
-
+/* u32 options: the shared strict decimal parser, narrowed */
 static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < lo || v > hi)
+	if (dft_parse_u64(s, lo, hi, &v))
 		return -EINVAL;
 	*out = (uint32_t)v;
 	return 0;
@@ -135,7 +107,7 @@ int main(int argc, char **argv)
 		case 'l':
 			free(listen_arg);
 			listen_arg = strdup(optarg);
-			if (!listen_arg || parse_listen(listen_arg, &cfg.listen_host, &cfg.listen_port))
+			if (!listen_arg || dft_parse_hostport(listen_arg, 0, &cfg.listen_host, &cfg.listen_port))
 				return bad_arg("--listen", optarg, "expected HOST:PORT");
 			break;
 		case 'd':

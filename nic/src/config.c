@@ -17,6 +17,7 @@
 
 #include <ini.h>
 
+#include "dft/parse.h"
 #include "nic.h"
 
 enum key_type { K_BOOL, K_U32, K_US, K_MS, K_MULT, K_SPECIAL };
@@ -121,19 +122,6 @@ static int why_set(char *why, size_t len, const char *fmt, const char *a)
 	return -EINVAL;
 }
 
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || s[0] == '+' || v < lo || v > hi)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static int parse_bool(const char *s, bool *out)
 {
 	if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcmp(s, "1"))
@@ -147,24 +135,19 @@ static int parse_bool(const char *s, bool *out)
 
 static int parse_collector(struct dft_nic_config *cfg, const char *s, char *why, size_t wl)
 {
-	const char *colon = strrchr(s, ':');
-	size_t hl;
-	uint64_t port;
+	char buf[sizeof(cfg->collector_host) + 8];
+	const char *host;
+	uint16_t port;
 
-	if (!colon || colon == s)
-		return why_set(why, wl, "expected HOST:PORT%s", "");
-	hl = (size_t)(colon - s);
-	if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
-		s++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(cfg->collector_host))
+	if (strlen(s) >= sizeof(buf))
 		return why_set(why, wl, "host name too long%s", "");
-	if (parse_u64(colon + 1, 1, 65535, &port))
-		return why_set(why, wl, "expected a port in 1..65535%s", "");
-	memcpy(cfg->collector_host, s, hl);
-	cfg->collector_host[hl] = 0;
-	snprintf(cfg->collector_port, sizeof(cfg->collector_port), "%" PRIu64, port);
+	memcpy(buf, s, strlen(s) + 1);
+	if (dft_parse_hostport(buf, 1, &host, &port))
+		return why_set(why, wl, "expected HOST:PORT with a port in 1..65535%s", "");
+	if (strlen(host) >= sizeof(cfg->collector_host))
+		return why_set(why, wl, "host name too long%s", "");
+	snprintf(cfg->collector_host, sizeof(cfg->collector_host), "%s", host);
+	snprintf(cfg->collector_port, sizeof(cfg->collector_port), "%u", port);
 	return 0;
 }
 
@@ -297,7 +280,7 @@ int dft_nic_config_set(struct dft_nic_config *cfg, const char *section, const ch
 	case K_U32:
 	case K_US:
 	case K_MS:
-		if (parse_u64(value, k->lo, k->hi, &u)) {
+		if (dft_parse_u64(value, k->lo, k->hi, &u)) {
 			char range[96];
 
 			snprintf(range, sizeof(range), "expected an integer in %" PRIu64 "..%" PRIu64 ", got '%%s'", k->lo,

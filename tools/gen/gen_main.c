@@ -25,6 +25,7 @@
 
 #include <difftrace/difftrace.h>
 
+#include "dft/parse.h"
 #include "gen_alibaba.h"
 #include "gen_run.h"
 
@@ -61,16 +62,10 @@ static void dft_gen_usage(FILE *f)
 
 static int dft_gen_u64_opt(const char *opt, const char *s, uint64_t max, uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || end == s || *s == '-' || v > max) {
+	if (dft_parse_u64(s, 0, max, out)) {
 		fprintf(stderr, "difftrace-gen: %s: bad value '%s' (an integer 0..%" PRIu64 ")\n", opt, s, max);
 		return -EINVAL;
 	}
-	*out = v;
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dft/parse.h"
 #include "replay_run.h"
 
 static const char usage_text[] =
@@ -39,13 +40,12 @@ static int usage_err(const char *fmt, const char *arg)
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
-	char *end;
+	uint64_t v;
 
-	if (!*s || *s == '-')
+	if (dft_parse_u64(s, 0, max, &v))
 		return -EINVAL;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return errno || *end || *out > max ? -EINVAL : 0;
+	*out = (unsigned long)v;
+	return 0;
 }
 
 int main(int argc, char **argv)
