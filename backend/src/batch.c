@@ -125,8 +125,8 @@ static int span_validate(const Difftrace__SpanBatch *b, const Difftrace__Span *s
 			return bad(reason, "attribute key string index out of range");
 	}
 	for (i = 0; i < s->n_hops; i++) {
-		if (!s->hops[i] || !str_ok(b, s->hops[i]->component) || !str_ok(b, s->hops[i]->operation))
-			return bad(reason, "hop string index out of range");
+		if (!s->hops[i] || s->hops[i]->span_id == 0)
+			return bad(reason, "hop without a span id");
 	}
 	return 0;
 }

@@ -541,6 +541,7 @@ void dft_collector_get_stats(struct dft_collector *c, struct dft_collector_stats
 	for (i = 0; i < c->cfg.max_conns; i++)
 		c->stats.connections_open += c->conns[i].fd >= 0;
 	dft_recon_get_stats(c->recon, &c->stats.recon);
+	c->stats.recon.superseded = c->store ? dft_store_superseded(c->store) : 0;
 	c->stats.profiles_cut = c->profiles.cut;
 #ifdef DFT_HAVE_RDMA
 	c->stats.rdma = c->cfg.transport == DFT_TRANSPORT_RDMA;

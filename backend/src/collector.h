@@ -144,6 +144,8 @@ struct dft_profiles;
 /* Restores the latest stored profile of every (component, operation) into p. */
 int dft_store_load_profiles(struct dft_store *st, struct dft_profiles *p);
 const char *dft_store_errmsg(const struct dft_store *st);
+/* Reconstructed rows a late real span replaced (committed transactions only). */
+uint64_t dft_store_superseded(const struct dft_store *st);
 
 /* ---- latest profile per (component, operation) (profiles.c) */
 
@@ -153,6 +155,7 @@ struct dft_profile {
 	uint64_t created_ns;
 	uint64_t count, kept, filtered;
 	uint64_t duration_p50_ns, duration_p99_ns, queue_p99_ns, self_time_ns;
+	uint32_t name_hash; /* dft_hops_name_hash(component, operation), set by the table */
 };
 
 struct dft_profiles {
@@ -168,6 +171,8 @@ void dft_profiles_destroy(struct dft_profiles *p);
 /* Keeps v (component/operation copied) unless the entry held is newer. 0, -ENOSPC (cut) or -ENOMEM. */
 int dft_profiles_put(struct dft_profiles *p, const struct dft_profile *v);
 const struct dft_profile *dft_profiles_get(const struct dft_profiles *p, const char *component, const char *operation);
+/* The entry a hop's name hash names (the first one should two names share a hash), or NULL. */
+const struct dft_profile *dft_profiles_get_hash(const struct dft_profiles *p, uint32_t hash);
 /* Every entry of every Profile of a validated batch. */
 void dft_profiles_put_batch(struct dft_profiles *p, const Difftrace__SpanBatch *b);
 
@@ -185,6 +190,8 @@ struct dft_recon_stats {
 	uint64_t pending;       /* candidates waiting */
 	uint64_t cut;           /* candidates dropped because the table was full or the hop list too long */
 	uint64_t skipped;       /* candidates whose span was stored by the time they were due */
+	uint64_t unresolved;    /* spans rebuilt without a name: no profile knew the hop's name hash */
+	uint64_t superseded;    /* rebuilt spans replaced in the store by the real span arriving later */
 };
 
 struct dft_recon;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "collector.h"
+#include "dft/hops.h"
 
 int dft_profiles_init(struct dft_profiles *p, uint32_t max)
 {
@@ -40,18 +41,10 @@ void dft_profiles_destroy(struct dft_profiles *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* FNV-1a over both names with a separator byte, so ("ab","c") and ("a","bc") differ */
+/* the hop header's name hash, so a hop's hash finds its entry by the same probe sequence */
 static uint32_t name_hash(const char *component, const char *operation)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	const unsigned char *s;
-
-	for (s = (const unsigned char *)component; *s; s++)
-		h = (h ^ *s) * 0x100000001b3ULL;
-	h = (h ^ 0xff) * 0x100000001b3ULL;
-	for (s = (const unsigned char *)operation; *s; s++)
-		h = (h ^ *s) * 0x100000001b3ULL;
-	return (uint32_t)(h ^ (h >> 32));
+	return dft_hops_name_hash(component, strlen(component), operation, strlen(operation));
 }
 
 static struct dft_profile *slot_of(const struct dft_profiles *p, const char *component, const char *operation)
@@ -67,6 +60,19 @@ static struct dft_profile *slot_of(const struct dft_profiles *p, const char *com
 	}
 }
 
+const struct dft_profile *dft_profiles_get_hash(const struct dft_profiles *p, uint32_t hash)
+{
+	/* entries with this hash sit on its probe sequence before the first free slot */
+	for (uint32_t i = hash & (p->cap - 1);; i = (i + 1) & (p->cap - 1)) {
+		const struct dft_profile *e = &p->tab[i];
+
+		if (!e->component)
+			return NULL;
+		if (e->name_hash == hash)
+			return e;
+	}
+}
+
 const struct dft_profile *dft_profiles_get(const struct dft_profiles *p, const char *component, const char *operation)
 {
 	const struct dft_profile *e = slot_of(p, component, operation);
@@ -78,6 +84,7 @@ int dft_profiles_put(struct dft_profiles *p, const struct dft_profile *v)
 {
 	struct dft_profile *e = slot_of(p, v->component, v->operation);
 	char *comp, *op;
+	uint32_t hash;
 
 	if (e->component) {
 		/* senders' windows overlap: an older summary arriving late must not replace a newer one */
@@ -85,9 +92,11 @@ int dft_profiles_put(struct dft_profiles *p, const struct dft_profile *v)
 			return 0;
 		comp = e->component;
 		op = e->operation;
+		hash = e->name_hash;
 		*e = *v;
 		e->component = comp;
 		e->operation = op;
+		e->name_hash = hash;
 		return 0;
 	}
 	if (p->count >= p->max) {
@@ -104,6 +113,7 @@ int dft_profiles_put(struct dft_profiles *p, const struct dft_profile *v)
 	*e = *v;
 	e->component = comp;
 	e->operation = op;
+	e->name_hash = name_hash(comp, op);
 	p->count++;
 	return 0;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Reconstruction of platform spans the NIC filtered out. A function span carries the hops its
- * request passed through (span id, parent, start, component, operation); a hop whose span is not
- * stored was filtered, and the collector rebuilds it so the trace stays connected.
+ * request passed through (span id, parent, start, and a hash of component and operation); a hop
+ * whose span is not stored was filtered, and the collector rebuilds it so the trace stays whole.
  *
  * A hop is not rebuilt at once: the NIC holds platform spans for a while before deciding, so the
  * real span may still come. Each function span's hops wait as one chain for delay_ms; when due,
@@ -10,27 +10,34 @@
  * named by several function spans and one already rebuilt) is synthesized. Chains are queued in
  * arrival order, which is due order since the delay is constant.
  *
- * Ends are estimated innermost first: a hop ends after its child (the next hop, or the function
- * span for the last hop) by the difference of their median durations from the latest profiles,
- * never earlier than the child; without both profiles, with the child.
+ * Names: a hop's hash is resolved from the latest profiles (every NIC's profiler sees every span,
+ * filtered or not, and ships (component, operation) with its figures). A chain with a candidate
+ * whose name is not known yet goes to the back of the queue for another delay, up to
+ * NAME_RETRIES times; after that it is rebuilt under component "unresolved" (counted).
+ *
+ * Ends, innermost first. The hops on the path to the function: the part of the hop's median that
+ * its child on the path does not account for, less what the hop spent before that child started
+ * (known exactly), comes after the child's end. Hops off the path (a component's step spans):
+ * start plus their median. Never earlier than a child's end or the hop's own start.
  *
  * Everything follows the store's transaction: chains added and spans synthesized in a round that
  * rolls back are undone with it.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "collector.h"
 
 #define DEFAULT_MAX_PENDING 65536u
+#define NAME_RETRIES 3u
 
 struct rhop {
 	uint64_t span_id;
-	uint64_t parent_span_id; /* resolved with the chain rule */
+	uint64_t parent_span_id;
 	uint64_t start_ns;
-	char *component;
-	char *operation;
+	uint32_t name_hash;
 	bool candidate;
 };
 
@@ -38,10 +45,12 @@ struct chain {
 	struct chain *next;
 	uint64_t due_ms;
 	uint64_t round; /* the round that added it */
+	uint32_t retries;
 	uint8_t trace_id[16];
 	uint64_t sender_id;
 	uint64_t batch_seq;
-	uint64_t fn_end_ns;
+	uint64_t fn_parent_span_id;
+	uint64_t fn_start_ns, fn_end_ns;
 	char *fn_component;
 	char *fn_operation;
 	uint32_t n_hops;
@@ -132,7 +141,6 @@ int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__Sp
 		const Difftrace__Hop *h = fn->hops[k];
 
 		cand[k] = false;
-		strbytes += strlen(b->strings[h->component]) + strlen(b->strings[h->operation]) + 2;
 		if (h->span_id == 0 || seen_before(fn, k))
 			continue;
 		rc = dft_store_span_exists(st, fn->trace_id.data, h->span_id);
@@ -156,9 +164,12 @@ int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__Sp
 	c->next = NULL;
 	c->due_ms = now_ms + r->cfg.delay_ms;
 	c->round = r->round;
+	c->retries = 0;
 	memcpy(c->trace_id, fn->trace_id.data, 16);
 	c->sender_id = b->header->sender_id;
 	c->batch_seq = b->header->sequence;
+	c->fn_parent_span_id = fn->parent_span_id;
+	c->fn_start_ns = fn->start_ns;
 	c->fn_end_ns = fn->end_ns;
 	c->fn_component = put_str(&arena, b->strings[fn->component]);
 	c->fn_operation = put_str(&arena, b->strings[fn->operation]);
@@ -169,10 +180,9 @@ int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__Sp
 		struct rhop *rh = &c->hops[k];
 
 		rh->span_id = h->span_id;
-		rh->parent_span_id = k ? fn->hops[k - 1]->span_id : h->parent_span_id;
+		rh->parent_span_id = h->parent_span_id;
 		rh->start_ns = h->start_ns;
-		rh->component = put_str(&arena, b->strings[h->component]);
-		rh->operation = put_str(&arena, b->strings[h->operation]);
+		rh->name_hash = h->name_hash;
 		rh->candidate = cand[k];
 	}
 	if (r->tail)
@@ -184,45 +194,93 @@ int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__Sp
 	return 0;
 }
 
-static uint64_t p50_of(const struct dft_profiles *prof, const char *component, const char *operation, bool *found)
+static uint64_t p50_of(const struct dft_profile *p)
 {
-	const struct dft_profile *p = dft_profiles_get(prof, component, operation);
-
-	*found = p != NULL;
 	return p ? p->duration_p50_ns : 0;
 }
 
-static void estimate_ends(const struct chain *c, const struct dft_profiles *prof, uint64_t *ends)
+static uint64_t add_sat(uint64_t a, uint64_t b)
 {
+	return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+}
+
+/* prof[k]: hop k's profile (NULL: not known). */
+static void estimate_ends(const struct chain *c, const struct dft_profile *const *prof,
+                          const struct dft_profile *fn_prof, uint64_t *ends)
+{
+	bool on_path[DFT_RECON_HOPS_MAX] = {false};
+	uint64_t want = c->fn_parent_span_id;
+
+	/* the path: the function's parent, its parent, ... among the hops (newest first) */
+	for (uint32_t k = c->n_hops; k-- > 0;) {
+		if (want && c->hops[k].span_id == want) {
+			on_path[k] = true;
+			want = c->hops[k].parent_span_id;
+		}
+	}
 	for (uint32_t k = c->n_hops; k-- > 0;) {
 		const struct rhop *h = &c->hops[k];
-		bool last = k + 1 == c->n_hops, have, have_child;
-		uint64_t child_end = last ? c->fn_end_ns : ends[k + 1];
-		uint64_t p50 = p50_of(prof, h->component, h->operation, &have);
-		uint64_t child_p50 =
-		    last ? p50_of(prof, c->fn_component, c->fn_operation, &have_child)
-		         : p50_of(prof, c->hops[k + 1].component, c->hops[k + 1].operation, &have_child);
-		uint64_t end = child_end;
+		uint64_t end = h->start_ns;
 
-		if (have && have_child && p50 > child_p50)
-			end = p50 - child_p50 > UINT64_MAX - child_end ? UINT64_MAX : child_end + (p50 - child_p50);
+		if (on_path[k]) {
+			/* the child on the path: the function, or the one on-path hop whose parent this is */
+			uint64_t child_start = c->fn_start_ns, child_end = c->fn_end_ns;
+			const struct dft_profile *child_prof = fn_prof;
+
+			if (c->fn_parent_span_id != h->span_id) {
+				for (uint32_t j = k + 1; j < c->n_hops; j++) {
+					if (on_path[j] && c->hops[j].parent_span_id == h->span_id) {
+						child_start = c->hops[j].start_ns;
+						child_end = ends[j];
+						child_prof = prof[j];
+						break;
+					}
+				}
+			}
+			end = child_end;
+			if (prof[k] && child_prof && p50_of(prof[k]) > p50_of(child_prof)) {
+				uint64_t self = p50_of(prof[k]) - p50_of(child_prof);
+				uint64_t before = child_start > h->start_ns ? child_start - h->start_ns : 0;
+
+				if (self > before)
+					end = add_sat(child_end, self - before);
+			}
+		} else if (prof[k]) {
+			end = add_sat(h->start_ns, p50_of(prof[k]));
+		}
+		for (uint32_t j = k + 1; j < c->n_hops; j++)
+			if (c->hops[j].parent_span_id == h->span_id && ends[j] > end)
+				end = ends[j];
 		/* a hop starting after its estimated end can only be clock skew between hosts */
 		ends[k] = end < h->start_ns ? h->start_ns : end;
 	}
 }
 
-static int synthesize(struct dft_recon *r, struct dft_store *st, const struct dft_profiles *prof, const struct chain *c,
-                      dft_recon_emit_fn emit, void *arg)
+/* True when every candidate's name is known (or the chain has waited long enough for it). */
+static bool names_ready(const struct chain *c, const struct dft_profile *const *prof)
+{
+	if (c->retries >= NAME_RETRIES)
+		return true;
+	for (uint32_t k = 0; k < c->n_hops; k++)
+		if (c->hops[k].candidate && !prof[k])
+			return false;
+	return true;
+}
+
+static int synthesize(struct dft_recon *r, struct dft_store *st, const struct dft_profile *const *prof,
+                      const struct dft_profile *fn_prof, const struct chain *c, dft_recon_emit_fn emit, void *arg)
 {
 	uint64_t ends[DFT_RECON_HOPS_MAX];
 	char *strings[2 * DFT_RECON_HOPS_MAX];
+	char hexname[DFT_RECON_HOPS_MAX][9];
+	static char unresolved[] = "unresolved";
 	Difftrace__Span spans[DFT_RECON_HOPS_MAX], *sp[DFT_RECON_HOPS_MAX];
 	Difftrace__SpanBatch b = DIFFTRACE__SPAN_BATCH__INIT;
 	Difftrace__BatchHeader hdr = DIFFTRACE__BATCH_HEADER__INIT;
 	size_t n = 0;
 	int rc;
 
-	estimate_ends(c, prof, ends);
+	estimate_ends(c, prof, fn_prof, ends);
 	for (uint32_t k = 0; k < c->n_hops; k++) {
 		const struct rhop *h = &c->hops[k];
 		Difftrace__Span *s = &spans[n];
@@ -243,8 +301,16 @@ static int synthesize(struct dft_recon *r, struct dft_store *st, const struct df
 		s->parent_span_id = h->parent_span_id;
 		s->start_ns = h->start_ns;
 		s->end_ns = ends[k];
-		strings[2 * n] = h->component;
-		strings[2 * n + 1] = h->operation;
+		if (prof[k]) {
+			strings[2 * n] = prof[k]->component;
+			strings[2 * n + 1] = prof[k]->operation;
+		} else {
+			/* no NIC has profiled this name: the hash is all there is to show */
+			snprintf(hexname[n], sizeof(hexname[n]), "%08x", (unsigned)h->name_hash);
+			strings[2 * n] = unresolved;
+			strings[2 * n + 1] = hexname[n];
+			r->st.unresolved++;
+		}
 		s->component = (uint32_t)(2 * n);
 		s->operation = (uint32_t)(2 * n + 1);
 		s->kind = DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_PLATFORM;
@@ -273,17 +339,33 @@ int dft_recon_run(struct dft_recon *r, struct dft_store *st, const struct dft_pr
                   dft_recon_emit_fn emit, void *arg)
 {
 	while (r->head && r->head->due_ms <= now_ms) {
+		const struct dft_profile *hp[DFT_RECON_HOPS_MAX], *fn_prof;
 		struct chain *c = r->head;
 		int rc;
 
 		r->head = c->next;
 		if (!r->head)
 			r->tail = NULL;
+		for (uint32_t k = 0; k < c->n_hops; k++)
+			hp[k] = dft_profiles_get_hash(prof, c->hops[k].name_hash);
+		fn_prof = dft_profiles_get(prof, c->fn_component, c->fn_operation);
+		if (!names_ready(c, hp)) {
+			/* the profile naming it is likely a snapshot interval away: wait once more */
+			c->retries++;
+			c->due_ms = add_sat(now_ms, r->cfg.delay_ms);
+			c->next = NULL;
+			if (r->tail)
+				r->tail->next = c;
+			else
+				r->head = c;
+			r->tail = c;
+			continue;
+		}
 		r->st.pending -= c->n_candidates;
 		/* taken before it is tried: a failure rolls the round back, which puts it back */
 		c->next = r->taken;
 		r->taken = c;
-		rc = synthesize(r, st, prof, c, emit, arg);
+		rc = synthesize(r, st, hp, fn_prof, c, emit, arg);
 		if (rc)
 			return rc;
 	}

@@ -19,7 +19,9 @@ struct dft_store {
 	sqlite3_stmt *put_sender;
 	sqlite3_stmt *ins_profile;
 	sqlite3_stmt *span_exists;
+	sqlite3_stmt *del_recon;
 	bool in_txn;
+	uint64_t superseded, superseded_txn;
 	struct dft_buf attrs;
 	struct dft_buf hops;
 	char err[256];
@@ -50,6 +52,9 @@ static const char ins_profile_sql[] =
     " duration_p99_ns, queue_p99_ns, self_time_ns) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
 static const char span_exists_sql[] = "SELECT 1 FROM spans WHERE trace_id = ?1 AND span_id = ?2 LIMIT 1";
+
+/* a platform span the hold window released after its reconstruction: the real one replaces it */
+static const char del_recon_sql[] = "DELETE FROM spans WHERE trace_id = ?1 AND span_id = ?2 AND reconstructed = 1";
 
 /* the newest row per (component, operation): SQLite takes the bare columns from the max() row */
 static const char load_profiles_sql[] =
@@ -115,9 +120,16 @@ int dft_store_open(const char *path, struct dft_store **out)
 		rc = -EIO;
 		goto finalize_profile;
 	}
+	if (sqlite3_prepare_v3(st->db, del_recon_sql, -1, SQLITE_PREPARE_PERSISTENT, &st->del_recon, NULL) !=
+	    SQLITE_OK) {
+		rc = -EIO;
+		goto finalize_exists;
+	}
 	*out = st;
 	return 0;
 
+finalize_exists:
+	sqlite3_finalize(st->span_exists);
 finalize_profile:
 	sqlite3_finalize(st->ins_profile);
 finalize_sender:
@@ -141,6 +153,7 @@ void dft_store_close(struct dft_store *st)
 		return;
 	if (st->in_txn)
 		dft_store_rollback(st);
+	sqlite3_finalize(st->del_recon);
 	sqlite3_finalize(st->span_exists);
 	sqlite3_finalize(st->ins_profile);
 	sqlite3_finalize(st->put_sender);
@@ -177,13 +190,21 @@ int dft_store_commit(struct dft_store *st)
 		return rc;
 	}
 	st->in_txn = false;
+	st->superseded += st->superseded_txn;
+	st->superseded_txn = 0;
 	return 0;
+}
+
+uint64_t dft_store_superseded(const struct dft_store *st)
+{
+	return st->superseded;
 }
 
 void dft_store_rollback(struct dft_store *st)
 {
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	st->in_txn = false;
+	st->superseded_txn = 0;
 }
 
 static void attrs_json(struct dft_buf *b, const Difftrace__SpanBatch *batch, const Difftrace__Span *s)
@@ -201,7 +222,7 @@ static void attrs_json(struct dft_buf *b, const Difftrace__SpanBatch *batch, con
 	dft_buf_puts(b, "}");
 }
 
-static void hops_json(struct dft_buf *b, const Difftrace__SpanBatch *batch, const Difftrace__Span *s)
+static void hops_json(struct dft_buf *b, const Difftrace__Span *s)
 {
 	size_t i;
 
@@ -210,15 +231,12 @@ static void hops_json(struct dft_buf *b, const Difftrace__SpanBatch *batch, cons
 	for (i = 0; i < s->n_hops; i++) {
 		const Difftrace__Hop *h = s->hops[i];
 
-		dft_buf_puts(b, i ? ",{\"component\":" : "{\"component\":");
-		dft_buf_json_str(b, batch->strings[h->component]);
-		dft_buf_puts(b, ",\"operation\":");
-		dft_buf_json_str(b, batch->strings[h->operation]);
+		/* names are resolved by reconstruction, not here: the hash is what the header carried */
+		dft_buf_printf(b, i ? ",{\"name_hash\":\"%08x\"" : "{\"name_hash\":\"%08x\"", (unsigned)h->name_hash);
 		dft_buf_puts(b, ",\"span_id\":\"");
 		dft_buf_hex64(b, h->span_id);
-		/* written resolved (the chain rule), so a reader needs no knowledge of where it came from */
 		dft_buf_puts(b, "\",\"parent_span_id\":\"");
-		dft_buf_hex64(b, i ? s->hops[i - 1]->span_id : h->parent_span_id);
+		dft_buf_hex64(b, h->parent_span_id);
 		dft_buf_printf(b, "\",\"start_ns\":%llu}", (unsigned long long)h->start_ns);
 	}
 	dft_buf_puts(b, "]");
@@ -243,11 +261,20 @@ static int put_span(struct dft_store *st, const Difftrace__SpanBatch *b, const D
 		}
 	}
 	if (s->n_hops) {
-		hops_json(&st->hops, b, s);
+		hops_json(&st->hops, s);
 		if (st->hops.overflow) {
 			snprintf(st->err, sizeof(st->err), "hops JSON too large");
 			return -E2BIG;
 		}
+	}
+	if (!reconstructed && s->kind == DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_PLATFORM) {
+		sqlite3_stmt *d = st->del_recon;
+
+		sqlite3_reset(d);
+		if (sqlite3_bind_blob(d, 1, s->trace_id.data, (int)s->trace_id.len, SQLITE_STATIC) != SQLITE_OK ||
+		    bind_u64(d, 2, s->span_id) != SQLITE_OK || sqlite3_step(d) != SQLITE_DONE)
+			return store_fail(st, "DELETE reconstructed");
+		st->superseded_txn += (uint64_t)sqlite3_changes(st->db);
 	}
 	sqlite3_reset(q);
 	rc |= sqlite3_bind_blob(q, 1, s->trace_id.data, (int)s->trace_id.len, SQLITE_STATIC);

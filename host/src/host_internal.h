@@ -92,6 +92,29 @@ uint16_t dft_name_intern_n(const char *s, size_t len); /* lock-free when the nam
 /* The string of an id published in this region: false for 0 or an id not (yet) published. */
 bool dft_name_str(uint16_t id, const char **s, size_t *len);
 
+/*
+ * reg_rdma.c (only with verbs): the region exported to the daemon's rdma-read ingest, driven by the
+ * registration thread alone. Without verbs these are no-ops and the flag is never offered.
+ */
+#ifdef DFT_HAVE_RDMA
+uint32_t dft_reg_rdma_flags(void);       /* DFT_REG_F_RDMA_READ when an RDMA device exists, else 0 */
+void dft_reg_rdma_reset(void);           /* forget state of an earlier thread (new thread, forked child) */
+void dft_reg_rdma_feed(const void *p, size_t n, uint64_t now_ms); /* bytes from the registration socket */
+int dft_reg_rdma_fd(void);               /* the rdma_cm channel to poll, or -1 */
+uint64_t dft_reg_rdma_wake_ms(void);     /* when dft_reg_rdma_poll has a retry due (UINT64_MAX: none) */
+void dft_reg_rdma_poll(uint64_t now_ms); /* connection events and retries; never blocks */
+/* Disconnect and deregister; with linger_ms, first wait that long at most for the daemon to disconnect. */
+void dft_reg_rdma_stop(unsigned linger_ms);
+#else
+static inline uint32_t dft_reg_rdma_flags(void) { return 0; }
+static inline void dft_reg_rdma_reset(void) {}
+static inline void dft_reg_rdma_feed(const void *p, size_t n, uint64_t now_ms) { (void)p; (void)n; (void)now_ms; }
+static inline int dft_reg_rdma_fd(void) { return -1; }
+static inline uint64_t dft_reg_rdma_wake_ms(void) { return UINT64_MAX; }
+static inline void dft_reg_rdma_poll(uint64_t now_ms) { (void)now_ms; }
+static inline void dft_reg_rdma_stop(unsigned linger_ms) { (void)linger_ms; }
+#endif
+
 /* reg_thread.c: 0 or -errno. */
 int dft_reg_thread_start(void);
 void dft_reg_thread_stop(void);

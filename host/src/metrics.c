@@ -65,21 +65,16 @@ unlock:
 	return rc;
 }
 
-int dft_metrics_publish(uint16_t component_id, const struct dft_component_metrics *m)
+int dft_metrics_publish_at(uint16_t component_id, const struct dft_component_metrics *m, uint64_t now)
 {
 	struct dft_metrics_page *p;
 	struct dft_metric_entry *e;
-	struct dft_clock_cal cal;
 	uint32_t seq;
-	uint64_t now;
 	int rc;
 
-	if (!m || !component_id || !dft_load_acquire(&dft_host.live) ||
+	if (!m || !component_id || !now || !dft_load_acquire(&dft_host.live) ||
 	    component_id > dft_load_acquire(&dft_host.hdr->names_published))
 		return -EINVAL;
-	/* the reading's time from the tick counter: clock_gettime would be a syscall on some VMs */
-	dft_clock_current(&cal);
-	now = dft_ticks_to_ns(&cal, dft_ticks());
 	p = dft_metrics_page();
 	e = dft_metrics_find(p, component_id);
 	if (unlikely(!e)) {
@@ -95,4 +90,15 @@ int dft_metrics_publish(uint16_t component_id, const struct dft_component_metric
 	dft_metrics_store(e, m, now);
 	dft_store_release(&e->seq, seq + 2); /* [M2] */
 	return 0;
+}
+
+int dft_metrics_publish(uint16_t component_id, const struct dft_component_metrics *m)
+{
+	struct dft_clock_cal cal;
+
+	if (!dft_load_acquire(&dft_host.live))
+		return -EINVAL;
+	/* the reading's time from the tick counter: clock_gettime would be a syscall on some VMs */
+	dft_clock_current(&cal);
+	return dft_metrics_publish_at(component_id, m, dft_ticks_to_ns(&cal, dft_ticks()));
 }

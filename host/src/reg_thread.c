@@ -10,7 +10,8 @@
  *
  * While registered the thread just polls the connection: EOF means the daemon went away, and the
  * rings keep filling (and dropping, counted) until a daemon is back. The same thread refines the
- * clock calibration. dft_fini wakes it through an eventfd.
+ * clock calibration. dft_fini wakes it through an eventfd. When the daemon ingests by rdma-read it
+ * also exports the region by RDMA (reg_rdma.c), from this thread too.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,6 +31,7 @@
 #define DFT_REPLY_TIMEOUT_MS 2000
 #define DFT_RECAL_FIRST_MS   1000
 #define DFT_RECAL_EVERY_MS   60000
+#define DFT_RDMA_LINGER_MS   1000 /* dft_fini: how long the daemon may take to let go of the region */
 
 enum dft_reg_state {
 	DFT_REG_DISCONNECTED,
@@ -45,11 +47,13 @@ static uint64_t dft_now_ms(void)
  * timeout, -1 when dft_fini asked the thread to stop. */
 static int dft_wait(int fd, short events, int timeout_ms)
 {
-	struct pollfd p[2] = {{.fd = dft_host.wake_fd, .events = POLLIN}, {.fd = fd, .events = events}};
+	/* a negative fd is skipped by poll(); the rdma_cm channel only wakes us, reg_rdma.c reads it */
+	struct pollfd p[3] = {{.fd = dft_host.wake_fd, .events = POLLIN}, {.fd = fd, .events = events},
+			      {.fd = dft_reg_rdma_fd(), .events = POLLIN}};
 	int n;
 
 	do
-		n = poll(p, fd >= 0 ? 2 : 1, timeout_ms);
+		n = poll(p, 3, timeout_ms);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return 0;
@@ -70,6 +74,7 @@ static int dft_reg_send(void)
 	    .pid = dft_host.hdr->pid,
 	    .instance_id = dft_host.hdr->instance_id,
 	    .region_size = dft_host.size,
+	    .flags = dft_reg_rdma_flags(),
 	};
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -153,8 +158,10 @@ static bool dft_reg_alive(int fd)
 	for (;;) {
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 
-		if (n > 0)
+		if (n > 0) {
+			dft_reg_rdma_feed(buf, (size_t)n, dft_now_ms());
 			continue;
+		}
 		if (n == 0)
 			return false;
 		return errno == EAGAIN || errno == EINTR;
@@ -203,20 +210,26 @@ static void *dft_reg_main(void *arg)
 		}
 		if (state == DFT_REG_DISCONNECTED && next_try < wake)
 			wake = next_try;
+		if (dft_reg_rdma_wake_ms() < wake)
+			wake = dft_reg_rdma_wake_ms();
 		ev = dft_wait(state == DFT_REG_REGISTERED ? fd : -1, POLLIN, wake > now ? (int)(wake - now) : 0);
 		if (ev < 0)
 			break;
+		dft_reg_rdma_poll(dft_now_ms());
 		if (state == DFT_REG_REGISTERED && ev && !dft_reg_alive(fd)) {
 			/* the daemon went away: the next one continues from the tails stored in the region */
 			dft_store_release(&dft_host.registered, 0);
+			dft_reg_rdma_stop(0);
 			close(fd);
 			fd = -1;
 			state = DFT_REG_DISCONNECTED;
 			next_try = dft_now_ms() + DFT_RETRY_MIN_MS;
 		}
 	}
+	/* our EOF first: the daemon detaches the region and drops the RDMA connection itself */
 	if (fd >= 0)
 		close(fd);
+	dft_reg_rdma_stop(DFT_RDMA_LINGER_MS);
 	dft_store_release(&dft_host.registered, 0);
 	return NULL;
 }
@@ -226,6 +239,7 @@ int dft_reg_thread_start(void)
 	sigset_t all, old;
 	int err;
 
+	dft_reg_rdma_reset();
 	dft_host.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (dft_host.wake_fd < 0)
 		return -errno;

@@ -291,16 +291,13 @@ static inline void dft_slot_build(struct dft_slot *s, const struct dft_span *sp,
 /*
  * A span that carries hops: its slot, then ceil(n / DFT_HOPS_PER_SLOT) DFT_SLOT_HOPS slots,
  * reserved and published together so the daemon never sees a span without the continuation its
- * n_cont announces. Names are interned first (lock-free when known, the name lock for a new one):
- * a hop whose name does not fit the table is left out and counted in the ring's dropped_hops; the
- * chain then runs past it (the slots carry only the first hop's parent).
+ * n_cont announces. Hops name themselves by hash, so nothing here touches the name table.
  */
 static __attribute__((noinline)) void dft_span_write_hops(struct dft_thread *t, const struct dft_span *sp, uint64_t end)
 {
 	const struct dft_hop_list *l = sp->hops;
 	struct dft_hop hops[DFT_HOP_LIST_MAX];
 	unsigned n = 0, cut = 0, given = l->n, nslots;
-	uint64_t first_parent = 0;
 	struct dft_slot s, *first;
 
 	if (given > DFT_HOP_LIST_MAX) {
@@ -309,21 +306,15 @@ static __attribute__((noinline)) void dft_span_write_hops(struct dft_thread *t, 
 	}
 	for (unsigned i = 0; i < given; i++) {
 		const struct dft_hop_entry *e = &l->hop[i];
-		uint16_t comp = 0, op = 0;
 
-		if (e->component_len <= DFT_HOP_NAME_LEN && e->operation_len <= DFT_HOP_NAME_LEN && e->span_id)
-			comp = dft_name_intern_n(e->component, e->component_len);
-		if (comp && e->operation_len && !(op = dft_name_intern_n(e->operation, e->operation_len)))
-			comp = 0;
-		if (!comp) {
+		if (!e->span_id) {
 			cut++;
 			continue;
 		}
-		if (n == 0)
-			first_parent = e->parent_span_id;
-		hops[n] =
-		    (struct dft_hop){.component_id = comp, .op_id = op, .span_id = e->span_id, .start_ns = e->start_ns};
-		n++;
+		hops[n++] = (struct dft_hop){.name_hash = e->name_hash,
+		                             .span_id = e->span_id,
+		                             .start_ns = e->start_ns,
+		                             .parent_span_id = e->parent_span_id};
 	}
 	nslots = 1 + (n + DFT_HOPS_PER_SLOT - 1) / DFT_HOPS_PER_SLOT;
 	first = dft_ring_prod_reserve(&t->prod, nslots);
@@ -341,7 +332,6 @@ static __attribute__((noinline)) void dft_span_write_hops(struct dft_thread *t, 
 		memset(&hs, 0, sizeof(hs));
 		hs.type = DFT_SLOT_HOPS;
 		hs.n_hops = (uint8_t)k;
-		hs.first_parent_span_id = c == 1 ? first_parent : 0;
 		memcpy(hs.hop, hops + from, k * sizeof(hops[0]));
 		/* continuation slots may wrap to the start of the ring */
 		memcpy(dft_ring_prod_slot(&t->prod, c), &hs, sizeof(hs));

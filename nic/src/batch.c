@@ -52,8 +52,8 @@ int dft_batch_create(uint32_t cap, struct dft_batch **out)
 	b->hop_cap = cap * HOPS_PER_SPAN_AVG;
 	if (b->hop_cap < DFT_SLOT_CONT_MAX * DFT_HOPS_PER_SLOT)
 		b->hop_cap = DFT_SLOT_CONT_MAX * DFT_HOPS_PER_SLOT;
-	/* room for one span's worst case (2 + 4 attrs + 2 per hop) plus typical reuse */
-	b->str_cap = 2 * cap + 2 * DFT_SLOT_CONT_MAX * DFT_HOPS_PER_SLOT + 2 + DFT_SLOT_ATTRS;
+	/* room for one span's worst case (2 names + 4 attrs; hops carry no strings) plus typical reuse */
+	b->str_cap = 2 * cap + 2 + DFT_SLOT_ATTRS;
 	for (b->hash_size = 64; b->hash_size < 2 * b->str_cap; b->hash_size <<= 1)
 		;
 	b->spans = calloc(cap, sizeof(*b->spans));
@@ -188,7 +188,6 @@ int dft_batch_add(struct dft_batch *b, const struct dft_batch_src *src, const st
 		  const struct dft_slot *cont, enum dft_kind kind, uint32_t keep_reasons)
 {
 	uint32_t n_hops = 0, strings0 = b->n_strings, hops0 = b->n_hops;
-	uint64_t first_parent, prev_span = 0;
 	Difftrace__Span *sp;
 	int64_t comp, op;
 
@@ -238,26 +237,17 @@ int dft_batch_add(struct dft_batch *b, const struct dft_batch_src *src, const st
 	}
 	sp->n_hops = n_hops;
 	sp->hops = n_hops ? &b->hop_ptrs[b->n_hops] : NULL;
-	first_parent = s->n_cont ? ((const struct dft_hops_slot *)(const void *)&cont[0])->first_parent_span_id : 0;
-	for (unsigned c = 0, k = 0; c < s->n_cont; c++) {
+	for (unsigned c = 0; c < s->n_cont; c++) {
 		const struct dft_hops_slot *hs = (const struct dft_hops_slot *)(const void *)&cont[c];
 
-		for (unsigned i = 0; i < hs->n_hops; i++, k++) {
+		for (unsigned i = 0; i < hs->n_hops; i++) {
 			Difftrace__Hop *h = &b->hops[b->n_hops];
-			int64_t hc = name_index(b, src, hs->hop[i].component_id);
-			int64_t ho = name_index(b, src, hs->hop[i].op_id);
 
-			if (hc < 0 || ho < 0)
-				goto undo_strings;
 			difftrace__hop__init(h);
-			h->component = (uint32_t)hc;
-			h->operation = (uint32_t)ho;
+			h->name_hash = hs->hop[i].name_hash;
 			h->span_id = hs->hop[i].span_id;
 			h->start_ns = hs->hop[i].start_ns;
-			/* the chain of abi.h made explicit on every hop: the first hop's parent comes
-			 * from the first continuation slot, each later hop is a child of the one before */
-			h->parent_span_id = k == 0 ? first_parent : prev_span;
-			prev_span = h->span_id;
+			h->parent_span_id = hs->hop[i].parent_span_id;
 			b->hop_ptrs[b->n_hops++] = h;
 		}
 	}

@@ -68,6 +68,7 @@ static const struct key keys[] = {
 	{"transport", "rdma_bind", K_SPECIAL, 0, 0, "", "rdma: local address picking the RDMA device"},
 	{"ingest", "socket", K_SPECIAL, 0, 0, "", "Unix socket hosts register their regions on"},
 	{"ingest", "backend", K_SPECIAL, 0, 0, "mmap", "how slots are read out of a region"},
+	{"ingest", "rdma_bind", K_SPECIAL, 0, 0, "", "rdma-read: ADDR:PORT hosts connect their MR to"},
 	{"ingest", "busy_poll", K_BOOL, 0, 0, "false", "never sleep when idle"},
 };
 
@@ -78,7 +79,11 @@ static const char *const transports[] = {"tcp", "rdma"};
 #else
 static const char *const transports[] = {"tcp"};
 #endif
+#ifdef DFT_HAVE_RDMA
+static const char *const ingests[] = {"mmap", "dmadev", "rdma-read"};
+#else
 static const char *const ingests[] = {"mmap", "dmadev"};
+#endif
 
 void dft_nic_usage(const char *prog)
 {
@@ -89,7 +94,8 @@ void dft_nic_usage(const char *prog)
 	       "  --collector HOST:PORT      difftrace-collector TCP address            [transport] collector\n"
 	       "  --transport NAME           transport: tcp, rdma (when built with verbs)    [transport] type\n"
 	       "  --rdma-bind ADDR           rdma: local address picking the device     [transport] rdma_bind\n"
-	       "  --ingest NAME              mmap, or dmadev (EAL --vdev=dma_skeleton)      [ingest] backend\n"
+	       "  --ingest NAME              mmap, dmadev (EAL --vdev=dma_skeleton), rdma-read [ingest] backend\n"
+	       "  --rdma-ingest-bind A:P     rdma-read: where hosts connect their MR       [ingest] rdma_bind\n"
 	       "  --sender-id HEX            64-bit sender id (default: random)         [transport] sender_id\n"
 	       "  --batch-spans N            spans per batch (default 256)                    [batch] spans\n"
 	       "  --flush-us N               close a non-empty batch after N us (default 1000) [batch] flush_us\n"
@@ -189,8 +195,23 @@ static int set_special(struct dft_nic_config *cfg, const struct key *k, const ch
 		return parse_platform(cfg, v, why, wl);
 	if (!strcmp(k->name, "type"))
 		return pick(transports, sizeof(transports) / sizeof(transports[0]), v, cfg->transport, why, wl);
-	if (!strcmp(k->name, "backend"))
+	if (!strcmp(k->name, "backend")) {
+#ifndef DFT_HAVE_RDMA
+		if (!strcmp(v, "rdma-read"))
+			return why_set(why, wl, "'%s' needs a build with libibverbs and librdmacm", v);
+#endif
 		return pick(ingests, sizeof(ingests) / sizeof(ingests[0]), v, cfg->ingest, why, wl);
+	}
+	if (!strcmp(k->name, "rdma_bind") && !strcmp(k->section, "ingest")) {
+		char buf[sizeof(cfg->rdma_ingest_bind)];
+		const char *host;
+		uint16_t port;
+
+		if (snprintf(buf, sizeof(buf), "%s", v) >= (int)sizeof(buf) || dft_parse_hostport(buf, 0, &host, &port))
+			return why_set(why, wl, "expected ADDR:PORT (port 0: any free one), got '%s'", v);
+		snprintf(cfg->rdma_ingest_bind, sizeof(cfg->rdma_ingest_bind), "%s", v);
+		return 0;
+	}
 	if (!strcmp(k->name, "collector"))
 		return parse_collector(cfg, v, why, wl);
 	if (!strcmp(k->name, "rdma_bind")) {
@@ -403,7 +424,7 @@ static int set_opt(struct dft_nic_config *cfg, const char *opt, const char *sect
 
 enum { OPT_SOCKET = 256, OPT_COLLECTOR, OPT_SENDER, OPT_BATCH, OPT_FLUSH, OPT_BACKLOG, OPT_STATS, OPT_READY,
        OPT_PLATFORM, OPT_BUSY, OPT_HELP, OPT_CONFIG, OPT_SET, OPT_HOLD, OPT_NO_HOLD, OPT_TRANSPORT,
-       OPT_RDMA_BIND, OPT_INGEST };
+       OPT_RDMA_BIND, OPT_INGEST, OPT_RDMA_INGEST_BIND };
 
 int dft_nic_config_parse(struct dft_nic_config *cfg, int argc, char **argv)
 {
@@ -426,6 +447,7 @@ int dft_nic_config_parse(struct dft_nic_config *cfg, int argc, char **argv)
 		{"transport", required_argument, NULL, OPT_TRANSPORT},
 		{"rdma-bind", required_argument, NULL, OPT_RDMA_BIND},
 		{"ingest", required_argument, NULL, OPT_INGEST},
+		{"rdma-ingest-bind", required_argument, NULL, OPT_RDMA_INGEST_BIND},
 		{NULL, 0, NULL, 0},
 	};
 	int c, rc;
@@ -470,6 +492,9 @@ int dft_nic_config_parse(struct dft_nic_config *cfg, int argc, char **argv)
 			break;
 		case OPT_INGEST:
 			rc = set_opt(cfg, "--ingest", "ingest", "backend", optarg);
+			break;
+		case OPT_RDMA_INGEST_BIND:
+			rc = set_opt(cfg, "--rdma-ingest-bind", "ingest", "rdma_bind", optarg);
 			break;
 		case OPT_BATCH:
 			rc = set_opt(cfg, "--batch-spans", "batch", "spans", optarg);
@@ -524,6 +549,10 @@ int dft_nic_config_parse(struct dft_nic_config *cfg, int argc, char **argv)
 	}
 	if (!cfg->collector_host[0]) {
 		fprintf(stderr, "difftrace-nic: missing required option --collector (or [transport] collector)\n");
+		return -EINVAL;
+	}
+	if (!strcmp(cfg->ingest, "rdma-read") && !cfg->rdma_ingest_bind[0]) {
+		fprintf(stderr, "difftrace-nic: --ingest rdma-read needs --rdma-ingest-bind ADDR:PORT (or [ingest] rdma_bind)\n");
 		return -EINVAL;
 	}
 	while (cfg->sender_id == 0)

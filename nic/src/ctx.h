@@ -36,6 +36,7 @@ struct dft_nic_ctx {
 	struct dft_hold *hold;            /* NULL when the hold window is off */
 	struct dft_prof_row *rows;        /* snapshot scratch, max_keys rows */
 	struct dft_batch *profile_pending; /* a Profile batch not yet handed over */
+	bool final_profile;               /* the shutdown snapshot was built */
 	uint64_t now_ns;                  /* monotonic, once per step */
 	uint32_t empty_gname;             /* id of "" (an unnamed component) */
 };

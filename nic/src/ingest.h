@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Ingest backends: how the daemon gets slots out of a host region into local memory. `mmap`
- * (the region is mapped: memcpy) exists now; `dmadev` (rte_dma copies) and `rdma-read` (verbs
- * RDMA READ of the host MR) plug in behind the same ops. Every backend hands back private copies:
+ * (the region is mapped: memcpy), `dmadev` (rte_dma copies) and `rdma-read` (verbs RDMA READ of the
+ * host's MR, built with verbs only) sit behind the same ops. Every backend hands back private copies:
  * nothing after ingest ever reads the shared region's slots again.
  */
 #ifndef DFT_NIC_INGEST_H
@@ -30,6 +30,14 @@ struct dft_ingest_ops {
 
 extern const struct dft_ingest_ops dft_ingest_mmap_ops;
 extern const struct dft_ingest_ops dft_ingest_dmadev_ops;
+#ifdef DFT_HAVE_RDMA
+extern const struct dft_ingest_ops dft_ingest_rdma_read_ops;
+/*
+ * rdma-read: listen with rdma_cm on bind ("ADDR:PORT", a concrete address; port 0 = ephemeral), before
+ * the worker starts. addr/port receive what hosts are told to connect to. 0 or -errno.
+ */
+int dft_ingest_rdma_read_listen(const char *bind, char *addr, size_t addr_len, uint16_t *port);
+#endif
 /* The backend named by --ingest, or NULL. */
 const struct dft_ingest_ops *dft_ingest_by_name(const char *name);
 

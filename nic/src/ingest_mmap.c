@@ -75,7 +75,13 @@ const struct dft_ingest_ops dft_ingest_mmap_ops = {
 
 const struct dft_ingest_ops *dft_ingest_by_name(const char *name)
 {
-	static const struct dft_ingest_ops *const all[] = {&dft_ingest_mmap_ops, &dft_ingest_dmadev_ops};
+	static const struct dft_ingest_ops *const all[] = {
+		&dft_ingest_mmap_ops,
+		&dft_ingest_dmadev_ops,
+#ifdef DFT_HAVE_RDMA
+		&dft_ingest_rdma_read_ops,
+#endif
+	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (!strcmp(all[i]->name, name))

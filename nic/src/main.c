@@ -23,6 +23,7 @@
 #include <rte_pause.h>
 
 #include "ctx.h"
+#include "dft/reg.h"
 
 #define CTL_RING_SIZE 1024u
 #define BATCH_RING_SIZE 64u
@@ -361,6 +362,23 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto destroy_tx;
 	}
+#ifdef DFT_HAVE_RDMA
+	if (ctx->ingest == &dft_ingest_rdma_read_ops) {
+		char addr[DFT_REG_ADDR_MAX];
+		uint16_t port;
+
+		/* before any host registers: the registration reply names this listener */
+		rc = dft_ingest_rdma_read_listen(ms.cfg.rdma_ingest_bind, addr, sizeof(addr), &port);
+		if (!rc)
+			rc = dft_reg_server_rdma_at(ms.reg, addr, port);
+		if (rc) {
+			fprintf(stderr, "difftrace-nic: --rdma-ingest-bind %s: %s%s\n", ms.cfg.rdma_ingest_bind, strerror(-rc),
+				rc == -EDESTADDRREQ ? " (give the address hosts should connect to, not a wildcard)" : "");
+			rc = 1;
+			goto destroy_reg;
+		}
+	}
+#endif
 	rc = dft_nic_telemetry_register();
 	if (rc)
 		fprintf(stderr, "difftrace-nic: telemetry command not registered: %s\n", strerror(-rc));

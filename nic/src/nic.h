@@ -100,25 +100,59 @@ void dft_profiler_count(struct dft_profiler *p, int key, bool kept);
 /* Call often with a monotonic clock: recomputes thresholds once per interval (rotating the windows
  * every rotate_intervals) and returns true when it did, i.e. a snapshot is due. */
 bool dft_profiler_tick(struct dft_profiler *p, uint64_t now_ns);
+/* Recompute the figures a snapshot reports now, outside the interval (the last one, at shutdown). */
+void dft_profiler_recompute(struct dft_profiler *p);
 /* Rows for every key with observations in the window (component aggregates excluded), at most max. */
 unsigned dft_profiler_snapshot(const struct dft_profiler *p, const struct dft_names *names, struct dft_prof_row *rows,
 			       unsigned max);
 uint32_t dft_profiler_max_keys(const struct dft_profiler *p);
 uint64_t dft_profiler_keys_full(const struct dft_profiler *p);
 
-/* ---- contention.c: the region's metrics page, read under each entry's seqlock (hostile memory) */
+/* ---- contention.c: the region's metrics page, read under each entry's seqlock (hostile memory).
+ * The rule asks "was the component contended at any time while the span ran?", so each component
+ * that was ever over a threshold gets a track: the interval open now (if any) and the last
+ * DFT_CONTENTION_HIST closed ones, in the region's clock (unix ns). A span that ran inside a window
+ * still matches when it reaches the NIC after the window closed. */
+#define DFT_CONTENTION_HIST 8u
+struct dft_contention_iv {
+	uint64_t from, to;
+};
+struct dft_contention_track {
+	uint16_t comp;   /* region-local component id; 0 = free */
+	uint8_t n;       /* closed intervals held (<= DFT_CONTENTION_HIST) */
+	uint8_t next;    /* where the next closed interval goes (oldest overwritten) */
+	bool open;       /* over a threshold as of the last refresh, since open_from */
+	uint64_t open_from;
+	uint64_t last_ns; /* latest interval edge: the stalest closed track is evicted first */
+	struct dft_contention_iv iv[DFT_CONTENTION_HIST];
+};
 struct dft_contention {
 	uint64_t next_ns;                          /* readings are refreshed at most this often */
-	uint8_t on[(DFT_NAME_CAPACITY_MAX + 8) / 8]; /* region-local component ids over a threshold */
 	uint16_t prev_id[DFT_METRICS_MAX];         /* last consistent reading per entry (torn reads keep it) */
 	uint8_t prev_on[DFT_METRICS_MAX];
+	uint64_t prev_ns[DFT_METRICS_MAX];         /* the reading's time (region clock) */
+	/* region-local component id -> 1 + its track index (0 = never contended); at most 64 components
+	 * can be over a threshold at once (one page), so DFT_METRICS_MAX tracks always have room for the
+	 * open ones */
+	uint8_t track_of[DFT_NAME_CAPACITY_MAX + 1];
+	struct dft_contention_track track[DFT_METRICS_MAX];
 	uint64_t torn;                             /* entries skipped because the writer was busy */
 	uint64_t bad;                              /* entries with an impossible component id */
+	uint64_t evicted;                          /* tracks (a component's history) given to another component */
 };
-/* Re-read the page when next_ns has passed (or force). base/g describe the mapped region. */
+/*
+ * Re-read the page when next_ns (monotonic now_ns) has passed, or when forced. base/g describe the
+ * mapped region. region_now_ns is the region's clock now (unix ns): the time of a reading whose
+ * entry carries none, and the end of an interval whose entry vanished.
+ */
 void dft_contention_refresh(struct dft_contention *c, const struct dft_filter_cfg *f, const void *base,
-			    const struct dft_region_geom *g, uint32_t names_published, uint64_t now_ns, bool force);
+			    const struct dft_region_geom *g, uint32_t names_published, uint64_t now_ns,
+			    uint64_t region_now_ns, bool force);
+/* The component is over a threshold as of the last refresh. */
 bool dft_contention_on(const struct dft_contention *c, uint16_t comp_local_id);
+/* The span [start_ns, end_ns] (region clock) overlaps one of the component's contention intervals. */
+bool dft_contention_match(const struct dft_contention *c, uint16_t comp_local_id, uint64_t start_ns,
+			  uint64_t end_ns);
 
 /* ---- config.c */
 #define DFT_NIC_TRANSPORT_MAX 16u
@@ -129,6 +163,7 @@ struct dft_nic_config {
 	char rdma_bind[256]; /* rdma: local address that picks the RDMA device (empty: by route) */
 	char transport[DFT_NIC_TRANSPORT_MAX]; /* name of the dft_tx_ops to use ("tcp") */
 	char ingest[DFT_NIC_TRANSPORT_MAX];    /* name of the dft_ingest_ops ("mmap") */
+	char rdma_ingest_bind[256]; /* rdma-read: ADDR:PORT the daemon listens on for hosts' connections */
 	uint64_t sender_id;
 	uint32_t batch_spans;
 	uint32_t flush_us;
@@ -195,6 +230,9 @@ struct dft_nic_counters {
 	uint64_t metrics_bad;
 	uint64_t dma_copies; /* dmadev ingest: copies completed by the DMA engine */
 	uint64_t dma_errors;
+	uint64_t rdma_reads;  /* rdma-read ingest: READ / WRITE work requests completed, failures */
+	uint64_t rdma_writes;
+	uint64_t rdma_errors;
 	/* written by the main lcore */
 	uint64_t reported;
 	uint64_t lost_backlog_full;
@@ -417,6 +455,9 @@ void dft_reg_server_destroy(struct dft_reg_server *s);
  * Returns work done. */
 int dft_reg_server_poll(struct dft_reg_server *s, int (*attach)(void *, struct dft_nic_region *),
 			void (*detach)(void *, struct dft_nic_region *), void *arg);
+/* rdma-read ingest: refuse hosts that cannot export their region by RDMA, tell the others where to
+ * connect (dft/reg.h step 5). 0 or -EINVAL. */
+int dft_reg_server_rdma_at(struct dft_reg_server *s, const char *addr, uint16_t port);
 /* The worker retired the region: unmap and free it. */
 void dft_region_free(struct dft_nic_region *r);
 

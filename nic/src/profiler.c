@@ -312,6 +312,11 @@ bool dft_profiler_tick(struct dft_profiler *p, uint64_t now_ns)
 	return true;
 }
 
+void dft_profiler_recompute(struct dft_profiler *p)
+{
+	recompute(p);
+}
+
 unsigned dft_profiler_snapshot(const struct dft_profiler *p, const struct dft_names *names, struct dft_prof_row *rows,
 			       unsigned max)
 {

@@ -5,6 +5,8 @@
  *   (a host that truncates the file under our mapping would SIGBUS the daemon; a host that does
  *   not allow sealing is refused with -EPERM) -> fstat for the size -> mmap -> validate -> reply.
  * The connection then stays open; EOF means the host is gone and the region is detached.
+ * With rdma-read ingest the host must offer DFT_REG_F_RDMA_READ and is sent, right after its reply,
+ * the address of the daemon's rdma_cm listener (struct dft_reg_rdma_at).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,7 +39,18 @@ struct dft_reg_server {
 	uint32_t next_region_id;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct conn conns[MAX_CONNS];
+	bool rdma_read; /* hosts must export their region by RDMA; rdma_at tells them where */
+	bool told_no_rdma;
+	struct dft_reg_rdma_at rdma_at;
 };
+
+int dft_reg_server_rdma_at(struct dft_reg_server *s, const char *addr, uint16_t port)
+{
+	int rc = dft_reg_rdma_at_make(&s->rdma_at, addr, port);
+
+	s->rdma_read = rc == 0;
+	return rc;
+}
 
 int dft_reg_server_create(const char *path, uint64_t daemon_id, struct dft_reg_server **out)
 {
@@ -204,6 +217,14 @@ static int conn_register(struct dft_reg_server *s, struct conn *c, int (*attach)
 		rc = -EBADF;
 		goto refuse;
 	}
+	if (s->rdma_read && !(m.flags & DFT_REG_F_RDMA_READ)) {
+		if (!s->told_no_rdma)
+			fprintf(stderr, "difftrace-nic: refusing pid %u: --ingest rdma-read needs a host library built "
+				"with verbs and an RDMA device on the host\n", m.pid);
+		s->told_no_rdma = true;
+		rc = -EOPNOTSUPP;
+		goto refuse;
+	}
 	rc = region_open(s, mfd, &r);
 	mfd = -1;
 	if (rc)
@@ -215,6 +236,8 @@ static int conn_register(struct dft_reg_server *s, struct conn *c, int (*attach)
 		goto refuse;
 	}
 	reply(c->fd, s->daemon_id, 0);
+	if (s->rdma_read)
+		(void)send(c->fd, &s->rdma_at, sizeof(s->rdma_at), MSG_NOSIGNAL | MSG_DONTWAIT);
 	c->region = r;
 	c->state = CONN_ATTACHED;
 	dft_ctr_add(&dft_nic_ctr.regions_attached, 1);

@@ -250,7 +250,7 @@ static enum dft_fate judge(struct dft_nic_ctx *ctx, struct dft_nic_region *r, co
 				ctx->filter.n_platform ? dft_names_str(ctx->names, comp) : NULL);
 	x.kind = *kind;
 	x.duration_ns = end > start ? end - start : 0;
-	x.contended = ctx->filter.cfg.contention && dft_contention_on(&r->cont, comp_local);
+	x.contended = ctx->filter.cfg.contention && dft_contention_match(&r->cont, comp_local, start, end);
 	if (comp && op) {
 		key = dft_profiler_key(ctx->prof, comp, op);
 		if (key < 0)
@@ -283,10 +283,10 @@ static enum dft_fate judge(struct dft_nic_ctx *ctx, struct dft_nic_region *r, co
 		rec->status = s->status;
 		rec->span_kind = s->span_kind;
 		rec->kind = (uint8_t)*kind;
-		/* a span with hops is not held: its hop names live only in its region */
+		/* a span with hops is not held: a hold record has no room for them */
 		fate = dft_hold_admit(ctx->hold, rec, *kind != DFT_KIND_FUNCTION && s->n_cont == 0, ctx->now_ns,
 				      hold_dropped, ctx);
-		sync_hold(ctx);
+		/* the hold gauges reach the counters once per step (dft_worker_step), not per span */
 	}
 	if (fate == DFT_FATE_FILTER) {
 		dft_ctr_add(&dft_nic_ctr.filtered, 1);
@@ -340,13 +340,11 @@ static void profile_handover(struct dft_nic_ctx *ctx)
 	}
 }
 
-static void profile_tick(struct dft_nic_ctx *ctx)
+static void profile_build(struct dft_nic_ctx *ctx)
 {
 	struct dft_batch *b;
 	unsigned n;
 
-	if (!dft_profiler_tick(ctx->prof, ctx->now_ns) || !ctx->cfg->ship_profiles)
-		return;
 	n = dft_profiler_snapshot(ctx->prof, ctx->names, ctx->rows, dft_profiler_max_keys(ctx->prof));
 	if (n == 0 || dft_batch_profile(dft_clock_ns(CLOCK_REALTIME), ctx->rows, n, &b))
 		return;
@@ -356,6 +354,27 @@ static void profile_tick(struct dft_nic_ctx *ctx)
 		dft_ctr_add(&dft_nic_ctr.profiles_dropped, 1);
 	}
 	ctx->profile_pending = b;
+}
+
+static void profile_tick(struct dft_nic_ctx *ctx)
+{
+	if (dft_profiler_tick(ctx->prof, ctx->now_ns) && ctx->cfg->ship_profiles)
+		profile_build(ctx);
+}
+
+/*
+ * At shutdown the last partial interval goes out too: it summarises the spans filtered since the
+ * previous snapshot, and the collector names reconstructed hops from it. True once handed over.
+ */
+static bool profile_final(struct dft_nic_ctx *ctx)
+{
+	if (!ctx->final_profile && ctx->cfg->ship_profiles) {
+		ctx->final_profile = true;
+		dft_profiler_recompute(ctx->prof);
+		profile_build(ctx);
+	}
+	profile_handover(ctx);
+	return ctx->profile_pending == NULL;
 }
 
 int dft_worker_init(struct dft_nic_ctx *ctx)
@@ -467,7 +486,7 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 		if (i + need > n)
 			break;
 		for (int c = 1; c < need; c++)
-			if (dft_cont_validate(&burst[i + c], r->names_published, &why))
+			if (dft_cont_validate(&burst[i + c], &why))
 				break;
 		if (why == DFT_INVALID_BAD_NAME && refresh_names(r)) {
 			src.names_published = r->names_published;
@@ -516,10 +535,12 @@ static int poll_region(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint64
 	int work = 0;
 
 	r->names_published = np > r->g.name_capacity ? r->g.name_capacity : np;
-	if (ctx->filter.cfg.contention) {
+	if (ctx->filter.cfg.contention && ctx->now_ns >= r->cont.next_ns) {
 		uint64_t torn = r->cont.torn, bad = r->cont.bad;
 
-		dft_contention_refresh(&r->cont, &ctx->filter.cfg, r->base, &r->g, r->names_published, ctx->now_ns, false);
+		/* the NIC's wall clock stands in for the region's only where a reading carries no time */
+		dft_contention_refresh(&r->cont, &ctx->filter.cfg, r->base, &r->g, r->names_published, ctx->now_ns,
+				       dft_clock_ns(CLOCK_REALTIME), false);
 		if (r->cont.torn != torn)
 			dft_ctr_add(&dft_nic_ctr.metrics_torn, r->cont.torn - torn);
 		if (r->cont.bad != bad)
@@ -613,7 +634,8 @@ int dft_worker_step(struct dft_nic_ctx *ctx)
 				drain_released(ctx);
 				sync_hold(ctx);
 			}
-			if (!dft_hold_release_peek(ctx->hold) && close_batch(ctx) && !ctx->closed && close_batch(ctx) && !ctx->closed) {
+			if (!dft_hold_release_peek(ctx->hold) && close_batch(ctx) && !ctx->closed && close_batch(ctx) &&
+			    !ctx->closed && profile_final(ctx)) {
 				refresh_counters(ctx);
 				/* the final counters are published; main unmaps whatever is still attached */
 				for (unsigned i = 0; i < ctx->n_regions; i++) {

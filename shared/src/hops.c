@@ -125,27 +125,61 @@ static int64_t unzigzag(uint64_t v)
 	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
+uint32_t dft_hops_name_hash(const char *comp, size_t comp_len, const char *op, size_t op_len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < comp_len; i++)
+		h = (h ^ (uint8_t)comp[i]) * 0x100000001b3ULL;
+	h = (h ^ 0xff) * 0x100000001b3ULL;
+	for (size_t i = 0; i < op_len; i++)
+		h = (h ^ (uint8_t)op[i]) * 0x100000001b3ULL;
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static void put_le(uint8_t *p, uint64_t v, int bytes)
+{
+	for (int b = 0; b < bytes; b++)
+		p[b] = (uint8_t)(v >> (8 * b));
+}
+
+static uint64_t get_le(const uint8_t *p, int bytes)
+{
+	uint64_t v = 0;
+
+	for (int b = 0; b < bytes; b++)
+		v |= (uint64_t)p[b] << (8 * b);
+	return v;
+}
+
+/* How many places back hop i's parent is within [first, i), or 0 when it is not there. */
+static unsigned parent_ref(const struct dft_hop_rec *h, unsigned first, unsigned i)
+{
+	for (unsigned j = i; j-- > first;)
+		if (h[j].span_id == h[i].parent_span_id)
+			return i - j;
+	return 0;
+}
+
 /* Serialise hops [first, n) into buf; returns bytes or 0 when they exceed PAYLOAD_MAX. */
 static size_t serialise(const struct dft_hop_rec *h, unsigned first, unsigned n, uint8_t *buf)
 {
-	uint8_t tmp[1 + 2 * (1 + DFT_HOP_NAME_MAX) + 8 + 10];
+	uint8_t tmp[10 + 8 + 4 + 8 + 10];
 	size_t len = 0;
-	uint64_t parent = first ? h[first - 1].span_id : (n ? h[0].parent_span_id : 0);
 
-	buf[len++] = 1;
-	for (int b = 0; b < 8; b++)
-		buf[len++] = (uint8_t)(parent >> (8 * b));
+	buf[len++] = DFT_HOPS_VERSION;
 	for (unsigned i = first; i < n; i++) {
-		size_t t = 0;
+		unsigned ref = parent_ref(h, first, i);
+		size_t t = put_varint(tmp, ref);
 
-		tmp[t++] = h[i].comp_len;
-		memcpy(tmp + t, h[i].comp, h[i].comp_len);
-		t += h[i].comp_len;
-		tmp[t++] = h[i].op_len;
-		memcpy(tmp + t, h[i].op, h[i].op_len);
-		t += h[i].op_len;
-		for (int b = 0; b < 8; b++)
-			tmp[t++] = (uint8_t)(h[i].span_id >> (8 * b));
+		if (!ref) {
+			put_le(tmp + t, h[i].parent_span_id, 8);
+			t += 8;
+		}
+		put_le(tmp + t, h[i].name_hash, 4);
+		t += 4;
+		put_le(tmp + t, h[i].span_id, 8);
+		t += 8;
 		if (i == first)
 			t += put_varint(tmp + t, h[i].start_ns);
 		else
@@ -165,7 +199,7 @@ int dft_hops_encode(const struct dft_hop_rec *h, unsigned n, char *out, size_t c
 	unsigned first;
 
 	for (unsigned i = 0; i < n; i++)
-		if (h[i].comp_len == 0 || h[i].comp_len > DFT_HOP_NAME_MAX || h[i].op_len > DFT_HOP_NAME_MAX)
+		if (h[i].span_id == 0)
 			return -EINVAL;
 	/* drop the oldest hops until the rest fit */
 	for (first = 0; first < n; first++) {
@@ -189,49 +223,48 @@ int dft_hops_encode(const struct dft_hop_rec *h, unsigned n, char *out, size_t c
 int dft_hops_decode(const char *val, size_t len, struct dft_hop_rec *h, unsigned max, unsigned *n_cut)
 {
 	uint8_t buf[PAYLOAD_MAX + 3];
-	size_t off = 9;
-	unsigned n = 0, cut = 0;
-	uint64_t prev = 0, parent = 0;
+	/* span ids of every hop seen, kept or cut, so references resolve whatever max is */
+	uint64_t ids[PAYLOAD_MAX / 13 + 1];
+	size_t off = 1;
+	unsigned n = 0, seen = 0;
+	uint64_t prev = 0;
 	int blen;
 
 	if (len == 0 || len > DFT_HOPS_VALUE_MAX)
 		return -EINVAL;
 	blen = b64_decode(val, len, buf);
-	if (blen < 9 || buf[0] != 1)
+	if (blen < 1 || buf[0] != DFT_HOPS_VERSION)
 		return -EINVAL;
-	for (int b = 0; b < 8; b++)
-		parent |= (uint64_t)buf[1 + b] << (8 * b);
 	while (off < (size_t)blen) {
 		struct dft_hop_rec r;
-		uint64_t t;
+		uint64_t ref, t;
 
 		memset(&r, 0, sizeof(r));
-		r.comp_len = buf[off++];
-		if (r.comp_len == 0 || r.comp_len > DFT_HOP_NAME_MAX || off + r.comp_len >= (size_t)blen)
+		if (get_varint(buf, (size_t)blen, &off, &ref) || ref > seen)
 			return -EINVAL;
-		memcpy(r.comp, buf + off, r.comp_len);
-		off += r.comp_len;
-		r.op_len = buf[off++];
-		if (r.op_len > DFT_HOP_NAME_MAX || off + r.op_len + 8 > (size_t)blen)
+		if (ref == 0) {
+			if (off + 8 > (size_t)blen)
+				return -EINVAL;
+			r.parent_span_id = get_le(buf + off, 8);
+			off += 8;
+		} else {
+			r.parent_span_id = ids[seen - ref];
+		}
+		if (off + 12 > (size_t)blen)
 			return -EINVAL;
-		memcpy(r.op, buf + off, r.op_len);
-		off += r.op_len;
-		for (int b = 0; b < 8; b++)
-			r.span_id |= (uint64_t)buf[off++] << (8 * b);
-		if (get_varint(buf, (size_t)blen, &off, &t))
+		r.name_hash = (uint32_t)get_le(buf + off, 4);
+		r.span_id = get_le(buf + off + 4, 8);
+		off += 12;
+		if (get_varint(buf, (size_t)blen, &off, &t) || r.span_id == 0)
 			return -EINVAL;
-		r.start_ns = (n + cut) == 0 ? t : prev + (uint64_t)unzigzag(t);
+		r.start_ns = seen == 0 ? t : prev + (uint64_t)unzigzag(t);
 		prev = r.start_ns;
-		if (r.span_id == 0)
-			return -EINVAL;
-		r.parent_span_id = parent;
-		parent = r.span_id;
+		/* a hop is at least 14 bytes, so ids[] cannot overflow within PAYLOAD_MAX */
+		ids[seen++] = r.span_id;
 		if (n < max)
 			h[n++] = r;
-		else
-			cut++;
 	}
-	*n_cut = cut;
+	*n_cut = seen - n;
 	return (int)n;
 }
 

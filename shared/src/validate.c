@@ -134,7 +134,7 @@ int dft_slot_validate(const struct dft_slot *s, const struct dft_region_geom *g,
 	return 0;
 }
 
-int dft_cont_validate(const struct dft_slot *c, uint32_t names_published, enum dft_invalid_reason *why)
+int dft_cont_validate(const struct dft_slot *c, enum dft_invalid_reason *why)
 {
 	const struct dft_hops_slot *hs = (const struct dft_hops_slot *)(const void *)c;
 
@@ -147,9 +147,7 @@ int dft_cont_validate(const struct dft_slot *c, uint32_t names_published, enum d
 	for (unsigned i = 0; i < hs->n_hops; i++) {
 		const struct dft_hop *hp = &hs->hop[i];
 
-		/* a hop without an operation name is legal (op_id 0), one without a component is not */
-		if (!name_ok(hp->component_id, names_published) || (hp->op_id && hp->op_id > names_published) ||
-		    hp->reserved || hp->span_id == 0)
+		if (hp->reserved || hp->span_id == 0)
 			return reject(why, DFT_INVALID_BAD_CONT);
 	}
 	return 0;

@@ -99,9 +99,8 @@ size_t dft_fuzz_seed(unsigned i, uint8_t *buf, size_t cap)
 	s[0].attr_key[0] = 4;
 	hs->type = DFT_SLOT_HOPS;
 	hs->n_hops = 2;
-	hs->first_parent_span_id = 5;
-	hs->hop[0] = (struct dft_hop){.component_id = 5, .op_id = 6, .span_id = 8, .start_ns = 1};
-	hs->hop[1] = (struct dft_hop){.component_id = 7, .op_id = 0, .span_id = 9, .start_ns = 2};
+	hs->hop[0] = (struct dft_hop){.name_hash = 5, .span_id = 8, .start_ns = 1, .parent_span_id = 5};
+	hs->hop[1] = (struct dft_hop){.name_hash = 7, .span_id = 9, .start_ns = 2, .parent_span_id = 8};
 	s[2] = s[0];
 	s[2].n_cont = 0;
 	s[2].span_id = 78;
@@ -155,9 +154,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the metrics page, hostile count and ids included */
 	dft_filter_cfg_defaults(&fc);
 	memset(&cont, 0, sizeof(cont));
-	dft_contention_refresh(&cont, &fc, region, &geom, np, 0, true);
-	for (uint32_t id = 0; id <= DFT_NAME_CAPACITY_MAX; id += 97)
+	dft_contention_refresh(&cont, &fc, region, &geom, np, 0, 1, true);
+	for (uint32_t id = 0; id <= DFT_NAME_CAPACITY_MAX; id += 97) {
 		(void)dft_contention_on(&cont, (uint16_t)id);
+		(void)dft_contention_match(&cont, (uint16_t)id, 0, UINT64_MAX);
+	}
 	for (uint32_t id = NAME_CAP + 1; id < NAME_CAP + 8; id++)
 		FUZZ_CHECK(!dft_contention_on(&cont, (uint16_t)id) || id <= np);
 
@@ -186,7 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		for (size_t c = 1; c < need; c++) {
 			cont_copy[c - 1] = slots[i + c];
-			if (dft_cont_validate(&cont_copy[c - 1], src.names_published, &why)) {
+			if (dft_cont_validate(&cont_copy[c - 1], &why)) {
 				FUZZ_CHECK(why == DFT_INVALID_BAD_CONT);
 				ok = 0;
 				break;

@@ -113,6 +113,11 @@ def check_accounting(p, produced_by_apps, exact):
     if INGEST == "dmadev":
         check(nic["dma_copies"] > 0 and nic["dma_errors"] == 0,
               f"dmadev ingest: {nic['dma_copies']} DMA copies, {nic['dma_errors']} errors")
+    if INGEST == "rdma-read":
+        # every slot came by RDMA READ and every tail went back by RDMA WRITE, with no failure
+        check(nic["rdma_reads"] > 0 and nic["rdma_writes"] > 0 and nic["rdma_errors"] == 0,
+              f"rdma-read ingest: {nic['rdma_reads']} READs, {nic['rdma_writes']} WRITEs, {nic['rdma_errors']} errors")
+        check(nic["regions_refused"] == 0, f"rdma-read ingest refused {nic['regions_refused']} registrations")
     if exact:
         lost = {k: nic[k] for k in LOST_KEYS if nic[k]}
         check(not lost, f"spans lost: {lost}")
@@ -215,7 +220,8 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--transport", choices=("tcp", "rdma"), default="tcp")
     ap.add_argument("--host", default="127.0.0.1", help="collector address (rdma: the RDMA device's IP)")
-    ap.add_argument("--ingest", choices=("mmap", "dmadev"), default="mmap")
+    ap.add_argument("--ingest", choices=("mmap", "dmadev", "rdma-read"), default="mmap",
+                    help="rdma-read: the daemon listens for the hosts' RDMA connections on --host")
     a = ap.parse_args()
     global INGEST
     INGEST = a.ingest
@@ -223,6 +229,8 @@ def main():
     nic_args, eal_args = ["--ingest", a.ingest], []
     if a.ingest == "dmadev":
         eal_args = ["--vdev=dma_skeleton", "--iova-mode=va"]  # a software DMA engine stands in for the DPU's
+    elif a.ingest == "rdma-read":
+        nic_args += ["--rdma-ingest-bind", f"{a.host}:0"]  # any free port: the registration reply names it
     with Pipeline(a.bindir, lcores=a.lcores, keep=a.keep, transport=a.transport, host=a.host,
                   nic_args=nic_args, eal_args=eal_args) as p:
         return run_checked(p, f"{a.scenario} ({a.transport}, {a.ingest})", SCENARIOS[a.scenario], app)

@@ -2,4 +2,5 @@
 dft_unit_test(test_hist SOURCES unit/test_hist.c LIBS dft_shared m)
 dft_unit_test(test_hops SOURCES unit/test_hops.c LIBS dft_shared)
 dft_unit_test(test_rdma_wire SOURCES unit/test_rdma_wire.c LIBS dft_shared)
+dft_unit_test(test_reg_wire SOURCES unit/test_reg_wire.c LIBS dft_shared)
 dft_unit_test(test_parse SOURCES unit/test_parse.c LIBS dft_shared)

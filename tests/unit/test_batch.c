@@ -134,9 +134,8 @@ static void test_build_and_decode(void **state)
 	memset(cont, 0, sizeof(cont));
 	hs->type = DFT_SLOT_HOPS;
 	hs->n_hops = 2;
-	hs->first_parent_span_id = 555;
-	hs->hop[0] = (struct dft_hop){.component_id = N_HOPC, .op_id = N_HOPO, .span_id = 31, .start_ns = 777};
-	hs->hop[1] = (struct dft_hop){.component_id = N_COMP, .op_id = 0, .span_id = 32, .start_ns = 778};
+	hs->hop[0] = (struct dft_hop){.name_hash = 0x11223344, .span_id = 31, .start_ns = 777, .parent_span_id = 555};
+	hs->hop[1] = (struct dft_hop){.name_hash = 0x55667788, .span_id = 32, .start_ns = 778, .parent_span_id = 31};
 	assert_int_equal(dft_batch_add(b, &f->src, &s[0], NULL, DFT_KIND_PLATFORM, DFT_KEEP_EXPLICIT), 0);
 	assert_int_equal(dft_batch_add(b, &f->src, &s[1], NULL, DFT_KIND_FUNCTION, DFT_KEEP_FUNCTION), 0);
 	assert_int_equal(dft_batch_add(b, &f->src, &s[2], cont, DFT_KIND_PLATFORM, DFT_KEEP_ERROR), 0);
@@ -153,8 +152,8 @@ static void test_build_and_decode(void **state)
 	assert_int_equal(m->header->counters->produced, 10);
 	assert_int_equal(m->header->counters->filtered, 7);
 	assert_int_equal(m->n_spans, 3);
-	/* activator, proxy, app.attempt, http.status, user-fn, ingress, route, "" : "proxy" once */
-	assert_int_equal(m->n_strings, 8);
+	/* activator, proxy, app.attempt, http.status, user-fn: "proxy" once, hops carry none */
+	assert_int_equal(m->n_strings, 5);
 	for (unsigned i = 0; i < m->n_strings; i++)
 		for (unsigned k = i + 1; k < m->n_strings; k++)
 			assert_string_not_equal(m->strings[i], m->strings[k]);
@@ -192,23 +191,19 @@ static void test_build_and_decode(void **state)
 	assert_int_equal(m->spans[1]->start_ns, f->cal.ns_base + (s[1].start - 1000) * 3 / 2);
 	assert_int_equal(m->spans[1]->end_ns, f->cal.ns_base + (s[1].end - 1000) * 3 / 2);
 	assert_int_equal(m->spans[1]->n_hops, 0);
-	/* hops with their own names; the first carries the chain's parent */
+	/* hops pass through as the slots carry them: name hash, span, start, parent */
 	assert_int_equal(m->spans[2]->n_hops, 2);
-	assert_string_equal(str(m, m->spans[2]->hops[0]->component), "ingress");
-	assert_string_equal(str(m, m->spans[2]->hops[0]->operation), "route");
+	assert_int_equal(m->spans[2]->hops[0]->name_hash, 0x11223344);
 	assert_int_equal(m->spans[2]->hops[0]->span_id, 31);
 	assert_int_equal(m->spans[2]->hops[0]->start_ns, 777);
 	assert_int_equal(m->spans[2]->hops[0]->parent_span_id, 555);
-	assert_string_equal(str(m, m->spans[2]->hops[1]->component), "activator");
-	assert_string_equal(str(m, m->spans[2]->hops[1]->operation), "");
-	/* later hops chain: each is a child of the hop before it */
+	assert_int_equal(m->spans[2]->hops[1]->name_hash, 0x55667788);
 	assert_int_equal(m->spans[2]->hops[1]->parent_span_id, 31);
 	difftrace__span_batch__free_unpacked(m, NULL);
 	dft_batch_destroy(b);
 }
 
-/* Hops across two continuation slots: the chain continues over the slot boundary, and only the
- * first slot's first_parent_span_id is used. */
+/* Hops across two continuation slots keep their order and parents over the slot boundary. */
 static void test_hop_chain_two_slots(void **state)
 {
 	struct fx *f = *state;
@@ -224,21 +219,22 @@ static void test_hop_chain_two_slots(void **state)
 	s.n_cont = 2;
 	memset(cont, 0, sizeof(cont));
 	h0->type = h1->type = DFT_SLOT_HOPS;
-	h0->n_hops = 4;
+	h0->n_hops = DFT_HOPS_PER_SLOT;
 	h1->n_hops = 2;
-	h0->first_parent_span_id = 4242;
-	for (unsigned i = 0; i < 4; i++)
-		h0->hop[i] = (struct dft_hop){.component_id = N_HOPC, .op_id = N_HOPO, .span_id = 100 + i, .start_ns = i};
-	for (unsigned i = 0; i < 2; i++)
-		h1->hop[i] = (struct dft_hop){.component_id = N_COMP, .op_id = N_OP, .span_id = 200 + i, .start_ns = i};
+	for (unsigned i = 0; i < DFT_HOPS_PER_SLOT; i++)
+		h0->hop[i] = (struct dft_hop){
+		    .name_hash = 7, .span_id = 100 + i, .start_ns = i, .parent_span_id = i ? 100 + i - 1 : 4242};
+	for (unsigned i = 0; i < 2; i++) /* children of the first hop: a component's steps */
+		h1->hop[i] = (struct dft_hop){.name_hash = 8 + i, .span_id = 200 + i, .start_ns = i, .parent_span_id = 100};
 	assert_int_equal(dft_batch_add(b, &f->src, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_FUNCTION), 0);
 	m = roundtrip(b, 1, &c);
-	assert_int_equal(m->spans[0]->n_hops, 6);
+	assert_int_equal(m->spans[0]->n_hops, DFT_HOPS_PER_SLOT + 2);
 	assert_int_equal(m->spans[0]->hops[0]->parent_span_id, 4242);
-	for (unsigned i = 1; i < 6; i++)
+	for (unsigned i = 1; i < DFT_HOPS_PER_SLOT; i++)
 		assert_int_equal(m->spans[0]->hops[i]->parent_span_id, m->spans[0]->hops[i - 1]->span_id);
-	assert_int_equal(m->spans[0]->hops[4]->parent_span_id, 103);
-	assert_string_equal(str(m, m->spans[0]->hops[5]->component), "activator");
+	assert_int_equal(m->spans[0]->hops[DFT_HOPS_PER_SLOT]->span_id, 200);
+	assert_int_equal(m->spans[0]->hops[DFT_HOPS_PER_SLOT + 1]->parent_span_id, 100);
+	assert_int_equal(m->spans[0]->hops[DFT_HOPS_PER_SLOT + 1]->name_hash, 9);
 	difftrace__span_batch__free_unpacked(m, NULL);
 	dft_batch_destroy(b);
 }

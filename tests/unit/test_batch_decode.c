@@ -56,8 +56,7 @@ static void fixture_init(struct fixture *f)
 	f->a.key = 3;
 	f->a.value = -9;
 	f->ap = &f->a;
-	f->hop.component = 0;
-	f->hop.operation = 2;
+	f->hop.name_hash = 0x1234;
 	f->hop.span_id = 77;
 	f->hp = &f->hop;
 	for (i = 0; i < NSPANS; i++) {
@@ -158,8 +157,8 @@ static void test_malformed(void **state)
 	expect_bad(&f, "attribute key");
 
 	fixture_init(&f);
-	f.hop.operation = 9;
-	expect_bad(&f, "hop string index");
+	f.hop.span_id = 0;
+	expect_bad(&f, "hop without a span id");
 
 	fixture_init(&f);
 	f.s[0].trace_id.len = 15;

@@ -2,8 +2,8 @@
 /*
  * The hop header through libdifftrace: platform components extracting and injecting the `dft`
  * tracestate entry, the user function handing the hops to its span, and the continuation slots
- * that span leaves in the ring (read back through the region and its name table). Also the cuts
- * and drops each has a counter for, and malformed headers.
+ * that span leaves in the ring. Also the cuts and drops each has a counter for, and malformed
+ * headers.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -66,15 +66,6 @@ static struct dft_ring_hdr *active_ring(const struct dft_region_hdr *h)
 	return found;
 }
 
-static void assert_name(const struct dft_region_hdr *h, uint16_t id, const char *s, size_t len)
-{
-	const struct dft_name *names = (const struct dft_name *)((const char *)h + h->names_off);
-
-	assert_true(id >= 1 && id <= h->names_published);
-	assert_int_equal(names[id - 1].len, len);
-	assert_memory_equal(names[id - 1].str, s, len);
-}
-
 static struct dft_clock_cal region_cal(const struct dft_region_hdr *h)
 {
 	/* NO_DAEMON: no registration thread rewrites the calibration, so plain reads are stable */
@@ -82,19 +73,12 @@ static struct dft_clock_cal region_cal(const struct dft_region_hdr *h)
 	    .tick_base = h->tick_base, .ns_base = h->ns_base, .tick_mult = h->tick_mult, .tick_shift = h->tick_shift};
 }
 
-static void set_name(char *dst, uint8_t *len, const char *s)
-{
-	*len = (uint8_t)strlen(s);
-	memcpy(dst, s, *len);
-}
-
 static struct dft_hop_entry entry(const char *comp, const char *op, uint64_t parent, uint64_t span, uint64_t start)
 {
 	struct dft_hop_entry e;
 
 	memset(&e, 0, sizeof(e));
-	set_name(e.component, &e.component_len, comp);
-	set_name(e.operation, &e.operation_len, op);
+	e.name_hash = dft_hop_name_hash(comp, op);
 	e.parent_span_id = parent;
 	e.span_id = span;
 	e.start_ns = start;
@@ -110,8 +94,7 @@ static void stats(struct dft_host_stats *st)
  * Check the continuation slots after the span slot at index i of consumer c against the hops of l
  * (all of them written). Returns the number of continuation slots.
  */
-static unsigned check_hop_slots(const struct dft_region_hdr *h, struct dft_ring_cons *c, uint64_t i,
-                                const struct dft_hop_list *l)
+static unsigned check_hop_slots(struct dft_ring_cons *c, uint64_t i, const struct dft_hop_list *l)
 {
 	const struct dft_slot *s = dft_ring_cons_slot(c, i);
 	unsigned want = (l->n + DFT_HOPS_PER_SLOT - 1) / DFT_HOPS_PER_SLOT;
@@ -130,25 +113,21 @@ static unsigned check_hop_slots(const struct dft_region_hdr *h, struct dft_ring_
 			assert_int_equal(hs->reserved[b], 0);
 		for (unsigned b = 0; b < sizeof(hs->pad); b++)
 			assert_int_equal(hs->pad[b], 0);
-		assert_int_equal(hs->first_parent_span_id, k == 0 ? l->hop[0].parent_span_id : 0);
 		for (unsigned j = 0; j < DFT_HOPS_PER_SLOT; j++) {
 			const struct dft_hop *hp = &hs->hop[j];
 			const struct dft_hop_entry *e = &l->hop[k * DFT_HOPS_PER_SLOT + j];
 
 			if (j >= in_slot) {
 				/* unused hops are zero */
-				assert_int_equal(hp->component_id | hp->op_id | hp->reserved, 0);
-				assert_int_equal(hp->span_id | hp->start_ns, 0);
+				assert_int_equal(hp->name_hash | hp->reserved, 0);
+				assert_int_equal(hp->span_id | hp->start_ns | hp->parent_span_id, 0);
 				continue;
 			}
-			assert_name(h, hp->component_id, e->component, e->component_len);
-			if (e->operation_len)
-				assert_name(h, hp->op_id, e->operation, e->operation_len);
-			else
-				assert_int_equal(hp->op_id, 0);
+			assert_int_equal(hp->name_hash, e->name_hash);
 			assert_int_equal(hp->reserved, 0);
 			assert_int_equal(hp->span_id, e->span_id);
 			assert_int_equal(hp->start_ns, e->start_ns);
+			assert_int_equal(hp->parent_span_id, e->parent_span_id);
 		}
 	}
 	return want;
@@ -215,10 +194,7 @@ static void test_platform_chain(void **state)
 	for (int i = 0; i < 3; i++) {
 		const struct dft_hop_entry *e = &in[3].hop[i];
 
-		assert_int_equal(e->component_len, strlen(comp_names[i]));
-		assert_memory_equal(e->component, comp_names[i], e->component_len);
-		assert_int_equal(e->operation_len, strlen(op_names[i]));
-		assert_memory_equal(e->operation, op_names[i], e->operation_len);
+		assert_int_equal(e->name_hash, dft_hop_name_hash(comp_names[i], op_names[i]));
 		assert_int_equal(e->span_id, plat[i].span_id);
 		assert_int_equal(e->parent_span_id, i ? plat[i - 1].span_id : 0);
 		/* tick starts went out as unix ns through the library's calibration */
@@ -239,7 +215,7 @@ static void test_platform_chain(void **state)
 	assert_int_equal(s->span_id, fn.span_id);
 	assert_int_equal(s->component_id, fn_comp);
 	assert_int_equal(s->parent_span_id, plat[2].span_id);
-	assert_int_equal(check_hop_slots(h, &c, 0, &in[3]), 1);
+	assert_int_equal(check_hop_slots(&c, 0, &in[3]), 1);
 	for (int i = 0; i < 3; i++) {
 		s = dft_ring_cons_slot(&c, (uint64_t)(2 + i));
 		assert_int_equal(s->type, DFT_SLOT_SPAN);
@@ -325,7 +301,7 @@ static void test_slots_wrap(void **state)
 			assert_int_equal(dft_ring_cons_avail(&c, 100), want);
 			assert_int_equal(dft_ring_cons_slot(&c, 0)->span_id, sp.span_id);
 			assert_int_equal(dft_ring_cons_slot(&c, 0)->start, 5);
-			assert_int_equal(check_hop_slots(h, &c, 0, &l), want - 1);
+			assert_int_equal(check_hop_slots(&c, 0, &l), want - 1);
 			if (back < want)
 				wrapped++;
 			dft_ring_cons_release(&c, want);
@@ -415,7 +391,7 @@ static void test_overflow(void **state)
 	/* what is missing was counted, and it is the oldest */
 	assert_int_equal(after.hops_cut - before.hops_cut, DFT_HOP_LIST_MAX + 1 - got.n);
 	assert_int_equal(got.hop[got.n - 1].span_id, sp.span_id);
-	assert_int_equal(got.hop[got.n - 1].component_len, 1);
+	assert_int_equal(got.hop[got.n - 1].name_hash, dft_hop_name_hash("p", "o"));
 	for (unsigned i = 0; i + 1 < got.n; i++)
 		assert_int_equal(got.hop[i].span_id, l.hop[DFT_HOP_LIST_MAX + 1 - got.n + i].span_id);
 	/* the first kept hop's parent is the last one left out */
@@ -453,8 +429,8 @@ static void test_overflow(void **state)
 		char name[16];
 
 		snprintf(name, sizeof(name), "c%u", chain - 1);
-		assert_int_equal(got.hop[got.n - 1].component_len, strlen(name));
-		assert_memory_equal(got.hop[got.n - 1].component, name, strlen(name));
+		assert_int_equal(got.hop[got.n - 1].name_hash, dft_hop_name_hash(name, "fwd"));
+		assert_int_equal(got.hop[got.n - 1].parent_span_id, got.hop[got.n - 2].span_id);
 	}
 
 	/* a hand-made list that claims more hops than it holds: the extra are counted at the ring */
@@ -470,47 +446,82 @@ static void test_overflow(void **state)
 	assert_int_equal(dft_fini(0), 0);
 }
 
-/* A full name table: hops whose names cannot be interned are left out of the slots and counted. */
-static void test_name_table_full(void **state)
+/*
+ * A proxy that records steps: its span and each step's span go into the list with
+ * dft_hop_list_add, the steps as children of the proxy span and the next component's span as its
+ * child too, and all of it reaches the function's slots with those parents.
+ */
+static void test_steps_as_hops(void **state)
 {
-	struct dft_options o = small_opts(8);
+	struct dft_options o = small_opts(64);
+	char ts[2][DFT_TRACESTATE_MAX + 1];
 	const struct dft_region_hdr *h;
-	struct dft_host_stats st;
+	struct dft_host_stats before, after;
+	struct dft_hop_list l, got;
+	struct dft_span proxy, step[2], next, fn;
 	struct dft_ring_cons c;
-	struct dft_hop_list l, kept;
-	struct dft_span sp;
-	unsigned n_kept = 0;
+	struct dft_ctx ctx;
+	int n;
 
 	(void)state;
-	assert_int_equal(dft_init("fn", DFT_COMPONENT_FUNCTION, &o), 0);
+	assert_int_equal(dft_init("ingress", DFT_COMPONENT_PLATFORM, &o), 0);
 	h = region();
-	/* 1 (component) + 7 free names; the list needs 6 components and 4 operations */
-	fill_list(&l, 6, 5);
-	dft_span_begin(&sp, 0, NULL);
-	dft_span_set_hops(&sp, &l);
-	dft_span_end(&sp);
-	assert_int_equal(h->names_published, 8);
-	/* the hops that fit are those whose names were interned in order until the table filled */
-	memset(&kept, 0, sizeof(kept));
-	for (unsigned i = 0, names = 1; i < l.n; i++) {
-		unsigned need = 1 + (l.hop[i].operation_len ? 1 : 0);
+	memset(&l, 0, sizeof(l));
+	dft_span_begin(&proxy, dft_name("fn-a"), NULL);
+	assert_int_equal(dft_hop_list_add(&l, &proxy), 0);
+	dft_span_context(&proxy, &ctx);
+	dft_span_begin(&step[0], dft_name("route_match"), &ctx);
+	dft_span_begin(&step[1], dft_name("ext_authz"), &ctx);
+	assert_int_equal(dft_hop_list_add(&l, &step[0]), 0);
+	assert_int_equal(dft_hop_list_add(&l, &step[1]), 0);
+	n = dft_tracestate_inject(&l, NULL, NULL, 0, ts[0], sizeof(ts[0]));
+	assert_true(n > 0);
+	/* the next component adds its own span in the same call */
+	assert_int_equal(dft_tracestate_extract(ts[0], (size_t)n, &got), 0);
+	assert_int_equal(got.n, 3);
+	dft_span_begin(&next, dft_name("fn-a"), &ctx);
+	dft_span_set_component(&next, dft_name("activator"), DFT_COMPONENT_PLATFORM);
+	n = dft_tracestate_inject(&got, &next, ts[0], (size_t)n, ts[1], sizeof(ts[1]));
+	assert_true(n > 0);
+	assert_int_equal(dft_tracestate_extract(ts[1], (size_t)n, &got), 0);
+	assert_int_equal(got.n, 4);
+	assert_int_equal(got.hop[0].parent_span_id, 0);
+	assert_int_equal(got.hop[0].name_hash, dft_hop_name_hash("ingress", "fn-a"));
+	assert_int_equal(got.hop[1].name_hash, dft_hop_name_hash("ingress", "route_match"));
+	assert_int_equal(got.hop[2].name_hash, dft_hop_name_hash("ingress", "ext_authz"));
+	assert_int_equal(got.hop[3].name_hash, dft_hop_name_hash("activator", "fn-a"));
+	for (unsigned i = 1; i < 4; i++)
+		assert_int_equal(got.hop[i].parent_span_id, proxy.span_id);
+	assert_int_equal(got.hop[1].span_id, step[0].span_id);
+	assert_int_equal(got.hop[3].span_id, next.span_id);
 
-		if (names + need <= 8) {
-			kept.hop[n_kept++] = l.hop[i];
-			names += need;
-		} else if (names < 8) {
-			names = 8; /* the component got in, its operation did not: the hop is still cut */
-		}
-	}
-	kept.n = (uint8_t)n_kept;
-	assert_true(n_kept > 0 && n_kept < l.n);
+	dft_span_context(&next, &ctx);
+	dft_span_begin(&fn, dft_name("handle"), &ctx);
+	dft_span_set_hops(&fn, &got);
+	dft_span_end(&fn);
 	dft_ring_cons_attach(&c, active_ring(h), h->ring_slots);
-	assert_int_equal(dft_ring_cons_avail(&c, 100), 1 + (n_kept + DFT_HOPS_PER_SLOT - 1) / DFT_HOPS_PER_SLOT);
-	check_hop_slots(h, &c, 0, &kept);
-	stats(&st);
-	assert_int_equal(st.hops_dropped, l.n - n_kept);
-	assert_int_equal(active_ring(h)->dropped_hops, l.n - n_kept);
+	assert_int_equal(dft_ring_cons_avail(&c, 100), 1 + 2);
+	assert_int_equal(check_hop_slots(&c, 0, &got), 2);
+	dft_ring_cons_release(&c, 3);
+
+	/* a full list leaves its oldest hop out, counted in the list and in the library */
+	fill_list(&l, DFT_HOP_LIST_MAX, 9);
+	stats(&before);
+	assert_int_equal(dft_hop_list_add(&l, &proxy), 0);
+	stats(&after);
+	assert_int_equal(l.n, DFT_HOP_LIST_MAX);
+	assert_int_equal(l.cut, 1);
+	assert_int_equal(after.hops_cut - before.hops_cut, 1);
+	assert_int_equal(l.hop[0].span_id, 1001);
+	assert_int_equal(l.hop[DFT_HOP_LIST_MAX - 1].span_id, proxy.span_id);
+	/* caller errors */
+	assert_int_equal(dft_hop_list_add(NULL, &proxy), -EINVAL);
+	assert_int_equal(dft_hop_list_add(&l, NULL), -EINVAL);
+	l.n = DFT_HOP_LIST_MAX + 1;
+	assert_int_equal(dft_hop_list_add(&l, &proxy), -EINVAL);
 	assert_int_equal(dft_fini(0), 0);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(dft_hop_list_add(&l, &proxy), -EINVAL); /* not initialised */
 }
 
 /* Copy s into a heap buffer of exactly len bytes (no NUL): a read past it is an ASan error. */
@@ -613,11 +624,8 @@ static void test_malformed(void **state)
 		bad_seen += rc != 0;
 		if (rc == 0) {
 			assert_true(l.n <= DFT_HOP_LIST_MAX);
-			for (unsigned i = 0; i < l.n; i++) {
-				assert_true(l.hop[i].component_len >= 1 && l.hop[i].component_len <= DFT_HOP_NAME_LEN);
-				assert_true(l.hop[i].operation_len <= DFT_HOP_NAME_LEN);
+			for (unsigned i = 0; i < l.n; i++)
 				assert_int_not_equal(l.hop[i].span_id, 0);
-			}
 		} else {
 			assert_int_equal(l.n, 0);
 		}
@@ -659,13 +667,14 @@ static void test_inject_errors(void **state)
 	assert_int_equal(dft_tracestate_extract(out, (size_t)n, &got), 0);
 	assert_int_equal(got.n, 1);
 	assert_int_equal(got.hop[0].start_ns, 1234567890123456789ull);
-	assert_int_equal(got.hop[0].operation_len, 2);
+	assert_int_equal(got.hop[0].name_hash, dft_hop_name_hash("p", "op"));
 
-	/* names the header cannot carry */
+	/* names travel as a hash: their length does not matter */
 	dft_span_set_component(&sp, dft_name(longname), DFT_COMPONENT_PLATFORM);
-	assert_int_equal(dft_tracestate_inject(NULL, &sp, NULL, 0, out, sizeof(out)), -ENAMETOOLONG);
-	dft_span_begin(&sp, dft_name(longname), NULL);
-	assert_int_equal(dft_tracestate_inject(NULL, &sp, NULL, 0, out, sizeof(out)), -ENAMETOOLONG);
+	n = dft_tracestate_inject(NULL, &sp, NULL, 0, out, sizeof(out));
+	assert_true(n > 0);
+	assert_int_equal(dft_tracestate_extract(out, (size_t)n, &got), 0);
+	assert_int_equal(got.hop[0].name_hash, dft_hop_name_hash(longname, "op"));
 	dft_span_begin(&sp, 60000, NULL); /* an id that was never interned */
 	assert_int_equal(dft_tracestate_inject(NULL, &sp, NULL, 0, out, sizeof(out)), -EINVAL);
 
@@ -675,12 +684,6 @@ static void test_inject_errors(void **state)
 	l.hop[1].span_id = 0;
 	assert_int_equal(dft_tracestate_inject(&l, &sp, NULL, 0, out, sizeof(out)), -EINVAL);
 	fill_list(&l, 2, 0);
-	l.hop[0].component_len = 0;
-	assert_int_equal(dft_tracestate_inject(&l, &sp, NULL, 0, out, sizeof(out)), -EINVAL);
-	fill_list(&l, 2, 0);
-	l.hop[1].operation_len = DFT_HOP_NAME_LEN + 1;
-	assert_int_equal(dft_tracestate_inject(&l, &sp, NULL, 0, out, sizeof(out)), -EINVAL);
-	fill_list(&l, 2, 0);
 	l.n = DFT_HOP_LIST_MAX + 1;
 	assert_int_equal(dft_tracestate_inject(&l, &sp, NULL, 0, out, sizeof(out)), -EINVAL);
 	/* an empty operation is fine */
@@ -688,7 +691,10 @@ static void test_inject_errors(void **state)
 	assert_true(dft_tracestate_inject(&l, &sp, NULL, 0, out, sizeof(out)) > 0);
 	assert_int_equal(dft_tracestate_extract(out, strlen(out), &got), 0);
 	assert_int_equal(got.n, 3);
-	assert_int_equal(got.hop[2].operation_len, 0);
+	assert_int_equal(got.hop[2].name_hash, dft_hop_name_hash("p", ""));
+	/* nothing to send: no hops and no span */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(dft_tracestate_inject(&l, NULL, NULL, 0, out, sizeof(out)), -EINVAL);
 	assert_int_equal(dft_fini(0), 0);
 }
 
@@ -732,7 +738,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_platform_chain, fini),  cmocka_unit_test_teardown(test_slots_wrap, fini),
 	    cmocka_unit_test_teardown(test_ring_full, fini),       cmocka_unit_test_teardown(test_overflow, fini),
-	    cmocka_unit_test_teardown(test_name_table_full, fini), cmocka_unit_test_teardown(test_malformed, fini),
+	    cmocka_unit_test_teardown(test_steps_as_hops, fini), cmocka_unit_test_teardown(test_malformed, fini),
 	    cmocka_unit_test_teardown(test_inject_errors, fini),   cmocka_unit_test_teardown(test_no_hops, fini),
 	};
 

@@ -139,6 +139,13 @@ static void test_publish_update(void **state)
 	assert_ptr_equal(find(act, &e), &page()->entry[1]);
 	assert_int_equal(e.concurrency, 9);
 
+	/* a reading with its own time: stored as given, in the same entry */
+	assert_int_equal(dft_metrics_publish_at(qp, &m, 1234567890123ull), 0);
+	assert_ptr_equal(find(qp, &e2), at);
+	assert_int_equal(e2.updated_ns, 1234567890123ull);
+	assert_int_equal(e2.concurrency, 9);
+	assert_int_equal(dft_metrics_publish_at(qp, &m, 0), -EINVAL); /* 0 is "no time" to the daemon */
+
 	/* bad arguments */
 	assert_int_equal(dft_metrics_publish(qp, NULL), -EINVAL);
 	assert_int_equal(dft_metrics_publish(0, &m), -EINVAL);

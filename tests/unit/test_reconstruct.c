@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Reconstruction of filtered platform spans, driven through the collector's shared ingest path with
- * a controlled clock: chain parents, end estimation with and without profiles, the real span
- * arriving in time, one hop named by two function spans, the bounded pending table, and the flush
- * at shutdown. Results are read back from the SQLite file and the OTLP JSON file.
+ * a controlled clock: parents and names from the hop list (names resolved from profiles, a wait
+ * for a name not known yet), end estimation on and off the function's path and without profiles,
+ * the real span arriving in time, one hop named by two function spans, the bounded pending table,
+ * and the flush at shutdown. Results are read back from the SQLite file and the OTLP JSON file.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "collector.h"
+#include "dft/hops.h"
 
 #define SENDER 0x8000000000000042ULL
 #define DELAY  100u
@@ -99,8 +101,7 @@ static void add_hop(struct tb *t, Difftrace__Span *s, uint64_t id, uint64_t pare
 	h->span_id = id;
 	h->parent_span_id = parent;
 	h->start_ns = start;
-	h->component = str_idx(t, comp);
-	h->operation = str_idx(t, op);
+	h->name_hash = dft_hops_name_hash(comp, strlen(comp), op, strlen(op));
 	t->hp[si][s->n_hops++] = h;
 }
 
@@ -280,8 +281,16 @@ static Difftrace__Span *function_with_hops(struct tb *t, uint64_t fn_id, uint64_
 	Difftrace__Span *f = add_span(t, fn_id, h2, 1000, 5000, "fn", "handle", true);
 
 	add_hop(t, f, h1, 0x99, 100, "gateway", "route");
-	add_hop(t, f, h2, 0, 500, "activator", "proxy");
+	add_hop(t, f, h2, h1, 500, "activator", "proxy");
 	return f;
+}
+
+/* the profiles that name both hops (and give the ends something to go by) */
+static void add_names(struct tb *t, uint64_t created)
+{
+	add_profile(t, created, "gateway", "route", 10000);
+	add_profile(t, created, "activator", "proxy", 7000);
+	add_profile(t, created, "fn", "handle", 3000);
 }
 
 static void test_chain_and_profile_ends(void **state)
@@ -294,9 +303,7 @@ static void test_chain_and_profile_ends(void **state)
 	env_start(e, 0);
 	tb_init(&t, 0x10);
 	function_with_hops(&t, 0xF0, 0xA1, 0xA2);
-	add_profile(&t, 1, "gateway", "route", 10000);
-	add_profile(&t, 1, "activator", "proxy", 7000);
-	add_profile(&t, 1, "fn", "handle", 3000);
+	add_names(&t, 1);
 	ingest(e, &t, 1);
 	round_at(e, T0);
 	assert_int_equal(stats(e).recon.pending, 2);
@@ -314,14 +321,15 @@ static void test_chain_and_profile_ends(void **state)
 	assert_int_equal(r1.n, 1);
 	assert_int_equal(r2.n, 1);
 	assert_int_equal(rf.reconstructed, 0);
-	/* the first hop's parent from the hop list, the next hop a child of the one before */
+	/* parents as the hop list carried them */
 	assert_true(r1.parent == 0x99);
 	assert_true(r2.parent == 0xA1);
 	assert_int_equal(r1.start, 100);
 	assert_int_equal(r2.start, 500);
-	/* innermost first: 5000 + (7000 - 3000), then + (10000 - 7000) */
-	assert_int_equal(r2.end, 9000);
-	assert_int_equal(r1.end, 12000);
+	/* innermost first, each hop's median less its child's, less what it spent before the child
+	 * started: 5000 + (7000 - 3000) - (1000 - 500), then 8500 + (10000 - 7000) - (500 - 100) */
+	assert_int_equal(r2.end, 8500);
+	assert_int_equal(r1.end, 11100);
 	assert_int_equal(r1.kind, DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_PLATFORM);
 	assert_int_equal(r1.status, DIFFTRACE__STATUS__STATUS_UNSET);
 	assert_int_equal(r1.reconstructed, 1);
@@ -336,31 +344,93 @@ static void test_chain_and_profile_ends(void **state)
 	assert_int_equal(stats(e).spans_exported, 3);
 }
 
-static void test_ends_without_profiles(void **state)
+/* A hop whose name no profile knows waits for one a few delays, then is rebuilt as unresolved. */
+static void test_unresolved_names(void **state)
 {
 	struct env *e = *state;
+	struct row r;
 	struct tb t;
+	char hex[16];
 
 	env_start(e, 0);
 	tb_init(&t, 0x20);
 	function_with_hops(&t, 0xF0, 0xA1, 0xA2);
-	/* a profile for the outer hop only: its child (the inner hop) has none */
+	/* a profile for the outer hop only: the inner hop has no name and no median */
 	add_profile(&t, 1, "gateway", "route", 10000);
 	ingest(e, &t, 1);
-	round_at(e, T0 + DELAY);
-	assert_int_equal(get_row(e, 0xA2).end, 5000);
-	assert_int_equal(get_row(e, 0xA1).end, 5000);
+	for (unsigned k = 1; k <= 3; k++) {
+		round_at(e, T0 + k * DELAY);
+		assert_false(get_row(e, 0xA1).found);
+		assert_int_equal(stats(e).recon.pending, 2);
+	}
+	round_at(e, T0 + 4 * DELAY);
+	assert_int_equal(stats(e).recon.reconstructed, 2);
+	assert_int_equal(stats(e).recon.unresolved, 1);
+	r = get_row(e, 0xA2);
+	snprintf(hex, sizeof(hex), "%08x", (unsigned)dft_hops_name_hash("activator", 9, "proxy", 5));
+	assert_string_equal(r.component, "unresolved");
+	assert_string_equal(r.operation, hex);
+	/* without the child's median the hops end with their child */
+	assert_int_equal(r.end, 5000);
+	r = get_row(e, 0xA1);
+	assert_string_equal(r.component, "gateway");
+	assert_int_equal(r.end, 5000);
 
-	/* a hop shorter than its child ends with the child */
+	/* the profile naming the hop arrives while the chain waits: rebuilt under its real name */
 	tb_init(&t, 0x21);
 	function_with_hops(&t, 0xF1, 0xB1, 0xB2);
+	ingest(e, &t, 2);
+	round_at(e, T0 + 5 * DELAY);
+	assert_false(get_row(e, 0xB2).found);
+	tb_init(&t, 0x22);
 	add_profile(&t, 2, "activator", "proxy", 1000);
 	add_profile(&t, 2, "fn", "handle", 3000);
 	add_profile(&t, 2, "gateway", "route", 1500);
-	ingest(e, &t, 2);
-	round_at(e, T0 + 2 * DELAY);
-	assert_int_equal(get_row(e, 0xB2).end, 5000);
-	assert_int_equal(get_row(e, 0xB1).end, 5500);
+	ingest(e, &t, 3);
+	round_at(e, T0 + 6 * DELAY);
+	r = get_row(e, 0xB2);
+	assert_string_equal(r.component, "activator");
+	assert_string_equal(r.operation, "proxy");
+	/* a hop shorter than its child ends with the child */
+	assert_int_equal(r.end, 5000);
+	/* 1500 - 1000 = 500 of its own, 400 of them before the child started */
+	assert_int_equal(get_row(e, 0xB1).end, 5100);
+	assert_int_equal(stats(e).recon.unresolved, 1);
+}
+
+/* A component's step spans are hops off the function's path: children of its span, start + median. */
+static void test_step_hops(void **state)
+{
+	struct env *e = *state;
+	Difftrace__Span *f;
+	struct row r;
+	struct tb t;
+
+	env_start(e, 0);
+	tb_init(&t, 0x70);
+	f = add_span(&t, 0xF0, 0xA2, 1000, 5000, "fn", "handle", true);
+	add_hop(&t, f, 0xA1, 0, 100, "gateway", "route");
+	add_hop(&t, f, 0x51, 0xA1, 150, "gateway", "route_match");
+	add_hop(&t, f, 0x52, 0xA1, 300, "gateway", "ext_authz");
+	add_hop(&t, f, 0xA2, 0xA1, 500, "activator", "proxy");
+	add_names(&t, 1);
+	add_profile(&t, 1, "gateway", "route_match", 40);
+	add_profile(&t, 1, "gateway", "ext_authz", 150);
+	ingest(e, &t, 1);
+	round_at(e, T0 + DELAY);
+	assert_int_equal(stats(e).recon.reconstructed, 4);
+	r = get_row(e, 0x51);
+	assert_true(r.parent == 0xA1);
+	assert_int_equal(r.start, 150);
+	assert_int_equal(r.end, 190);
+	assert_string_equal(r.operation, "route_match");
+	r = get_row(e, 0x52);
+	assert_true(r.parent == 0xA1);
+	assert_int_equal(r.end, 450);
+	/* the path is unchanged by the steps: as in test_chain_and_profile_ends */
+	assert_int_equal(get_row(e, 0xA2).end, 8500);
+	assert_int_equal(get_row(e, 0xA1).end, 11100);
+	assert_int_equal(get_row(e, 0xA1).parent, 0);
 }
 
 static void test_real_span_cancels(void **state)
@@ -371,6 +441,7 @@ static void test_real_span_cancels(void **state)
 	env_start(e, 0);
 	tb_init(&t, 0x30);
 	function_with_hops(&t, 0xF0, 0xA1, 0xA2);
+	add_names(&t, 1);
 	ingest(e, &t, 1);
 	round_at(e, T0);
 	/* the NIC's hold window releases the inner hop's real span before the delay is over */
@@ -384,12 +455,21 @@ static void test_real_span_cancels(void **state)
 	assert_int_equal(get_row(e, 0xA2).reconstructed, 0);
 	assert_int_equal(get_row(e, 0xA2).end, 7777);
 	assert_int_equal(get_row(e, 0xA1).reconstructed, 1);
+	/* the real outer span comes after its reconstruction (a late retroactive keep): it replaces it */
+	tb_init(&t, 0x30);
+	add_span(&t, 0xA1, 0x99, 100, 8888, "gateway", "route", false);
+	ingest(e, &t, 3);
+	round_at(e, T0 + DELAY + 1);
+	assert_int_equal(get_row(e, 0xA1).n, 1);
+	assert_int_equal(get_row(e, 0xA1).reconstructed, 0);
+	assert_int_equal(get_row(e, 0xA1).end, 8888);
+	assert_int_equal(stats(e).recon.superseded, 1);
 
 	/* a real span stored before the function span never becomes a candidate */
 	tb_init(&t, 0x31);
 	add_span(&t, 0xC1, 0x99, 100, 200, "gateway", "route", false);
 	function_with_hops(&t, 0xF1, 0xC1, 0xC2);
-	ingest(e, &t, 3);
+	ingest(e, &t, 4);
 	round_at(e, T0 + DELAY);
 	assert_int_equal(stats(e).recon.pending, 1);
 	round_at(e, T0 + 3 * DELAY);
@@ -408,6 +488,7 @@ static void test_shared_hop_once(void **state)
 	tb_init(&t, 0x40);
 	function_with_hops(&t, 0xF0, 0xA1, 0xA2);
 	function_with_hops(&t, 0xF1, 0xA1, 0xA3);
+	add_names(&t, 1);
 	ingest(e, &t, 1);
 	round_at(e, T0 + DELAY);
 	assert_int_equal(get_row(e, 0xA1).n, 1);
@@ -436,6 +517,7 @@ static void test_pending_bound(void **state)
 	function_with_hops(&t, 0xF0, 0xA1, 0xA2);
 	function_with_hops(&t, 0xF1, 0xB1, 0xB2);
 	function_with_hops(&t, 0xF2, 0xC1, 0xC2);
+	add_names(&t, 1);
 	ingest(e, &t, 1);
 	round_at(e, T0);
 	assert_int_equal(stats(e).recon.pending, 2);
@@ -462,6 +544,7 @@ static void test_shutdown_flush(void **state)
 	env_start(e, 0);
 	tb_init(&t, 0x60);
 	function_with_hops(&t, 0xF0, 0xA1, 0xA2);
+	add_names(&t, 1);
 	ingest(e, &t, 1);
 	round_at(e, T0);
 	assert_int_equal(stats(e).recon.pending, 2);
@@ -486,7 +569,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_chain_and_profile_ends, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_ends_without_profiles, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unresolved_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_step_hops, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_real_span_cancels, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shared_hop_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pending_bound, setup, teardown),

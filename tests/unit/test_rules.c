@@ -2,7 +2,8 @@
 /*
  * The differential filter's rules: each rule's kept and not-kept cases, thresholds at the boundary,
  * the outlier warm-up policy, the platform-components override, and the contention rule reading a
- * metrics page that changes under it (including torn and hostile entries).
+ * metrics page that changes under it (including torn and hostile entries), and the history of
+ * contention intervals a span's time is matched against.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +17,8 @@
 #include "nic.h"
 
 #define MS 1000000ull
-#define NAME_CAP 16u
+#define WALL (1700000000ull * 1000 * MS) /* the region's clock (unix ns) in these tests */
+#define NAME_CAP 128u /* more components than the page has entries: track eviction */
 
 static struct dft_slot slot(uint16_t flags, uint8_t status, uint32_t queue_ns)
 {
@@ -235,6 +237,7 @@ static void put(struct dft_metrics_page *pg, unsigned i, uint16_t comp, uint32_t
 	struct dft_metric_entry *e = &pg->entry[i];
 
 	e->seq++;
+	e->updated_ns = 0; /* no time of its own: the reading is taken "now" */
 	e->component_id = comp;
 	e->cpu_throttle_ppm = throttle;
 	e->concurrency = conc;
@@ -256,7 +259,7 @@ static void test_contention(void **state)
 	put(r->pg, 0, 1, 200000, 0, 0, 0);      /* throttled: at the threshold */
 	put(r->pg, 1, 2, 199999, 10, 10, 0);    /* at its concurrency limit */
 	put(r->pg, 2, 3, 0, 11, 0, 799999);     /* no limit, memory just under */
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, false);
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, WALL, false);
 	assert_true(dft_contention_on(&c, 1));
 	assert_true(dft_contention_on(&c, 2));
 	assert_false(dft_contention_on(&c, 3));
@@ -267,9 +270,9 @@ static void test_contention(void **state)
 	/* the metrics change; within the refresh interval the readings are not re-read */
 	put(r->pg, 0, 1, 199999, 0, 0, 0);
 	put(r->pg, 2, 3, 0, 0, 0, 800000);
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now + f.cfg.metrics_refresh_ns - 1, false);
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now + f.cfg.metrics_refresh_ns - 1, WALL, false);
 	assert_true(dft_contention_on(&c, 1));
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now + f.cfg.metrics_refresh_ns, false);
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now + f.cfg.metrics_refresh_ns, WALL, false);
 	assert_false(dft_contention_on(&c, 1));
 	assert_true(dft_contention_on(&c, 2));
 	assert_true(dft_contention_on(&c, 3));
@@ -280,38 +283,173 @@ static void test_contention(void **state)
 	r->pg->entry[0].cpu_throttle_ppm = 900000;
 	r->pg->entry[2].seq++;
 	r->pg->entry[2].mem_pressure_ppm = 0;
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, true);
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, WALL, true);
 	assert_false(dft_contention_on(&c, 1));
 	assert_true(dft_contention_on(&c, 3));
 	assert_int_equal(c.torn, 2);
 	r->pg->entry[0].seq++;
 	r->pg->entry[2].seq++;
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, true);
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, WALL, true);
 	assert_true(dft_contention_on(&c, 1));
 	assert_false(dft_contention_on(&c, 3));
 
 	/* the concurrency limit of 0 means "no limit" */
 	put(r->pg, 1, 2, 0, 1000, 0, 0);
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, true);
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, WALL, true);
 	assert_false(dft_contention_on(&c, 2));
 
 	/* hostile: an unpublished component id and a count beyond the page are ignored */
 	put(r->pg, 1, 9, 999999, 0, 0, 0);
 	r->pg->count = 100000;
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, true);
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, WALL, true);
 	assert_false(dft_contention_on(&c, 9));
 	assert_true(c.bad >= 1);
 	r->pg->count = 1;
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 16, now, true);
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 16, now, WALL, true);
 	assert_true(dft_contention_on(&c, 1));
 	assert_false(dft_contention_on(&c, 9)); /* entry 1 is beyond count now */
 
 	/* thresholds are knobs: 0 turns a trigger off, and the rule itself can be off */
 	f.cfg.cpu_throttle_ppm = 0;
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 16, now, true);
+	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 16, now, WALL, true);
 	assert_false(dft_contention_on(&c, 1));
 	f.cfg.contention = false;
 	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 0, NULL, true), 0);
+}
+
+/* A throttle reading of comp at region time t (0: none of its own). */
+static void put_at(struct dft_metrics_page *pg, unsigned i, uint16_t comp, uint32_t throttle, uint64_t t)
+{
+	put(pg, i, comp, throttle, 0, 0, 0);
+	pg->entry[i].seq++;
+	pg->entry[i].updated_ns = t;
+	pg->entry[i].seq++;
+}
+
+static void refresh_at(struct region *r, struct dft_contention *c, const struct dft_filter *f, uint64_t region_now)
+{
+	dft_contention_refresh(c, &f->cfg, r->h, &r->g, NAME_CAP, 0, region_now, true);
+}
+
+/* The span [a, b] (ms after WALL) matches comp's contention history. */
+static bool ran_contended(const struct dft_contention *c, uint16_t comp, uint64_t a, uint64_t b)
+{
+	return dft_contention_match(c, comp, WALL + a * MS, WALL + b * MS);
+}
+
+static void test_contention_history(void **state)
+{
+	struct region *r = *state;
+	struct dft_filter f = filter();
+	struct dft_contention c;
+	struct dft_slot s = slot(0, DFT_STATUS_OK, 0);
+
+	memset(&c, 0, sizeof(c));
+	r->pg->count = 2;
+	put_at(r->pg, 0, 1, 0, WALL);
+	refresh_at(r, &c, &f, WALL + 1 * MS);
+	assert_false(ran_contended(&c, 1, 0, 1000));
+
+	/* the window opens at the reading's own time (10 ms), not when the NIC looked (12 ms) */
+	put_at(r->pg, 0, 1, 900000, WALL + 10 * MS);
+	refresh_at(r, &c, &f, WALL + 12 * MS);
+	assert_true(dft_contention_on(&c, 1));
+	assert_true(ran_contended(&c, 1, 11, 11));  /* inside the open window */
+	assert_true(ran_contended(&c, 1, 5, 10));   /* ends at its first instant */
+	assert_true(ran_contended(&c, 1, 9, 500));  /* still running */
+	assert_false(ran_contended(&c, 1, 2, 9));   /* ended before it */
+	assert_false(ran_contended(&c, 2, 11, 11)); /* another component */
+
+	/* the window closes at 50 ms; spans that ran inside it arrive later and still match */
+	put_at(r->pg, 0, 1, 1000, WALL + 50 * MS);
+	refresh_at(r, &c, &f, WALL + 53 * MS);
+	assert_false(dft_contention_on(&c, 1));
+	assert_true(ran_contended(&c, 1, 20, 21));
+	assert_true(ran_contended(&c, 1, 49, 60));
+	assert_true(ran_contended(&c, 1, 0, 100)); /* spans the whole window */
+	assert_false(ran_contended(&c, 1, 51, 60)); /* started after it closed */
+	assert_false(ran_contended(&c, 1, 2, 9));
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, MS, NULL, ran_contended(&c, 1, 20, 21)),
+			 DFT_KEEP_CONTENTION);
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, MS, NULL, ran_contended(&c, 1, 60, 61)), 0);
+	/* an end before the start is taken as an instant */
+	assert_true(dft_contention_match(&c, 1, WALL + 30 * MS, WALL + 1 * MS));
+
+	/* a torn entry keeps the window as it was (open stays open, closed stays closed) */
+	put_at(r->pg, 0, 1, 900000, WALL + 100 * MS);
+	refresh_at(r, &c, &f, WALL + 100 * MS);
+	r->pg->entry[0].seq++; /* the writer is busy */
+	r->pg->entry[0].cpu_throttle_ppm = 0;
+	refresh_at(r, &c, &f, WALL + 150 * MS);
+	assert_true(dft_contention_on(&c, 1));
+	assert_true(ran_contended(&c, 1, 140, 141));
+	r->pg->entry[0].seq++; /* done */
+	put_at(r->pg, 0, 1, 0, WALL + 160 * MS);
+	refresh_at(r, &c, &f, WALL + 170 * MS);
+	assert_false(dft_contention_on(&c, 1));
+	assert_true(ran_contended(&c, 1, 159, 159));
+	assert_false(ran_contended(&c, 1, 161, 165));
+
+	/* the history is bounded: after DFT_CONTENTION_HIST more windows the oldest is forgotten */
+	for (unsigned k = 0; k < DFT_CONTENTION_HIST; k++) {
+		uint64_t t = 1000 + 100 * k;
+
+		put_at(r->pg, 0, 1, 900000, WALL + t * MS);
+		refresh_at(r, &c, &f, WALL + t * MS);
+		put_at(r->pg, 0, 1, 0, WALL + (t + 10) * MS);
+		refresh_at(r, &c, &f, WALL + (t + 10) * MS);
+	}
+	assert_false(ran_contended(&c, 1, 20, 21));    /* the 10..50 ms window */
+	assert_false(ran_contended(&c, 1, 140, 141)); /* the 100..160 ms window */
+	for (unsigned k = 0; k < DFT_CONTENTION_HIST; k++) {
+		assert_true(ran_contended(&c, 1, 1005 + 100 * k, 1005 + 100 * k));
+		assert_false(ran_contended(&c, 1, 1050 + 100 * k, 1060 + 100 * k));
+	}
+
+	/* an entry that goes away closes its window at the region's now; one with no time of its own
+	 * opens it at the region's now */
+	put_at(r->pg, 1, 2, 900000, 0);
+	refresh_at(r, &c, &f, WALL + 3000 * MS);
+	assert_true(dft_contention_on(&c, 2));
+	assert_false(ran_contended(&c, 2, 2990, 2999));
+	r->pg->count = 1;
+	refresh_at(r, &c, &f, WALL + 3100 * MS);
+	assert_false(dft_contention_on(&c, 2));
+	assert_true(ran_contended(&c, 2, 3050, 3050));
+	assert_false(ran_contended(&c, 2, 3101, 3200));
+
+	/* hostile times: an "off" reading older than the window's start leaves an ordered (empty)
+	 * interval at the start, never a reversed one */
+	put_at(r->pg, 0, 3, 900000, WALL + 4000 * MS);
+	refresh_at(r, &c, &f, WALL + 4000 * MS);
+	put_at(r->pg, 0, 3, 0, WALL + 10 * MS);
+	refresh_at(r, &c, &f, WALL + 4010 * MS);
+	assert_true(ran_contended(&c, 3, 4000, 4000));
+	assert_false(ran_contended(&c, 3, 11, 3999));
+	assert_false(ran_contended(&c, 3, 4001, 4002));
+	/* ids past any name table never match */
+	assert_false(dft_contention_match(&c, UINT16_MAX, 0, UINT64_MAX));
+	assert_false(dft_contention_on(&c, UINT16_MAX));
+
+	/* more contended components over time than tracks: the stalest history goes, counted, and
+	 * every component still maps to its own history */
+	for (uint16_t comp = 10; comp < 10 + DFT_METRICS_MAX + 6; comp++) {
+		uint64_t t = 5000 + 10 * (uint64_t)comp;
+
+		put_at(r->pg, 0, comp, 900000, WALL + t * MS);
+		refresh_at(r, &c, &f, WALL + t * MS);
+		put_at(r->pg, 0, comp, 0, WALL + (t + 5) * MS);
+		refresh_at(r, &c, &f, WALL + (t + 5) * MS);
+	}
+	assert_int_equal(c.evicted, 6 + 3); /* comps 1, 2, 3 went first (stalest), then 10..15 */
+	assert_false(ran_contended(&c, 1, 1005, 1005));
+	assert_false(ran_contended(&c, 10, 5100, 5101));
+	for (uint16_t comp = 16; comp < 10 + DFT_METRICS_MAX + 6; comp++) {
+		uint64_t t = 5000 + 10 * (uint64_t)comp;
+
+		assert_true(dft_contention_match(&c, comp, WALL + (t + 1) * MS, WALL + (t + 1) * MS));
+		assert_false(dft_contention_match(&c, comp, WALL + (t + 6) * MS, WALL + (t + 9) * MS));
+	}
 }
 
 int main(void)
@@ -323,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_outlier_warmup),
 		cmocka_unit_test(test_platform_override),
 		cmocka_unit_test_setup_teardown(test_contention, setup_region, teardown_region),
+		cmocka_unit_test_setup_teardown(test_contention_history, setup_region, teardown_region),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

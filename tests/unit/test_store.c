@@ -57,8 +57,7 @@ static void make_batch(struct one_span_batch *f, uint64_t seq, uint64_t span_id)
 	f->a[0].value = 3;
 	f->a[1].key = 3;
 	f->a[1].value = INT64_MIN;
-	f->hop.component = 4;
-	f->hop.operation = 1;
+	f->hop.name_hash = 0x0badf00d;
 	f->hop.span_id = 0xabcdef0123456789ULL;
 	f->hop.start_ns = 0xfffffffffffffff0ULL;
 	f->hop.parent_span_id = 0xfedcba9876543210ULL;
@@ -197,7 +196,7 @@ static void test_group_commit_and_reopen(void **state)
 	assert_string_equal((const char *)sqlite3_column_text(q, 14),
 	                    "{\"app.attempt\":3,\"bytes\":-9223372036854775808}");
 	assert_string_equal((const char *)sqlite3_column_text(q, 15),
-	                    "[{\"component\":\"activator\",\"operation\":\"op \\\"x\\\"\","
+	                    "[{\"name_hash\":\"0badf00d\","
 	                    "\"span_id\":\"abcdef0123456789\",\"parent_span_id\":\"fedcba9876543210\","
 	                    "\"start_ns\":18446744073709551600}]");
 	assert_true((uint64_t)sqlite3_column_int64(q, 16) == SENDER);

@@ -64,6 +64,33 @@ int dft_gen_contention_active(const struct dft_gen_contention *c, uint32_t comp,
 	return 0;
 }
 
+uint64_t dft_gen_contention_next_edge(const struct dft_gen_contention *c, uint64_t t)
+{
+	uint32_t lo = 0, hi = c->n;
+	uint64_t best = UINT64_MAX;
+
+	/* starts and ends are both sorted (one length): the first window whose end is after t holds
+	 * the next end, and the first from there whose start is after t the next start */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (c->w[mid].end <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < c->n)
+		best = c->w[lo].end;
+	for (; lo < c->n; lo++) {
+		if (c->w[lo].start > t) {
+			if (c->w[lo].start < best)
+				best = c->w[lo].start;
+			break;
+		}
+	}
+	return best;
+}
+
 void dft_gen_contention_free(struct dft_gen_contention *c)
 {
 	free(c->w);

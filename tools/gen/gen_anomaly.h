@@ -27,6 +27,9 @@ int dft_gen_contention_build(struct dft_gen_contention *c, uint64_t seed, double
                              uint64_t duration_ns, uint32_t n_comp, uint64_t len_ns);
 /* 1 when comp is in a window at t (ns since the anchor). */
 int dft_gen_contention_active(const struct dft_gen_contention *c, uint32_t comp, uint64_t t);
+/* The first window edge (a start or an end) after t (ns since the anchor); UINT64_MAX when none is
+ * left. The metrics loop publishes each edge stamped with its own time. */
+uint64_t dft_gen_contention_next_edge(const struct dft_gen_contention *c, uint64_t t);
 void dft_gen_contention_free(struct dft_gen_contention *c);
 
 #endif /* DFT_GEN_ANOMALY_H */

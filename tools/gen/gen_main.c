@@ -303,11 +303,13 @@ int main(int argc, char **argv)
 	       ",\"queueing\":%" PRIu64 ",\"cold_start\":%" PRIu64 ",\"contention\":%" PRIu64 ",\"outlier\":%" PRIu64
 	       "},\"plan_cut\":%" PRIu64 ",\"header_fallbacks\":%" PRIu64 ",\"metrics_failed\":%" PRIu64
 	       ",\"host_produced\":%" PRIu64 ",\"host_dropped_full\":%" PRIu64 ",\"host_dropped_no_ring\":%" PRIu64
-	       ",\"hops_cut\":%" PRIu64 ",\"hops_dropped\":%" PRIu64 ",\"registered\":%u,\"fini\":%d}\n",
+	       ",\"hops_cut\":%" PRIu64 ",\"hops_dropped\":%" PRIu64 ",\"delay_early\":%" PRIu64
+	       ",\"delay_max\":%" PRIu64 ",\"registered\":%u,\"fini\":%d}\n",
 	       res.requests, res.spans, res.platform, res.function, res.anomalous, res.by_anomaly[DFT_GEN_ERROR],
 	       res.by_anomaly[DFT_GEN_QUEUEING], res.by_anomaly[DFT_GEN_COLD_START], res.by_anomaly[DFT_GEN_CONTENTION],
 	       res.by_anomaly[DFT_GEN_OUTLIER], res.plan_cut, res.hdr_fallback, res.metrics_failed, st.produced,
-	       st.dropped_full, st.dropped_no_ring, st.hops_cut, st.hops_dropped, st.registrations, frc);
+	       st.dropped_full, st.dropped_no_ring, st.hops_cut, st.hops_dropped, res.delay_early, res.delay_max,
+	       st.registrations, frc);
 	rc = rc ? 1 : 0;
 free_model:
 	dft_gen_model_free(&model);

@@ -22,7 +22,7 @@ struct dft_gen_proxy_desc {
 	double own_ns, sigma; /* the proxy's own processing, split around the forward */
 	uint32_t limit;       /* concurrency limit (queue-proxy: the env's) */
 	unsigned n_leaf;
-	const char *leaf[3]; /* steps before forwarding, each its own short span */
+	const char *leaf[3]; /* steps before forwarding, each its own short span (and hop) */
 	double leaf_ns[3];
 };
 
@@ -216,7 +216,7 @@ static void dft_gen_end(struct dft_gen_shard *s, struct dft_span *sp, const stru
 	struct dft_gen_truth_rec r;
 	struct dft_ctx me;
 
-	dft_span_end_at(sp, end);
+	dft_gen_delay_end(s->delay, sp, end);
 	dft_span_context(sp, &me);
 	memcpy(r.trace_id, me.trace_id, 16);
 	r.span_id = me.span_id;
@@ -301,14 +301,22 @@ static uint64_t dft_gen_proxy(struct dft_gen_shard *s, const struct dft_gen_plan
 	if (cold && site != DFT_GEN_INGRESS)
 		dft_span_set_cold_start(&sp);
 	dft_span_context(&sp, &ctx);
+	/* this component's span and its steps travel on as hops, as a deployed proxy would send them */
+	if (dft_hop_list_add(&hops, &sp))
+		s->c.hdr_fallback++;
 	tcur = t + q;
 	for (unsigned l = 0; l < d->n_leaf; l++) {
 		struct dft_span leaf;
-		uint64_t dur = dft_gen_ns(dft_gen_lognormal(&s->rng, d->leaf_ns[l], 0.3) * slow);
+		/* a step is contended when it starts in a window, whenever its proxy started */
+		int step_contended = dft_gen_contended(s, site, tcur);
+		uint64_t dur = dft_gen_ns(dft_gen_lognormal(&s->rng, d->leaf_ns[l], 0.3) *
+		                          (step_contended ? CONTENTION_SLOWDOWN : 1.0));
 
 		dft_gen_begin(s, &leaf, env->leaf_op[site][l], &ctx, tcur, env->plat_comp[site], 0, SPAN_KIND_INTERNAL);
+		if (dft_hop_list_add(&hops, &leaf))
+			s->c.hdr_fallback++;
 		dft_gen_end(s, &leaf, &ctx, tcur, tcur + dur, d->name, d->leaf[l], 0,
-		            contended ? DFT_GEN_CONTENTION : DFT_GEN_NORMAL);
+		            step_contended ? DFT_GEN_CONTENTION : DFT_GEN_NORMAL);
 		tcur += dur;
 	}
 	own = dft_gen_lognormal(&s->rng, d->own_ns, d->sigma) * slow;
@@ -332,7 +340,7 @@ static uint64_t dft_gen_proxy(struct dft_gen_shard *s, const struct dft_gen_plan
 
 		if (dft_traceparent_inject(&ctx, out.tp, sizeof(out.tp)))
 			out.tp[0] = 0;
-		n = dft_tracestate_inject(&hops, &sp, in->ts, sizeof(in->ts), out.ts, sizeof(out.ts));
+		n = dft_tracestate_inject(&hops, NULL, in->ts, sizeof(in->ts), out.ts, sizeof(out.ts));
 		if (n < 0) {
 			memcpy(out.ts, in->ts, sizeof(out.ts));
 			s->c.hdr_fallback++;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "gen_anomaly.h"
+#include "gen_delay.h"
 #include "gen_plan.h"
 #include "gen_truth.h"
 #include "gen_workflow.h"
@@ -42,6 +43,8 @@ struct dft_gen_counts {
 	uint64_t plan_cut;       /* invocations the plan left out */
 	uint64_t hdr_fallback;   /* tracestate injections that failed (incoming header forwarded) */
 	uint64_t metrics_failed; /* (run-level) metrics entries that could not be published */
+	uint64_t delay_early;    /* (run-level) spans handed over before their end: delay queue full */
+	uint64_t delay_max;      /* (run-level) the most spans one thread held back at once */
 };
 
 struct dft_gen_heap {
@@ -57,6 +60,7 @@ struct dft_gen_shard {
 	struct dft_gen_heap *fn_slots;                              /* queue-proxy, per function */
 	uint64_t *fn_active;                                        /* per function: last busy time */
 	struct dft_gen_truth *truth;
+	struct dft_gen_delay *delay; /* spans wait here for their end (NULL: handed over at once) */
 	struct dft_gen_counts c; /* written by the shard's thread only; read relaxed for progress */
 };
 

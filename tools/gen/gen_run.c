@@ -13,11 +13,18 @@
 
 #include "gen_run.h"
 
-#define METRICS_TICK_NS   10000000ull /* how often throttling readings are refreshed */
+#define METRICS_TICK_NS   2000000ull /* how often the metrics loop looks, windows or not */
+/* difftrace-nic re-reads a region's metrics page every metrics_refresh_us (1 ms): a reading written
+ * this long ago has surely been read, so spans that ran in its window may go to the ring */
+#define METRICS_SETTLE_NS 3000000ull
+#define MARK_POLL_NS      1000000ull /* a span waiting for the metrics loop looks again this soon */
 #define THROTTLE_HIGH_PPM 850000u
 #define THROTTLE_BASE_PPM 2000u
 
 static volatile sig_atomic_t dft_gen_stopping;
+/* unix ns up to which every contention edge is on the metrics page and has been read (see
+ * dft_gen_metrics_catch_up); the workers hand over no span that ended after it */
+static uint64_t dft_gen_mark;
 
 void dft_gen_stop(void)
 {
@@ -47,6 +54,7 @@ struct dft_gen_worker {
 	const struct dft_gen_env *env;
 	struct dft_gen_shard shard;
 	struct dft_gen_truth truth;
+	struct dft_gen_delay delay;
 	char *part;
 	uint64_t n_req;
 	int done;
@@ -69,6 +77,29 @@ static void dft_gen_sleep_until(uint64_t t)
 		;
 }
 
+/* Hand over the spans that have ended and whose time the metrics page covers. Returns the next
+ * time to look (UINT64_MAX: nothing waits). */
+static uint64_t dft_gen_release(struct dft_gen_worker *w, uint64_t now)
+{
+	uint64_t mark = __atomic_load_n(&dft_gen_mark, __ATOMIC_ACQUIRE);
+	uint64_t next = dft_gen_delay_flush(w->shard.delay, now < mark ? now : mark);
+
+	/* ended but not covered yet: the metrics loop is behind (a loaded machine) */
+	return next <= now ? now + MARK_POLL_NS : next;
+}
+
+/* Paced: sleep until t, handing over the spans that end meanwhile. */
+static void dft_gen_wait_until(struct dft_gen_worker *w, uint64_t t)
+{
+	for (;;) {
+		uint64_t now = dft_gen_realtime(), next = dft_gen_release(w, now);
+
+		if (now >= t || dft_gen_stopping)
+			return;
+		dft_gen_sleep_until(next < t ? next : t);
+	}
+}
+
 static void *dft_gen_worker_main(void *arg)
 {
 	struct dft_gen_worker *w = arg;
@@ -89,41 +120,85 @@ static void *dft_gen_worker_main(void *arg)
 		t += dft_gen_exp(&arrival_rng, mean_gap); /* Poisson arrivals */
 		at = w->env->t0 + (uint64_t)t;
 		if (cfg->pace)
-			dft_gen_sleep_until(at);
+			dft_gen_wait_until(w, at);
 		dft_gen_plan_request(cfg->model, &cfg->rates, cfg->workflows, &plan_rng, plan);
 		dft_gen_shard_request(&w->shard, plan, at);
 	}
+	/* the last requests' spans end after the last arrival: wait for them too (unless stopped) */
+	for (;;) {
+		uint64_t next = dft_gen_release(w, dft_gen_realtime());
+
+		if (next == UINT64_MAX || dft_gen_stopping)
+			break;
+		dft_gen_sleep_until(next);
+	}
+	dft_gen_delay_flush(w->shard.delay, UINT64_MAX);
 	free(plan);
 done:
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
-/* The contention targets' metrics entries, refreshed from the window schedule. */
+/* The contention targets' metrics entries, written at the window schedule's edges. */
 struct dft_gen_metrics {
 	uint16_t *ids;
 	int *high;
+	uint8_t *touched; /* written since the last settle */
 	uint32_t n;
 	uint64_t failed;
+	uint64_t done; /* every edge up to here (ns since the anchor) is written */
 };
 
-static void dft_gen_metrics_tick(struct dft_gen_metrics *mt, const struct dft_gen_env *env, uint64_t now, int force)
+static void dft_gen_metrics_put(struct dft_gen_metrics *mt, const struct dft_gen_env *env, uint32_t c, int high,
+                                uint64_t at)
 {
-	for (uint32_t c = 0; c < mt->n; c++) {
-		int high = now >= env->t0 && dft_gen_contention_active(&env->contention, c, now - env->t0);
-		struct dft_component_metrics m = {
-		    .cpu_throttle_ppm = high ? THROTTLE_HIGH_PPM : THROTTLE_BASE_PPM,
-		    .concurrency_limit = c == DFT_GEN_QUEUE_PROXY ? env->concurrency : 0,
-		};
+	struct dft_component_metrics m = {
+	    .cpu_throttle_ppm = high ? THROTTLE_HIGH_PPM : THROTTLE_BASE_PPM,
+	    .concurrency_limit = c == DFT_GEN_QUEUE_PROXY ? env->concurrency : 0,
+	};
 
-		if (!force && high == mt->high[c])
-			continue;
-		/* -EBUSY cannot happen (one publisher) and -ENOSPC stays so: count, and retry next tick */
-		if (dft_metrics_publish(mt->ids[c], &m) == 0)
-			mt->high[c] = high;
-		else
-			mt->failed++;
+	/* -EBUSY cannot happen (one publisher) and -ENOSPC stays so: counted */
+	if (dft_metrics_publish_at(mt->ids[c], &m, at) == 0)
+		mt->high[c] = high;
+	else
+		mt->failed++;
+	mt->touched[c] = 1;
+}
+
+static void dft_gen_metrics_settle(struct dft_gen_metrics *mt)
+{
+	dft_gen_sleep_until(dft_gen_realtime() + METRICS_SETTLE_NS);
+	memset(mt->touched, 0, mt->n);
+}
+
+/*
+ * Write every window edge up to now, in schedule order, each reading stamped with the edge's own
+ * time: the daemon then sees each window exactly where the workers put it, however late this loop
+ * runs (a loaded machine delays it by tens of ms). The page holds states, not events, so an entry
+ * written twice within one settle time could hide a window from the daemon: wait in between. Then
+ * move the mark, once the daemon has surely read what was written.
+ */
+static void dft_gen_metrics_catch_up(struct dft_gen_metrics *mt, const struct dft_gen_env *env, uint64_t now)
+{
+	uint64_t t = now > env->t0 ? now - env->t0 : 0, edge;
+	int wrote = 0;
+
+	while ((edge = dft_gen_contention_next_edge(&env->contention, mt->done)) <= t) {
+		for (uint32_t c = 0; c < mt->n; c++) {
+			int high = dft_gen_contention_active(&env->contention, c, edge);
+
+			if (high == mt->high[c])
+				continue;
+			if (mt->touched[c])
+				dft_gen_metrics_settle(mt);
+			dft_gen_metrics_put(mt, env, c, high, env->t0 + edge);
+			wrote = 1;
+		}
+		mt->done = edge;
 	}
+	if (wrote)
+		dft_gen_metrics_settle(mt);
+	__atomic_store_n(&dft_gen_mark, now, __ATOMIC_RELEASE);
 }
 
 static void dft_gen_progress(const struct dft_gen_worker *ws, unsigned n, uint64_t t0)
@@ -168,9 +243,10 @@ int dft_gen_run(const struct dft_gen_config *cfg, struct dft_gen_counts *out)
 	mt.n = DFT_GEN_PLATFORM_COMPONENTS + cfg->model->n_fn;
 	mt.ids = calloc(mt.n, sizeof(*mt.ids));
 	mt.high = calloc(mt.n, sizeof(*mt.high));
+	mt.touched = calloc(mt.n, 1);
 	ws = calloc(cfg->threads, sizeof(*ws));
 	parts = calloc(cfg->threads, sizeof(*parts));
-	if (!mt.ids || !mt.high || !ws || !parts) {
+	if (!mt.ids || !mt.high || !mt.touched || !ws || !parts) {
 		rc = -ENOMEM;
 		goto free_arrays;
 	}
@@ -189,7 +265,11 @@ int dft_gen_run(const struct dft_gen_config *cfg, struct dft_gen_counts *out)
 	}
 	/* the anchor: simulated time 0, a little ahead so the first requests are not already late */
 	env.t0 = dft_gen_realtime() + 20000000ull;
-	dft_gen_metrics_tick(&mt, &env, env.t0, 1);
+	for (uint32_t c = 0; c < mt.n; c++)
+		dft_gen_metrics_put(&mt, &env, c, dft_gen_contention_active(&env.contention, c, 0), env.t0);
+	memset(mt.touched, 0, mt.n);
+	/* no window, nothing to wait for: spans go as they end */
+	__atomic_store_n(&dft_gen_mark, env.contention.n ? env.t0 : UINT64_MAX, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < cfg->threads; i++) {
 		struct dft_gen_worker *w = &ws[i];
 
@@ -197,6 +277,12 @@ int dft_gen_run(const struct dft_gen_config *cfg, struct dft_gen_counts *out)
 		w->cfg = cfg;
 		w->env = &env;
 		w->n_req = total / cfg->threads + (i < total % cfg->threads);
+		/* unpaced runs are ahead of the wall clock: nothing to wait for */
+		if (cfg->pace) {
+			rc = dft_gen_delay_init(&w->delay, DFT_GEN_DELAY_SPANS, DFT_GEN_DELAY_HOPS);
+			if (rc)
+				break;
+		}
 		if (cfg->truth_path && asprintf(&parts[i], "%s.part%u", cfg->truth_path, i) < 0) {
 			parts[i] = NULL;
 			rc = -ENOMEM;
@@ -206,6 +292,7 @@ int dft_gen_run(const struct dft_gen_config *cfg, struct dft_gen_counts *out)
 		if (rc)
 			break;
 		rc = dft_gen_shard_init(&w->shard, &env, cfg->seed, i, &w->truth);
+		w->shard.delay = cfg->pace ? &w->delay : NULL;
 		if (rc) {
 			dft_gen_truth_close(&w->truth);
 			break;
@@ -224,22 +311,32 @@ int dft_gen_run(const struct dft_gen_config *cfg, struct dft_gen_counts *out)
 	for (;;) {
 		unsigned done = 0;
 		uint64_t now;
-		struct timespec tick = {0, (long)METRICS_TICK_NS};
 
 		for (unsigned i = 0; i < started; i++)
 			done += __atomic_load_n(&ws[i].done, __ATOMIC_ACQUIRE);
 		if (done == started)
 			break;
-		nanosleep(&tick, NULL);
 		now = dft_gen_realtime();
-		dft_gen_metrics_tick(&mt, &env, now, 0);
+		{
+			uint64_t edge = dft_gen_contention_next_edge(&env.contention, mt.done);
+			uint64_t wake = now + METRICS_TICK_NS;
+
+			if (edge != UINT64_MAX && env.t0 + edge < wake)
+				wake = env.t0 + edge;
+			dft_gen_sleep_until(wake);
+		}
+		now = dft_gen_realtime();
+		if (env.contention.n)
+			dft_gen_metrics_catch_up(&mt, &env, now);
 		if (cfg->progress && now - last_progress >= 1000000000ull) {
 			last_progress = now;
 			dft_gen_progress(ws, started, env.t0);
 		}
 	}
 	/* windows over: leave every component unthrottled */
-	dft_gen_metrics_tick(&mt, &env, UINT64_MAX, 1);
+	for (uint32_t c = 0; c < mt.n; c++)
+		if (mt.high[c])
+			dft_gen_metrics_put(&mt, &env, c, 0, dft_gen_realtime());
 	for (unsigned i = 0; i < started; i++) {
 		struct dft_gen_worker *w = &ws[i];
 		int trc;
@@ -254,6 +351,9 @@ int dft_gen_run(const struct dft_gen_config *cfg, struct dft_gen_counts *out)
 			out->by_anomaly[a] += w->shard.c.by_anomaly[a];
 		out->plan_cut += w->shard.c.plan_cut;
 		out->hdr_fallback += w->shard.c.hdr_fallback;
+		out->delay_early += w->delay.early;
+		if (w->delay.max_depth > out->delay_max)
+			out->delay_max = w->delay.max_depth;
 		trc = dft_gen_truth_close(&w->truth);
 		if (!rc && w->rc)
 			rc = w->rc;
@@ -273,6 +373,9 @@ int dft_gen_run(const struct dft_gen_config *cfg, struct dft_gen_counts *out)
 				remove(parts[i]); /* a run that did not start whole leaves no truth */
 	}
 free_arrays:
+	if (ws)
+		for (unsigned i = 0; i < cfg->threads; i++)
+			dft_gen_delay_fini(&ws[i].delay); /* also those of workers that never started */
 	if (parts)
 		for (unsigned i = 0; i < cfg->threads; i++)
 			free(parts[i]);
@@ -280,6 +383,7 @@ free_arrays:
 	free(ws);
 	free(mt.ids);
 	free(mt.high);
+	free(mt.touched);
 free_env:
 	dft_gen_env_free(&env);
 	return rc;

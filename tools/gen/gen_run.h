@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The generator core: worker threads, each with its own shard of the platform and its own slice of
- * the requests, paced in wall time; a metrics loop on the calling thread publishes the components'
- * CPU throttling (contention windows) and prints progress. dft_init must have run.
+ * the requests, paced in wall time; a paced worker hands each span to libdifftrace once the wall
+ * clock has passed its end (gen_delay.h) and the metrics page covers that time. A metrics loop on
+ * the calling thread writes the components' CPU throttling at the contention windows' edges (each
+ * reading stamped with its edge's time) and prints progress. dft_init must have run.
  */
 #ifndef DFT_GEN_RUN_H
 #define DFT_GEN_RUN_H

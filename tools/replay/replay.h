@@ -89,10 +89,9 @@ size_t dft_replay_trace_len(struct dft_replay_span *const *v, size_t n);
  * The hops the platform components above fn would have sent: fn's ancestors while they are
  * platform spans (up to a function span or the root), outermost first; hop 0's parent is the
  * outermost one's parent. t[0, n) is fn's trace sorted by span id. A non-function fn gets none.
- * Ancestors beyond DFT_HOP_LIST_MAX are left out outermost first (counted in out->cut); hops whose
- * names do not fit DFT_HOP_NAME_LEN are left out and counted in *names_cut (may be NULL).
+ * Ancestors beyond DFT_HOP_LIST_MAX are left out outermost first (counted in out->cut).
  */
 void dft_replay_hops(struct dft_replay_span *const *t, size_t n, const struct dft_replay_span *fn,
-                     struct dft_hop_list *out, uint64_t *names_cut);
+                     struct dft_hop_list *out);
 
 #endif /* DFT_REPLAY_H */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dft/hops.h"
 #include "replay.h"
 
 static int cmp_trace_span(const void *a, const void *b)
@@ -50,7 +51,7 @@ static const struct dft_replay_span *find(struct dft_replay_span *const *t, size
 }
 
 void dft_replay_hops(struct dft_replay_span *const *t, size_t n, const struct dft_replay_span *fn,
-                     struct dft_hop_list *out, uint64_t *names_cut)
+                     struct dft_hop_list *out)
 {
 	const struct dft_replay_span *chain[DFT_HOP_LIST_MAX];
 	const struct dft_replay_span *p;
@@ -73,23 +74,12 @@ void dft_replay_hops(struct dft_replay_span *const *t, size_t n, const struct df
 	/* chain[depth-1] is the outermost: emit from there */
 	for (size_t i = depth; i-- > 0;) {
 		const struct dft_replay_span *s = chain[i];
-		size_t cl = strlen(s->component), ol = strlen(s->name);
-		struct dft_hop_entry *h = &out->hop[k];
 
-		if (cl > DFT_HOP_NAME_LEN || ol > DFT_HOP_NAME_LEN) {
-			if (names_cut)
-				(*names_cut)++;
-			continue;
-		}
-		/* the chain rule: a hop's parent is the hop before it, the first one's its real parent */
-		h->parent_span_id = k ? out->hop[k - 1].span_id : s->parent_span_id;
-		h->span_id = s->span_id;
-		h->start_ns = s->start_ns;
-		h->component_len = (uint8_t)cl;
-		h->operation_len = (uint8_t)ol;
-		memcpy(h->component, s->component, cl);
-		memcpy(h->operation, s->name, ol);
-		k++;
+		out->hop[k++] = (struct dft_hop_entry){.parent_span_id = s->parent_span_id,
+		                                       .span_id = s->span_id,
+		                                       .start_ns = s->start_ns,
+		                                       .name_hash = dft_hops_name_hash(s->component, strlen(s->component), s->name,
+		                                                                       strlen(s->name))};
 	}
 	out->n = (uint8_t)k;
 	out->cut = (uint8_t)(cut > 255 ? 255 : cut);

@@ -117,11 +117,11 @@ int main(int argc, char **argv)
 		return 1;
 	printf("{\"lines\":%" PRIu64 ",\"traces\":%" PRIu64 ",\"spans\":%" PRIu64 ",\"skipped\":%" PRIu64
 	       ",\"produced\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"hops\":%" PRIu64 ",\"hops_cut\":%" PRIu64
-	       ",\"hop_names_cut\":%" PRIu64 ",\"hops_dropped\":%" PRIu64 ",\"names_truncated\":%" PRIu64
+	       ",\"hops_dropped\":%" PRIu64 ",\"names_truncated\":%" PRIu64
 	       ",\"spans_unnamed\":%" PRIu64 ",\"attrs_unnamed\":%" PRIu64 ",\"attrs_cut\":%" PRIu64
 	       ",\"queue_clamped\":%" PRIu64 ",\"reconstructed_skipped\":%" PRIu64 ",\"backoffs\":%" PRIu64
 	       ",\"fini\":%d}\n",
-	       r.lines, r.traces, r.spans, r.skipped, r.produced, r.dropped, r.hops, r.hops_cut, r.hop_names_cut,
+	       r.lines, r.traces, r.spans, r.skipped, r.produced, r.dropped, r.hops, r.hops_cut,
 	       r.hops_dropped, r.names_truncated, r.spans_unnamed, r.attrs_unnamed, r.attrs_cut, r.queue_clamped,
 	       r.reconstructed_skipped, r.backoffs, r.fini);
 	fflush(stdout);

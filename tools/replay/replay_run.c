@@ -232,7 +232,7 @@ static void emit(struct worker *w, struct dft_replay_span *const *t, size_t n, c
 			w->r.attrs_unnamed++;
 	}
 	if (s->kind == DFT_REPLAY_KIND_FUNCTION) {
-		dft_replay_hops(t, n, s, &hops, &w->r.hop_names_cut);
+		dft_replay_hops(t, n, s, &hops);
 		w->r.hops += hops.n;
 		w->r.hops_cut += hops.cut;
 		dft_span_set_hops(&sp, &hops);
@@ -323,7 +323,6 @@ static void add_result(struct dft_replay_result *r, const struct dft_replay_resu
 	r->spans += w->spans;
 	r->hops += w->hops;
 	r->hops_cut += w->hops_cut;
-	r->hop_names_cut += w->hop_names_cut;
 	r->names_truncated += w->names_truncated;
 	r->spans_unnamed += w->spans_unnamed;
 	r->attrs_unnamed += w->attrs_unnamed;

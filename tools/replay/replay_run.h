@@ -18,7 +18,7 @@ struct dft_replay_opts {
 struct dft_replay_result {
 	uint64_t lines, traces, spans, skipped;
 	uint64_t produced, dropped, hops_dropped; /* from dft_stats */
-	uint64_t hops, hops_cut, hop_names_cut;   /* synthesized, left out beyond 16, names too long */
+	uint64_t hops, hops_cut;                  /* synthesized, left out beyond 16 */
 	uint64_t names_truncated, spans_unnamed, attrs_unnamed;
 	uint64_t attrs_cut, queue_clamped, reconstructed_skipped;
 	uint64_t backoffs;

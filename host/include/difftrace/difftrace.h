@@ -148,43 +148,46 @@ struct dft_host_stats {
 int dft_stats(struct dft_host_stats *out);
 
 /*
- * The hop header. Each platform component that forwards a request appends its hop (component,
- * operation, span id, start time) to a `dft` entry of the W3C `tracestate` header; the user function
- * at the end of the path hands the list to its span, which carries every hop to the daemon, so the
- * platform spans the filter leaves out can still be drawn.
+ * The hop header. Each platform component that forwards a request appends its hops (its own span
+ * and any step spans it finished before forwarding: span id, parent, start time, and a hash of
+ * component and operation) to a `dft` entry of the W3C `tracestate` header; the user function at
+ * the end of the path hands the list to its span, which carries every hop to the daemon, so the
+ * platform spans the filter leaves out can still be drawn. Names do not travel: the collector
+ * resolves a hop's name hash from the profiles the daemons ship.
  *
  * Platform component, per forwarded request:
  *     struct dft_hop_list in;
  *     dft_tracestate_extract(ts, ts_len, &in);            // malformed: in.n == 0, carry on
  *     dft_span_begin(&sp, op, &parent);
- *     n = dft_tracestate_inject(&in, &sp, ts, ts_len, out, sizeof(out));
+ *     dft_hop_list_add(&in, &sp);                         // this component's span
+ *     dft_hop_list_add(&in, &step);                       // a step span (child of sp), if any
+ *     n = dft_tracestate_inject(&in, NULL, ts, ts_len, out, sizeof(out));
  *     // n >= 0: send `out` as the tracestate; n < 0: forward the incoming tracestate unchanged
- * User function (its span is a child of the last hop):
+ * (dft_tracestate_inject(&in, &sp, ...) adds sp itself: the common one-span case in one call.)
+ * User function (its span is a child of the component's span that forwarded the request):
  *     dft_tracestate_extract(ts, ts_len, &in);
  *     dft_span_begin(&sp, op, &parent);
  *     dft_span_set_hops(&sp, &in);                        // `in` must outlive dft_span_end(&sp)
  */
 #define DFT_HOP_LIST_MAX 16
-#define DFT_HOP_NAME_LEN 32 /* bytes of a hop's component or operation name */
 
 struct dft_hop_entry {
-	/* hops chain: hop k > 0 is a child of hop k-1; hop 0's parent is the span the request came
-	 * from before the first platform component (0: the first hop is the trace's root) */
-	uint64_t parent_span_id;
-	uint64_t span_id;                 /* never 0 */
-	uint64_t start_ns;                /* unix ns */
-	uint8_t component_len;            /* 1..DFT_HOP_NAME_LEN */
-	uint8_t operation_len;            /* 0..DFT_HOP_NAME_LEN */
-	char component[DFT_HOP_NAME_LEN]; /* not NUL-terminated */
-	char operation[DFT_HOP_NAME_LEN];
+	uint64_t parent_span_id; /* the span this hop's span is a child of (0: the trace's root) */
+	uint64_t span_id;        /* never 0 */
+	uint64_t start_ns;       /* unix ns */
+	uint32_t name_hash;      /* dft_hop_name_hash(component, operation) */
+	uint32_t reserved;
 };
 
 struct dft_hop_list {
 	uint8_t n;   /* hop[0, n) are valid, oldest first */
-	uint8_t cut; /* hops the header carried beyond DFT_HOP_LIST_MAX (left out, counted in hops_cut) */
+	uint8_t cut; /* hops left out of this list: over DFT_HOP_LIST_MAX (counted in hops_cut) */
 	uint8_t reserved[6];
 	struct dft_hop_entry hop[DFT_HOP_LIST_MAX];
 };
+
+/* The hash that names a hop's (component, operation); operation may be NULL or "". */
+uint32_t dft_hop_name_hash(const char *component, const char *operation);
 
 /*
  * Read the hops of an incoming tracestate header value ts[0, len) (stops early at a NUL, so a
@@ -197,32 +200,36 @@ struct dft_hop_list {
 int dft_tracestate_extract(const char *ts, size_t len, struct dft_hop_list *out);
 
 /*
- * Platform component forwarding a request: write the outgoing tracestate into out[0, cap), which
- * must not overlap incoming_ts. Its first member is the `dft` entry: the incoming hops (incoming
- * may be NULL) plus this component's hop from sp (component: the process's, or the one
- * dft_span_set_component set; sp's operation, span id and start in unix ns; with no incoming hops
- * its parent is sp's parent). The other members of incoming_ts[0, ts_len) (may be NULL; stops at
- * a NUL) follow in their order (W3C: a modified entry moves to the front); members that would pass
- * 512 characters or 32 members are left out, and malformed ones are not repeated. Hops that do not
- * fit (more than DFT_HOP_LIST_MAX, or over the entry's 256 characters) are left out oldest first
- * and counted in hops_cut. Returns the length written (out is NUL-terminated), or -EINVAL (NULL
- * sp/out, library not initialised, an incoming hop with an empty or over-long name or a zero span
- * id, incoming->n > DFT_HOP_LIST_MAX), -ENAMETOOLONG (the span's component or operation name is
- * longer than DFT_HOP_NAME_LEN), -ENOSPC (cap too small). No lock, no syscall, no allocation.
+ * Append sp's hop (component: the process's, or the one dft_span_set_component set; sp's
+ * operation, span id, parent and start in unix ns) to l. A full list leaves its oldest hop out
+ * (counted in l->cut and hops_cut). Returns 0 or -EINVAL (NULL l/sp, library not initialised,
+ * l->n > DFT_HOP_LIST_MAX, sp's names not in the name table). No lock, no syscall, no allocation.
  */
-int dft_tracestate_inject(const struct dft_hop_list *incoming, const struct dft_span *sp, const char *incoming_ts,
+int dft_hop_list_add(struct dft_hop_list *l, const struct dft_span *sp);
+
+/*
+ * Platform component forwarding a request: write the outgoing tracestate into out[0, cap), which
+ * must not overlap incoming_ts. Its first member is the `dft` entry: the hops of `hops` (may be
+ * NULL) plus, when sp is not NULL, sp's hop as dft_hop_list_add would append it. The other members
+ * of incoming_ts[0, ts_len) (may be NULL; stops at a NUL) follow in their order (W3C: a modified
+ * entry moves to the front); members that would pass 512 characters or 32 members are left out,
+ * and malformed ones are not repeated. Hops that do not fit (more than DFT_HOP_LIST_MAX, or over
+ * the entry's 256 characters, about twelve hops) are left out oldest first and counted in
+ * hops_cut. Returns the length written (out is NUL-terminated), or -EINVAL (NULL out, library not
+ * initialised, nothing to send, a hop with a zero span id, hops->n > DFT_HOP_LIST_MAX, sp's names
+ * unknown),
+ * -ENOSPC (cap too small). No lock, no syscall, no allocation.
+ */
+int dft_tracestate_inject(const struct dft_hop_list *hops, const struct dft_span *sp, const char *incoming_ts,
                           size_t ts_len, char *out, size_t cap);
 
 /*
  * User function: the span carries these hops to the daemon in continuation slots behind its own
  * slots. The span keeps a POINTER to hops (a span stays a small stack object): the list must stay
  * unchanged and alive until dft_span_end/dft_span_end_at returns. NULL or an empty list: no hops.
- * A span with n hops takes 1 + ceil(n / 4) slots, reserved all at once: a ring without room for
- * all of them drops the whole span (counted once in dropped_full). A hop whose name cannot be
- * interned (name table full), with an over-long name or a zero span id, or beyond
- * DFT_HOP_LIST_MAX is left out and counted in hops_dropped (the next hop then chains to the one
- * before it). Ending the span interns hop names: lock-free for names seen before, the name lock
- * the first time a name appears.
+ * A span with n hops takes 1 + ceil(n / 3) slots, reserved all at once: a ring without room for
+ * all of them drops the whole span (counted once in dropped_full). A hop with a zero span id or
+ * beyond DFT_HOP_LIST_MAX is left out and counted in hops_dropped.
  */
 void dft_span_set_hops(struct dft_span *sp, const struct dft_hop_list *hops);
 
@@ -245,6 +252,13 @@ struct dft_component_metrics {
  * is writing the same component's entry at this very moment (its reading stands; nothing waits).
  */
 int dft_metrics_publish(uint16_t component_id, const struct dft_component_metrics *m);
+
+/*
+ * Same with the reading's time given in unix ns (not 0): replay of recorded metrics, or a publisher
+ * that knows when a state began better than when it gets to write it. The daemon's contention rule
+ * takes a reading as the component's state from that time on.
+ */
+int dft_metrics_publish_at(uint16_t component_id, const struct dft_component_metrics *m, uint64_t taken_ns);
 
 #ifdef __cplusplus
 }

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define DFT_REGION_MAGIC 0x314e474552544644ULL /* "DFTREGN1" little-endian */
-#define DFT_ABI_VERSION 1u
+#define DFT_ABI_VERSION 2u /* 2: hops name (component, operation) by hash and carry their parent */
 
 #define DFT_CACHELINE 64u
 #define DFT_PAGE 4096u
@@ -185,27 +185,27 @@ struct dft_slot {
 	uint64_t reserved1[3];
 };
 
-/* A hop that a platform component appended to the request header (continuation slots). */
+/*
+ * A hop that a platform component appended to the request header (continuation slots). Names do
+ * not travel with hops (see dft/hops.h): name_hash identifies (component, operation) and the
+ * collector resolves it. Each hop carries its parent: a component's step spans are children of its
+ * own span, not a chain.
+ */
 struct dft_hop {
-	uint16_t component_id;
-	uint16_t op_id;
+	uint32_t name_hash;
 	uint32_t reserved;
 	uint64_t span_id;
 	uint64_t start_ns;
+	uint64_t parent_span_id;
 };
-#define DFT_HOPS_PER_SLOT 4u
+#define DFT_HOPS_PER_SLOT 3u
 
-/*
- * Hops form a chain: hop k's parent is hop k-1's span; the first hop's parent (the caller's span,
- * 0 at the root) is in the first continuation slot's first_parent_span_id (0 in later slots).
- */
 struct dft_hops_slot {
-	uint8_t type; /* DFT_SLOT_HOPS */
+	uint8_t type;   /* DFT_SLOT_HOPS */
 	uint8_t n_hops; /* 1..DFT_HOPS_PER_SLOT */
 	uint8_t reserved[6];
-	uint64_t first_parent_span_id;
 	struct dft_hop hop[DFT_HOPS_PER_SLOT];
-	uint8_t pad[DFT_SLOT_SIZE - 16 - DFT_HOPS_PER_SLOT * 24];
+	uint8_t pad[DFT_SLOT_SIZE - 8 - DFT_HOPS_PER_SLOT * 32];
 };
 
 _Static_assert(sizeof(struct dft_region_hdr) == DFT_PAGE, "region header is one page");
@@ -226,7 +226,7 @@ _Static_assert(offsetof(struct dft_slot, start) == 40, "start at 40");
 _Static_assert(offsetof(struct dft_slot, queue_ns) == 56, "queue_ns at 56");
 _Static_assert(offsetof(struct dft_slot, attr_key) == 64, "attr keys at 64");
 _Static_assert(offsetof(struct dft_slot, attr_val) == 72, "attr values at 72");
-_Static_assert(sizeof(struct dft_hop) == 24, "hop is 24 bytes");
+_Static_assert(sizeof(struct dft_hop) == 32, "hop is 32 bytes");
 _Static_assert(sizeof(struct dft_hops_slot) == DFT_SLOT_SIZE, "hops slot size");
 
 /* Layout arithmetic shared by producer and consumer: one formula, so they cannot disagree. */

@@ -76,7 +76,7 @@ int dft_slot_validate(const struct dft_slot *s_copy, const struct dft_region_geo
 		      enum dft_invalid_reason *why);
 
 /* Validate the private copy of one continuation slot of a span. Returns 0 or -EINVAL (*why = BAD_CONT). */
-int dft_cont_validate(const struct dft_slot *c_copy, uint32_t names_published, enum dft_invalid_reason *why);
+int dft_cont_validate(const struct dft_slot *c_copy, enum dft_invalid_reason *why);
 
 /*
  * Copy name `id` (1..names_published) out of the region at base (mapped per g) into out[cap] as a

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs inside the Soft-RoCE VM (scripts/rxe-vm.sh): the walking-skeleton integration checks (exact
+# accounting, every kept span stored verbatim in SQLite and OTLP JSON) with the whole data path on
+# verbs: difftrace-nic reads ring heads and slots out of each app's region by RDMA READ and writes the
+# consumer tails back by RDMA WRITE (--ingest rdma-read), and sends batches to difftrace-collector by
+# RDMA WRITE_WITH_IMM (--transport rdma), all over rxe0.
+set -euo pipefail
+BIN=${1:?usage: pipeline_rdma_read.sh BINDIR}
+IP=${DFT_RXE_IP:?run me inside scripts/rxe-vm.sh}
+HERE=$(cd "$(dirname "$0")" && pwd)
+python3 "$HERE/../integration/test_pipeline.py" --bindir "$BIN" --scenario exact --transport rdma --ingest rdma-read --host "$IP"
