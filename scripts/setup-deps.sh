@@ -4,6 +4,8 @@
 #   scripts/setup-deps.sh            build + unit + integration tests + demo
 #   scripts/setup-deps.sh --rxe      also what the Soft-RoCE VM tests need (qemu, kernel tools; best effort)
 #   scripts/setup-deps.sh --fuzz     also clang and its sanitizer/fuzzer runtime
+#   scripts/setup-deps.sh --bench    also what bench/run-all.sh needs (gnuplot for the plots, LTTng-UST as
+#                                    dft-bench-host's reference)
 #   scripts/setup-deps.sh --all      everything
 set -euo pipefail
 
@@ -12,6 +14,7 @@ BASE=(build-essential cmake ninja-build pkg-config python3 git
       libibverbs-dev librdmacm-dev ibverbs-providers rdma-core libinih-dev libjansson-dev)
 RXE=(qemu-system-x86 busybox-static cpio kmod iproute2 xz-utils ibverbs-utils rdmacm-utils perftest)
 FUZZ=(clang libclang-rt-14-dev)
+BENCH=(gnuplot-nox lttng-tools liblttng-ust-dev)
 
 want=("${BASE[@]}")
 optional=()
@@ -19,8 +22,9 @@ for a in "$@"; do
   case $a in
     --rxe) optional+=("${RXE[@]}") ;;
     --fuzz) want+=("${FUZZ[@]}") ;;
-    --all) optional+=("${RXE[@]}"); want+=("${FUZZ[@]}") ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --bench) want+=("${BENCH[@]}") ;;
+    --all) optional+=("${RXE[@]}"); want+=("${FUZZ[@]}" "${BENCH[@]}") ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "setup-deps.sh: unknown option '$a' (see --help)" >&2; exit 2 ;;
   esac
 done

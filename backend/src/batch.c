@@ -8,44 +8,103 @@
 
 #include "collector.h"
 
-/* Every allocation carries its size in front so the budget can be given back on free. */
-struct decode_budget {
-	size_t left;
+/*
+ * protobuf-c allocates every sub-message, string and array of a batch separately: a malloc and a
+ * free each, a few hundred per batch. They all live exactly as long as the batch, so they come from
+ * a bump arena freed whole with it. The budget (DFT_DECODE_MAX_BYTES of requested bytes) bounds
+ * what a hostile frame can make the collector allocate.
+ */
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t cap, used;
+	_Alignas(16) uint8_t mem[];
 };
 
-#define ALLOC_HDR 16u
+struct arena {
+	struct arena_chunk *head;
+	size_t left; /* budget */
+	size_t first; /* size of the first chunk: scaled to the frame */
+};
 
-static void *budget_alloc(void *data, size_t size)
+#define ARENA_ALIGN 16u
+
+/*
+ * One chunk kept for the next batch: a chunk this size comes from mmap, and a fresh one per batch
+ * would be page-faulted in every time. Any thread may decode: the slot is swapped atomically.
+ */
+static struct arena_chunk *arena_spare;
+
+static struct arena_chunk *chunk_get(size_t cap)
 {
-	struct decode_budget *bud = data;
-	uint8_t *p;
+	struct arena_chunk *c = __atomic_exchange_n(&arena_spare, NULL, __ATOMIC_ACQUIRE);
 
-	if (size > bud->left || size > SIZE_MAX - ALLOC_HDR)
-		return NULL;
-	p = malloc(size + ALLOC_HDR);
-	if (!p)
-		return NULL;
-	bud->left -= size;
-	*(size_t *)p = size;
-	return p + ALLOC_HDR;
+	if (c && c->cap >= cap)
+		return c;
+	free(c);
+	c = malloc(sizeof(*c) + cap);
+	if (c)
+		c->cap = cap;
+	return c;
 }
 
-static void budget_free(void *data, void *ptr)
+static void chunk_put(struct arena_chunk *c)
 {
-	struct decode_budget *bud = data;
-	uint8_t *p;
-
-	if (!ptr)
-		return;
-	p = (uint8_t *)ptr - ALLOC_HDR;
-	bud->left += *(size_t *)p;
-	free(p);
+	c = __atomic_exchange_n(&arena_spare, c, __ATOMIC_ACQ_REL);
+	free(c);
 }
 
-/* The allocator protobuf-c frees with must be the one it allocated with: keep it with the message. */
+static void *arena_alloc(void *data, size_t size)
+{
+	struct arena *a = data;
+	struct arena_chunk *c = a->head;
+	size_t need = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+	uint8_t *p;
+
+	if (size > a->left || need < size)
+		return NULL;
+	if (!c || c->cap - c->used < need) {
+		size_t cap = c ? 2 * c->cap : a->first;
+
+		if (cap < need)
+			cap = need;
+		c = chunk_get(cap);
+		if (!c)
+			return NULL;
+		c->used = 0;
+		c->next = a->head;
+		a->head = c;
+	}
+	p = c->mem + c->used;
+	c->used += need;
+	a->left -= size;
+	return p;
+}
+
+static void arena_free(void *data, void *ptr)
+{
+	/* protobuf-c frees pieces only on a failed unpack; the arena goes as a whole right after */
+	(void)data;
+	(void)ptr;
+}
+
+static void arena_release(struct arena *a)
+{
+	while (a->head) {
+		struct arena_chunk *next = a->head->next;
+
+		/* the last in the list is the first allocated, sized to the frame: the one to keep */
+		if (next)
+			free(a->head);
+		else
+			chunk_put(a->head);
+		a->head = next;
+	}
+}
+
+/* The allocator protobuf-c allocated with stays with the message. */
 struct dft_decoded_priv {
 	struct dft_decoded pub;
-	struct decode_budget budget;
+	struct arena arena;
 	ProtobufCAllocator alloc;
 };
 
@@ -59,12 +118,17 @@ int dft_batch_decode(const uint8_t *p, size_t len, struct dft_decoded **out, con
 		*reason = "out of memory";
 		return -ENOMEM;
 	}
-	d->budget.left = DFT_DECODE_MAX_BYTES;
-	d->alloc.alloc = budget_alloc;
-	d->alloc.free = budget_free;
-	d->alloc.allocator_data = &d->budget;
+	d->arena.left = DFT_DECODE_MAX_BYTES;
+	/* unpacked, a batch takes a few times its packed size: usually one chunk does */
+	d->arena.first = len < (SIZE_MAX - 4096) / 8 ? 8 * len + 4096 : SIZE_MAX / 2;
+	if (d->arena.first > DFT_DECODE_MAX_BYTES)
+		d->arena.first = DFT_DECODE_MAX_BYTES;
+	d->alloc.alloc = arena_alloc;
+	d->alloc.free = arena_free;
+	d->alloc.allocator_data = &d->arena;
 	d->pub.batch = difftrace__span_batch__unpack(&d->alloc, len, p);
 	if (!d->pub.batch) {
+		arena_release(&d->arena);
 		free(d);
 		*reason = "protobuf decode failed";
 		return -EBADMSG;
@@ -79,7 +143,7 @@ void dft_batch_free(struct dft_decoded *dec)
 
 	if (!d)
 		return;
-	difftrace__span_batch__free_unpacked(d->pub.batch, &d->alloc);
+	arena_release(&d->arena);
 	free(d);
 }
 

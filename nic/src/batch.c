@@ -7,6 +7,7 @@
  * two regions with different name ids is one string.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,13 @@
 
 #define STR_LEN (DFT_NAME_MAX + 1)
 #define HOPS_PER_SPAN_AVG 4u
+#define NAME_CACHE 64u /* region name id -> string index, direct-mapped, per batch */
+#define POOL_MAX 64u   /* destroyed span batches kept for reuse (~200 KB each at 256 spans) */
+
+struct name_cache_entry {
+	uint32_t id;  /* 0 = empty */
+	uint32_t idx; /* string index */
+};
 
 struct dft_batch {
 	uint32_t cap, n_spans;
@@ -36,7 +44,63 @@ struct dft_batch {
 	Difftrace__Profile *profile_ptr;
 	Difftrace__ProfileEntry *entries;
 	Difftrace__ProfileEntry **entry_ptrs;
+	/* names already read out of the region the cache belongs to (identity: base, instance, pid) */
+	const void *nc_base;
+	uint64_t nc_instance;
+	uint32_t nc_pid;
+	struct name_cache_entry nc[NAME_CACHE];
 };
+
+/*
+ * Batches are created on the worker lcore and destroyed on the main lcore, one every few hundred
+ * spans; allocating ~200 KB each time made the allocator return the memory to the kernel and fault
+ * it back in, which cost more than everything else the batcher does. Destroyed span batches wait
+ * here (bounded) for the next create of the same capacity.
+ */
+static struct {
+	pthread_mutex_t mu;
+	struct dft_batch *free[POOL_MAX];
+	unsigned n;
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void batch_free(struct dft_batch *b);
+
+static struct dft_batch *pool_take(uint32_t cap)
+{
+	struct dft_batch *b = NULL;
+
+	pthread_mutex_lock(&pool.mu);
+	for (unsigned i = 0; i < pool.n; i++)
+		if (pool.free[i]->cap == cap) {
+			b = pool.free[i];
+			pool.free[i] = pool.free[--pool.n];
+			break;
+		}
+	pthread_mutex_unlock(&pool.mu);
+	if (!b)
+		return NULL;
+	/* everything else is written before it is read again (add, add_rec, pack) */
+	b->n_spans = b->n_hops = b->n_strings = 0;
+	b->open_tsc = 0;
+	b->nc_base = NULL;
+	memset(b->hash, 0, (size_t)b->hash_size * sizeof(*b->hash));
+	return b;
+}
+
+static bool pool_put(struct dft_batch *b)
+{
+	bool kept = false;
+
+	if (b->entries) /* profile batches are rare and sized by their rows */
+		return false;
+	pthread_mutex_lock(&pool.mu);
+	if (pool.n < POOL_MAX) {
+		pool.free[pool.n++] = b;
+		kept = true;
+	}
+	pthread_mutex_unlock(&pool.mu);
+	return kept;
+}
 
 int dft_batch_create(uint32_t cap, struct dft_batch **out)
 {
@@ -45,6 +109,11 @@ int dft_batch_create(uint32_t cap, struct dft_batch **out)
 	*out = NULL;
 	if (cap == 0)
 		return -EINVAL;
+	b = pool_take(cap);
+	if (b) {
+		*out = b;
+		return 0;
+	}
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
@@ -68,7 +137,7 @@ int dft_batch_create(uint32_t cap, struct dft_batch **out)
 	b->hash = calloc(b->hash_size, sizeof(*b->hash));
 	if (!b->spans || !b->span_ptrs || !b->attrs || !b->attr_ptrs || !b->hops || !b->hop_ptrs || !b->trace_ids ||
 	    !b->arena || !b->strings || !b->hash) {
-		dft_batch_destroy(b);
+		batch_free(b);
 		return -ENOMEM;
 	}
 	*out = b;
@@ -77,8 +146,13 @@ int dft_batch_create(uint32_t cap, struct dft_batch **out)
 
 void dft_batch_destroy(struct dft_batch *b)
 {
-	if (!b)
+	if (!b || pool_put(b))
 		return;
+	batch_free(b);
+}
+
+static void batch_free(struct dft_batch *b)
+{
 	free(b->spans);
 	free(b->span_ptrs);
 	free(b->attrs);
@@ -168,15 +242,37 @@ static void forget_strings(struct dft_batch *b, uint32_t n0)
 			}
 		b->n_strings--;
 	}
+	for (unsigned i = 0; i < NAME_CACHE; i++)
+		if (b->nc[i].id && b->nc[i].idx >= n0)
+			b->nc[i].id = 0;
 }
 
 static int64_t name_index(struct dft_batch *b, const struct dft_batch_src *src, uint16_t id)
 {
+	struct name_cache_entry *e = &b->nc[id % NAME_CACHE];
 	char name[STR_LEN];
+	int64_t idx;
+	int len;
 
-	if (dft_name_read(src->base, src->g, src->names_published, id, name, sizeof(name)) < 0)
+	if (b->nc_base != src->base || b->nc_instance != src->g->instance_id || b->nc_pid != src->g->pid) {
+		memset(b->nc, 0, sizeof(b->nc));
+		b->nc_base = src->base;
+		b->nc_instance = src->g->instance_id;
+		b->nc_pid = src->g->pid;
+	}
+	/* a name once read is kept for the batch, as the worker keeps it for the region: the host
+	 * publishes a name once and never rewrites it */
+	if (id && e->id == id)
+		return e->idx;
+	len = dft_name_read(src->base, src->g, src->names_published, id, name, sizeof(name));
+	if (len < 0)
 		name[0] = 0; /* an unnamed region component or hop operation: empty string */
-	return str_index(b, name);
+	idx = str_index(b, name);
+	if (idx >= 0 && len >= 0) {
+		e->id = id;
+		e->idx = (uint32_t)idx;
+	}
+	return idx;
 }
 
 static uint64_t to_ns(const struct dft_batch_src *src, const struct dft_slot *s, uint64_t t)

@@ -124,24 +124,30 @@ static uint64_t ring_raddr(const struct rr_region *q, uint32_t ring)
 	return q->raddr + q->r->g.rings_off + (uint64_t)ring * q->r->g.ring_stride;
 }
 
-static void conn_teardown(struct rr_region *q)
+/* The verbs objects of a connection, in reverse order of creation (the QP goes before). */
+static void verbs_release(struct rr_region *q)
 {
-	if (q->id && q->state == RR_READY)
-		rdma_disconnect(q->id);
-	if (q->id && q->id->qp)
-		rdma_destroy_qp(q->id);
 	if (q->mr)
 		ibv_dereg_mr(q->mr);
 	if (q->cq)
 		ibv_destroy_cq(q->cq);
 	if (q->pd)
 		ibv_dealloc_pd(q->pd);
-	if (q->id)
-		rdma_destroy_id(q->id);
-	q->id = NULL;
 	q->mr = NULL;
 	q->cq = NULL;
 	q->pd = NULL;
+}
+
+static void conn_teardown(struct rr_region *q)
+{
+	if (q->id && q->state == RR_READY)
+		rdma_disconnect(q->id);
+	if (q->id && q->id->qp)
+		rdma_destroy_qp(q->id);
+	verbs_release(q);
+	if (q->id)
+		rdma_destroy_id(q->id);
+	q->id = NULL;
 	q->outstanding = 0;
 	q->state = RR_WAIT;
 }
@@ -443,15 +449,7 @@ static int accept_conn(struct rdma_cm_id *id, const struct dft_reg_rdma_hello *h
 fail:
 	rc = errno ? -errno : -ENOMEM;
 fail_rc:
-	if (q->mr)
-		ibv_dereg_mr(q->mr);
-	if (q->cq)
-		ibv_destroy_cq(q->cq);
-	if (q->pd)
-		ibv_dealloc_pd(q->pd);
-	q->mr = NULL;
-	q->cq = NULL;
-	q->pd = NULL;
+	verbs_release(q);
 	return rc;
 }
 

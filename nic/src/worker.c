@@ -17,6 +17,7 @@
 #define REFRESH_MS 10u
 #define CAL_MS 100u
 #define CORRUPT_SKIP_MS 1000u
+#define POLL_PACE_US 2u /* a caught-up ring is polled again after this long: 2 us of delivery latency */
 #define DRAIN_MAX_MS 2000u /* a host that keeps producing after EOF cannot hold a drain up forever */
 
 static void send_to_main(struct dft_nic_ctx *ctx, enum dft_ctl_type type, struct dft_nic_region *r)
@@ -559,6 +560,14 @@ static int poll_region(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint64
 			dft_ctr_add(&dft_nic_ctr.invalid[DFT_INVALID_RING_CORRUPT], 1);
 			rs->skip_until = now + ctx->tsc_hz / 1000 * CORRUPT_SKIP_MS;
 			continue;
+		}
+		if (n < (int)DFT_NIC_BURST) {
+			/*
+			 * Caught up: leave this ring alone for POLL_PACE_US. Polling its head (and reading
+			 * slots the producer is still writing next to) pulls those cache lines away from the
+			 * producing core on every span; paced, it pays for that once per burst.
+			 */
+			rs->skip_until = now + ctx->tsc_hz / 1000000 * POLL_PACE_US;
 		}
 		if (n == 0)
 			continue;
