@@ -70,6 +70,7 @@ static const struct key keys[] = {
 	{"ingest", "backend", K_SPECIAL, 0, 0, "mmap", "how slots are read out of a region"},
 	{"ingest", "rdma_bind", K_SPECIAL, 0, 0, "", "rdma-read: ADDR:PORT hosts connect their MR to"},
 	{"ingest", "busy_poll", K_BOOL, 0, 0, "false", "never sleep when idle"},
+	{"ingest", "evict", K_BOOL, 0, 0, "true", "mmap: evict a slot's lines from this core's cache once read"},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -276,6 +277,7 @@ static void store(struct dft_nic_config *cfg, const struct key *k, uint64_t u, d
 	else if (IS("batch", "flush_us")) cfg->flush_us = (uint32_t)u;
 	else if (IS("batch", "backlog")) cfg->backlog = (uint32_t)u;
 	else if (IS("ingest", "busy_poll")) cfg->busy_poll = b;
+	else if (IS("ingest", "evict")) cfg->evict_slots = b;
 #undef IS
 }
 
@@ -334,6 +336,7 @@ void dft_nic_config_defaults(struct dft_nic_config *cfg)
 	cfg->flush_us = 1000;
 	cfg->backlog = 1024;
 	cfg->ship_profiles = true;
+	cfg->evict_slots = true;
 	cfg->max_names = 4096;
 	cfg->hold.enabled = true;
 	cfg->hold.max_spans = 65536;

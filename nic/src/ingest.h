@@ -38,6 +38,8 @@ extern const struct dft_ingest_ops dft_ingest_rdma_read_ops;
  */
 int dft_ingest_rdma_read_listen(const char *bind, char *addr, size_t addr_len, uint16_t *port);
 #endif
+/* mmap ingest: evict each slot's cache lines once read ([ingest] evict; on by default). */
+void dft_ingest_mmap_evict(bool on);
 /* The backend named by --ingest, or NULL. */
 const struct dft_ingest_ops *dft_ingest_by_name(const char *name);
 

@@ -326,6 +326,7 @@ int main(int argc, char **argv)
 	hz = rte_get_tsc_hz();
 	ctx->cfg = &ms.cfg;
 	ctx->ingest = dft_ingest_by_name(ms.cfg.ingest);
+	dft_ingest_mmap_evict(ms.cfg.evict_slots);
 	if (!ctx->ingest) {
 		fprintf(stderr, "difftrace-nic: ingest backend '%s' is not built in\n", ms.cfg.ingest);
 		rc = 2;

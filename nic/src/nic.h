@@ -172,6 +172,7 @@ struct dft_nic_config {
 	const char *ready_file;
 	const char *config_file;
 	bool busy_poll;
+	bool evict_slots; /* mmap ingest: clflushopt each slot after copying it (see ingest_mmap.c) */
 	bool ship_profiles;
 	unsigned n_platform;
 	char platform[DFT_NIC_MAX_PLATFORM][DFT_NAME_MAX + 1];
