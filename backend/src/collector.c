@@ -37,6 +37,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "dft/clock.h"
 #include "collector.h"
 
 #ifdef DFT_HAVE_RDMA
@@ -525,14 +526,6 @@ static void accept_conns(struct dft_collector *c)
 	}
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void dft_collector_get_stats(struct dft_collector *c, struct dft_collector_stats *out)
 {
 	uint32_t i;
@@ -602,7 +595,7 @@ static int poll_rdma(struct dft_collector *c)
 int dft_collector_run(struct dft_collector *c, int stop_fd)
 {
 	const bool rdma = c->cfg.transport == DFT_TRANSPORT_RDMA;
-	uint64_t next_stats = now_ms() + 1000;
+	uint64_t next_stats = dft_clock_ns(CLOCK_MONOTONIC) / 1000000u + 1000;
 	bool busy = false;
 	uint32_t i;
 	int rc;
@@ -624,7 +617,7 @@ int dft_collector_run(struct dft_collector *c, int stop_fd)
 			c->pfds[n].revents = 0;
 			n++;
 		}
-		now = now_ms();
+		now = dft_clock_ns(CLOCK_MONOTONIC) / 1000000u;
 		deadline = dft_recon_next_due(c->recon);
 		if (deadline > next_stats)
 			deadline = next_stats;
@@ -637,7 +630,7 @@ int dft_collector_run(struct dft_collector *c, int stop_fd)
 			return -errno;
 		if (pr > 0 && c->pfds[0].revents)
 			break;
-		c->now_ms = now_ms();
+		c->now_ms = dft_clock_ns(CLOCK_MONOTONIC) / 1000000u;
 		if (pr > 0) {
 			if (c->pfds[1].revents & POLLIN)
 				accept_conns(c);
@@ -671,7 +664,7 @@ int dft_collector_run(struct dft_collector *c, int stop_fd)
 				close_slot(c, i);
 			}
 		}
-		now = now_ms();
+		now = dft_clock_ns(CLOCK_MONOTONIC) / 1000000u;
 		if (now >= next_stats) {
 			write_stats(c);
 			next_stats = now + 1000;
@@ -746,7 +739,7 @@ int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collect
 	if (!c->cfg.recon_delay_set)
 		c->cfg.recon_delay_ms = DFT_RECON_DELAY_MS;
 	c->lfd = -1;
-	c->now_ms = now_ms();
+	c->now_ms = dft_clock_ns(CLOCK_MONOTONIC) / 1000000u;
 	c->conns = calloc(c->cfg.max_conns, sizeof(*c->conns));
 	c->pfds = calloc(c->cfg.max_conns + 3, sizeof(*c->pfds));
 	if (!c->conns || !c->pfds) {

@@ -16,6 +16,7 @@
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 
+#include "dft/clock.h"
 #include "dft/rdma.h"
 
 enum conn_state {
@@ -50,14 +51,6 @@ struct dft_rdma_client {
 	uint64_t epoch;
 	struct dft_rdma_client_stats st;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void conn_teardown(struct dft_rdma_client *c)
 {
@@ -97,7 +90,7 @@ static void conn_fail(struct dft_rdma_client *c)
 		rdma_disconnect(c->id);
 	conn_teardown(c);
 	c->state = CS_IDLE;
-	c->retry_at_ns = now_ns() + c->backoff_ns;
+	c->retry_at_ns = dft_clock_ns(CLOCK_MONOTONIC) + c->backoff_ns;
 	c->backoff_ns = c->backoff_ns * 2 > 1000000000ull ? 1000000000ull : c->backoff_ns * 2;
 }
 
@@ -320,7 +313,7 @@ static void poll_completions(struct dft_rdma_client *c)
 int dft_rdma_client_poll(struct dft_rdma_client *c)
 {
 	handle_cm_events(c);
-	if (c->state == CS_IDLE && now_ns() >= c->retry_at_ns) {
+	if (c->state == CS_IDLE && dft_clock_ns(CLOCK_MONOTONIC) >= c->retry_at_ns) {
 		int rc = start_connect(c);
 
 		if (rc)

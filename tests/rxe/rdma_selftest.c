@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dft/clock.h"
 #include "dft/rdma.h"
 
 static volatile sig_atomic_t stop;
@@ -143,20 +144,13 @@ static int run_server(const char *bind, const char *port, const char *state, uin
 	return s.gap ? 1 : 0;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int run_client(const char *host, const char *port, uint64_t count, uint32_t backlog, unsigned timeout_s)
 {
 	struct dft_rdma_client_cfg cfg = {.host = host, .port = port, .sender_id = 0x5e1f7e57};
 	struct dft_rdma_client *c;
 	struct dft_rdma_client_stats st;
-	uint64_t acked = 0, next = 1, epoch = 0, deadline = now_ms() + timeout_s * 1000ull, oversize = 0;
+	uint64_t acked = 0, next = 1, epoch = 0, oversize = 0;
+	uint64_t deadline = dft_clock_ns(CLOCK_MONOTONIC) / 1000000u + timeout_s * 1000ull;
 	static uint8_t buf[DFT_RDMA_SLOT_SIZE_MAX];
 	int rc;
 
@@ -165,7 +159,7 @@ static int run_client(const char *host, const char *port, uint64_t count, uint32
 		fprintf(stderr, "client: create: %s\n", strerror(-rc));
 		return 1;
 	}
-	while (acked < count && now_ms() < deadline && !stop) {
+	while (acked < count && dft_clock_ns(CLOCK_MONOTONIC) / 1000000u < deadline && !stop) {
 		dft_rdma_client_poll(c);
 		if (!dft_rdma_client_connected(c))
 			continue;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dft/clock.h"
 #include "gen_delay.h"
 
 int dft_gen_delay_init(struct dft_gen_delay *d, uint32_t cap, uint32_t hop_cap)
@@ -33,14 +34,6 @@ void dft_gen_delay_fini(struct dft_gen_delay *d)
 	free(d->hop);
 	free(d->hop_free);
 	memset(d, 0, sizeof(*d));
-}
-
-static uint64_t dft_gen_delay_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static int dft_gen_delay_before(const struct dft_gen_delayed *a, const struct dft_gen_delayed *b)
@@ -103,7 +96,7 @@ static void dft_gen_delay_push(struct dft_gen_delay *d, const struct dft_gen_del
 /* A span handed over now although it may not have ended yet: counted when it had not. */
 static void dft_gen_delay_force(struct dft_gen_delay *d, struct dft_gen_delayed *e)
 {
-	if (e->end_ns > dft_gen_delay_now())
+	if (e->end_ns > dft_clock_ns(CLOCK_REALTIME))
 		d->early++;
 	dft_gen_delay_emit(d, e);
 }

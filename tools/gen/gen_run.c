@@ -11,6 +11,7 @@
 
 #include <difftrace/difftrace.h>
 
+#include "dft/clock.h"
 #include "gen_run.h"
 
 #define METRICS_TICK_NS   2000000ull /* how often the metrics loop looks, windows or not */
@@ -61,14 +62,6 @@ struct dft_gen_worker {
 	int rc;
 };
 
-static uint64_t dft_gen_realtime(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void dft_gen_sleep_until(uint64_t t)
 {
 	struct timespec ts = {.tv_sec = (time_t)(t / 1000000000ull), .tv_nsec = (long)(t % 1000000000ull)};
@@ -92,7 +85,7 @@ static uint64_t dft_gen_release(struct dft_gen_worker *w, uint64_t now)
 static void dft_gen_wait_until(struct dft_gen_worker *w, uint64_t t)
 {
 	for (;;) {
-		uint64_t now = dft_gen_realtime(), next = dft_gen_release(w, now);
+		uint64_t now = dft_clock_ns(CLOCK_REALTIME), next = dft_gen_release(w, now);
 
 		if (now >= t || dft_gen_stopping)
 			return;
@@ -126,7 +119,7 @@ static void *dft_gen_worker_main(void *arg)
 	}
 	/* the last requests' spans end after the last arrival: wait for them too (unless stopped) */
 	for (;;) {
-		uint64_t next = dft_gen_release(w, dft_gen_realtime());
+		uint64_t next = dft_gen_release(w, dft_clock_ns(CLOCK_REALTIME));
 
 		if (next == UINT64_MAX || dft_gen_stopping)
 			break;
@@ -167,7 +160,7 @@ static void dft_gen_metrics_put(struct dft_gen_metrics *mt, const struct dft_gen
 
 static void dft_gen_metrics_settle(struct dft_gen_metrics *mt)
 {
-	dft_gen_sleep_until(dft_gen_realtime() + METRICS_SETTLE_NS);
+	dft_gen_sleep_until(dft_clock_ns(CLOCK_REALTIME) + METRICS_SETTLE_NS);
 	memset(mt->touched, 0, mt->n);
 }
 
@@ -214,7 +207,7 @@ static void dft_gen_progress(const struct dft_gen_worker *ws, unsigned n, uint64
 	fprintf(stderr,
 	        "difftrace-gen: %.1fs requests %" PRIu64 " spans %" PRIu64 " produced %" PRIu64 " dropped %" PRIu64
 	        "\n",
-	        (double)(dft_gen_realtime() - t0) / 1e9, req, spans, st.produced, st.dropped_full + st.dropped_no_ring);
+	        (double)(dft_clock_ns(CLOCK_REALTIME) - t0) / 1e9, req, spans, st.produced, st.dropped_full + st.dropped_no_ring);
 }
 
 int dft_gen_run(const struct dft_gen_config *cfg, struct dft_gen_counts *out)
@@ -264,7 +257,7 @@ int dft_gen_run(const struct dft_gen_config *cfg, struct dft_gen_counts *out)
 		mt.n = targets;
 	}
 	/* the anchor: simulated time 0, a little ahead so the first requests are not already late */
-	env.t0 = dft_gen_realtime() + 20000000ull;
+	env.t0 = dft_clock_ns(CLOCK_REALTIME) + 20000000ull;
 	for (uint32_t c = 0; c < mt.n; c++)
 		dft_gen_metrics_put(&mt, &env, c, dft_gen_contention_active(&env.contention, c, 0), env.t0);
 	memset(mt.touched, 0, mt.n);
@@ -307,7 +300,7 @@ int dft_gen_run(const struct dft_gen_config *cfg, struct dft_gen_counts *out)
 	}
 	if (rc)
 		dft_gen_stop();
-	last_progress = dft_gen_realtime();
+	last_progress = dft_clock_ns(CLOCK_REALTIME);
 	for (;;) {
 		unsigned done = 0;
 		uint64_t now;
@@ -316,7 +309,7 @@ int dft_gen_run(const struct dft_gen_config *cfg, struct dft_gen_counts *out)
 			done += __atomic_load_n(&ws[i].done, __ATOMIC_ACQUIRE);
 		if (done == started)
 			break;
-		now = dft_gen_realtime();
+		now = dft_clock_ns(CLOCK_REALTIME);
 		{
 			uint64_t edge = dft_gen_contention_next_edge(&env.contention, mt.done);
 			uint64_t wake = now + METRICS_TICK_NS;
@@ -325,7 +318,7 @@ int dft_gen_run(const struct dft_gen_config *cfg, struct dft_gen_counts *out)
 				wake = env.t0 + edge;
 			dft_gen_sleep_until(wake);
 		}
-		now = dft_gen_realtime();
+		now = dft_clock_ns(CLOCK_REALTIME);
 		if (env.contention.n)
 			dft_gen_metrics_catch_up(&mt, &env, now);
 		if (cfg->progress && now - last_progress >= 1000000000ull) {
@@ -336,7 +329,7 @@ int dft_gen_run(const struct dft_gen_config *cfg, struct dft_gen_counts *out)
 	/* windows over: leave every component unthrottled */
 	for (uint32_t c = 0; c < mt.n; c++)
 		if (mt.high[c])
-			dft_gen_metrics_put(&mt, &env, c, 0, dft_gen_realtime());
+			dft_gen_metrics_put(&mt, &env, c, 0, dft_clock_ns(CLOCK_REALTIME));
 	for (unsigned i = 0; i < started; i++) {
 		struct dft_gen_worker *w = &ws[i];
 		int trc;

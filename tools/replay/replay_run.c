@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dft/clock.h"
 #include "replay.h"
 #include "replay_run.h"
 
@@ -59,14 +60,6 @@ struct run {
 	uint64_t pending_limit;
 	struct name_cache names;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void sleep_ns(uint64_t ns)
 {
@@ -172,7 +165,7 @@ static void pace(struct worker *w)
 	struct run *run = w->run;
 
 	if (run->rate_per_thread > 0) {
-		uint64_t now = now_ns(), target;
+		uint64_t now = dft_clock_ns(CLOCK_MONOTONIC), target;
 
 		w->paced++;
 		target = w->pace_t0 + (uint64_t)((double)w->paced * 1e9 / run->rate_per_thread);
@@ -194,9 +187,9 @@ static void pace(struct worker *w)
 		if (dft_stats(&st) || !st.registered || st.pending <= run->pending_limit)
 			return;
 		if (!t0) {
-			t0 = now_ns();
+			t0 = dft_clock_ns(CLOCK_MONOTONIC);
 			w->r.backoffs++;
-		} else if (now_ns() - t0 > BACKOFF_STALL_NS) {
+		} else if (dft_clock_ns(CLOCK_MONOTONIC) - t0 > BACKOFF_STALL_NS) {
 			return; /* the daemon stalled: carry on, the ring counts what it drops */
 		}
 		sleep_ns(50000);
@@ -265,7 +258,7 @@ static void *worker_main(void *arg)
 	struct run *run = w->run;
 	unsigned nt = run->o->threads;
 
-	w->pace_t0 = now_ns();
+	w->pace_t0 = dft_clock_ns(CLOCK_MONOTONIC);
 	for (;;) {
 		pthread_barrier_wait(&run->go);
 		if (run->stop)
@@ -331,10 +324,10 @@ static void add_result(struct dft_replay_result *r, const struct dft_replay_resu
 
 static void wait_registered(unsigned ms)
 {
-	uint64_t end = now_ns() + (uint64_t)ms * 1000000ull;
+	uint64_t end = dft_clock_ns(CLOCK_MONOTONIC) + (uint64_t)ms * 1000000ull;
 	struct dft_host_stats st;
 
-	while (!dft_stats(&st) && !st.registered && now_ns() < end)
+	while (!dft_stats(&st) && !st.registered && dft_clock_ns(CLOCK_MONOTONIC) < end)
 		sleep_ns(10 * 1000000ull);
 }
 
