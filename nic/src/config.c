@@ -425,36 +425,45 @@ static int set_opt(struct dft_nic_config *cfg, const char *opt, const char *sect
 	return 0;
 }
 
-enum { OPT_SOCKET = 256, OPT_COLLECTOR, OPT_SENDER, OPT_BATCH, OPT_FLUSH, OPT_BACKLOG, OPT_STATS, OPT_READY,
-       OPT_PLATFORM, OPT_BUSY, OPT_HELP, OPT_CONFIG, OPT_SET, OPT_HOLD, OPT_NO_HOLD, OPT_TRANSPORT,
-       OPT_RDMA_BIND, OPT_INGEST, OPT_RDMA_INGEST_BIND };
+/* Command-line options that are a file key under another name; a flag sets a fixed value. */
+static const struct opt_alias {
+	const char *opt, *section, *key;
+	const char *fixed; /* the flag's value; NULL: the option takes the value as its argument */
+} aliases[] = {
+	{"socket", "ingest", "socket", NULL},
+	{"collector", "transport", "collector", NULL},
+	{"sender-id", "transport", "sender_id", NULL},
+	{"transport", "transport", "type", NULL},
+	{"rdma-bind", "transport", "rdma_bind", NULL},
+	{"ingest", "ingest", "backend", NULL},
+	{"rdma-ingest-bind", "ingest", "rdma_bind", NULL},
+	{"batch-spans", "batch", "spans", NULL},
+	{"flush-us", "batch", "flush_us", NULL},
+	{"backlog", "batch", "backlog", NULL},
+	{"platform-components", "filter", "platform_components", NULL},
+	{"busy-poll", "ingest", "busy_poll", "true"},
+	{"hold", "hold", "enabled", "true"},
+	{"no-hold", "hold", "enabled", "false"},
+};
+
+#define N_ALIASES (sizeof(aliases) / sizeof(aliases[0]))
+
+enum { OPT_ALIAS = 256, OPT_STATS = OPT_ALIAS + (int)N_ALIASES, OPT_READY, OPT_HELP, OPT_CONFIG, OPT_SET };
 
 int dft_nic_config_parse(struct dft_nic_config *cfg, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"socket", required_argument, NULL, OPT_SOCKET},
-		{"collector", required_argument, NULL, OPT_COLLECTOR},
-		{"sender-id", required_argument, NULL, OPT_SENDER},
-		{"batch-spans", required_argument, NULL, OPT_BATCH},
-		{"flush-us", required_argument, NULL, OPT_FLUSH},
-		{"backlog", required_argument, NULL, OPT_BACKLOG},
+	struct option opts[N_ALIASES + 6] = {
 		{"stats-json", required_argument, NULL, OPT_STATS},
 		{"ready-file", required_argument, NULL, OPT_READY},
-		{"platform-components", required_argument, NULL, OPT_PLATFORM},
-		{"busy-poll", no_argument, NULL, OPT_BUSY},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"config", required_argument, NULL, OPT_CONFIG},
 		{"set", required_argument, NULL, OPT_SET},
-		{"hold", no_argument, NULL, OPT_HOLD},
-		{"no-hold", no_argument, NULL, OPT_NO_HOLD},
-		{"transport", required_argument, NULL, OPT_TRANSPORT},
-		{"rdma-bind", required_argument, NULL, OPT_RDMA_BIND},
-		{"ingest", required_argument, NULL, OPT_INGEST},
-		{"rdma-ingest-bind", required_argument, NULL, OPT_RDMA_INGEST_BIND},
-		{NULL, 0, NULL, 0},
 	};
 	int c, rc;
 
+	for (size_t k = 0; k < N_ALIASES; k++)
+		opts[5 + k] = (struct option){aliases[k].opt, aliases[k].fixed ? no_argument : required_argument, NULL,
+					      OPT_ALIAS + (int)k};
 	dft_nic_config_defaults(cfg);
 	/* the file first, wherever --config sits, so every other option overrides it */
 	for (int i = 1; i < argc; i++) {
@@ -477,59 +486,26 @@ int dft_nic_config_parse(struct dft_nic_config *cfg, int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		rc = 0;
+		if (c >= OPT_ALIAS && c < OPT_STATS) {
+			const struct opt_alias *a = &aliases[c - OPT_ALIAS];
+			char name[40];
+
+			snprintf(name, sizeof(name), "--%s", a->opt);
+			if (set_opt(cfg, name, a->section, a->key, a->fixed ? a->fixed : optarg))
+				return -EINVAL;
+			continue;
+		}
 		switch (c) {
-		case OPT_SOCKET:
-			rc = set_opt(cfg, "--socket", "ingest", "socket", optarg);
-			break;
-		case OPT_COLLECTOR:
-			rc = set_opt(cfg, "--collector", "transport", "collector", optarg);
-			break;
-		case OPT_SENDER:
-			rc = set_opt(cfg, "--sender-id", "transport", "sender_id", optarg);
-			break;
-		case OPT_TRANSPORT:
-			rc = set_opt(cfg, "--transport", "transport", "type", optarg);
-			break;
-		case OPT_RDMA_BIND:
-			rc = set_opt(cfg, "--rdma-bind", "transport", "rdma_bind", optarg);
-			break;
-		case OPT_INGEST:
-			rc = set_opt(cfg, "--ingest", "ingest", "backend", optarg);
-			break;
-		case OPT_RDMA_INGEST_BIND:
-			rc = set_opt(cfg, "--rdma-ingest-bind", "ingest", "rdma_bind", optarg);
-			break;
-		case OPT_BATCH:
-			rc = set_opt(cfg, "--batch-spans", "batch", "spans", optarg);
-			break;
-		case OPT_FLUSH:
-			rc = set_opt(cfg, "--flush-us", "batch", "flush_us", optarg);
-			break;
-		case OPT_BACKLOG:
-			rc = set_opt(cfg, "--backlog", "batch", "backlog", optarg);
-			break;
 		case OPT_STATS:
 			cfg->stats_json = optarg;
 			break;
 		case OPT_READY:
 			cfg->ready_file = optarg;
 			break;
-		case OPT_PLATFORM:
-			rc = set_opt(cfg, "--platform-components", "filter", "platform_components", optarg);
-			break;
-		case OPT_BUSY:
-			cfg->busy_poll = true;
-			break;
 		case OPT_CONFIG:
 			break; /* loaded above */
 		case OPT_SET:
 			rc = set_arg(cfg, optarg);
-			break;
-		case OPT_HOLD:
-			cfg->hold.enabled = true;
-			break;
-		case OPT_NO_HOLD:
-			cfg->hold.enabled = false;
 			break;
 		case OPT_HELP:
 			dft_nic_usage(argv[0]);

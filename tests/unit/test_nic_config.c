@@ -170,6 +170,38 @@ static void test_file_and_overrides(void **state)
 	assert_int_equal(c.flush_us, 50); /* untouched file values stay */
 }
 
+/* Every option that names a file key lands in that key; the flags set their fixed values. */
+static void test_cli_aliases(void **state)
+{
+	struct dft_nic_config c;
+	const char *on[] = {"--socket", "/tmp/s", "--collector", "h:9", "--sender-id", "beef", "--transport", "tcp",
+			    "--rdma-bind", "192.0.2.7", "--ingest", "dmadev", "--rdma-ingest-bind", "192.0.2.8:7",
+			    "--batch-spans", "64", "--flush-us", "77", "--backlog", "5", "--platform-components", "a,b",
+			    "--busy-poll", "--no-hold", NULL};
+	const char *flip[] = {"--socket", "/tmp/s", "--collector", "h:9", "--no-hold", "--hold", NULL};
+
+	(void)state;
+	assert_int_equal(parse(&c, on), 0);
+	assert_string_equal(c.socket_path, "/tmp/s");
+	assert_string_equal(c.collector_host, "h");
+	assert_string_equal(c.collector_port, "9");
+	assert_int_equal(c.sender_id, 0xbeef);
+	assert_string_equal(c.transport, "tcp");
+	assert_string_equal(c.rdma_bind, "192.0.2.7");
+	assert_string_equal(c.ingest, "dmadev");
+	assert_string_equal(c.rdma_ingest_bind, "192.0.2.8:7");
+	assert_int_equal(c.batch_spans, 64);
+	assert_int_equal(c.flush_us, 77);
+	assert_int_equal(c.backlog, 5);
+	assert_int_equal(c.n_platform, 2);
+	assert_string_equal(c.platform[0], "a");
+	assert_true(c.busy_poll);
+	assert_false(c.hold.enabled);
+	assert_int_equal(parse(&c, flip), 0);
+	assert_true(c.hold.enabled); /* the last flag wins */
+	assert_false(c.busy_poll);
+}
+
 static void test_file_errors(void **state)
 {
 	struct dft_nic_config c;
@@ -264,6 +296,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_file_and_overrides),
+		cmocka_unit_test(test_cli_aliases),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_cli_errors),
 	};
