@@ -24,7 +24,7 @@
 #include "dft/clock.h"
 #include "dft/hops.h"
 #include "dft/ring.h"
-#include "region_internal.h"
+#include "host_region.h"
 
 static struct dft_options small_opts(uint32_t name_capacity)
 {
@@ -34,36 +34,6 @@ static struct dft_options small_opts(uint32_t name_capacity)
 	                        .ring_slots = 64,
 	                        .name_capacity = name_capacity};
 	return o;
-}
-
-static const struct dft_region_hdr *region(void)
-{
-	size_t len = 0;
-	const struct dft_region_hdr *h = dft__region(&len);
-
-	assert_non_null(h);
-	assert_int_equal(len, h->region_size);
-	return h;
-}
-
-static struct dft_ring_hdr *ring_at(const struct dft_region_hdr *h, uint32_t i)
-{
-	return dft_region_ring((void *)h, h->rings_off, h->ring_stride, i);
-}
-
-/* The ring the calling thread claimed: the only ACTIVE one in these single-thread tests. */
-static struct dft_ring_hdr *active_ring(const struct dft_region_hdr *h)
-{
-	struct dft_ring_hdr *found = NULL;
-
-	for (uint32_t i = 0; i < h->ring_count; i++) {
-		if (ring_at(h, i)->state == DFT_RING_ACTIVE) {
-			assert_null(found);
-			found = ring_at(h, i);
-		}
-	}
-	assert_non_null(found);
-	return found;
 }
 
 static struct dft_clock_cal region_cal(const struct dft_region_hdr *h)

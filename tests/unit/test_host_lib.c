@@ -33,28 +33,13 @@
 #include "dft/clock.h"
 #include "dft/reg.h"
 #include "dft/ring.h"
-#include "region_internal.h"
+#include "host_region.h"
 
 static struct dft_options small_opts(uint32_t flags)
 {
 	struct dft_options o = {
 	    .size = sizeof(o), .flags = flags, .ring_count = 4, .ring_slots = 64, .name_capacity = 32};
 	return o;
-}
-
-static const struct dft_region_hdr *region(void)
-{
-	size_t len = 0;
-	const struct dft_region_hdr *h = dft__region(&len);
-
-	assert_non_null(h);
-	assert_int_equal(len, h->region_size);
-	return h;
-}
-
-static struct dft_ring_hdr *ring_at(const struct dft_region_hdr *h, uint32_t i)
-{
-	return dft_region_ring((void *)h, h->rings_off, h->ring_stride, i);
 }
 
 static uint64_t mono_ms(void)
@@ -234,21 +219,6 @@ static void test_names(void **state)
 	assert_int_equal(dft_name("n17"), 17); /* a full table still finds what it holds */
 	assert_int_equal(h->names_published, 32);
 	assert_int_equal(dft_fini(0), 0);
-}
-
-/* The ring the calling thread claimed: the only ACTIVE one in these single-thread tests. */
-static struct dft_ring_hdr *active_ring(const struct dft_region_hdr *h)
-{
-	struct dft_ring_hdr *found = NULL;
-
-	for (uint32_t i = 0; i < h->ring_count; i++) {
-		if (ring_at(h, i)->state == DFT_RING_ACTIVE) {
-			assert_null(found);
-			found = ring_at(h, i);
-		}
-	}
-	assert_non_null(found);
-	return found;
 }
 
 static void check_reserved_zero(const struct dft_slot *s)
