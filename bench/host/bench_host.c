@@ -28,12 +28,35 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "dft/clock.h"
 #include "difftrace/difftrace.h"
 #include "hostrep.h"
 #include "lttng_run.h"
 #include "span_loop.h"
 
 #define MAX_THREADS 8
+
+/*
+ * What one read of the tick counter costs on this CPU (a span takes two): rounds of 10000
+ * back-to-back reads, timed by the counter itself. Returns the median ns per read.
+ */
+static double tick_read_ns(double ticks_per_ns)
+{
+	enum { ROUNDS = 201, READS = 10000 };
+	static double v[ROUNDS];
+	volatile uint64_t sink = 0;
+
+	for (unsigned r = 0; r < ROUNDS; r++) {
+		uint64_t t0 = dft_ticks();
+
+		for (unsigned i = 0; i < READS; i++)
+			sink += dft_ticks();
+		v[r] = (double)(dft_ticks() - t0) / ticks_per_ns / READS;
+	}
+	(void)sink;
+	dft_bench_sort(v, ROUNDS);
+	return v[ROUNDS / 2];
+}
 
 struct opts {
 	bool json, no_lttng, no_hostrep, no_difftrace, no_same_core, busy_poll;
@@ -399,11 +422,13 @@ int main(int argc, char **argv)
 	struct opts o;
 	int rc = parse(argc, argv, &o);
 	const char *lttng_skip = NULL;
+	double tick_ns;
 
 	if (rc)
 		return rc > 0 ? 0 : 2;
 	signal(SIGPIPE, SIG_IGN);
 	tick_per_ns = dft_bench_tick_per_ns();
+	tick_ns = tick_read_ns(tick_per_ns);
 	if (!o.no_difftrace && (rc = bench_difftrace(&o, false, dt, nic))) {
 		fprintf(stderr, "dft-bench-host: difftrace run failed: %s\n", strerror(-rc));
 		return 1;
@@ -446,6 +471,7 @@ int main(int argc, char **argv)
 			   "\"rounds\":%u,\"batch\":%u,\"ring_slots\":%u,\"app_cpu\":%d,\"nic_cpu\":%d,\"nic_busy_poll\":%s",
 			dft_bench_ncpus(), tick_per_ns, o.kind == DFT_COMPONENT_FUNCTION ? "function" : "platform",
 			o.rounds, o.batch, o.ring_slots, o.app_cpu, o.nic_cpu, o.busy_poll ? "true" : "false");
+		dft_bench_json_num(f, "tick_read_ns_median", tick_ns, true, true);
 		dft_bench_json_num(f, "difftrace_ns_min", dt[0].d.min, dt[0].have, true);
 		dft_bench_json_num(f, "difftrace_ns_median", dt[0].d.median, dt[0].have, true);
 		dft_bench_json_num(f, "difftrace_ns_p99", dt[0].d.p99, dt[0].have, true);
@@ -521,6 +547,7 @@ int main(int argc, char **argv)
 	}
 	if (lttng_skip)
 		printf("lttng-ust skipped: %s\n", lttng_skip);
+	printf("one tick-counter read: %.1f ns (a span takes two)\n", tick_ns);
 	if (dt[0].have && lt[0].have)
 		printf("lttng / difftrace median: %.1fx\n", ratio(lt[0].d.median, dt[0].d.median));
 	if (dt[0].have && hr[0].have)
