@@ -21,15 +21,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 from dft_harness import HarnessError, Pipeline  # noqa: E402
 
-# Per-request anomaly rates of the measured run. Every trace that holds an anomaly is kept whole by
-# the NIC's hold window, so the share of anomalous traces bounds the platform-span reduction from
-# above (about 1 - share): these give ~2.5% anomalous traces. Contention windows are short and rare
-# so the spans they slow down stay far below 1% of any profile (more would lift the p99 the
-# latency-outlier rule measures against).
-RATES = {"--error-rate": "0.004", "--queue-rate": "0.002", "--cold-rate": "0.002",
-         "--contention-rate": "0.003", "--contention-ms": "15", "--outlier-rate": "0.006"}
+# The workload runs at difftrace-gen's own default anomaly rates from its first request: no
+# anomaly-free warm-up, as on a platform that has just started. Every trace that holds an anomaly
+# is kept whole by the NIC's hold window, so "normal platform spans filtered" counts only the
+# platform spans of traces with no anomaly at all.
 RATE = "200"           # requests per second
-WARMUP_SECONDS = "4"   # anomaly-free traffic first: the profiler's keys pass their 200-sample warm-up
 RECON_DELAY_MS = 3000  # a platform span can reach the collector this long after the function span
                        # carrying its hop (latency outliers run 10-40x their usual duration)
 
@@ -76,47 +72,32 @@ def main():
     ap.add_argument("--seconds", type=int, default=int(os.environ.get("DFT_DEMO_SECONDS", "15")))
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--lcores", default=os.environ.get("DFT_DEMO_LCORES") or default_lcores())
-    ap.add_argument("--generator-rates", action="store_true",
-                    help="difftrace-gen's own default anomaly rates instead of the demo's")
     a = ap.parse_args()
     if a.seconds < 1:
         ap.error("--seconds: at least 1")
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
-    for f in ("spans.db", "spans.db-wal", "spans.db-shm", "spans.otlp.jsonl", "truth.jsonl", "warmup.jsonl",
+    for f in ("spans.db", "spans.db-wal", "spans.db-shm", "spans.otlp.jsonl", "truth.jsonl", "truth-all.jsonl",
               "summary.json", "nic-stats.json", "collector-stats.json", "nic.log", "collector.log"):
         if os.path.exists(os.path.join(out, f)):
             os.remove(os.path.join(out, f))
     gen = os.path.join(a.bindir, "difftrace-gen")
     cli = os.path.join(a.bindir, "difftrace")
-    warm_cmd = [gen, "--truth", os.path.join(out, "warmup.jsonl"), "--seconds", WARMUP_SECONDS, "--rate", RATE,
-                "--seed", str(a.seed + 1000), "--error-rate", "0", "--queue-rate", "0", "--cold-rate", "0",
-                "--contention-rate", "0", "--outlier-rate", "0"]
-    run_cmd = [gen, "--truth", os.path.join(out, "truth.jsonl"), "--seconds", str(a.seconds), "--rate", RATE,
-               "--seed", str(a.seed)] + ([] if a.generator_rates else [x for kv in RATES.items() for x in kv])
+    truth = os.path.join(out, "truth.jsonl")
+    run_cmd = [gen, "--truth", truth, "--seconds", str(a.seconds), "--rate", RATE, "--seed", str(a.seed)]
     t_start = time.monotonic()
     with Pipeline(a.bindir, workdir=out, keep=True, lcores=a.lcores,
                   collector_args=["--recon-delay-ms", str(RECON_DELAY_MS)]) as p:
         p.start()
         print(f"difftrace demo: collector and difftrace-nic (lcores {a.lcores}) up on loopback; "
-              f"{WARMUP_SECONDS} s warm-up, then {a.seconds} s of workload at {RATE} requests/s", file=sys.stderr)
-        warm = last_json_line(p.run_app(warm_cmd, timeout=120))
+              f"{a.seconds} s of workload at {RATE} requests/s, difftrace-gen's default anomaly rates, "
+              f"no warm-up", file=sys.stderr)
         gen_sum = last_json_line(p.run_app(run_cmd, timeout=a.seconds * 10 + 120))
         # the generator's dft_fini waited for the rings; the NIC may still hold spans (hold window,
         # unacknowledged batches); then the collector waits RECON_DELAY_MS for late platform spans
         drained = wait_drained(p, 30)
         time.sleep(RECON_DELAY_MS / 1000 + 1)
         p.stop()
-    # the workload's truth is both runs: the warm-up's spans are in the store too
-    truth = os.path.join(out, "truth-all.jsonl")
-    with open(truth, "wb") as w:
-        for part in ("warmup.jsonl", "truth.jsonl"):
-            with open(os.path.join(out, part), "rb") as r:
-                while True:
-                    buf = r.read(1 << 20)
-                    if not buf:
-                        break
-                    w.write(buf)
     eval_cmd = [cli, "eval", "--truth", truth, "--db", p.db, "--nic-stats", p.nic_stats, "--json"]
     r = subprocess.run(eval_cmd, capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
@@ -134,14 +115,13 @@ def main():
         "recon_spans": ev.get("recon_spans"), "store_duplicates": ev.get("store_duplicates"),
         "store_not_in_truth": ev.get("store_not_in_truth"),
         "anomalies_injected": gen_sum.get("anomalies"),
-        "generator": {"requests": gen_sum["requests"] + warm["requests"], "spans": gen_sum["spans"] + warm["spans"],
-                      "platform_spans": gen_sum["platform_spans"] + warm["platform_spans"],
-                      "function_spans": gen_sum["function_spans"] + warm["function_spans"],
-                      "delay_early": gen_sum.get("delay_early", 0) + warm.get("delay_early", 0)},
+        "generator": {"requests": gen_sum["requests"], "spans": gen_sum["spans"],
+                      "platform_spans": gen_sum["platform_spans"], "function_spans": gen_sum["function_spans"],
+                      "delay_early": gen_sum.get("delay_early", 0)},
         "nic_drained": drained,
-        "seconds": a.seconds, "warmup_seconds": int(WARMUP_SECONDS), "rate": float(RATE), "seed": a.seed,
+        "seconds": a.seconds, "warmup_seconds": 0, "rate": float(RATE), "seed": a.seed,
         "db": p.db, "otlp": p.otlp, "truth": truth,
-        "commands": [shlex.join(warm_cmd), shlex.join(run_cmd), shlex.join(eval_cmd)],
+        "commands": [shlex.join(run_cmd), shlex.join(eval_cmd)],
         "wall_seconds": round(time.monotonic() - t_start, 1),
     })
     with open(os.path.join(out, "summary.json"), "w") as f:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One command from a fresh checkout to measured figures: install the Debian dependencies, build,
-# start difftrace-collector and the emulated difftrace-nic on loopback, run difftrace-gen (a 4 s
-# anomaly-free warm-up, then DFT_DEMO_SECONDS, default 15, of serverless workload with injected
-# anomalies and a ground truth), let the pipeline drain, run `difftrace eval` and print a summary
+# start difftrace-collector and the emulated difftrace-nic on loopback, run difftrace-gen
+# (DFT_DEMO_SECONDS, default 15, of serverless workload at the generator's default anomaly rates from
+# the first request, no warm-up, with a ground truth), let the pipeline drain, run `difftrace eval` and print a summary
 # (also demo-out/summary.json; the SQLite store and the OTLP JSON file stay in demo-out/).
 #   DFT_DEMO_SECONDS=30 ./scripts/demo.sh      a longer run
 #   DFT_BUILD_DIR=build-x ./scripts/demo.sh    build into (and run from) another directory

@@ -163,7 +163,9 @@ static bool take(struct dft_hostrep *h, struct dft_nic_region *r, const struct d
 		key = dft_profiler_key(h->prof, comp, op);
 	dft_profiler_limits(h->prof, key, &x.lim);
 	keep = dft_filter_decide(&h->filter, s, &x);
-	dft_profiler_observe(h->prof, key, x.duration_ns, s->queue_ns);
+	dft_profiler_observe(h->prof, key,
+			     &(struct dft_prof_obs){.end_ns = end, .duration_ns = x.duration_ns,
+						    .self_ns = x.duration_ns, .queue_ns = s->queue_ns});
 	dft_profiler_count(h->prof, key, keep != 0);
 	if (!keep) {
 		dft_ctr_add(&h->filtered, 1);

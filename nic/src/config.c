@@ -40,8 +40,8 @@ static const struct key keys[] = {
 	{"filter", "queue_p99_multiple", K_MULT, 0, 0, "4", "keep when queue_ns > this x component queue p99"},
 	{"filter", "queue_min_samples", K_U32, 1, UINT32_MAX, "200", "component samples before the multiple applies"},
 	{"filter", "outlier", K_BOOL, 0, 0, "true", "latency outlier rule on/off"},
-	{"filter", "outlier_p99_multiple", K_MULT, 0, 0, "3", "keep when duration > this x (component, op) p99"},
-	{"filter", "outlier_warmup", K_U32, 1, UINT32_MAX, "200", "samples before the multiple applies"},
+	{"filter", "outlier_multiple", K_MULT, 0, 0, "10", "an outlier's self time is >= this x its (component, op) median"},
+	{"filter", "outlier_warmup", K_U32, 1, UINT32_MAX, "8", "samples before the key's median judges"},
 	{"filter", "outlier_ceiling_ms", K_MS, 0, 3600000, "1000", "warm-up: keep when duration > this (0 = off)"},
 	{"filter", "contention", K_BOOL, 0, 0, "true", "resource contention rule on/off"},
 	{"filter", "cpu_throttle_ppm", K_U32, 0, 1000000, "200000", "contended at cpu_throttle_ppm >= this (0 = off)"},
@@ -49,8 +49,11 @@ static const struct key keys[] = {
 	{"filter", "concurrency_at_limit", K_BOOL, 0, 0, "true", "contended at concurrency >= limit (limit > 0)"},
 	{"filter", "metrics_refresh_us", K_US, 1, 10000000, "1000", "re-read a region's metrics page at most this often"},
 	{"filter", "platform_components", K_SPECIAL, 0, 0, "", "names always treated as platform (a,b,c)"},
-	{"profiler", "interval_ms", K_MS, 1, 3600000, "1000", "recompute thresholds and ship a Profile"},
-	{"profiler", "rotate_intervals", K_U32, 1, 1000000, "10", "windows drop their older half every N intervals"},
+	{"profiler", "interval_ms", K_MS, 1, 3600000, "1000", "refresh thresholds (span time), ship a Profile (NIC time)"},
+	{"profiler", "rotate_intervals", K_U32, 1, 1000000, "10", "windows drop their older half every N intervals of span time"},
+	{"profiler", "min_window", K_U32, 1, 1u << 30, "64", "... once their newer half holds this many samples"},
+	{"profiler", "clock_jump_ms", K_MS, 1, 86400000, "60000", "a span this far behind its key's span time restarts the key's clock"},
+	{"profiler", "max_children", K_U32, 4, 1u << 24, "65536", "spans whose children's time is remembered for self time"},
 	{"profiler", "max_keys", K_U32, 2, 1u << 20, "1024", "(component, operation) keys + one per component"},
 	{"profiler", "max_names", K_U32, 1, 65535, "4096", "NIC-global name table"},
 	{"profiler", "ship_profiles", K_BOOL, 0, 0, "true", "send a Profile in the batch stream each interval"},
@@ -255,7 +258,7 @@ static void store(struct dft_nic_config *cfg, const struct key *k, uint64_t u, d
 	else if (IS("filter", "queue_p99_multiple")) f->queue_p99_multiple = cfg->prof.queue_p99_multiple = d;
 	else if (IS("filter", "queue_min_samples")) f->queue_min_samples = cfg->prof.queue_min_samples = (uint32_t)u;
 	else if (IS("filter", "outlier")) f->outlier = b;
-	else if (IS("filter", "outlier_p99_multiple")) f->outlier_p99_multiple = cfg->prof.outlier_p99_multiple = d;
+	else if (IS("filter", "outlier_multiple")) f->outlier_multiple = cfg->prof.outlier_multiple = d;
 	else if (IS("filter", "outlier_warmup")) f->outlier_warmup = cfg->prof.outlier_warmup = (uint32_t)u;
 	else if (IS("filter", "outlier_ceiling_ms")) f->outlier_ceiling_ns = u;
 	else if (IS("filter", "contention")) f->contention = b;
@@ -265,6 +268,9 @@ static void store(struct dft_nic_config *cfg, const struct key *k, uint64_t u, d
 	else if (IS("filter", "metrics_refresh_us")) f->metrics_refresh_ns = u;
 	else if (IS("profiler", "interval_ms")) cfg->prof.interval_ns = u;
 	else if (IS("profiler", "rotate_intervals")) cfg->prof.rotate_intervals = (uint32_t)u;
+	else if (IS("profiler", "min_window")) cfg->prof.min_window = (uint32_t)u;
+	else if (IS("profiler", "clock_jump_ms")) cfg->prof.clock_jump_ns = u;
+	else if (IS("profiler", "max_children")) cfg->max_children = (uint32_t)u;
 	else if (IS("profiler", "max_keys")) cfg->prof.max_keys = (uint32_t)u;
 	else if (IS("profiler", "max_names")) cfg->max_names = (uint32_t)u;
 	else if (IS("profiler", "ship_profiles")) cfg->ship_profiles = b;
@@ -338,6 +344,7 @@ void dft_nic_config_defaults(struct dft_nic_config *cfg)
 	cfg->ship_profiles = true;
 	cfg->evict_slots = true;
 	cfg->max_names = 4096;
+	cfg->max_children = 65536;
 	cfg->hold.enabled = true;
 	cfg->hold.max_spans = 65536;
 	cfg->hold.hold_ns = 500000000ull;
@@ -345,7 +352,7 @@ void dft_nic_config_defaults(struct dft_nic_config *cfg)
 	cfg->hold.remember_ns = 2000000000ull;
 	/* the profiler's copies of the rule knobs it computes thresholds for */
 	cfg->prof.outlier_warmup = cfg->filter.outlier_warmup;
-	cfg->prof.outlier_p99_multiple = cfg->filter.outlier_p99_multiple;
+	cfg->prof.outlier_multiple = cfg->filter.outlier_multiple;
 	cfg->prof.queue_min_samples = cfg->filter.queue_min_samples;
 	cfg->prof.queue_p99_multiple = cfg->filter.queue_p99_multiple;
 }

@@ -6,6 +6,7 @@
 #include <rte_ring.h>
 
 #include "ingest.h"
+#include "children.h"
 #include "nic.h"
 
 #define DFT_NIC_BURST 64u
@@ -38,6 +39,9 @@ struct dft_nic_ctx {
 	struct dft_batch *profile_pending; /* a Profile batch not yet handed over */
 	bool final_profile;               /* the shutdown snapshot was built */
 	uint64_t now_ns;                  /* monotonic, once per step */
+	struct dft_children *children;    /* self time: what each span's children covered */
+	uint64_t span_now_ns;             /* span time: the latest end seen, never going back */
+	uint64_t wall_real_ns;            /* the NIC's unix time, once per step: bounds span time */
 	uint32_t empty_gname;             /* id of "" (an unnamed component) */
 };
 

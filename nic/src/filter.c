@@ -8,8 +8,9 @@
  *   cold_start   DFT_SF_COLD_START
  *   queueing     queue_ns above the absolute floor, or above a multiple of the component's queue p99
  *                once the component has min_samples observations
- *   outlier      duration above a multiple of the (component, operation) p99 once warm; before the
- *                warm-up is complete only the absolute ceiling applies
+ *   outlier      self time (duration less the children seen on this NIC) above a margin under
+ *                outlier_multiple x the (component, operation) median once the key has
+ *                outlier_warmup samples; before that only the absolute ceiling applies
  *   contention   the component's metrics entry is over a threshold (contention.c)
  * The hold window adds `retro` later. The component kind is the span's own DFT_SF_KIND_* override,
  * else PLATFORM when the name is in --platform-components, else the kind the region declared.
@@ -35,8 +36,8 @@ void dft_filter_cfg_defaults(struct dft_filter_cfg *c)
 	c->queue_floor_ns = 5000000ull;
 	c->queue_p99_multiple = 4.0;
 	c->queue_min_samples = 200;
-	c->outlier_p99_multiple = 3.0;
-	c->outlier_warmup = 200;
+	c->outlier_multiple = 10.0;
+	c->outlier_warmup = 8;
 	c->outlier_ceiling_ns = 1000000000ull;
 	c->cpu_throttle_ppm = 200000;
 	c->mem_pressure_ppm = 800000;
@@ -74,10 +75,23 @@ uint32_t dft_filter_decide(const struct dft_filter *f, const struct dft_slot *s,
 			    (x->lim.queue_ns && s->queue_ns > x->lim.queue_ns)))
 		keep |= DFT_KEEP_QUEUEING;
 	if (c->outlier) {
-		/* warm-up policy: without a profile of enough samples only the absolute ceiling judges */
-		uint64_t limit = x->lim.duration_ns ? x->lim.duration_ns : c->outlier_ceiling_ns;
+		uint64_t v = x->duration_ns, limit;
 
-		if (limit && x->duration_ns > limit)
+		if (x->self_known) {
+			v = x->self_ns;
+			limit = x->lim.self_ns;
+		} else {
+			/* children unseen: a leaf key's self time is its duration; a wrapping key's span
+			 * (its child went to another NIC, or comes later) is judged whole against the
+			 * whole durations of its key */
+			limit = x->lim.wraps ? x->lim.duration_ns : x->lim.self_ns;
+		}
+		/* warm-up policy: without a profile of enough samples only the absolute ceiling judges */
+		if (!limit) {
+			v = x->duration_ns;
+			limit = c->outlier_ceiling_ns;
+		}
+		if (limit && v > limit)
 			keep |= DFT_KEEP_OUTLIER;
 	}
 	if (c->contention && x->contended)

@@ -31,7 +31,8 @@ struct hold_trace {
 	uint32_t chain;            /* next trace in the hash bucket */
 	uint32_t prev, next;       /* FIFO links */
 	uint32_t head, tail, n;    /* held spans, oldest first */
-	uint64_t deadline;
+	uint64_t deadline;         /* span time */
+	uint64_t wall_deadline;    /* the NIC's clock: the bound when span time stands still */
 	uint8_t state;
 };
 
@@ -198,7 +199,20 @@ static uint32_t drop_spans(struct dft_hold *h, uint32_t t, dft_hold_drop_fn drop
 }
 
 /* t turned anomalous: its held spans go to the release queue and the trace is remembered. */
-static void mark_anomalous(struct dft_hold *h, uint32_t t, uint64_t now_ns)
+static void set_deadline(struct dft_hold *h, uint32_t t, const struct dft_hold_now *now, uint64_t ns)
+{
+	h->traces[t].deadline = now->span_ns + ns;
+	h->traces[t].wall_deadline = now->wall_ns + ns * DFT_HOLD_WALL_FACTOR;
+}
+
+static bool expired(const struct dft_hold *h, uint32_t t, const struct dft_hold_now *now)
+{
+	/* both clocks only move forward and every trace of a FIFO got the same lifetime, so the
+	 * FIFO stays ordered by either deadline: the head is the first to expire by both */
+	return h->traces[t].deadline <= now->span_ns || h->traces[t].wall_deadline <= now->wall_ns;
+}
+
+static void mark_anomalous(struct dft_hold *h, uint32_t t, const struct dft_hold_now *now)
 {
 	struct hold_trace *e = &h->traces[t];
 
@@ -220,12 +234,12 @@ static void mark_anomalous(struct dft_hold *h, uint32_t t, uint64_t now_ns)
 	}
 	fifo_unlink(h, &h->held, t);
 	e->state = T_ANOMALOUS;
-	e->deadline = now_ns + h->cfg.remember_ns;
+	set_deadline(h, t, now, h->cfg.remember_ns);
 	fifo_push(h, &h->anom, t);
 }
 
-enum dft_fate dft_hold_admit(struct dft_hold *h, struct dft_span_rec *rec, bool holdable, uint64_t now_ns,
-			     dft_hold_drop_fn drop, void *arg)
+enum dft_fate dft_hold_admit(struct dft_hold *h, struct dft_span_rec *rec, bool holdable,
+			     const struct dft_hold_now *now, dft_hold_drop_fn drop, void *arg)
 {
 	uint32_t keep = rec->keep_reasons, t;
 	struct hold_span *sp;
@@ -254,7 +268,7 @@ enum dft_fate dft_hold_admit(struct dft_hold *h, struct dft_span_rec *rec, bool 
 			}
 		}
 		if (t != NIL)
-			mark_anomalous(h, t, now_ns);
+			mark_anomalous(h, t, now);
 		return DFT_FATE_REPORT;
 	}
 	if (rec->flags & DFT_SF_ROOT) {
@@ -281,7 +295,7 @@ enum dft_fate dft_hold_admit(struct dft_hold *h, struct dft_span_rec *rec, bool 
 			return DFT_FATE_OVERFLOW;
 		}
 		h->traces[t].state = T_HELD;
-		h->traces[t].deadline = now_ns + h->cfg.hold_ns;
+		set_deadline(h, t, now, h->cfg.hold_ns);
 		fifo_push(h, &h->held, t);
 	}
 	e = &h->traces[t];
@@ -318,20 +332,20 @@ void dft_hold_release_pop(struct dft_hold *h)
 	h->st.held--;
 }
 
-unsigned dft_hold_expire(struct dft_hold *h, uint64_t now_ns, dft_hold_drop_fn drop, void *arg)
+unsigned dft_hold_expire(struct dft_hold *h, const struct dft_hold_now *now, dft_hold_drop_fn drop, void *arg)
 {
 	unsigned n = 0;
 
 	if (!h)
 		return 0;
-	while (h->held.head != NIL && h->traces[h->held.head].deadline <= now_ns) {
+	while (h->held.head != NIL && expired(h, h->held.head, now)) {
 		uint32_t t = h->held.head, d = drop_spans(h, t, drop, arg);
 
 		h->st.timeouts += d;
 		n += d;
 		trace_free(h, t);
 	}
-	while (h->anom.head != NIL && h->traces[h->anom.head].deadline <= now_ns)
+	while (h->anom.head != NIL && expired(h, h->anom.head, now))
 		trace_free(h, h->anom.head);
 	return n;
 }

@@ -30,7 +30,7 @@
 #define DFT_KEEP_EXPLICIT 4u     /* DFT_SF_KEEP */
 #define DFT_KEEP_COLD_START 8u   /* DFT_SF_COLD_START */
 #define DFT_KEEP_QUEUEING 16u    /* queue_ns over the floor or over a multiple of the component's p99 */
-#define DFT_KEEP_OUTLIER 32u     /* duration over a multiple of the (component, operation) p99 */
+#define DFT_KEEP_OUTLIER 32u     /* self time over a multiple of the (component, operation) median */
 #define DFT_KEEP_CONTENTION 64u  /* the component's metrics entry is over a threshold */
 #define DFT_KEEP_RETRO 128u      /* held, then reported because its trace turned out anomalous */
 #define DFT_KEEP_RULES 8u        /* number of bits above */
@@ -41,9 +41,9 @@ struct dft_filter_cfg {
 	uint64_t queue_floor_ns;      /* 0 = no absolute floor */
 	double queue_p99_multiple;
 	uint32_t queue_min_samples;
-	double outlier_p99_multiple;
-	uint32_t outlier_warmup;
-	uint64_t outlier_ceiling_ns;  /* warm-up policy: the only outlier test before warmup samples; 0 = off */
+	double outlier_multiple;      /* an outlier is >= this x its key's median (self) time */
+	uint32_t outlier_warmup;      /* samples before the key's median judges */
+	uint64_t outlier_ceiling_ns;  /* before that: keep a span longer than this; 0 = off */
 	uint32_t cpu_throttle_ppm;    /* 0 = not a trigger */
 	uint32_t mem_pressure_ppm;    /* 0 = not a trigger */
 	bool concurrency_at_limit;
@@ -64,21 +64,38 @@ uint32_t dft_names_count(const struct dft_names *n);
 uint64_t dft_names_full(const struct dft_names *n);
 
 struct dft_prof_cfg {
-	uint64_t interval_ns;       /* thresholds recomputed (and a snapshot due) this often */
-	uint32_t rotate_intervals;  /* windows drop their older half every N intervals */
+	uint64_t interval_ns;       /* span time between threshold refreshes; wall time between snapshots */
+	uint32_t rotate_intervals;  /* a key's windows drop their older half every N intervals of span time */
+	uint32_t min_window;        /* ... once the newer half holds at least this many samples */
 	uint32_t max_keys;          /* (component, operation) keys plus one per component */
-	uint32_t outlier_warmup;
-	double outlier_p99_multiple;
+	uint32_t outlier_warmup;    /* samples before a key's median judges */
+	double outlier_multiple;    /* an outlier is >= this x the median */
 	uint32_t queue_min_samples;
 	double queue_p99_multiple;
+	uint64_t clock_jump_ns;     /* a span this far behind its key's span time restarts the key's clock */
 };
 void dft_prof_cfg_defaults(struct dft_prof_cfg *c);
 
-/* Thresholds of one key as of the last recompute; 0 = none yet (warm-up, or a p99 of 0). */
+/* Thresholds of one key as of its last refresh; 0 = none yet (warm-up, or a median of 0). */
 struct dft_prof_limits {
-	uint64_t duration_ns;
-	uint64_t queue_ns; /* from the component's queue-time window */
+	uint64_t self_ns;      /* on self time (a leaf key: its duration) */
+	uint64_t duration_ns;  /* on inclusive duration: a wrapping key's span whose children were not seen */
+	uint64_t queue_ns;     /* from the component's queue-time window */
+	bool wraps;            /* the key's spans usually come with children seen on this NIC */
 };
+
+/* One span as the profiler learns from it. */
+struct dft_prof_obs {
+	uint64_t end_ns;       /* span time: moves the key's clock */
+	uint64_t duration_ns;
+	uint64_t self_ns;      /* duration less what its children covered, when self_known */
+	uint32_t queue_ns;
+	bool self_known;       /* children of this span were seen */
+	bool explained;        /* kept for a reason that is not its duration: left out of the baseline */
+};
+
+/* Multiple of the median above which a key with n samples calls a span an outlier (profiler.c). */
+double dft_profiler_outlier_factor(double multiple, uint64_t n);
 
 /* One ProfileEntry as the profiler sees it. */
 struct dft_prof_row {
@@ -94,19 +111,21 @@ void dft_profiler_destroy(struct dft_profiler *p);
  * key table is full (counted: the span is still decided, by the rules that need no profile). */
 int dft_profiler_key(struct dft_profiler *p, uint32_t comp, uint32_t op);
 void dft_profiler_limits(const struct dft_profiler *p, int key, struct dft_prof_limits *out);
-void dft_profiler_observe(struct dft_profiler *p, int key, uint64_t duration_ns, uint64_t queue_ns);
+/* Learn from a span after it was judged (against the thresholds of before it). */
+void dft_profiler_observe(struct dft_profiler *p, int key, const struct dft_prof_obs *o);
 /* The span's final fate (a held span's is known only later). */
 void dft_profiler_count(struct dft_profiler *p, int key, bool kept);
-/* Call often with a monotonic clock: recomputes thresholds once per interval (rotating the windows
- * every rotate_intervals) and returns true when it did, i.e. a snapshot is due. */
+/* Call often with the NIC's monotonic clock: true once per interval, when a snapshot is due. The
+ * thresholds do not depend on it (they follow span time). */
 bool dft_profiler_tick(struct dft_profiler *p, uint64_t now_ns);
-/* Recompute the figures a snapshot reports now, outside the interval (the last one, at shutdown). */
-void dft_profiler_recompute(struct dft_profiler *p);
-/* Rows for every key with observations in the window (component aggregates excluded), at most max. */
+/* Rows for every key with observations in the window (component aggregates excluded), at most max,
+ * with figures computed now. */
 unsigned dft_profiler_snapshot(const struct dft_profiler *p, const struct dft_names *names, struct dft_prof_row *rows,
 			       unsigned max);
 uint32_t dft_profiler_max_keys(const struct dft_profiler *p);
 uint64_t dft_profiler_keys_full(const struct dft_profiler *p);
+/* Keys whose span clock went back by more than clock_jump_ns and was restarted. */
+uint64_t dft_profiler_clock_resets(const struct dft_profiler *p);
 
 /* ---- contention.c: the region's metrics page, read under each entry's seqlock (hostile memory).
  * The rule asks "was the component contended at any time while the span ran?", so each component
@@ -177,6 +196,7 @@ struct dft_nic_config {
 	unsigned n_platform;
 	char platform[DFT_NIC_MAX_PLATFORM][DFT_NAME_MAX + 1];
 	uint32_t max_names;
+	uint32_t max_children;   /* children table of the self-time rule */
 	struct dft_filter_cfg filter;
 	struct dft_prof_cfg prof;
 	struct dft_hold_cfg {
@@ -225,6 +245,9 @@ struct dft_nic_counters {
 	uint64_t anomalous_evicted;    /* remembered anomalous traces forgotten early (memory full) */
 	uint64_t names_full;
 	uint64_t prof_keys_full;
+	uint64_t children_evicted;     /* children-table entries given up before their parent came */
+	uint64_t prof_clock_resets;    /* profiler keys whose span clock went back and was restarted */
+	uint64_t span_clock_jumps;     /* spans ending too far ahead of span time to move it */
 	uint64_t profiles_built;
 	uint64_t profiles_dropped;
 	uint64_t metrics_torn;
@@ -304,6 +327,8 @@ struct dft_filter {
 struct dft_span_facts {
 	enum dft_kind kind;
 	uint64_t duration_ns;
+	uint64_t self_ns;            /* when self_known: duration less its children's time */
+	bool self_known;
 	bool contended;              /* the component's metrics entry is over a threshold */
 	struct dft_prof_limits lim;  /* the profile's thresholds (0 = none yet) */
 };
@@ -342,17 +367,28 @@ typedef void (*dft_hold_drop_fn)(void *arg, const struct dft_span_rec *r);
 int dft_hold_create(const struct dft_hold_cfg *cfg, struct dft_hold **out);
 void dft_hold_destroy(struct dft_hold *h);
 /*
+ * The window's two clocks. Hold and remember times run on span time (the latest end time the NIC
+ * has seen, never going back), so a recording replayed at any speed is held as live traffic is;
+ * the NIC's monotonic clock bounds them at DFT_HOLD_WALL_FACTOR times as long, for when spans stop
+ * coming or a host's clock stands still.
+ */
+struct dft_hold_now {
+	uint64_t span_ns;
+	uint64_t wall_ns;
+};
+#define DFT_HOLD_WALL_FACTOR 4u
+/*
  * Decide the fate of a span the rules have judged (rec->keep_reasons). holdable: a platform span
  * the window may keep back. Marks anomalous traces (moving their held spans to the release queue),
- * drops a trace's held spans when its root ends normally. now_ns is monotonic.
+ * drops a trace's held spans when its root ends normally.
  */
-enum dft_fate dft_hold_admit(struct dft_hold *h, struct dft_span_rec *rec, bool holdable, uint64_t now_ns,
-			     dft_hold_drop_fn drop, void *arg);
+enum dft_fate dft_hold_admit(struct dft_hold *h, struct dft_span_rec *rec, bool holdable,
+			     const struct dft_hold_now *now, dft_hold_drop_fn drop, void *arg);
 /* The oldest span waiting to be reported (keep_reasons has DFT_KEEP_RETRO), or NULL. */
 const struct dft_span_rec *dft_hold_release_peek(const struct dft_hold *h);
 void dft_hold_release_pop(struct dft_hold *h);
 /* Filter the held spans of traces whose hold time ran out; forget expired anomalous traces. */
-unsigned dft_hold_expire(struct dft_hold *h, uint64_t now_ns, dft_hold_drop_fn drop, void *arg);
+unsigned dft_hold_expire(struct dft_hold *h, const struct dft_hold_now *now, dft_hold_drop_fn drop, void *arg);
 /* Filter every held span (shutdown); the release queue is left for the caller to report. */
 unsigned dft_hold_flush(struct dft_hold *h, dft_hold_drop_fn drop, void *arg);
 struct dft_hold_stats {

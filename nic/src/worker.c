@@ -234,6 +234,30 @@ static uint64_t span_ns(const struct dft_nic_region *r, const struct dft_slot *s
 }
 
 /*
+ * Span time moves to the latest end time seen. A host writes these times, so one further ahead
+ * than clock_jump_ns of both span time and the NIC's own clock is a claim not acted on (counted):
+ * it cannot make every held trace expire at once. It never goes back (stragglers and hosts whose
+ * clock went back leave it where it is; the hold window's wall-clock bound covers them).
+ */
+static void span_clock(struct dft_nic_ctx *ctx, uint64_t end)
+{
+	uint64_t ref = ctx->span_now_ns > ctx->wall_real_ns ? ctx->span_now_ns : ctx->wall_real_ns;
+
+	if (end <= ctx->span_now_ns)
+		return;
+	if (end - ref < (1ull << 63) && end - ref > ctx->cfg->prof.clock_jump_ns) {
+		dft_ctr_add(&dft_nic_ctr.span_clock_jumps, 1);
+		return;
+	}
+	ctx->span_now_ns = end;
+}
+
+static struct dft_hold_now hold_now(const struct dft_nic_ctx *ctx)
+{
+	return (struct dft_hold_now){.span_ns = ctx->span_now_ns, .wall_ns = ctx->now_ns};
+}
+
+/*
  * Run the rules and the hold window on a validated span. Returns its fate; for REPORT, rec has
  * the keep_reasons to batch it with. Filtered, held and lost spans are counted here.
  */
@@ -243,7 +267,9 @@ static enum dft_fate judge(struct dft_nic_ctx *ctx, struct dft_nic_region *r, co
 	uint16_t comp_local = s->component_id ? s->component_id : r->g.component_id;
 	uint32_t comp = gname(ctx, r, comp_local), op = gname(ctx, r, s->op_id);
 	struct dft_span_facts x = {0};
-	uint64_t start = span_ns(r, s, s->start), end = span_ns(r, s, s->end);
+	uint64_t start = span_ns(r, s, s->start), end = span_ns(r, s, s->end), covered;
+	struct dft_prof_obs obs;
+	struct dft_hold_now now;
 	enum dft_fate fate;
 	int key = -1;
 
@@ -251,6 +277,15 @@ static enum dft_fate judge(struct dft_nic_ctx *ctx, struct dft_nic_region *r, co
 				ctx->filter.n_platform ? dft_names_str(ctx->names, comp) : NULL);
 	x.kind = *kind;
 	x.duration_ns = end > start ? end - start : 0;
+	if (end < start)
+		end = start;
+	/* spans arrive as they end, so a span's children have normally been seen before it: note
+	 * this one for its parent, take what its own children covered */
+	dft_children_note(ctx->children, s->trace_id, s->parent_span_id, start, end);
+	x.self_known = dft_children_take(ctx->children, s->trace_id, s->span_id, start, end, &covered);
+	x.self_ns = x.duration_ns - covered;
+	span_clock(ctx, end);
+	now = hold_now(ctx);
 	x.contended = ctx->filter.cfg.contention && dft_contention_match(&r->cont, comp_local, start, end);
 	if (comp && op) {
 		key = dft_profiler_key(ctx->prof, comp, op);
@@ -261,7 +296,11 @@ static enum dft_fate judge(struct dft_nic_ctx *ctx, struct dft_nic_region *r, co
 	rec->keep_reasons = dft_filter_decide(&ctx->filter, s, &x);
 	rec->prof_key = key;
 	/* judged against the thresholds of before this span, then part of the profile */
-	dft_profiler_observe(ctx->prof, key, x.duration_ns, s->queue_ns);
+	obs = (struct dft_prof_obs){.end_ns = end, .duration_ns = x.duration_ns, .self_ns = x.self_ns,
+				    .queue_ns = s->queue_ns, .self_known = x.self_known,
+				    .explained = (rec->keep_reasons & (DFT_KEEP_ERROR | DFT_KEEP_EXPLICIT | DFT_KEEP_COLD_START |
+								       DFT_KEEP_QUEUEING | DFT_KEEP_CONTENTION)) != 0};
+	dft_profiler_observe(ctx->prof, key, &obs);
 	if (!ctx->hold) {
 		fate = rec->keep_reasons ? DFT_FATE_REPORT : DFT_FATE_FILTER;
 	} else {
@@ -269,7 +308,7 @@ static enum dft_fate judge(struct dft_nic_ctx *ctx, struct dft_nic_region *r, co
 		rec->span_id = s->span_id;
 		rec->parent_span_id = s->parent_span_id;
 		rec->start_ns = start;
-		rec->end_ns = end > start ? end : start;
+		rec->end_ns = end;
 		rec->instance_id = r->g.instance_id;
 		rec->pid = r->g.pid;
 		rec->comp = comp;
@@ -285,8 +324,11 @@ static enum dft_fate judge(struct dft_nic_ctx *ctx, struct dft_nic_region *r, co
 		rec->span_kind = s->span_kind;
 		rec->kind = (uint8_t)*kind;
 		/* a span with hops is not held: a hold record has no room for them */
-		fate = dft_hold_admit(ctx->hold, rec, *kind != DFT_KIND_FUNCTION && s->n_cont == 0, ctx->now_ns,
-				      hold_dropped, ctx);
+		/* expiry before admission, span by span: what expires before this span is decided by
+		 * the spans' times alone, not by how they were batched on the way here */
+		dft_hold_expire(ctx->hold, &now, hold_dropped, ctx);
+		fate = dft_hold_admit(ctx->hold, rec, *kind != DFT_KIND_FUNCTION && s->n_cont == 0, &now, hold_dropped,
+				      ctx);
 		/* the hold gauges reach the counters once per step (dft_worker_step), not per span */
 	}
 	if (fate == DFT_FATE_FILTER) {
@@ -371,7 +413,6 @@ static bool profile_final(struct dft_nic_ctx *ctx)
 {
 	if (!ctx->final_profile && ctx->cfg->ship_profiles) {
 		ctx->final_profile = true;
-		dft_profiler_recompute(ctx->prof);
 		profile_build(ctx);
 	}
 	profile_handover(ctx);
@@ -393,10 +434,13 @@ int dft_worker_init(struct dft_nic_ctx *ctx)
 	rc = dft_profiler_create(&cfg->prof, &ctx->prof);
 	if (rc)
 		goto destroy_names;
+	rc = dft_children_create(cfg->max_children, &ctx->children);
+	if (rc)
+		goto destroy_prof;
 	ctx->rows = calloc(cfg->prof.max_keys, sizeof(*ctx->rows));
 	if (!ctx->rows) {
 		rc = -ENOMEM;
-		goto destroy_prof;
+		goto destroy_children;
 	}
 	if (cfg->hold.enabled) {
 		rc = dft_hold_create(&cfg->hold, &ctx->hold);
@@ -408,6 +452,9 @@ int dft_worker_init(struct dft_nic_ctx *ctx)
 free_rows:
 	free(ctx->rows);
 	ctx->rows = NULL;
+destroy_children:
+	dft_children_destroy(ctx->children);
+	ctx->children = NULL;
 destroy_prof:
 	dft_profiler_destroy(ctx->prof);
 	ctx->prof = NULL;
@@ -421,9 +468,11 @@ void dft_worker_fini(struct dft_nic_ctx *ctx)
 {
 	dft_hold_destroy(ctx->hold);
 	free(ctx->rows);
+	dft_children_destroy(ctx->children);
 	dft_profiler_destroy(ctx->prof);
 	dft_names_destroy(ctx->names);
 	dft_batch_destroy(ctx->profile_pending);
+	ctx->children = NULL;
 	ctx->hold = NULL;
 	ctx->rows = NULL;
 	ctx->prof = NULL;
@@ -588,12 +637,15 @@ int dft_worker_step(struct dft_nic_ctx *ctx)
 	if (ctx->stopped)
 		return 0;
 	ctx->now_ns = dft_clock_ns(CLOCK_MONOTONIC);
+	ctx->wall_real_ns = dft_clock_ns(CLOCK_REALTIME);
 	work += handle_ctl(ctx);
 	if (ctx->closed && !close_batch(ctx))
 		return work; /* the main lcore is behind: leave the spans in the rings */
 	profile_handover(ctx);
 	if (ctx->hold) {
-		if (dft_hold_expire(ctx->hold, ctx->now_ns, hold_dropped, ctx))
+		struct dft_hold_now hn = hold_now(ctx);
+
+		if (dft_hold_expire(ctx->hold, &hn, hold_dropped, ctx))
 			work++;
 		work += drain_released(ctx);
 		sync_hold(ctx);
@@ -618,6 +670,8 @@ int dft_worker_step(struct dft_nic_ctx *ctx)
 	profile_tick(ctx);
 	if (now >= ctx->next_refresh) {
 		refresh_counters(ctx);
+		dft_ctr_set(&dft_nic_ctr.children_evicted, dft_children_evicted(ctx->children));
+		dft_ctr_set(&dft_nic_ctr.prof_clock_resets, dft_profiler_clock_resets(ctx->prof));
 		ctx->next_refresh = now + ctx->tsc_hz / 1000 * REFRESH_MS;
 	}
 	for (unsigned i = 0; i < ctx->n_regions;) {

@@ -55,7 +55,17 @@ static struct dft_hold *mk(uint32_t max_spans, uint32_t remember)
 
 static enum dft_fate admit(struct dft_hold *h, struct dft_span_rec *r, bool holdable, uint64_t now, struct drops *d)
 {
-	return dft_hold_admit(h, r, holdable, now, on_drop, d);
+	struct dft_hold_now t = {.span_ns = now, .wall_ns = now};
+
+	return dft_hold_admit(h, r, holdable, &t, on_drop, d);
+}
+
+/* Both clocks at t: the span-time tests run as a live NIC would, span time beside its own clock. */
+static unsigned expire(struct dft_hold *h, uint64_t t, struct drops *d)
+{
+	struct dft_hold_now now = {.span_ns = t, .wall_ns = t};
+
+	return dft_hold_expire(h, &now, on_drop, d);
 }
 
 static uint64_t held(const struct dft_hold *h)
@@ -187,11 +197,11 @@ static void test_timeout(void **state)
 	assert_int_equal(admit(h, &r, true, 300 * MS, &d), DFT_FATE_HELD);
 	r = rec(8, 2, 0, 0); /* joins its trace: the trace's hold time counts from its first span */
 	assert_int_equal(admit(h, &r, true, 400 * MS, &d), DFT_FATE_HELD);
-	assert_int_equal(dft_hold_expire(h, 600 * MS - 1, on_drop, &d), 0);
-	assert_int_equal(dft_hold_expire(h, 600 * MS, on_drop, &d), 2);
+	assert_int_equal(expire(h, 600 * MS - 1, &d), 0);
+	assert_int_equal(expire(h, 600 * MS, &d), 2);
 	assert_int_equal(d.n, 2);
-	assert_int_equal(dft_hold_expire(h, 799 * MS, on_drop, &d), 0);
-	assert_int_equal(dft_hold_expire(h, 800 * MS, on_drop, &d), 1);
+	assert_int_equal(expire(h, 799 * MS, &d), 0);
+	assert_int_equal(expire(h, 800 * MS, &d), 1);
 	dft_hold_stats(h, &st);
 	assert_int_equal(st.timeouts, 3);
 	assert_int_equal(st.held, 0);
@@ -263,7 +273,7 @@ static void test_anomalous_memory(void **state)
 	assert_int_equal(admit(h, &r, true, 4 * MS, &d), DFT_FATE_REPORT);
 	assert_int_equal(r.keep_reasons, DFT_KEEP_RETRO);
 	/* remembered for remember_ns (2 s) only */
-	dft_hold_expire(h, 2 * MS + 2000 * MS, on_drop, &d);
+	expire(h, 2 * MS + 2000 * MS, &d);
 	dft_hold_stats(h, &st);
 	assert_int_equal(st.traces_anomalous, 1);
 	r = rec(2, 2, 0, 0);
@@ -285,21 +295,64 @@ static void test_anomalous_memory(void **state)
 	dft_hold_destroy(h);
 }
 
+/*
+ * Hold time runs on span time: a recording replayed ten times faster expires its traces at the same
+ * span times, whatever the NIC's own clock says; the NIC's clock bounds a hold at
+ * DFT_HOLD_WALL_FACTOR x hold time when span time stands still.
+ */
+static void test_span_time(void **state)
+{
+	struct dft_hold *h = mk(16, 4);
+	struct dft_hold_now now = {.span_ns = 1000 * MS, .wall_ns = 5 * MS};
+	struct drops d = {0};
+	struct dft_span_rec r = rec(1, 1, 0, 0);
+
+	(void)state;
+	assert_int_equal(dft_hold_admit(h, &r, true, &now, on_drop, &d), DFT_FATE_HELD);
+	/* fast replay: span time passes 499 ms while the NIC's clock moves 50 us */
+	now.span_ns += 499 * MS;
+	now.wall_ns += 50000;
+	assert_int_equal(dft_hold_expire(h, &now, on_drop, &d), 0);
+	now.span_ns += 1 * MS;
+	assert_int_equal(dft_hold_expire(h, &now, on_drop, &d), 1);
+	/* span time stands still (no more spans): the NIC's clock ends the hold at 4 x 500 ms */
+	r = rec(2, 1, 0, 0);
+	assert_int_equal(dft_hold_admit(h, &r, true, &now, on_drop, &d), DFT_FATE_HELD);
+	now.wall_ns += DFT_HOLD_WALL_FACTOR * 500 * MS - 1;
+	assert_int_equal(dft_hold_expire(h, &now, on_drop, &d), 0);
+	now.wall_ns += 1;
+	assert_int_equal(dft_hold_expire(h, &now, on_drop, &d), 1);
+	/* an anomalous trace is remembered for remember time of span time */
+	r = rec(3, 1, 0, DFT_KEEP_ERROR);
+	assert_int_equal(dft_hold_admit(h, &r, true, &now, on_drop, &d), DFT_FATE_REPORT);
+	now.span_ns += 1999 * MS;
+	dft_hold_expire(h, &now, on_drop, &d);
+	r = rec(3, 2, 0, 0);
+	assert_int_equal(dft_hold_admit(h, &r, true, &now, on_drop, &d), DFT_FATE_REPORT);
+	assert_int_equal(r.keep_reasons, DFT_KEEP_RETRO);
+	now.span_ns += 1 * MS;
+	dft_hold_expire(h, &now, on_drop, &d);
+	r = rec(3, 3, 0, 0);
+	assert_int_equal(dft_hold_admit(h, &r, true, &now, on_drop, &d), DFT_FATE_HELD);
+	dft_hold_destroy(h);
+}
+
 static void test_disabled(void **state)
 {
 	struct dft_hold_cfg c = {.enabled = false, .max_spans = 4, .hold_ns = 1, .remember_traces = 1,
 				 .remember_ns = 1};
+	struct dft_hold_now zero = {0, 0};
 	struct dft_hold *h;
 	struct dft_span_rec r;
 
 	(void)state;
 	assert_int_equal(dft_hold_create(&c, &h), 0);
 	r = rec(1, 1, 0, 0);
-	assert_int_equal(dft_hold_admit(h, &r, true, 0, NULL, NULL), DFT_FATE_FILTER);
+	assert_int_equal(dft_hold_admit(h, &r, true, &zero, NULL, NULL), DFT_FATE_FILTER);
 	r = rec(1, 2, 0, DFT_KEEP_ERROR);
-	assert_int_equal(dft_hold_admit(h, &r, true, 0, NULL, NULL), DFT_FATE_REPORT);
+	assert_int_equal(dft_hold_admit(h, &r, true, &zero, NULL, NULL), DFT_FATE_REPORT);
 	r = rec(1, 3, 0, 0);
-	assert_int_equal(dft_hold_admit(NULL, &r, true, 0, NULL, NULL), DFT_FATE_FILTER);
+	assert_int_equal(dft_hold_admit(NULL, &r, true, &zero, NULL, NULL), DFT_FATE_FILTER);
 	assert_int_equal(r.keep_reasons, 0);
 	dft_hold_destroy(h);
 	c.max_spans = 0;
@@ -315,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_overflow_and_flush),
 		cmocka_unit_test(test_anomalous_memory),
+		cmocka_unit_test(test_span_time),
 		cmocka_unit_test(test_disabled),
 	};
 

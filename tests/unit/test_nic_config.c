@@ -81,8 +81,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.filter.queue_floor_ns, 5000000);
 	assert_true(c.filter.queue_p99_multiple == 4.0);
 	assert_int_equal(c.filter.queue_min_samples, 200);
-	assert_true(c.filter.outlier_p99_multiple == 3.0);
-	assert_int_equal(c.filter.outlier_warmup, 200);
+	assert_true(c.filter.outlier_multiple == 10.0 && c.prof.outlier_multiple == 10.0);
+	assert_int_equal(c.filter.outlier_warmup, 8);
 	assert_int_equal(c.filter.outlier_ceiling_ns, 1000000000);
 	assert_int_equal(c.filter.cpu_throttle_ppm, 200000);
 	assert_int_equal(c.filter.mem_pressure_ppm, 800000);
@@ -90,7 +90,10 @@ static void test_defaults(void **state)
 	assert_int_equal(c.filter.metrics_refresh_ns, 1000000);
 	assert_int_equal(c.prof.interval_ns, 1000000000);
 	assert_int_equal(c.prof.rotate_intervals, 10);
-	assert_int_equal(c.prof.outlier_warmup, 200);
+	assert_int_equal(c.prof.outlier_warmup, 8);
+	assert_int_equal(c.prof.min_window, 64);
+	assert_int_equal(c.prof.clock_jump_ns, 60000000000ull);
+	assert_int_equal(c.max_children, 65536);
 	assert_int_equal(c.prof.queue_min_samples, 200);
 	assert_true(c.ship_profiles);
 	assert_true(c.hold.enabled);
@@ -232,10 +235,10 @@ static void test_file_errors(void **state)
 	assert_int_equal(parse(&c, args), -EINVAL);
 	assert_non_null(strstr(errbuf, ":2: [filters] queueing: unknown key"));
 
-	path = write_file("mult.ini", "[filter]\noutlier_p99_multiple = 0.5\n");
+	path = write_file("mult.ini", "[filter]\noutlier_multiple = 0.5\n");
 	args[1] = path;
 	assert_int_equal(parse(&c, args), -EINVAL);
-	assert_non_null(strstr(errbuf, "outlier_p99_multiple"));
+	assert_non_null(strstr(errbuf, "outlier_multiple"));
 
 	path = write_file("transport.ini", "[transport]\ntype = carrier-pigeon\n");
 	args[1] = path;

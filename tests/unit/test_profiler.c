@@ -61,6 +61,14 @@ static struct dft_profiler *mk(uint32_t max_keys, uint32_t rotate)
 	return p;
 }
 
+/* A leaf span (no children seen) ending at end. */
+static void leaf(struct dft_profiler *p, int k, uint64_t end, uint64_t dur, uint32_t queue)
+{
+	struct dft_prof_obs o = {.end_ns = end, .duration_ns = dur, .self_ns = dur, .queue_ns = queue};
+
+	dft_profiler_observe(p, k, &o);
+}
+
 static void test_quantiles_and_snapshot(void **state)
 {
 	struct dft_profiler *p = mk(16, 10);
@@ -80,18 +88,17 @@ static void test_quantiles_and_snapshot(void **state)
 	k2 = dft_profiler_key(p, comp, op2);
 	assert_true(k1 >= 0 && k2 >= 0 && k1 != k2);
 	assert_int_equal(dft_profiler_key(p, comp, op1), k1);
+	/* k1 wraps a child: its self time is a fifth of its duration */
 	for (uint64_t v = 1; v <= 1000; v++) {
-		dft_profiler_observe(p, k1, v * US, v);
+		struct dft_prof_obs o = {.end_ns = IVL + v * US, .duration_ns = v * US, .self_ns = v * US / 5,
+					 .queue_ns = (uint32_t)v, .self_known = true};
+
+		dft_profiler_observe(p, k1, &o);
 		dft_profiler_count(p, k1, v % 4 == 0);
 	}
-	dft_profiler_observe(p, k2, 7 * US, 0);
+	leaf(p, k2, IVL, 7 * US, 0);
 	dft_profiler_count(p, k2, false);
-	/* nothing is recomputed before the first interval ends */
-	assert_false(dft_profiler_tick(p, 5));
-	assert_int_equal(dft_profiler_snapshot(p, n, rows, 16), 2);
-	assert_int_equal(rows[0].duration_p99_ns, 0);
-	assert_false(dft_profiler_tick(p, 5 + IVL - 1));
-	assert_true(dft_profiler_tick(p, 5 + IVL));
+	/* the snapshot's figures are computed when it is taken */
 	cnt = dft_profiler_snapshot(p, n, rows, 16);
 	assert_int_equal(cnt, 2); /* the component aggregate is not a ProfileEntry */
 	assert_string_equal(rows[0].component, "activator");
@@ -102,14 +109,18 @@ static void test_quantiles_and_snapshot(void **state)
 	assert_near(rows[0].duration_p50_ns, 500 * US);
 	assert_near(rows[0].duration_p99_ns, 990 * US);
 	assert_near(rows[0].queue_p99_ns, 990);
-	assert_int_equal(rows[0].self_time_ns, rows[0].duration_p50_ns);
+	assert_near(rows[0].self_time_ns, 100 * US);
 	assert_string_equal(rows[1].operation, "health");
 	assert_int_equal(rows[1].count, 1);
 	assert_int_equal(rows[1].filtered, 1);
 	assert_near(rows[1].duration_p50_ns, 7 * US);
+	assert_near(rows[1].self_time_ns, 7 * US);
 	/* max bounds the rows */
 	assert_int_equal(dft_profiler_snapshot(p, n, rows, 1), 1);
-	/* a missed interval is not replayed: the next tick is one interval after now */
+	/* the snapshot clock: due once per interval of the NIC's time; a missed one is not replayed */
+	assert_false(dft_profiler_tick(p, 5));
+	assert_false(dft_profiler_tick(p, 5 + IVL - 1));
+	assert_true(dft_profiler_tick(p, 5 + IVL));
 	assert_true(dft_profiler_tick(p, 5 + 10 * IVL));
 	assert_false(dft_profiler_tick(p, 5 + 11 * IVL - 1));
 	assert_true(dft_profiler_tick(p, 5 + 11 * IVL));
@@ -129,63 +140,185 @@ static void test_component_queue_limit(void **state)
 	k2 = dft_profiler_key(p, 1, 3);
 	other = dft_profiler_key(p, 4, 2);
 	for (unsigned i = 0; i < 100; i++) {
-		dft_profiler_observe(p, k1, 10, 1000);
-		dft_profiler_observe(p, k2, 10, 1000);
+		leaf(p, k1, IVL + i, 10, 1000);
+		leaf(p, k2, IVL + i, 10, 1000);
 	}
-	dft_profiler_observe(p, other, 10, 50000);
-	dft_profiler_tick(p, 0);
-	dft_profiler_tick(p, IVL);
+	leaf(p, other, IVL, 10, 50000);
+	/* 200 component samples, last refreshed at 128 (< queue_min_samples): no threshold yet */
 	dft_profiler_limits(p, k2, &lim);
-	assert_near(lim.queue_ns, 4000); /* 200 component samples: 4 x p99 */
-	assert_int_equal(lim.duration_ns, 0); /* 100 per operation: still warming up */
+	assert_int_equal(lim.queue_ns, 0);
+	/* one interval of span time later the component's threshold is refreshed: 4 x p99 */
+	leaf(p, k1, 2 * IVL + 100, 10, 1000);
+	dft_profiler_limits(p, k2, &lim);
+	assert_near(lim.queue_ns, 4000);
 	dft_profiler_limits(p, other, &lim);
 	assert_int_equal(lim.queue_ns, 0);
 	dft_profiler_limits(p, -1, &lim);
 	assert_int_equal(lim.queue_ns, 0);
-	assert_int_equal(lim.duration_ns, 0);
+	assert_int_equal(lim.self_ns, 0);
 	dft_profiler_destroy(p);
 }
 
+/* Windows rotate on the key's span time, never below min_window samples. */
 static void test_window_rotation(void **state)
 {
-	struct dft_profiler *p = mk(8, 2);
+	struct dft_profiler *p = mk(8, 2); /* rotate every 2 intervals of span time */
 	struct dft_prof_row rows[8];
-	uint64_t t = 0;
+	uint64_t t = IVL;
 	int k;
 
 	(void)state;
 	k = dft_profiler_key(p, 1, 2);
-	dft_profiler_tick(p, t);
-	for (unsigned i = 0; i < 300; i++) {
-		dft_profiler_observe(p, k, 1000 * US, 0);
+	for (unsigned i = 0; i < 300; i++, t += 1000) {
+		leaf(p, k, t, 1000 * US, 0);
 		dft_profiler_count(p, k, false);
 	}
-	assert_true(dft_profiler_tick(p, t += IVL)); /* interval 1 */
-	assert_true(dft_profiler_tick(p, t += IVL)); /* interval 2: rotate, the 1 ms half is now the older one */
-	assert_int_equal(dft_profiler_snapshot(p, NULL, rows, 8), 1);
-	assert_int_equal(rows[0].count, 300);
-	for (unsigned i = 0; i < 300; i++) {
-		dft_profiler_observe(p, k, 10 * US, 0);
+	t = 3 * IVL + 1; /* past the first rotation time: rotates on this span */
+	for (unsigned i = 0; i < 300; i++, t += 1000) {
+		leaf(p, k, t, 10 * US, 0);
 		dft_profiler_count(p, k, true);
 	}
-	assert_true(dft_profiler_tick(p, t += IVL));
 	assert_int_equal(dft_profiler_snapshot(p, NULL, rows, 8), 1);
 	assert_int_equal(rows[0].count, 600); /* both halves */
 	assert_int_equal(rows[0].kept, 300);
 	assert_int_equal(rows[0].filtered, 300);
-	assert_near(rows[0].duration_p99_ns, 1000 * US);
-	assert_true(dft_profiler_tick(p, t += IVL)); /* interval 4: rotate drops the 1 ms half */
+	t = 6 * IVL; /* the second rotation drops the 1 ms half */
+	leaf(p, k, t, 10 * US, 0);
 	assert_int_equal(dft_profiler_snapshot(p, NULL, rows, 8), 1);
-	assert_int_equal(rows[0].count, 300);
-	assert_int_equal(rows[0].filtered, 0);
-	assert_int_equal(rows[0].kept, 300);
-	/* thresholds are recomputed before the rotation, still from both halves */
-	assert_near(rows[0].duration_p99_ns, 1000 * US);
-	assert_true(dft_profiler_tick(p, t += IVL));
-	assert_int_equal(dft_profiler_snapshot(p, NULL, rows, 8), 1);
+	assert_int_equal(rows[0].count, 301);
 	assert_near(rows[0].duration_p99_ns, 10 * US);
-	assert_true(dft_profiler_tick(p, t += IVL)); /* interval 6: rotate drops the 10 us half too */
-	assert_int_equal(dft_profiler_snapshot(p, NULL, rows, 8), 0);
+	/* hours of span time with fewer than min_window (64) samples: nothing is dropped */
+	for (unsigned i = 0; i < 60; i++)
+		leaf(p, k, t += 60 * IVL, 10 * US, 0);
+	assert_int_equal(dft_profiler_snapshot(p, NULL, rows, 8), 1);
+	assert_int_equal(rows[0].count, 361);
+	dft_profiler_destroy(p);
+}
+
+/*
+ * The baseline is the median: slow spans, even 5% of them at 30x, do not lift it, and the
+ * threshold stays under 10x the median, so a 10x span is kept once the key has 20 samples.
+ */
+static void test_outlier_threshold_robust(void **state)
+{
+	struct dft_profiler *p = mk(8, 10);
+	struct dft_prof_limits lim;
+	uint64_t t = IVL;
+	int k;
+
+	(void)state;
+	k = dft_profiler_key(p, 1, 2);
+	for (unsigned i = 0; i < 7; i++)
+		leaf(p, k, t += US, 1000 * US, 0);
+	dft_profiler_limits(p, k, &lim);
+	assert_int_equal(lim.self_ns, 0); /* fewer than outlier_warmup (8) samples */
+	for (unsigned i = 7; i < 20; i++)
+		leaf(p, k, t += US, (i % 20 == 13 ? 30000 : 800 + (i * 37) % 400) * US, 0);
+	dft_profiler_limits(p, k, &lim);
+	assert_true(lim.self_ns > 4 * 1000 * US);
+	assert_true(lim.self_ns < 10 * 800 * US);
+	for (unsigned i = 20; i < 5000; i++)
+		leaf(p, k, t += US, (i % 20 == 13 ? 30000 : 800 + (i * 37) % 400) * US, 0);
+	dft_profiler_limits(p, k, &lim);
+	/* 5% at 30 ms: the median stays near 1 ms, the threshold near 0.9 x 10 x it */
+	assert_true(lim.self_ns > 8 * 1000 * US);
+	assert_true(lim.self_ns < 10 * 1000 * US);
+	assert_true(dft_profiler_outlier_factor(10, 20) < 10 * 0.66);
+	assert_true(dft_profiler_outlier_factor(10, 1000000) < 9.0);
+	assert_true(dft_profiler_outlier_factor(10, 1000000) > 8.9);
+	dft_profiler_destroy(p);
+}
+
+/*
+ * A wrapping key learns self time; its inclusive baseline is separate (for spans whose children
+ * were not seen), and explained spans stay out of both.
+ */
+static void test_self_time_and_explained(void **state)
+{
+	struct dft_profiler *p = mk(8, 10);
+	struct dft_prof_limits lim;
+	uint64_t t = IVL;
+	int k;
+
+	(void)state;
+	k = dft_profiler_key(p, 1, 2);
+	for (unsigned i = 0; i < 64; i++) {
+		struct dft_prof_obs o = {.end_ns = t += US, .duration_ns = 20000 * US, .self_ns = 200 * US,
+					 .self_known = true};
+
+		dft_profiler_observe(p, k, &o);
+	}
+	dft_profiler_limits(p, k, &lim);
+	assert_true(lim.wraps);
+	assert_true(lim.self_ns > 5 * 200 * US && lim.self_ns < 10 * 200 * US);
+	assert_true(lim.duration_ns > 5 * 20000 * US && lim.duration_ns < 10 * 20000 * US);
+	/* 64 explained spans (cold starts of 5 s) do not move either baseline */
+	for (unsigned i = 0; i < 64; i++) {
+		struct dft_prof_obs o = {.end_ns = t += US, .duration_ns = 5000000 * US, .self_ns = 5000000 * US,
+					 .self_known = true, .explained = true};
+
+		dft_profiler_observe(p, k, &o);
+	}
+	{
+		struct dft_prof_limits after;
+
+		dft_profiler_limits(p, k, &after);
+		assert_int_equal(after.self_ns, lim.self_ns);
+		assert_int_equal(after.duration_ns, lim.duration_ns);
+	}
+	/* spans whose children stop being seen turn the key into a leaf key after a while */
+	for (unsigned i = 0; i < 64; i++)
+		leaf(p, k, t += US, 300 * US, 0);
+	dft_profiler_limits(p, k, &lim);
+	assert_false(lim.wraps);
+	dft_profiler_destroy(p);
+}
+
+/* The same spans give the same thresholds whatever the NIC's clock does meanwhile. */
+static void test_speed_invariance(void **state)
+{
+	struct dft_profiler *a = mk(8, 2), *b = mk(8, 2);
+	uint64_t t = IVL;
+	int ka, kb;
+
+	(void)state;
+	ka = dft_profiler_key(a, 1, 2);
+	kb = dft_profiler_key(b, 1, 2);
+	for (unsigned i = 0; i < 20000; i++) {
+		struct dft_prof_limits la, lb;
+		uint64_t d = (500 + (i * 7919) % 1000) * US;
+
+		t += 3 * US;
+		leaf(a, ka, t, d, (uint32_t)(i % 977));
+		/* b's NIC clock runs a thousand times faster than a's (a replay slowed down) */
+		dft_profiler_tick(a, i * 3000ull);
+		dft_profiler_tick(b, i * 3000000ull);
+		leaf(b, kb, t, d, (uint32_t)(i % 977));
+		dft_profiler_limits(a, ka, &la);
+		dft_profiler_limits(b, kb, &lb);
+		assert_memory_equal(&la, &lb, sizeof(la));
+	}
+	dft_profiler_destroy(a);
+	dft_profiler_destroy(b);
+}
+
+/* A span far behind its key's span time restarts the key's clock (counted); stragglers do not. */
+static void test_clock_reset(void **state)
+{
+	struct dft_profiler *p = mk(8, 10);
+	struct dft_prof_row rows[8];
+	int k;
+
+	(void)state;
+	k = dft_profiler_key(p, 1, 2);
+	leaf(p, k, 1000 * IVL, 10 * US, 0);
+	leaf(p, k, 1000 * IVL - 59 * IVL, 10 * US, 0); /* 59 s late: a straggler */
+	assert_int_equal(dft_profiler_clock_resets(p), 0);
+	leaf(p, k, 1000 * IVL - 61 * IVL, 10 * US, 0);
+	assert_int_equal(dft_profiler_clock_resets(p), 1);
+	/* the samples are kept: the baseline survives a clock step */
+	assert_int_equal(dft_profiler_snapshot(p, NULL, rows, 8), 1);
+	assert_int_equal(rows[0].count, 3);
 	dft_profiler_destroy(p);
 }
 
@@ -205,14 +338,12 @@ static void test_key_table_full(void **state)
 	assert_int_equal(dft_profiler_keys_full(p), 2); /* the key itself; no aggregate is tried for it */
 	assert_int_equal(dft_profiler_key(p, 1, 2), b); /* known keys still resolve */
 	/* a key without an aggregate has a duration profile but no queue threshold */
-	for (unsigned i = 0; i < 300; i++)
-		dft_profiler_observe(p, c, 1000, 1000);
-	dft_profiler_observe(p, -ENOSPC, 1000, 1000); /* ignored */
-	dft_profiler_tick(p, 0);
-	dft_profiler_tick(p, IVL);
+	for (unsigned i = 0; i < 256; i++)
+		leaf(p, c, IVL + i, 1000, 1000);
+	leaf(p, -ENOSPC, IVL, 1000, 1000); /* ignored */
 	dft_profiler_limits(p, c, &lim);
 	assert_int_equal(lim.queue_ns, 0);
-	assert_near(lim.duration_ns, 3000);
+	assert_in_range(lim.self_ns, 8 * 1000, 9 * 1000 + 200);
 	dft_profiler_destroy(p);
 }
 
@@ -223,6 +354,10 @@ int main(void)
 		cmocka_unit_test(test_quantiles_and_snapshot),
 		cmocka_unit_test(test_component_queue_limit),
 		cmocka_unit_test(test_window_rotation),
+		cmocka_unit_test(test_outlier_threshold_robust),
+		cmocka_unit_test(test_self_time_and_explained),
+		cmocka_unit_test(test_speed_invariance),
+		cmocka_unit_test(test_clock_reset),
 		cmocka_unit_test(test_key_table_full),
 	};
 

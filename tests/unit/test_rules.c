@@ -97,20 +97,27 @@ static void test_queue_floor(void **state)
 	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 0, NULL, false), 0);
 }
 
-/* A profiler with n spans of (comp 1, op 2), duration dur and queue q, recomputed once. */
+/* A profiler with n leaf spans of (comp 1, op 2), duration dur and queue q, then one more
+ * interval of span time later so the thresholds are refreshed on all n. */
 static struct dft_profiler *profile(unsigned n, uint64_t dur, uint64_t q, int *key)
 {
 	struct dft_prof_cfg pc;
 	struct dft_profiler *p;
+	struct dft_prof_obs o = {.end_ns = WALL, .duration_ns = dur, .self_ns = dur, .queue_ns = (uint32_t)q};
 
 	dft_prof_cfg_defaults(&pc);
+	pc.interval_ns = 10 * MS;
 	assert_int_equal(dft_profiler_create(&pc, &p), 0);
 	*key = dft_profiler_key(p, 1, 2);
 	assert_true(*key >= 0);
-	for (unsigned i = 0; i < n; i++)
-		dft_profiler_observe(p, *key, dur, q);
-	assert_false(dft_profiler_tick(p, 1));
-	assert_true(dft_profiler_tick(p, 1 + pc.interval_ns));
+	for (unsigned i = 0; i + 1 < n; i++) {
+		o.end_ns = WALL + i;
+		dft_profiler_observe(p, *key, &o);
+	}
+	if (n) {
+		o.end_ns = WALL + pc.interval_ns + n;
+		dft_profiler_observe(p, *key, &o);
+	}
 	return p;
 }
 
@@ -156,26 +163,56 @@ static void test_outlier_warmup(void **state)
 	/* warm-up policy: no profile, only the absolute ceiling (1 s) */
 	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 1000 * MS, &lim, false), 0);
 	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 1000 * MS + 1, &lim, false), DFT_KEEP_OUTLIER);
-	p = profile(199, 100000, 0, &key);
+	p = profile(7, 100000, 0, &key);
 	dft_profiler_limits(p, key, &lim);
-	assert_int_equal(lim.duration_ns, 0);
+	assert_int_equal(lim.self_ns, 0);
 	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 200 * MS, &lim, false), 0);
 	dft_profiler_destroy(p);
-	/* warm: 3 x p99, and the ceiling no longer decides */
-	p = profile(200, 100000, 0, &key);
+	/* warm (20 samples): under 10 x the median, and the ceiling no longer decides */
+	p = profile(20, 100000, 0, &key);
 	dft_profiler_limits(p, key, &lim);
-	assert_in_range(lim.duration_ns, 3 * 97800, 3 * 102200);
-	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, lim.duration_ns, &lim, false), 0);
-	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, lim.duration_ns + 1, &lim, false), DFT_KEEP_OUTLIER);
-	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 200 * MS, &lim, false), DFT_KEEP_OUTLIER);
+	assert_in_range(lim.self_ns, 100000 * 5, 100000 * 10 - 1);
+	assert_false(lim.wraps);
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, lim.self_ns, &lim, false), 0);
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, lim.self_ns + 1, &lim, false), DFT_KEEP_OUTLIER);
+	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 10 * 100000, &lim, false), DFT_KEEP_OUTLIER);
 	f.cfg.outlier = false;
 	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 200 * MS, &lim, false), 0);
 	f.cfg.outlier = true;
 	/* a ceiling of 0 turns the warm-up test off */
 	f.cfg.outlier_ceiling_ns = 0;
-	lim.duration_ns = 0;
+	lim.self_ns = 0;
 	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, UINT64_MAX, &lim, false), 0);
 	dft_profiler_destroy(p);
+}
+
+/* Self time decides where the span's children were seen; a wrapping key's span without them is
+ * judged whole against whole durations. */
+static void test_outlier_self_time(void **state)
+{
+	struct dft_filter f = filter();
+	struct dft_prof_limits lim = {.self_ns = 2 * MS, .duration_ns = 200 * MS, .wraps = true};
+	struct dft_slot s = slot(0, DFT_STATUS_OK, 0);
+	struct dft_span_facts x = {.kind = DFT_KIND_PLATFORM, .duration_ns = 100 * MS, .lim = lim};
+
+	(void)state;
+	/* a proxy that waited 100 ms for a slow function but spent 1 ms itself is not an outlier */
+	x.self_known = true;
+	x.self_ns = 1 * MS;
+	assert_int_equal(dft_filter_decide(&f, &s, &x), 0);
+	/* 60 ms of its own inside a short inclusive time is */
+	x.duration_ns = 70 * MS;
+	x.self_ns = 60 * MS;
+	assert_int_equal(dft_filter_decide(&f, &s, &x), DFT_KEEP_OUTLIER);
+	/* children not seen: the inclusive baseline */
+	x.self_known = false;
+	assert_int_equal(dft_filter_decide(&f, &s, &x), 0);
+	x.duration_ns = 200 * MS + 1;
+	assert_int_equal(dft_filter_decide(&f, &s, &x), DFT_KEEP_OUTLIER);
+	/* a leaf key: the duration against the self baseline */
+	x.lim.wraps = false;
+	x.duration_ns = 2 * MS + 1;
+	assert_int_equal(dft_filter_decide(&f, &s, &x), DFT_KEEP_OUTLIER);
 }
 
 static void test_platform_override(void **state)
@@ -459,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_queue_floor),
 		cmocka_unit_test(test_queue_relative),
 		cmocka_unit_test(test_outlier_warmup),
+		cmocka_unit_test(test_outlier_self_time),
 		cmocka_unit_test(test_platform_override),
 		cmocka_unit_test_setup_teardown(test_contention, setup_region, teardown_region),
 		cmocka_unit_test_setup_teardown(test_contention_history, setup_region, teardown_region),
