@@ -59,7 +59,7 @@ static const struct key keys[] = {
 	{"profiler", "ship_profiles", K_BOOL, 0, 0, "true", "send a Profile in the batch stream each interval"},
 	{"hold", "enabled", K_BOOL, 0, 0, "true", "hold would-be-filtered platform spans (retroactive keep)"},
 	{"hold", "max_spans", K_U32, 1, 1u << 24, "65536", "spans the window holds at most"},
-	{"hold", "hold_ms", K_MS, 1, 3600000, "500", "hold time of a trace, from its first held span"},
+	{"hold", "hold_ms", K_MS, 1, 3600000, "500", "hold time of a trace from its first held span (span time)"},
 	{"hold", "remember_traces", K_U32, 0, 1u << 24, "16384", "anomalous trace ids remembered"},
 	{"hold", "remember_ms", K_MS, 1, 3600000, "2000", "how long an anomalous trace id is remembered"},
 	{"batch", "spans", K_U32, 1, 65536, "256", "spans per batch"},
