@@ -62,6 +62,7 @@ static const struct key keys[] = {
 	{"hold", "hold_ms", K_MS, 1, 3600000, "500", "hold time of a trace from its first held span (span time)"},
 	{"hold", "remember_traces", K_U32, 0, 1u << 24, "16384", "anomalous trace ids remembered"},
 	{"hold", "remember_ms", K_MS, 1, 3600000, "2000", "how long an anomalous trace id is remembered"},
+	{"hold", "retro", K_SPECIAL, 0, 0, "path", "what an anomaly keeps of its trace: path (its ancestors) or trace"},
 	{"batch", "spans", K_U32, 1, 65536, "256", "spans per batch"},
 	{"batch", "flush_us", K_U32, 1, 60000000, "1000", "close a non-empty batch after this"},
 	{"batch", "backlog", K_U32, 1, 1u << 20, "1024", "unacknowledged batches kept for resend"},
@@ -197,6 +198,12 @@ static int set_special(struct dft_nic_config *cfg, const struct key *k, const ch
 {
 	if (!strcmp(k->name, "platform_components"))
 		return parse_platform(cfg, v, why, wl);
+	if (!strcmp(k->name, "retro")) {
+		if (strcmp(v, "path") && strcmp(v, "trace"))
+			return why_set(why, wl, "'%s': expected path or trace", v);
+		cfg->hold.retro_path = !strcmp(v, "path");
+		return 0;
+	}
 	if (!strcmp(k->name, "type"))
 		return pick(transports, sizeof(transports) / sizeof(transports[0]), v, cfg->transport, why, wl);
 	if (!strcmp(k->name, "backend")) {
@@ -349,6 +356,7 @@ void dft_nic_config_defaults(struct dft_nic_config *cfg)
 	cfg->hold.max_spans = 65536;
 	cfg->hold.hold_ns = 500000000ull;
 	cfg->hold.remember_traces = 16384;
+	cfg->hold.retro_path = true;
 	cfg->hold.remember_ns = 2000000000ull;
 	/* the profiler's copies of the rule knobs it computes thresholds for */
 	cfg->prof.outlier_warmup = cfg->filter.outlier_warmup;

@@ -1,10 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The hold window: a platform span the rules would filter is kept back for a while, because the
- * same trace may still turn out anomalous (a later span errors, queues, ...). Then its held spans
- * are reported with DFT_KEEP_RETRO and the trace id is remembered, so later spans of the trace are
- * kept too. When the trace's root span ends normally the held spans are filtered at once; a trace
- * whose root never comes is filtered when its hold time (from its first held span) runs out.
+ * same trace may still turn out anomalous (a later span errors, queues, ...). Then the trace id is
+ * remembered and, by the retro scope:
+ *   path   (default) the anomalous span's ancestors are reported with DFT_KEEP_RETRO: the hops the
+ *          request took to the anomaly, which show where it sat; a held span that is not one is
+ *          filtered when a hop list the NIC saw (a function span's) names it, so the collector
+ *          can rebuild it like any other normal span, and reported otherwise: a request that
+ *          failed before it reached a function has no hop list to rebuild its spans from;
+ *   trace  every held span and every later span of the trace is reported.
+ * Ancestors end after their descendants, so they mostly arrive after the anomaly: each remembered
+ * trace keeps a few span ids it still wants (the parent of every anomalous span, then the parent's
+ * parent as each arrives). When the trace's root span ends normally the held spans are filtered at
+ * once; a trace whose root never comes is filtered when its hold time (from its first held span)
+ * runs out.
  *
  * Memory is fixed at create: a pool of span records, a pool of trace entries (held traces plus
  * remembered anomalous ones), a hash of trace ids with chained buckets, and per trace a singly
@@ -18,6 +27,7 @@
 #include "nic.h"
 
 #define NIL UINT32_MAX
+#define PATH_PASSES 4u /* held spans scanned at most this often for ancestors that came early */
 
 struct hold_span {
 	struct dft_span_rec rec;
@@ -31,6 +41,9 @@ struct hold_trace {
 	uint32_t chain;            /* next trace in the hash bucket */
 	uint32_t prev, next;       /* FIFO links */
 	uint32_t head, tail, n;    /* held spans, oldest first */
+	uint64_t want[DFT_HOLD_WANT]; /* path scope: ancestor span ids still to come, 0 = free */
+	uint64_t covered[DFT_HOLD_COVERED]; /* span ids named by hop lists seen: can be rebuilt */
+	uint8_t n_covered;
 	uint64_t deadline;         /* span time */
 	uint64_t wall_deadline;    /* the NIC's clock: the bound when span time stands still */
 	uint8_t state;
@@ -155,6 +168,8 @@ static uint32_t trace_new(struct dft_hold *h, const uint8_t *tid)
 	e = &h->traces[t];
 	h->trace_free = e->next;
 	memcpy(e->tid, tid, DFT_TRACE_ID_LEN);
+	memset(e->want, 0, sizeof(e->want));
+	e->n_covered = 0;
 	e->head = e->tail = NIL;
 	e->n = 0;
 	b = bucket_of(h, tid);
@@ -198,7 +213,6 @@ static uint32_t drop_spans(struct dft_hold *h, uint32_t t, dft_hold_drop_fn drop
 	return n;
 }
 
-/* t turned anomalous: its held spans go to the release queue and the trace is remembered. */
 static void set_deadline(struct dft_hold *h, uint32_t t, const struct dft_hold_now *now, uint64_t ns)
 {
 	h->traces[t].deadline = now->span_ns + ns;
@@ -212,22 +226,113 @@ static bool expired(const struct dft_hold *h, uint32_t t, const struct dft_hold_
 	return h->traces[t].deadline <= now->span_ns || h->traces[t].wall_deadline <= now->wall_ns;
 }
 
-static void mark_anomalous(struct dft_hold *h, uint32_t t, const struct dft_hold_now *now)
+static bool covered(const struct hold_trace *e, uint64_t id)
+{
+	for (unsigned i = 0; i < e->n_covered; i++)
+		if (e->covered[i] == id)
+			return true;
+	return false;
+}
+
+/* Path scope: the trace wants span id `id` (an ancestor of an anomalous span). */
+static void want_add(struct dft_hold *h, struct hold_trace *e, uint64_t id)
+{
+	unsigned free_slot = DFT_HOLD_WANT;
+
+	if (!id)
+		return;
+	for (unsigned i = 0; i < DFT_HOLD_WANT; i++) {
+		if (e->want[i] == id)
+			return;
+		if (!e->want[i] && free_slot == DFT_HOLD_WANT)
+			free_slot = i;
+	}
+	if (free_slot == DFT_HOLD_WANT) {
+		/* more anomalous branches than slots: the oldest wish gives way (counted) */
+		memmove(e->want, e->want + 1, sizeof(e->want) - sizeof(e->want[0]));
+		free_slot = DFT_HOLD_WANT - 1;
+		h->st.want_full++;
+	}
+	e->want[free_slot] = id;
+}
+
+/* Path scope: true when span id is wanted (the wish is fulfilled and cleared). */
+static bool want_take(struct hold_trace *e, uint64_t id)
+{
+	if (!id)
+		return false;
+	for (unsigned i = 0; i < DFT_HOLD_WANT; i++)
+		if (e->want[i] == id) {
+			e->want[i] = 0;
+			return true;
+		}
+	return false;
+}
+
+/* Move span s to the release queue, marked retro (it stays in the held gauge until reported). */
+static void release(struct dft_hold *h, uint32_t s)
+{
+	h->spans[s].rec.keep_reasons |= DFT_KEEP_RETRO;
+	h->spans[s].next = NIL;
+	if (h->rel_tail != NIL)
+		h->spans[h->rel_tail].next = s;
+	else
+		h->rel_head = s;
+	h->rel_tail = s;
+	h->st.released++;
+}
+
+/*
+ * t turned anomalous because of rec: its held spans are released (trace scope), or those that are
+ * rec's ancestors are and the rest filtered (path scope); the trace is remembered.
+ */
+static void mark_anomalous(struct dft_hold *h, uint32_t t, const struct dft_span_rec *rec,
+			   const struct dft_hold_now *now, dft_hold_drop_fn drop, void *arg)
 {
 	struct hold_trace *e = &h->traces[t];
 
-	for (uint32_t s = e->head; s != NIL; s = h->spans[s].next)
-		h->spans[s].rec.keep_reasons |= DFT_KEEP_RETRO;
-	if (e->head != NIL) {
-		if (h->rel_tail != NIL)
-			h->spans[h->rel_tail].next = e->head;
-		else
-			h->rel_head = e->head;
-		h->rel_tail = e->tail;
-		h->st.released += e->n;
+	memset(e->want, 0, sizeof(e->want));
+	if (h->cfg.retro_path) {
+		want_add(h, e, rec->parent_span_id);
+		/*
+		 * Held spans are reported when they are an ancestor of the anomaly (one that reached
+		 * the NIC before it: another ring, read first) or when no hop list named them; the
+		 * rest are filtered. An ancestor found makes its parent wanted: look again.
+		 */
+		for (unsigned pass = 0; pass < PATH_PASSES && e->head != NIL; pass++) {
+			uint32_t *pp = &e->head, found = 0;
+
+			e->tail = NIL;
+			while (*pp != NIL) {
+				uint32_t s = *pp;
+				const struct dft_span_rec *r = &h->spans[s].rec;
+				bool wanted = want_take(e, r->span_id);
+
+				if (wanted || !covered(e, r->span_id)) {
+					if (wanted) {
+						want_add(h, e, r->parent_span_id);
+						found++;
+					}
+					*pp = h->spans[s].next;
+					e->n--;
+					release(h, s);
+					continue;
+				}
+				e->tail = s;
+				pp = &h->spans[s].next;
+			}
+			if (!found)
+				break;
+		}
+		h->st.path_drops += drop_spans(h, t, drop, arg);
+	} else {
+		for (uint32_t s = e->head, next; s != NIL; s = next) {
+			next = h->spans[s].next;
+			release(h, s);
+		}
+		e->head = e->tail = NIL;
+		e->n = 0;
 	}
-	e->head = e->tail = NIL;
-	e->n = 0;
 	if (!h->cfg.remember_traces) {
 		trace_free(h, t);
 		return;
@@ -249,9 +354,28 @@ enum dft_fate dft_hold_admit(struct dft_hold *h, struct dft_span_rec *rec, bool 
 		return keep ? DFT_FATE_REPORT : DFT_FATE_FILTER;
 	t = find(h, rec->trace_id);
 	if (t != NIL && h->traces[t].state == T_ANOMALOUS) {
-		if (!keep)
+		e = &h->traces[t];
+		if (!h->cfg.retro_path) {
+			if (!keep)
+				rec->keep_reasons = DFT_KEEP_RETRO;
+			return DFT_FATE_REPORT;
+		}
+		if (want_take(e, rec->span_id)) {
+			/* an ancestor of an anomaly: reported, and the wish moves on to its parent */
+			want_add(h, e, rec->parent_span_id);
+			if (!keep)
+				rec->keep_reasons = DFT_KEEP_RETRO;
+			return DFT_FATE_REPORT;
+		}
+		/* another anomaly in the trace: its path is wanted too */
+		if (keep & ~DFT_KEEP_FUNCTION)
+			want_add(h, e, rec->parent_span_id);
+		if (!keep && !covered(e, rec->span_id)) {
+			/* no hop list named it (yet): only the span itself can show it */
 			rec->keep_reasons = DFT_KEEP_RETRO;
-		return DFT_FATE_REPORT;
+			return DFT_FATE_REPORT;
+		}
+		return keep ? DFT_FATE_REPORT : DFT_FATE_FILTER;
 	}
 	if (keep & ~DFT_KEEP_FUNCTION) {
 		/* remembering is bounded: the oldest anomalous trace makes room (before taking an entry,
@@ -268,7 +392,7 @@ enum dft_fate dft_hold_admit(struct dft_hold *h, struct dft_span_rec *rec, bool 
 			}
 		}
 		if (t != NIL)
-			mark_anomalous(h, t, now);
+			mark_anomalous(h, t, rec, now, drop, arg);
 		return DFT_FATE_REPORT;
 	}
 	if (rec->flags & DFT_SF_ROOT) {
@@ -311,6 +435,20 @@ enum dft_fate dft_hold_admit(struct dft_hold *h, struct dft_span_rec *rec, bool 
 	e->n++;
 	h->st.held++;
 	return DFT_FATE_HELD;
+}
+
+void dft_hold_saw_hops(struct dft_hold *h, const uint8_t *trace_id, const uint64_t *span_ids, unsigned n)
+{
+	struct hold_trace *e;
+	uint32_t t;
+
+	if (!h || !h->cfg.enabled || (t = find(h, trace_id)) == NIL)
+		return;
+	e = &h->traces[t];
+	/* beyond the set's room a span counts as not rebuildable: reported, never lost */
+	for (unsigned i = 0; i < n && e->n_covered < DFT_HOLD_COVERED; i++)
+		if (span_ids[i] && !covered(e, span_ids[i]))
+			e->covered[e->n_covered++] = span_ids[i];
 }
 
 const struct dft_span_rec *dft_hold_release_peek(const struct dft_hold *h)

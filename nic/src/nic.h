@@ -205,6 +205,7 @@ struct dft_nic_config {
 		uint64_t hold_ns;
 		uint32_t remember_traces;
 		uint64_t remember_ns;
+		bool retro_path;  /* retro scope: the anomalies' ancestors (true) or whole traces */
 	} hold;
 };
 
@@ -243,6 +244,8 @@ struct dft_nic_counters {
 	uint64_t hold_root_drops;      /* held spans filtered when their trace's root ended normally */
 	uint64_t hold_released;        /* held spans reported because the trace turned anomalous */
 	uint64_t anomalous_evicted;    /* remembered anomalous traces forgotten early (memory full) */
+	uint64_t hold_path_drops;      /* held spans filtered: in an anomalous trace, off every anomaly's path */
+	uint64_t hold_want_full;       /* wanted ancestors given up for a newer one */
 	uint64_t names_full;
 	uint64_t prof_keys_full;
 	uint64_t children_evicted;     /* children-table entries given up before their parent came */
@@ -377,6 +380,8 @@ struct dft_hold_now {
 	uint64_t wall_ns;
 };
 #define DFT_HOLD_WALL_FACTOR 4u
+#define DFT_HOLD_WANT 4u /* path scope: ancestors a remembered trace waits for at once */
+#define DFT_HOLD_COVERED 24u /* path scope: span ids named by hop lists, per trace */
 /*
  * Decide the fate of a span the rules have judged (rec->keep_reasons). holdable: a platform span
  * the window may keep back. Marks anomalous traces (moving their held spans to the release queue),
@@ -384,6 +389,9 @@ struct dft_hold_now {
  */
 enum dft_fate dft_hold_admit(struct dft_hold *h, struct dft_span_rec *rec, bool holdable,
 			     const struct dft_hold_now *now, dft_hold_drop_fn drop, void *arg);
+/* A span of this trace carried hops naming span_ids[0, n) (path scope: those can be rebuilt, so
+ * they need not be reported). Call before admitting that span. */
+void dft_hold_saw_hops(struct dft_hold *h, const uint8_t *trace_id, const uint64_t *span_ids, unsigned n);
 /* The oldest span waiting to be reported (keep_reasons has DFT_KEEP_RETRO), or NULL. */
 const struct dft_span_rec *dft_hold_release_peek(const struct dft_hold *h);
 void dft_hold_release_pop(struct dft_hold *h);
@@ -394,6 +402,8 @@ unsigned dft_hold_flush(struct dft_hold *h, dft_hold_drop_fn drop, void *arg);
 struct dft_hold_stats {
 	uint64_t held;           /* spans held or queued for release now */
 	uint64_t timeouts, root_drops, released, overflow, anomalous_evicted;
+	uint64_t path_drops;     /* path scope: held spans of an anomalous trace not on an anomaly's path */
+	uint64_t want_full;      /* path scope: wanted ancestors given up for a newer one */
 	uint32_t traces_held, traces_anomalous;
 };
 void dft_hold_stats(const struct dft_hold *h, struct dft_hold_stats *out);

@@ -226,6 +226,8 @@ static void sync_hold(struct dft_nic_ctx *ctx)
 	dft_ctr_set(&dft_nic_ctr.hold_root_drops, st.root_drops);
 	dft_ctr_set(&dft_nic_ctr.hold_released, st.released);
 	dft_ctr_set(&dft_nic_ctr.anomalous_evicted, st.anomalous_evicted);
+	dft_ctr_set(&dft_nic_ctr.hold_path_drops, st.path_drops);
+	dft_ctr_set(&dft_nic_ctr.hold_want_full, st.want_full);
 }
 
 static uint64_t span_ns(const struct dft_nic_region *r, const struct dft_slot *s, uint64_t t)
@@ -262,7 +264,7 @@ static struct dft_hold_now hold_now(const struct dft_nic_ctx *ctx)
  * the keep_reasons to batch it with. Filtered, held and lost spans are counted here.
  */
 static enum dft_fate judge(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const struct dft_slot *s,
-			   enum dft_kind *kind, struct dft_span_rec *rec)
+			   const struct dft_slot *cont, enum dft_kind *kind, struct dft_span_rec *rec)
 {
 	uint16_t comp_local = s->component_id ? s->component_id : r->g.component_id;
 	uint32_t comp = gname(ctx, r, comp_local), op = gname(ctx, r, s->op_id);
@@ -327,6 +329,18 @@ static enum dft_fate judge(struct dft_nic_ctx *ctx, struct dft_nic_region *r, co
 		/* expiry before admission, span by span: what expires before this span is decided by
 		 * the spans' times alone, not by how they were batched on the way here */
 		dft_hold_expire(ctx->hold, &now, hold_dropped, ctx);
+		if (s->n_cont) {
+			uint64_t ids[DFT_SLOT_CONT_MAX * DFT_HOPS_PER_SLOT];
+			unsigned n = 0;
+
+			for (unsigned c = 0; c < s->n_cont && c < DFT_SLOT_CONT_MAX; c++) {
+				const struct dft_hops_slot *hs = (const struct dft_hops_slot *)(const void *)&cont[c];
+
+				for (unsigned k = 0; k < hs->n_hops && k < DFT_HOPS_PER_SLOT; k++)
+					ids[n++] = hs->hop[k].span_id;
+			}
+			dft_hold_saw_hops(ctx->hold, s->trace_id, ids, n);
+		}
 		fate = dft_hold_admit(ctx->hold, rec, *kind != DFT_KIND_FUNCTION && s->n_cont == 0, &now, hold_dropped,
 				      ctx);
 		/* the hold gauges reach the counters once per step (dft_worker_step), not per span */
@@ -552,7 +566,7 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 			i += need;
 			continue;
 		}
-		rc = judge(ctx, r, s, &kind, &rec);
+		rc = judge(ctx, r, s, &burst[i + 1], &kind, &rec);
 		if (rc == DFT_FATE_FILTER || rc == DFT_FATE_HELD || rc == DFT_FATE_OVERFLOW) {
 			i += need;
 			continue;

@@ -337,6 +337,125 @@ static void test_span_time(void **state)
 	dft_hold_destroy(h);
 }
 
+/* Path scope: an anomaly keeps its ancestors, not its whole trace. */
+static void test_retro_path(void **state)
+{
+	struct dft_hold_cfg c = {.enabled = true, .max_spans = 64, .hold_ns = 500 * MS, .remember_traces = 16,
+				 .remember_ns = 2000 * MS, .retro_path = true};
+	struct dft_hold *h;
+	struct drops d = {0};
+	struct dft_span_rec r;
+	const struct dft_span_rec *out;
+	struct dft_hold_stats st;
+
+	(void)state;
+	assert_int_equal(dft_hold_create(&c, &h), 0);
+	/* two steps of span 50 are held, then a third child of 50 is an outlier */
+	r = rec(5, 51, 0, 0);
+	r.parent_span_id = 50;
+	assert_int_equal(admit(h, &r, true, 1, &d), DFT_FATE_HELD);
+	{
+		/* the function's span came by with hop list naming every platform span of the trace */
+		static const uint64_t ids[] = {50, 51, 52, 60, 30};
+
+		dft_hold_saw_hops(h, r.trace_id, ids, 5);
+	}
+	r = rec(5, 52, 0, 0);
+	r.parent_span_id = 50;
+	assert_int_equal(admit(h, &r, true, 2, &d), DFT_FATE_HELD);
+	r = rec(5, 53, 0, DFT_KEEP_OUTLIER);
+	r.parent_span_id = 50;
+	assert_int_equal(admit(h, &r, true, 3, &d), DFT_FATE_REPORT);
+	/* the steps are not on its path: filtered, nothing released */
+	assert_null(dft_hold_release_peek(h));
+	assert_int_equal(d.n, 2);
+	assert_int_equal(held(h), 0);
+	/* its parent comes later: kept, and then the parent's parent is wanted */
+	r = rec(5, 50, 0, 0);
+	r.parent_span_id = 40;
+	assert_int_equal(admit(h, &r, true, 4, &d), DFT_FATE_REPORT);
+	assert_int_equal(r.keep_reasons, DFT_KEEP_RETRO);
+	/* a normal sibling of 50 is not */
+	r = rec(5, 60, 0, 0);
+	r.parent_span_id = 40;
+	assert_int_equal(admit(h, &r, true, 5, &d), DFT_FATE_FILTER);
+	/* a function span on the path is kept as a function (the wish still moves up) */
+	r = rec(5, 40, 0, DFT_KEEP_FUNCTION);
+	r.parent_span_id = 30;
+	assert_int_equal(admit(h, &r, false, 6, &d), DFT_FATE_REPORT);
+	assert_int_equal(r.keep_reasons, DFT_KEEP_FUNCTION);
+	r = rec(5, 30, DFT_SF_ROOT, 0);
+	assert_int_equal(admit(h, &r, true, 7, &d), DFT_FATE_REPORT);
+	assert_int_equal(r.keep_reasons, DFT_KEEP_RETRO);
+	/* an ancestor that was read before the anomaly is released from the window */
+	r = rec(6, 70, 0, 0);
+	r.parent_span_id = 69;
+	assert_int_equal(admit(h, &r, true, 8, &d), DFT_FATE_HELD);
+	{
+		static const uint64_t ids[] = {69, 70, 72};
+
+		dft_hold_saw_hops(h, r.trace_id, ids, 3);
+	}
+	r = rec(6, 72, 0, 0);
+	r.parent_span_id = 70;
+	assert_int_equal(admit(h, &r, true, 8, &d), DFT_FATE_HELD);
+	r = rec(6, 71, 0, DFT_KEEP_ERROR);
+	r.parent_span_id = 70;
+	assert_int_equal(admit(h, &r, true, 9, &d), DFT_FATE_REPORT);
+	out = dft_hold_release_peek(h);
+	assert_non_null(out);
+	assert_int_equal(out->span_id, 70);
+	assert_int_equal(out->keep_reasons, DFT_KEEP_RETRO);
+	dft_hold_release_pop(h);
+	assert_null(dft_hold_release_peek(h));
+	r = rec(6, 69, 0, 0);
+	r.parent_span_id = 0;
+	assert_int_equal(admit(h, &r, true, 10, &d), DFT_FATE_REPORT);
+	dft_hold_stats(h, &st);
+	assert_int_equal(st.path_drops, 3);
+	assert_int_equal(st.released, 1);
+	assert_int_equal(st.held, 0);
+	/* a span no hop list named is reported: nothing could rebuild it */
+	r = rec(5, 61, 0, 0);
+	r.parent_span_id = 40;
+	assert_int_equal(admit(h, &r, true, 11, &d), DFT_FATE_REPORT);
+	assert_int_equal(r.keep_reasons, DFT_KEEP_RETRO);
+	/* a trace no span of which carried hops is kept whole: nothing could rebuild it */
+	r = rec(8, 81, 0, 0);
+	assert_int_equal(admit(h, &r, true, 11, &d), DFT_FATE_HELD);
+	r = rec(8, 82, 0, DFT_KEEP_ERROR);
+	r.parent_span_id = 80;
+	assert_int_equal(admit(h, &r, true, 11, &d), DFT_FATE_REPORT);
+	out = dft_hold_release_peek(h);
+	assert_non_null(out);
+	assert_int_equal(out->span_id, 81);
+	dft_hold_release_pop(h);
+	r = rec(8, 83, 0, 0);
+	assert_int_equal(admit(h, &r, true, 11, &d), DFT_FATE_REPORT);
+	assert_int_equal(r.keep_reasons, DFT_KEEP_RETRO);
+	/* more open branches than wishes: the oldest gives way, counted */
+	r = rec(7, 99, 0, 0);
+	assert_int_equal(admit(h, &r, true, 11, &d), DFT_FATE_HELD);
+	{
+		static const uint64_t ids[] = {99, 200, 201, 202, 203, 204};
+
+		dft_hold_saw_hops(h, r.trace_id, ids, 6);
+	}
+	for (uint64_t i = 0; i < DFT_HOLD_WANT + 1; i++) {
+		r = rec(7, 100 + i, 0, DFT_KEEP_ERROR);
+		r.parent_span_id = 200 + i;
+		admit(h, &r, true, 11, &d);
+	}
+	dft_hold_stats(h, &st);
+	assert_int_equal(st.want_full, 1);
+	assert_int_equal(st.path_drops, 4); /* and 99, held when the first error came */
+	r = rec(7, 200, 0, 0);
+	assert_int_equal(admit(h, &r, true, 12, &d), DFT_FATE_FILTER);
+	r = rec(7, 201, 0, 0);
+	assert_int_equal(admit(h, &r, true, 12, &d), DFT_FATE_REPORT);
+	dft_hold_destroy(h);
+}
+
 static void test_disabled(void **state)
 {
 	struct dft_hold_cfg c = {.enabled = false, .max_spans = 4, .hold_ns = 1, .remember_traces = 1,
@@ -369,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_overflow_and_flush),
 		cmocka_unit_test(test_anomalous_memory),
 		cmocka_unit_test(test_span_time),
+		cmocka_unit_test(test_retro_path),
 		cmocka_unit_test(test_disabled),
 	};
 
