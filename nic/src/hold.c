@@ -215,7 +215,8 @@ static uint32_t drop_spans(struct dft_hold *h, uint32_t t, dft_hold_drop_fn drop
 
 static void set_deadline(struct dft_hold *h, uint32_t t, const struct dft_hold_now *now, uint64_t ns)
 {
-	h->traces[t].deadline = now->span_ns + ns;
+	/* span time may sit near the top of the range (a host's claim): saturate, never wrap */
+	h->traces[t].deadline = now->span_ns + ns < now->span_ns ? UINT64_MAX : now->span_ns + ns;
 	h->traces[t].wall_deadline = now->wall_ns + ns * DFT_HOLD_WALL_FACTOR;
 }
 

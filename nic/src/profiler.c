@@ -273,13 +273,19 @@ static uint64_t outlier_limit(const struct dft_profiler *p, const struct dft_his
 	return med ? times(dft_profiler_outlier_factor(p->cfg.outlier_multiple, n), med) : 0;
 }
 
+/* Span times are written by hosts: a time near the top of the range must not wrap a deadline. */
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
 static void refresh(struct dft_profiler *p, struct prof_entry *e)
 {
 	uint64_t qn = dft_hist_win_count(&e->queue), q99 = qn ? dft_hist_win_quantile(&e->queue, 0.99) : 0;
 
 	/* a p99 of 0 gives no relative threshold: "4x nothing" would flag any queueing at all */
 	e->lim.queue_ns = qn >= p->cfg.queue_min_samples && q99 ? times(p->cfg.queue_p99_multiple, q99) : 0;
-	e->next_refresh = e->now + p->cfg.interval_ns;
+	e->next_refresh = sat_add(e->now, p->cfg.interval_ns);
 	if (e->op == 0)
 		return;
 	e->lim.self_ns = outlier_limit(p, &e->self);
@@ -298,8 +304,8 @@ static void advance(struct dft_profiler *p, struct prof_entry *e, uint64_t end)
 		if (e->now && e->op) /* its component's aggregate follows: count the key once */
 			p->clock_resets++;
 		e->now = end;
-		e->next_refresh = end + p->cfg.interval_ns;
-		e->next_rotate = end + period;
+		e->next_refresh = sat_add(end, p->cfg.interval_ns);
+		e->next_rotate = sat_add(end, period);
 		return;
 	}
 	if (end > e->now)
@@ -313,7 +319,7 @@ static void advance(struct dft_profiler *p, struct prof_entry *e, uint64_t end)
 		e->kept[e->dur.cur] = 0;
 		e->filtered[e->dur.cur] = 0;
 		e->seen_half = 0;
-		e->next_rotate = e->now + period;
+		e->next_rotate = sat_add(e->now, period);
 	}
 }
 
