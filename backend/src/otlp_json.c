@@ -184,7 +184,9 @@ static void span_json(struct dft_buf *b, struct esc_strings *e, const Difftrace_
 	put_str(b, e, s->operation);
 	d = t;
 	d = LIT(d, ",\"kind\":");
-	d = put_u64(d, s->span_kind);
+	/* OTLP: a receiver MAY take UNSPECIFIED as INTERNAL; say so rather than leave it to each one
+	 * (the store keeps what the host reported) */
+	d = put_u64(d, s->span_kind ? s->span_kind : 1);
 	d = LIT(d, ",\"startTimeUnixNano\":\"");
 	d = put_u64(d, s->start_ns);
 	d = LIT(d, "\",\"endTimeUnixNano\":\"");

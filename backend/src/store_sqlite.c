@@ -51,7 +51,9 @@ static const char ins_profile_sql[] =
     "INSERT INTO profiles(sender_id, created_ns, component, operation, count, kept, filtered, duration_p50_ns,"
     " duration_p99_ns, queue_p99_ns, self_time_ns) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
-static const char span_exists_sql[] = "SELECT 1 FROM spans WHERE trace_id = ?1 AND span_id = ?2 LIMIT 1";
+/* the interval too: reconstruction fits a rebuilt span into its stored parent */
+static const char span_exists_sql[] =
+    "SELECT start_ns, end_ns FROM spans WHERE trace_id = ?1 AND span_id = ?2 LIMIT 1";
 
 /* a platform span the hold window released after its reconstruction: the real one replaces it */
 static const char del_recon_sql[] = "DELETE FROM spans WHERE trace_id = ?1 AND span_id = ?2 AND reconstructed = 1";
@@ -372,7 +374,8 @@ int dft_store_put_reconstructed(struct dft_store *st, const Difftrace__SpanBatch
 	return put_spans(st, b, true);
 }
 
-int dft_store_span_exists(struct dft_store *st, const uint8_t trace_id[16], uint64_t span_id)
+int dft_store_span_get(struct dft_store *st, const uint8_t trace_id[16], uint64_t span_id, uint64_t *start_ns,
+                       uint64_t *end_ns)
 {
 	sqlite3_stmt *q = st->span_exists;
 	int step;
@@ -381,12 +384,23 @@ int dft_store_span_exists(struct dft_store *st, const uint8_t trace_id[16], uint
 	if (sqlite3_bind_blob(q, 1, trace_id, 16, SQLITE_STATIC) | bind_u64(q, 2, span_id))
 		return store_fail(st, "bind span lookup");
 	step = sqlite3_step(q);
+	if (step == SQLITE_ROW) {
+		if (start_ns)
+			*start_ns = (uint64_t)sqlite3_column_int64(q, 0);
+		if (end_ns)
+			*end_ns = (uint64_t)sqlite3_column_int64(q, 1);
+	}
 	sqlite3_reset(q);
 	if (step == SQLITE_ROW)
 		return 1;
 	if (step != SQLITE_DONE)
 		return store_fail(st, "span lookup");
 	return 0;
+}
+
+int dft_store_span_exists(struct dft_store *st, const uint8_t trace_id[16], uint64_t span_id)
+{
+	return dft_store_span_get(st, trace_id, span_id, NULL, NULL);
 }
 
 int dft_store_load_profiles(struct dft_store *st, struct dft_profiles *p)

@@ -123,7 +123,9 @@ static void test_fields(void **state)
 	assert_non_null(strstr(out.p, "\"spanId\":\"fedcba9876543211\",\"parentSpanId\":\"fedcba9876543210\""));
 	assert_non_null(strstr(out.p, "\"startTimeUnixNano\":\"18446744073709550000\",\"endTimeUnixNano\":"
 	                              "\"18446744073709551000\""));
-	assert_non_null(strstr(out.p, "\"name\":\"GET /a\",\"kind\":0,"));
+	/* reported UNSPECIFIED: exported as INTERNAL, never 0 */
+	assert_non_null(strstr(out.p, "\"name\":\"GET /a\",\"kind\":1,"));
+	assert_null(strstr(out.p, "\"kind\":0"));
 	assert_non_null(strstr(out.p, "\"name\":\"handle\",\"kind\":1,"));
 	assert_non_null(strstr(out.p, "{\"key\":\"difftrace.queue_ns\",\"value\":{\"intValue\":\"1234\"}}"));
 	assert_non_null(strstr(out.p, "{\"key\":\"difftrace.cold_start\",\"value\":{\"boolValue\":true}}"));
