@@ -235,6 +235,8 @@ struct dft_nic_counters {
 	uint64_t rdma_writes;
 	uint64_t rdma_errors;
 	uint64_t hops_dropped; /* hops the host libraries cut from spans (ring headers' dropped_hops, clamped) */
+	uint64_t status_msg_invalid; /* status messages left out of reported spans: not 1..120 bytes of
+				      * printable UTF-8 (the span itself is reported) */
 	/* written by the main lcore */
 	uint64_t reported;
 	uint64_t lost_backlog_full;
@@ -402,9 +404,11 @@ void dft_batch_set_open_tsc(struct dft_batch *b, uint64_t tsc);
 bool dft_batch_full(const struct dft_batch *b);
 
 /*
- * Add a validated span slot (and its n_cont validated continuation slots in cont[]) with the
- * filter's verdict. Returns 0, or -ENOSPC when the batch (spans, hops or strings) cannot take it:
- * close the batch and add the span to a fresh one.
+ * Add a validated span slot (and its n_cont continuation slots in cont[], checked by
+ * dft_conts_validate) with the filter's verdict. A status message slot's text is validated here: a
+ * bad one is left out and counted in status_msg_invalid, the span is added without it. Returns 0,
+ * or -ENOSPC when the batch (spans, hops or strings) cannot take it: close the batch and add the
+ * span to a fresh one.
  */
 int dft_batch_add(struct dft_batch *b, const struct dft_batch_src *src, const struct dft_slot *s,
 		  const struct dft_slot *cont, enum dft_kind kind, uint32_t keep_reasons);

@@ -23,7 +23,7 @@ bool dft_nic_tx_ready;
 	X(batches_acked) X(backlog_batches) X(ring_corrupt) X(connects) X(disconnects) X(regions_attached)          \
 	X(regions_refused) X(regions_retired) X(held) X(hold_timeouts) X(hold_root_drops) X(hold_released)           \
 	X(anomalous_evicted) X(names_full) X(prof_keys_full) X(profiles_built) X(profiles_dropped) X(metrics_torn)     \
-	X(metrics_bad) X(dma_copies) X(dma_errors) X(rdma_reads) X(rdma_writes) X(rdma_errors) X(hops_dropped)
+	X(metrics_bad) X(dma_copies) X(dma_errors) X(rdma_reads) X(rdma_writes) X(rdma_errors) X(hops_dropped) X(status_msg_invalid)
 
 void dft_nic_snapshot(struct dft_nic_snapshot *s)
 {

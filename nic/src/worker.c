@@ -498,9 +498,7 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 		need = 1 + s->n_cont;
 		if (i + need > n)
 			break;
-		for (int c = 1; c < need; c++)
-			if (dft_cont_validate(&burst[i + c], &why))
-				break;
+		dft_conts_validate(&burst[i + 1], (unsigned)(need - 1), &why);
 		if (why == DFT_INVALID_BAD_NAME && refresh_names(r)) {
 			src.names_published = r->names_published;
 			continue;
