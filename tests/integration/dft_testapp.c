@@ -80,7 +80,7 @@ static void hex(const uint8_t *p, size_t n, char *out)
 }
 
 static void record(struct worker *w, const struct dft_span *sp, unsigned level, int explicit_ts,
-		   uint64_t start_ns, uint64_t end_ns, int error, int keep)
+		   uint64_t start_ns, uint64_t end_ns, int error, int keep, const char *message)
 {
 	char tid[33];
 	int function = level == 3;
@@ -90,10 +90,10 @@ static void record(struct worker *w, const struct dft_span *sp, unsigned level, 
 		"{\"trace_id\":\"%s\",\"span_id\":\"%016" PRIx64 "\",\"parent_span_id\":\"%016" PRIx64 "\","
 		"\"component\":\"%s\",\"operation\":\"%s\",\"function\":%s,\"error\":%s,\"keep\":%s,"
 		"\"expect_kept\":%s,\"explicit_ts\":%s,\"start_ns\":%" PRIu64 ",\"end_ns\":%" PRIu64 ","
-		"\"attempt\":%" PRId64 ",\"thread\":%u}\n",
+		"\"attempt\":%" PRId64 ",\"thread\":%u,\"message\":\"%s\"}\n",
 		tid, sp->span_id, sp->parent_span_id, comp_names[level], op_names[level], function ? "true" : "false",
 		error ? "true" : "false", keep ? "true" : "false", (function || error || keep) ? "true" : "false",
-		explicit_ts ? "true" : "false", start_ns, end_ns, sp->attr_val[0], w->idx);
+		explicit_ts ? "true" : "false", start_ns, end_ns, sp->attr_val[0], w->idx, message);
 	w->spans++;
 }
 
@@ -102,6 +102,7 @@ static void one_trace(struct worker *w, unsigned t)
 {
 	struct dft_span sp[4];
 	struct dft_ctx ctx;
+	char msg[4][48]; /* an error's status message: the span points at it until it ends */
 	uint64_t start[4], end[4];
 	int error[4], keep[4];
 	int explicit_ts = t & 1;
@@ -122,8 +123,13 @@ static void one_trace(struct worker *w, unsigned t)
 	}
 	for (int l = 3; l >= 0; l--) {
 		end[l] = start[l] + 100000 - (uint64_t)l * 1000 + next_rand(&w->rng) % 1000;
-		if (error[l])
+		msg[l][0] = 0;
+		if (error[l]) {
 			dft_span_set_status(&sp[l], DFT_SPAN_ERROR);
+			snprintf(msg[l], sizeof(msg[l]), "level %d failed on try %u", l, t);
+			if (dft_span_set_status_message(&sp[l], msg[l], strlen(msg[l])))
+				msg[l][0] = 0;
+		}
 		if (keep[l])
 			dft_span_keep(&sp[l]);
 		if (explicit_ts) {
@@ -133,7 +139,7 @@ static void one_trace(struct worker *w, unsigned t)
 			start[l] = base;
 			end[l] = realtime_ns();
 		}
-		record(w, &sp[l], (unsigned)l, explicit_ts, start[l], end[l], error[l], keep[l]);
+		record(w, &sp[l], (unsigned)l, explicit_ts, start[l], end[l], error[l], keep[l], msg[l]);
 	}
 }
 

@@ -96,8 +96,16 @@ def check_outputs(p, manifest, nic, exact):
         check(not missing, f"{len(missing)} kept spans missing from the store, e.g. {next(iter(missing), None)}")
     for k in stored:
         check_span(k, manifest[k], stored[k], "SQLite")
+        # an error's status message, from dft_span_set_status_message through the ring, the NIC's
+        # check, the batch, the store and the OTLP status.message
+        want = manifest[k].get("message", "")
+        check(stored[k]["status_message"] == want and exported[k]["status_message"] == want,
+              f"span {k}: status message SQLite {stored[k]['status_message']!r} / OTLP "
+              f"{exported[k]['status_message']!r}, sent {want!r}")
         check(stored[k]["attrs"].get("app.attempt") == manifest[k]["attempt"], f"span {k}: attrs {stored[k]['attrs']}")
     check(len(stored) == nic["reported"], f"store has {len(stored)} spans, NIC reported {nic['reported']}")
+    check(nic["status_msg_invalid"] == 0, f"the NIC refused status messages the library wrote: {nic}")
+    p.check_otlp_shape()
     return stored
 
 
