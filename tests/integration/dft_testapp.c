@@ -7,7 +7,8 @@
  * Each trace: ingress (platform, root) -> activator (platform) -> queue-proxy (platform) ->
  * function (function). Some platform spans are errors or explicitly kept; half the traces use
  * explicit nanosecond timestamps (their times must come out of the pipeline exactly), the other half
- * tick timestamps (converted by the NIC side, checked within a tolerance).
+ * tick timestamps (converted by the NIC side, checked within a tolerance). Error spans carry a status
+ * message; every 8th function span a hop the library must cut (dropped_hops).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -103,6 +104,7 @@ static void one_trace(struct worker *w, unsigned t)
 	struct dft_span sp[4];
 	struct dft_ctx ctx;
 	char msg[4][48]; /* an error's status message: the span points at it until it ends */
+	struct dft_hop_list cut;  /* every 8th function span: a hand-made list the library must cut */
 	uint64_t start[4], end[4];
 	int error[4], keep[4];
 	int explicit_ts = t & 1;
@@ -120,6 +122,13 @@ static void one_trace(struct worker *w, unsigned t)
 		dft_span_set_attr(&sp[l], key_attempt, (int64_t)t);
 		dft_span_set_attr(&sp[l], key_thread, (int64_t)w->idx);
 		dft_span_context(&sp[l], &ctx);
+	}
+	if (t % 8 == 0) {
+		/* a hop without a span id: left out and counted in the ring's dropped_hops, which the
+		 * daemon reads into hops_dropped; no continuation slot is written for it */
+		memset(&cut, 0, sizeof(cut));
+		cut.n = 1;
+		dft_span_set_hops(&sp[3], &cut);
 	}
 	for (int l = 3; l >= 0; l--) {
 		end[l] = start[l] + 100000 - (uint64_t)l * 1000 + next_rand(&w->rng) % 1000;
@@ -264,8 +273,8 @@ int main(int argc, char **argv)
 	fclose(man);
 	/* one summary line for the harness: what the library itself counted */
 	printf("{\"produced\":%" PRIu64 ",\"dropped_full\":%" PRIu64 ",\"dropped_no_ring\":%" PRIu64
-	       ",\"registrations\":%u,\"fini\":%d}\n",
-	       st.produced, st.dropped_full, st.dropped_no_ring, st.registrations, rc);
+	       ",\"hops_dropped\":%" PRIu64 ",\"registrations\":%u,\"fini\":%d}\n",
+	       st.produced, st.dropped_full, st.dropped_no_ring, st.hops_dropped, st.registrations, rc);
 	free(ws);
 	free(th);
 	return 0;
