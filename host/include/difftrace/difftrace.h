@@ -8,7 +8,8 @@
  * ring: no lock, no syscall, no allocation. A full ring drops the span and counts it.
  *
  * Functions that can fail return 0 or a negative errno. Span functions cannot fail: problems are
- * counted (see dft_stats()).
+ * counted (see dft_stats()). The one exception, dft_span_set_status_message, refuses a text it could
+ * not send rather than send a different one.
  */
 #ifndef DIFFTRACE_H
 #define DIFFTRACE_H
