@@ -5,8 +5,11 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "collector.h"
+#include "dft/abi.h"
+#include "dft/text.h"
 
 /*
  * protobuf-c allocates every sub-message, string and array of a batch separately: a malloc and a
@@ -191,6 +194,17 @@ static int span_validate(const Difftrace__SpanBatch *b, const Difftrace__Span *s
 	for (i = 0; i < s->n_hops; i++) {
 		if (!s->hops[i] || s->hops[i]->span_id == 0)
 			return bad(reason, "hop without a span id");
+	}
+	if (s->status_message && s->status_message[0]) {
+		/* the NIC sends only what it validated: anything else is a broken or lying sender */
+		size_t len = strnlen(s->status_message, DFT_STATUS_MSG_MAX + 1);
+
+		if (len > DFT_STATUS_MSG_MAX)
+			return bad(reason, "status_message longer than 120 bytes");
+		if (!dft_text_valid(s->status_message, len))
+			return bad(reason, "status_message is not printable UTF-8");
+		if (s->status != DIFFTRACE__STATUS__STATUS_ERROR)
+			return bad(reason, "status_message on a span without status ERROR");
 	}
 	return 0;
 }

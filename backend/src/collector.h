@@ -134,6 +134,9 @@ int dft_store_put_batch(struct dft_store *st, const Difftrace__SpanBatch *b);
 int dft_store_put_reconstructed(struct dft_store *st, const Difftrace__SpanBatch *b);
 /* 1: a span with this id is stored in this trace (the open transaction included), 0: not, or -EIO. */
 int dft_store_span_exists(struct dft_store *st, const uint8_t trace_id[16], uint64_t span_id);
+/* Same, and on 1 the stored span's start and end (either pointer may be NULL). */
+int dft_store_span_get(struct dft_store *st, const uint8_t trace_id[16], uint64_t span_id, uint64_t *start_ns,
+                       uint64_t *end_ns);
 int dft_store_put_sender(struct dft_store *st, const struct dft_sender *s);
 int dft_store_commit(struct dft_store *st);
 void dft_store_rollback(struct dft_store *st);
@@ -192,6 +195,7 @@ struct dft_recon_stats {
 	uint64_t skipped;       /* candidates whose span was stored by the time they were due */
 	uint64_t unresolved;    /* spans rebuilt without a name: no profile knew the hop's name hash */
 	uint64_t superseded;    /* rebuilt spans replaced in the store by the real span arriving later */
+	uint64_t kinds_cut;     /* span kinds not learned: the name table (4096) was full */
 };
 
 struct dft_recon;
@@ -199,8 +203,9 @@ struct dft_recon;
 int dft_recon_create(const struct dft_recon_cfg *cfg, struct dft_recon **out);
 void dft_recon_destroy(struct dft_recon *r);
 /*
- * A function span with hops was stored in the open transaction (by sender, batch seq): every hop
- * not stored yet becomes a candidate, due at now_ms + delay. Returns 0 or -errno (store failure).
+ * A span was stored in the open transaction (by sender, batch seq): its span kind is learned for its
+ * (component, operation); when it is a function span with hops, every hop not stored yet becomes a
+ * candidate, due at now_ms + delay. Returns 0 or -errno (store failure).
  */
 int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__SpanBatch *b, const Difftrace__Span *fn,
                   uint64_t now_ms);

@@ -184,7 +184,9 @@ static void span_json(struct dft_buf *b, struct esc_strings *e, const Difftrace_
 	put_str(b, e, s->operation);
 	d = t;
 	d = LIT(d, ",\"kind\":");
-	d = put_u64(d, s->span_kind);
+	/* OTLP: a receiver MAY take UNSPECIFIED as INTERNAL; say so rather than leave it to each one
+	 * (the store keeps what the host reported) */
+	d = put_u64(d, s->span_kind ? s->span_kind : 1);
 	d = LIT(d, ",\"startTimeUnixNano\":\"");
 	d = put_u64(d, s->start_ns);
 	d = LIT(d, "\",\"endTimeUnixNano\":\"");
@@ -206,6 +208,13 @@ static void span_json(struct dft_buf *b, struct esc_strings *e, const Difftrace_
 	d = t;
 	d = LIT(d, "],\"status\":{\"code\":");
 	d = put_i64(d, (int)s->status);
+	if (s->status_message && s->status_message[0]) {
+		/* validated on decode: at most 120 bytes of printable UTF-8; escaped all the same */
+		d = LIT(d, ",\"message\":");
+		dft_buf_put(b, t, (size_t)(d - t));
+		dft_buf_json_str(b, s->status_message);
+		d = t;
+	}
 	d = LIT(d, "}}");
 	dft_buf_put(b, t, (size_t)(d - t));
 }

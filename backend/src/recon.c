@@ -18,7 +18,19 @@
  * Ends, innermost first. The hops on the path to the function: the part of the hop's median that
  * its child on the path does not account for, less what the hop spent before that child started
  * (known exactly), comes after the child's end. Hops off the path (a component's step spans):
- * start plus their median. Never earlier than a child's end or the hop's own start.
+ * start plus their median, or, when the next sibling started within [median / 2, 2 x median] of
+ * this one, that start (a proxy runs its steps one after the other: the next began when this one
+ * ended). Never earlier than a child's end or the hop's own start.
+ *
+ * Then each rebuilt span is fitted into its parent, outermost first: the parent's interval is the
+ * one just fitted when the parent is rebuilt in the same chain, else the stored span's (real, or
+ * rebuilt earlier); start and end are clamped into it, so a rebuilt span never lies outside its
+ * parent and a chain of rebuilt spans stays nested. A parent not stored anywhere leaves it as is.
+ *
+ * Span kind: the kind the real spans of the same (component, operation) were reported with (the
+ * most frequent non-zero one, learned from every stored span, bounded table keyed by the hop name
+ * hash); a name never seen with a kind takes the hop's role: SERVER for a hop that forwards the
+ * request (it has a child hop or the function as its child), INTERNAL for a step.
  *
  * Everything follows the store's transaction: chains added and spans synthesized in a round that
  * rolls back are undone with it.
@@ -29,9 +41,22 @@
 #include <string.h>
 
 #include "collector.h"
+#include "dft/hops.h"
 
 #define DEFAULT_MAX_PENDING 65536u
 #define NAME_RETRIES 3u
+#define KINDS_MAX 4096u /* (component, operation) names whose span kind is learned */
+#define KINDS_CAP 8192u /* open addressing, power of two, >= 2 * KINDS_MAX */
+#define SPAN_KIND_INTERNAL 1u
+#define SPAN_KIND_SERVER 2u
+#define SPAN_KIND_MAX 5u
+
+/* votes per OTLP span kind 1..5 of the real spans of one name hash */
+struct kind_ent {
+	uint32_t hash;
+	bool used;
+	uint32_t votes[SPAN_KIND_MAX];
+};
 
 struct rhop {
 	uint64_t span_id;
@@ -65,6 +90,8 @@ struct dft_recon {
 	uint64_t round;
 	uint64_t round_synth;
 	struct dft_recon_stats st;
+	struct kind_ent *kinds; /* KINDS_CAP entries */
+	uint32_t n_kinds;
 };
 
 int dft_recon_create(const struct dft_recon_cfg *cfg, struct dft_recon **out)
@@ -75,6 +102,11 @@ int dft_recon_create(const struct dft_recon_cfg *cfg, struct dft_recon **out)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	r->kinds = calloc(KINDS_CAP, sizeof(*r->kinds));
+	if (!r->kinds) {
+		free(r);
+		return -ENOMEM;
+	}
 	r->cfg = *cfg;
 	if (!r->cfg.max_pending)
 		r->cfg.max_pending = DEFAULT_MAX_PENDING;
@@ -98,7 +130,52 @@ void dft_recon_destroy(struct dft_recon *r)
 		return;
 	free_list(r->head);
 	free_list(r->taken);
+	free(r->kinds);
 	free(r);
+}
+
+static struct kind_ent *kind_slot(const struct dft_recon *r, uint32_t hash)
+{
+	for (uint32_t i = hash & (KINDS_CAP - 1);; i = (i + 1) & (KINDS_CAP - 1))
+		if (!r->kinds[i].used || r->kinds[i].hash == hash)
+			return &r->kinds[i];
+}
+
+/* A real span of this name was stored with this kind. Saturating votes; a full table is counted. */
+static void kind_learn(struct dft_recon *r, uint32_t hash, uint32_t span_kind)
+{
+	struct kind_ent *e;
+
+	if (span_kind == 0 || span_kind > SPAN_KIND_MAX)
+		return;
+	e = kind_slot(r, hash);
+	if (!e->used) {
+		if (r->n_kinds >= KINDS_MAX) {
+			r->st.kinds_cut++;
+			return;
+		}
+		e->used = true;
+		e->hash = hash;
+		r->n_kinds++;
+	}
+	if (e->votes[span_kind - 1] < UINT32_MAX)
+		e->votes[span_kind - 1]++;
+}
+
+/* The most frequent kind real spans of this name had (ties: the lower kind), or 0: never seen. */
+static uint32_t kind_learned(const struct dft_recon *r, uint32_t hash)
+{
+	const struct kind_ent *e = kind_slot(r, hash);
+	uint32_t best = 0, votes = 0;
+
+	if (!e->used)
+		return 0;
+	for (uint32_t k = 0; k < SPAN_KIND_MAX; k++)
+		if (e->votes[k] > votes) {
+			votes = e->votes[k];
+			best = k + 1;
+		}
+	return best;
 }
 
 static char *put_str(char **arena, const char *s)
@@ -129,6 +206,12 @@ int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__Sp
 	char *arena;
 	int rc;
 
+	/* every stored span teaches the kind of its name; the hop hash is the key rebuilt spans look up */
+	if (fn->span_kind)
+		kind_learn(r,
+		           dft_hops_name_hash(b->strings[fn->component], strlen(b->strings[fn->component]),
+		                              b->strings[fn->operation], strlen(b->strings[fn->operation])),
+		           fn->span_kind);
 	if (fn->kind != DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_FUNCTION || n == 0)
 		return 0;
 	if (fn->n_hops > DFT_RECON_HOPS_MAX) {
@@ -204,6 +287,28 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
 	return b > UINT64_MAX - a ? UINT64_MAX : a + b;
 }
 
+/*
+ * The earliest start after hop k's own among its siblings (hops, or the function, with the same
+ * parent); 0 when there is none.
+ */
+static uint64_t next_sibling_start(const struct chain *c, uint32_t k)
+{
+	const struct rhop *h = &c->hops[k];
+	uint64_t best = 0;
+
+	for (uint32_t j = 0; j < c->n_hops; j++) {
+		const struct rhop *o = &c->hops[j];
+
+		if (j != k && o->parent_span_id == h->parent_span_id && o->start_ns > h->start_ns &&
+		    (!best || o->start_ns < best))
+			best = o->start_ns;
+	}
+	if (c->fn_parent_span_id == h->parent_span_id && c->fn_start_ns > h->start_ns &&
+	    (!best || c->fn_start_ns < best))
+		best = c->fn_start_ns;
+	return best;
+}
+
 /* prof[k]: hop k's profile (NULL: not known). */
 static void estimate_ends(const struct chain *c, const struct dft_profile *const *prof,
                           const struct dft_profile *fn_prof, uint64_t *ends)
@@ -246,7 +351,13 @@ static void estimate_ends(const struct chain *c, const struct dft_profile *const
 					end = add_sat(child_end, self - before);
 			}
 		} else if (prof[k]) {
-			end = add_sat(h->start_ns, p50_of(prof[k]));
+			uint64_t p50 = p50_of(prof[k]), next = next_sibling_start(c, k);
+
+			end = add_sat(h->start_ns, p50);
+			/* steps run one after another: the next one began when this one ended, when that
+			 * is a plausible duration for it (parallel steps start together and fail the test) */
+			if (next && next - h->start_ns >= p50 / 2 && next - h->start_ns <= 2 * p50)
+				end = next;
 		}
 		for (uint32_t j = k + 1; j < c->n_hops; j++)
 			if (c->hops[j].parent_span_id == h->span_id && ends[j] > end)
@@ -267,10 +378,63 @@ static bool names_ready(const struct chain *c, const struct dft_profile *const *
 	return true;
 }
 
+/* True when hop k forwarded the request: some hop, or the function, is its child. */
+static bool forwards(const struct chain *c, uint32_t k)
+{
+	if (c->fn_parent_span_id == c->hops[k].span_id)
+		return true;
+	for (uint32_t j = 0; j < c->n_hops; j++)
+		if (j != k && c->hops[j].parent_span_id == c->hops[k].span_id)
+			return true;
+	return false;
+}
+
+/*
+ * Clamp the rebuilt hops' intervals into their parents', outermost first (a parent's hop comes
+ * before its children's in the list; one that does not is taken as estimated). build[k]: hop k is
+ * rebuilt in this round. Returns 0 or -EIO (store).
+ */
+static int fit_into_parents(struct dft_store *st, const struct chain *c, const bool *build, uint64_t *starts,
+                            uint64_t *ends)
+{
+	for (uint32_t k = 0; k < c->n_hops; k++) {
+		const struct rhop *h = &c->hops[k];
+		uint64_t ps = 0, pe = 0;
+		int found = 0;
+
+		if (!build[k] || h->parent_span_id == 0)
+			continue;
+		for (uint32_t j = 0; j < c->n_hops && !found; j++) {
+			if (j != k && build[j] && c->hops[j].span_id == h->parent_span_id) {
+				ps = starts[j];
+				pe = ends[j];
+				found = 1;
+			}
+		}
+		if (!found) {
+			found = dft_store_span_get(st, c->trace_id, h->parent_span_id, &ps, &pe);
+			if (found < 0)
+				return found;
+		}
+		if (!found || pe < ps)
+			continue; /* the parent is nowhere (yet): nothing to fit into */
+		if (starts[k] < ps)
+			starts[k] = ps;
+		if (starts[k] > pe)
+			starts[k] = pe;
+		if (ends[k] > pe)
+			ends[k] = pe;
+		if (ends[k] < starts[k])
+			ends[k] = starts[k];
+	}
+	return 0;
+}
+
 static int synthesize(struct dft_recon *r, struct dft_store *st, const struct dft_profile *const *prof,
                       const struct dft_profile *fn_prof, const struct chain *c, dft_recon_emit_fn emit, void *arg)
 {
-	uint64_t ends[DFT_RECON_HOPS_MAX];
+	uint64_t starts[DFT_RECON_HOPS_MAX], ends[DFT_RECON_HOPS_MAX];
+	bool build[DFT_RECON_HOPS_MAX];
 	char *strings[2 * DFT_RECON_HOPS_MAX];
 	char hexname[DFT_RECON_HOPS_MAX][9];
 	static char unresolved[] = "unresolved";
@@ -282,24 +446,35 @@ static int synthesize(struct dft_recon *r, struct dft_store *st, const struct df
 
 	estimate_ends(c, prof, fn_prof, ends);
 	for (uint32_t k = 0; k < c->n_hops; k++) {
-		const struct rhop *h = &c->hops[k];
-		Difftrace__Span *s = &spans[n];
-
-		if (!h->candidate)
+		starts[k] = c->hops[k].start_ns;
+		build[k] = false;
+		if (!c->hops[k].candidate)
 			continue;
-		rc = dft_store_span_exists(st, c->trace_id, h->span_id);
+		rc = dft_store_span_exists(st, c->trace_id, c->hops[k].span_id);
 		if (rc < 0)
 			return rc;
 		if (rc) {
 			r->st.skipped++; /* the real span came in time, or another chain rebuilt it */
 			continue;
 		}
+		build[k] = true;
+	}
+	rc = fit_into_parents(st, c, build, starts, ends);
+	if (rc)
+		return rc;
+	for (uint32_t k = 0; k < c->n_hops; k++) {
+		const struct rhop *h = &c->hops[k];
+		Difftrace__Span *s = &spans[n];
+		uint32_t kind;
+
+		if (!build[k])
+			continue;
 		difftrace__span__init(s);
 		s->trace_id.data = (uint8_t *)c->trace_id;
 		s->trace_id.len = 16;
 		s->span_id = h->span_id;
 		s->parent_span_id = h->parent_span_id;
-		s->start_ns = h->start_ns;
+		s->start_ns = starts[k];
 		s->end_ns = ends[k];
 		if (prof[k]) {
 			strings[2 * n] = prof[k]->component;
@@ -315,6 +490,8 @@ static int synthesize(struct dft_recon *r, struct dft_store *st, const struct df
 		s->operation = (uint32_t)(2 * n + 1);
 		s->kind = DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_PLATFORM;
 		s->status = DIFFTRACE__STATUS__STATUS_UNSET;
+		kind = kind_learned(r, h->name_hash);
+		s->span_kind = kind ? kind : forwards(c, k) ? SPAN_KIND_SERVER : SPAN_KIND_INTERNAL;
 		sp[n] = s;
 		n++;
 	}

@@ -40,6 +40,7 @@ void dft_stats_json(struct dft_buf *b, const struct dft_collector_stats *st, str
 	               st->recon.reconstructed, st->recon.pending, st->recon.cut);
 	dft_buf_printf(b, ",\"recon_skipped\":%" PRIu64 ",\"recon_unresolved\":%" PRIu64 ",\"recon_superseded\":%" PRIu64,
 	               st->recon.skipped, st->recon.unresolved, st->recon.superseded);
+	dft_buf_printf(b, ",\"recon_kinds_cut\":%" PRIu64, st->recon.kinds_cut);
 	dft_buf_printf(b, ",\"transport\":\"%s\"", st->rdma ? "rdma" : "tcp");
 	if (st->rdma) {
 		dft_buf_printf(b, ",\"rdma_accepted\":%" PRIu64 ",\"rdma_rejected\":%" PRIu64, st->rdma_accepted,

@@ -33,7 +33,7 @@ static const char schema[] =
     " component TEXT NOT NULL, operation TEXT NOT NULL, kind INTEGER NOT NULL, status INTEGER NOT NULL,"
     " span_kind INTEGER NOT NULL, queue_ns INTEGER NOT NULL, flags INTEGER NOT NULL,"
     " keep_reasons INTEGER NOT NULL, reconstructed INTEGER NOT NULL DEFAULT 0, attrs TEXT, hops TEXT,"
-    " sender_id INTEGER NOT NULL, batch_seq INTEGER NOT NULL);"
+    " sender_id INTEGER NOT NULL, batch_seq INTEGER NOT NULL, status_message TEXT);"
     "CREATE INDEX IF NOT EXISTS spans_by_trace ON spans(trace_id);"
     "CREATE TABLE IF NOT EXISTS senders(sender_id INTEGER PRIMARY KEY, max_seq INTEGER NOT NULL,"
     " spans_stored INTEGER NOT NULL, counters TEXT);"
@@ -44,14 +44,20 @@ static const char schema[] =
 
 static const char ins_span_sql[] =
     "INSERT INTO spans(trace_id, span_id, parent_span_id, start_ns, end_ns, component, operation, kind,"
-    " status, span_kind, queue_ns, flags, keep_reasons, reconstructed, attrs, hops, sender_id, batch_seq)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?18, ?14, ?15, ?16, ?17)";
+    " status, span_kind, queue_ns, flags, keep_reasons, reconstructed, attrs, hops, sender_id, batch_seq,"
+    " status_message) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?18, ?14, ?15, ?16, ?17, ?19)";
+
+/* a store made before spans had a status message: the column is added (NULL in the old rows) */
+static const char has_status_message_sql[] = "SELECT status_message FROM spans LIMIT 0";
+static const char add_status_message_sql[] = "ALTER TABLE spans ADD COLUMN status_message TEXT";
 
 static const char ins_profile_sql[] =
     "INSERT INTO profiles(sender_id, created_ns, component, operation, count, kept, filtered, duration_p50_ns,"
     " duration_p99_ns, queue_p99_ns, self_time_ns) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
-static const char span_exists_sql[] = "SELECT 1 FROM spans WHERE trace_id = ?1 AND span_id = ?2 LIMIT 1";
+/* the interval too: reconstruction fits a rebuilt span into its stored parent */
+static const char span_exists_sql[] =
+    "SELECT start_ns, end_ns FROM spans WHERE trace_id = ?1 AND span_id = ?2 LIMIT 1";
 
 /* a platform span the hold window released after its reconstruction: the real one replaces it */
 static const char del_recon_sql[] = "DELETE FROM spans WHERE trace_id = ?1 AND span_id = ?2 AND reconstructed = 1";
@@ -79,6 +85,7 @@ const char *dft_store_errmsg(const struct dft_store *st)
 
 int dft_store_open(const char *path, struct dft_store **out)
 {
+	sqlite3_stmt *probe = NULL;
 	struct dft_store *st;
 	int rc;
 
@@ -98,6 +105,12 @@ int dft_store_open(const char *path, struct dft_store **out)
 	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768;", NULL,
 	                 NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(st->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+		rc = -EIO;
+		goto close_db;
+	}
+	if (sqlite3_prepare_v2(st->db, has_status_message_sql, -1, &probe, NULL) == SQLITE_OK) {
+		sqlite3_finalize(probe);
+	} else if (sqlite3_exec(st->db, add_status_message_sql, NULL, NULL, NULL) != SQLITE_OK) {
 		rc = -EIO;
 		goto close_db;
 	}
@@ -301,6 +314,10 @@ static int put_span(struct dft_store *st, const Difftrace__SpanBatch *b, const D
 	rc |= bind_u64(q, 16, b->header->sender_id);
 	rc |= bind_u64(q, 17, b->header->sequence);
 	rc |= sqlite3_bind_int(q, 18, reconstructed);
+	if (s->status_message && s->status_message[0])
+		rc |= sqlite3_bind_text(q, 19, s->status_message, -1, SQLITE_STATIC);
+	else
+		rc |= sqlite3_bind_null(q, 19);
 	if (rc != SQLITE_OK)
 		return store_fail(st, "bind span");
 	if (sqlite3_step(q) != SQLITE_DONE)
@@ -372,7 +389,8 @@ int dft_store_put_reconstructed(struct dft_store *st, const Difftrace__SpanBatch
 	return put_spans(st, b, true);
 }
 
-int dft_store_span_exists(struct dft_store *st, const uint8_t trace_id[16], uint64_t span_id)
+int dft_store_span_get(struct dft_store *st, const uint8_t trace_id[16], uint64_t span_id, uint64_t *start_ns,
+                       uint64_t *end_ns)
 {
 	sqlite3_stmt *q = st->span_exists;
 	int step;
@@ -381,12 +399,23 @@ int dft_store_span_exists(struct dft_store *st, const uint8_t trace_id[16], uint
 	if (sqlite3_bind_blob(q, 1, trace_id, 16, SQLITE_STATIC) | bind_u64(q, 2, span_id))
 		return store_fail(st, "bind span lookup");
 	step = sqlite3_step(q);
+	if (step == SQLITE_ROW) {
+		if (start_ns)
+			*start_ns = (uint64_t)sqlite3_column_int64(q, 0);
+		if (end_ns)
+			*end_ns = (uint64_t)sqlite3_column_int64(q, 1);
+	}
 	sqlite3_reset(q);
 	if (step == SQLITE_ROW)
 		return 1;
 	if (step != SQLITE_DONE)
 		return store_fail(st, "span lookup");
 	return 0;
+}
+
+int dft_store_span_exists(struct dft_store *st, const uint8_t trace_id[16], uint64_t span_id)
+{
+	return dft_store_span_get(st, trace_id, span_id, NULL, NULL);
 }
 
 int dft_store_load_profiles(struct dft_store *st, struct dft_profiles *p)

@@ -3,7 +3,8 @@
  * The span hot path. A thread claims a ring on the first span it ends (one CAS on the ring's
  * state) and keeps it in thread-local storage until it exits; ending a span then costs one
  * reserve, one 128-byte copy and one store-release of head: no lock, no syscall, no allocation.
- * A span that carries hops (the user function's span) leaves that path on one branch.
+ * A span that carries hops (the user function's span) or a status message (an error span) leaves
+ * that path on one branch.
  *
  * Acquire/release pairs:
  *   [L1] lifecycle.c stores live with release after building the region; span functions load it
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "host_internal.h"
+#include "dft/text.h"
 
 struct dft_thread {
 	struct dft_ring_prod prod;
@@ -222,6 +224,23 @@ void dft_span_set_exception(struct dft_span *sp)
 	sp->status = DFT_STATUS_ERROR;
 }
 
+_Static_assert(DFT_STATUS_MESSAGE_MAX == DFT_STATUS_MSG_MAX, "the public bound is the slot's");
+
+int dft_span_set_status_message(struct dft_span *sp, const char *msg, size_t len)
+{
+	sp->status_msg = NULL;
+	sp->status_msg_len = 0;
+	if (!msg || len == 0)
+		return 0;
+	len = dft_text_cut(msg, len, DFT_STATUS_MSG_MAX);
+	/* checked here, once, by the one who can fix it; the daemon checks again (hostile memory) */
+	if (len == 0 || !dft_text_valid(msg, len))
+		return -EINVAL;
+	sp->status_msg = msg;
+	sp->status_msg_len = (uint8_t)len;
+	return 0;
+}
+
 void dft_span_set_attr(struct dft_span *sp, uint16_t key_id, int64_t value)
 {
 	/* key 0 is what dft_name returns on failure: an attribute without a name is dropped */
@@ -290,15 +309,18 @@ static inline void dft_slot_build(struct dft_slot *s, const struct dft_span *sp,
 }
 
 /*
- * A span that carries hops: its slot, then ceil(n / DFT_HOPS_PER_SLOT) DFT_SLOT_HOPS slots,
- * reserved and published together so the daemon never sees a span without the continuation its
- * n_cont announces. Hops name themselves by hash, so nothing here touches the name table.
+ * A span with continuation slots: its slot, then ceil(n / DFT_HOPS_PER_SLOT) DFT_SLOT_HOPS slots
+ * for its hops, then one DFT_SLOT_STATUS_MSG slot when it ends in error with a message, reserved
+ * and published together so the daemon never sees a span without the continuation its n_cont
+ * announces. Hops name themselves by hash, so nothing here touches the name table.
  */
-static __attribute__((noinline)) void dft_span_write_hops(struct dft_thread *t, const struct dft_span *sp, uint64_t end)
+static __attribute__((noinline)) void dft_span_write_cont(struct dft_thread *t, const struct dft_span *sp,
+                                                          uint64_t end)
 {
 	const struct dft_hop_list *l = sp->hops;
 	struct dft_hop hops[DFT_HOP_LIST_MAX];
-	unsigned n = 0, cut = 0, given = l->n, nslots;
+	unsigned n = 0, cut = 0, given = l ? l->n : 0, nslots, nhop_slots;
+	bool msg = sp->status_msg_len && sp->status == DFT_STATUS_ERROR;
 	struct dft_slot s, *first;
 
 	if (given > DFT_HOP_LIST_MAX) {
@@ -317,14 +339,15 @@ static __attribute__((noinline)) void dft_span_write_hops(struct dft_thread *t, 
 		                             .start_ns = e->start_ns,
 		                             .parent_span_id = e->parent_span_id};
 	}
-	nslots = 1 + (n + DFT_HOPS_PER_SLOT - 1) / DFT_HOPS_PER_SLOT;
+	nhop_slots = (n + DFT_HOPS_PER_SLOT - 1) / DFT_HOPS_PER_SLOT;
+	nslots = 1 + nhop_slots + (msg ? 1 : 0);
 	first = dft_ring_prod_reserve(&t->prod, nslots);
 	if (unlikely(!first))
 		return; /* the whole span is lost, counted once in dropped_full */
 	dft_slot_build(&s, sp, end);
 	s.n_cont = (uint8_t)(nslots - 1);
 	*first = s;
-	for (unsigned c = 1; c < nslots; c++) {
+	for (unsigned c = 1; c <= nhop_slots; c++) {
 		unsigned from = (c - 1) * DFT_HOPS_PER_SLOT, k = n - from;
 		struct dft_hops_slot hs;
 
@@ -336,6 +359,17 @@ static __attribute__((noinline)) void dft_span_write_hops(struct dft_thread *t, 
 		memcpy(hs.hop, hops + from, k * sizeof(hops[0]));
 		/* continuation slots may wrap to the start of the ring */
 		memcpy(dft_ring_prod_slot(&t->prod, c), &hs, sizeof(hs));
+	}
+	if (msg) {
+		struct dft_msg_slot ms;
+		size_t len = sp->status_msg_len > DFT_STATUS_MSG_MAX ? DFT_STATUS_MSG_MAX : sp->status_msg_len;
+
+		/* zeroed whole: the bytes after the text are zero, as the daemon requires */
+		memset(&ms, 0, sizeof(ms));
+		ms.type = DFT_SLOT_STATUS_MSG;
+		ms.len = (uint8_t)len;
+		memcpy(ms.text, sp->status_msg, len);
+		memcpy(dft_ring_prod_slot(&t->prod, nslots - 1), &ms, sizeof(ms));
 	}
 	if (cut) {
 		struct dft_ring_hdr *r = t->prod.hdr;
@@ -394,8 +428,9 @@ static inline void dft_span_write(const struct dft_span *sp, uint64_t end)
 
 	if (unlikely(t->generation != dft_host.generation) && !dft_ring_claim(t))
 		return;
-	if (unlikely(sp->hops)) {
-		dft_span_write_hops(t, sp, end);
+	/* one test for both rare cases: hops (function spans) and a message (error spans) */
+	if (unlikely((uintptr_t)sp->hops | sp->status_msg_len)) {
+		dft_span_write_cont(t, sp, end);
 		return;
 	}
 	slot = dft_ring_prod_reserve(&t->prod, 1);

@@ -36,6 +36,7 @@ struct dft_batch {
 	Difftrace__Hop *hops;
 	Difftrace__Hop **hop_ptrs;
 	uint8_t (*trace_ids)[DFT_TRACE_ID_LEN];
+	char (*msgs)[DFT_STATUS_MSG_MAX + 1]; /* per span: its status message, validated */
 	char *arena;      /* str_cap * STR_LEN */
 	char **strings;
 	uint32_t *hash;   /* string index + 1, 0 = empty */
@@ -132,11 +133,12 @@ int dft_batch_create(uint32_t cap, struct dft_batch **out)
 	b->hops = calloc(b->hop_cap, sizeof(*b->hops));
 	b->hop_ptrs = calloc(b->hop_cap, sizeof(*b->hop_ptrs));
 	b->trace_ids = calloc(cap, sizeof(*b->trace_ids));
+	b->msgs = calloc(cap, sizeof(*b->msgs));
 	b->arena = calloc(b->str_cap, STR_LEN);
 	b->strings = calloc(b->str_cap, sizeof(*b->strings));
 	b->hash = calloc(b->hash_size, sizeof(*b->hash));
 	if (!b->spans || !b->span_ptrs || !b->attrs || !b->attr_ptrs || !b->hops || !b->hop_ptrs || !b->trace_ids ||
-	    !b->arena || !b->strings || !b->hash) {
+	    !b->msgs || !b->arena || !b->strings || !b->hash) {
 		batch_free(b);
 		return -ENOMEM;
 	}
@@ -160,6 +162,7 @@ static void batch_free(struct dft_batch *b)
 	free(b->hops);
 	free(b->hop_ptrs);
 	free(b->trace_ids);
+	free(b->msgs);
 	free(b->arena);
 	free(b->strings);
 	free(b->hash);
@@ -290,7 +293,8 @@ int dft_batch_add(struct dft_batch *b, const struct dft_batch_src *src, const st
 	if (b->n_spans >= b->cap)
 		return -ENOSPC;
 	for (unsigned c = 0; c < s->n_cont; c++)
-		n_hops += ((const struct dft_hops_slot *)(const void *)&cont[c])->n_hops;
+		if (cont[c].type == DFT_SLOT_HOPS)
+			n_hops += ((const struct dft_hops_slot *)(const void *)&cont[c])->n_hops;
 	if (b->n_hops + n_hops > b->hop_cap)
 		return -ENOSPC;
 	sp = &b->spans[b->n_spans];
@@ -336,6 +340,8 @@ int dft_batch_add(struct dft_batch *b, const struct dft_batch_src *src, const st
 	for (unsigned c = 0; c < s->n_cont; c++) {
 		const struct dft_hops_slot *hs = (const struct dft_hops_slot *)(const void *)&cont[c];
 
+		if (hs->type != DFT_SLOT_HOPS)
+			continue;
 		for (unsigned i = 0; i < hs->n_hops; i++) {
 			Difftrace__Hop *h = &b->hops[b->n_hops];
 
@@ -346,6 +352,16 @@ int dft_batch_add(struct dft_batch *b, const struct dft_batch_src *src, const st
 			h->parent_span_id = hs->hop[i].parent_span_id;
 			b->hop_ptrs[b->n_hops++] = h;
 		}
+	}
+	/* dft_conts_validate put a message slot last; its text is hostile bytes until read here */
+	if (s->n_cont && cont[s->n_cont - 1].type == DFT_SLOT_STATUS_MSG) {
+		/* OTLP: a description belongs to an error; a host that claims one elsewhere loses it here
+		 * rather than get the collector to refuse the batch its neighbours' spans are in */
+		if (s->status == DFT_STATUS_ERROR &&
+		    dft_status_msg_read(&cont[s->n_cont - 1], b->msgs[b->n_spans], sizeof(b->msgs[0])) > 0)
+			sp->status_message = b->msgs[b->n_spans];
+		else
+			dft_ctr_add(&dft_nic_ctr.status_msg_invalid, 1); /* the span goes without it */
 	}
 	b->span_ptrs[b->n_spans++] = sp;
 	return 0;

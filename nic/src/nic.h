@@ -260,6 +260,9 @@ struct dft_nic_counters {
 	uint64_t rdma_reads;  /* rdma-read ingest: READ / WRITE work requests completed, failures */
 	uint64_t rdma_writes;
 	uint64_t rdma_errors;
+	uint64_t hops_dropped; /* hops the host libraries cut from spans (ring headers' dropped_hops, clamped) */
+	uint64_t status_msg_invalid; /* status messages left out of reported spans: not 1..120 bytes of
+				      * printable UTF-8 (the span itself is reported) */
 	/* written by the main lcore */
 	uint64_t reported;
 	uint64_t lost_backlog_full;
@@ -273,6 +276,24 @@ struct dft_nic_counters {
 	uint64_t regions_refused;
 	uint64_t backlog_batches;
 };
+
+/*
+ * A counter the host writes is a claim. The NIC keeps its own copy per ring and moves it only up
+ * (a host that rewrites the counter smaller, or a torn read, cannot make the total run backwards)
+ * and never past bound (what the host's other claims make possible), so a lying host inflates at
+ * most its own region's share. Returns the clamped value.
+ */
+static inline uint64_t dft_claim_clamp(uint64_t *last, uint64_t now, uint64_t bound)
+{
+	if (now > bound)
+		now = bound;
+	if (now > *last)
+		*last = now;
+	return *last;
+}
+
+/* A hop list counts its hops in a uint8_t: one span can make the host cut at most this many. */
+#define DFT_NIC_HOPS_CUT_PER_SPAN 255u
 
 #define dft_ctr_add(p, v) __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
 #define dft_ctr_set(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
@@ -299,6 +320,7 @@ struct dft_nic_ring_state {
 	struct dft_ring_cons cons;
 	uint64_t produced;     /* monotonic clamps of the host's counters */
 	uint64_t dropped_full;
+	uint64_t dropped_hops; /* also bounded: at most DFT_NIC_HOPS_CUT_PER_SPAN per produced span */
 	uint64_t skip_until;   /* tsc: a corrupt ring is left alone until then */
 };
 
@@ -428,9 +450,11 @@ void dft_batch_set_open_tsc(struct dft_batch *b, uint64_t tsc);
 bool dft_batch_full(const struct dft_batch *b);
 
 /*
- * Add a validated span slot (and its n_cont validated continuation slots in cont[]) with the
- * filter's verdict. Returns 0, or -ENOSPC when the batch (spans, hops or strings) cannot take it:
- * close the batch and add the span to a fresh one.
+ * Add a validated span slot (and its n_cont continuation slots in cont[], checked by
+ * dft_conts_validate) with the filter's verdict. A status message slot's text is validated here: a
+ * bad one is left out and counted in status_msg_invalid, the span is added without it. Returns 0,
+ * or -ENOSPC when the batch (spans, hops or strings) cannot take it: close the batch and add the
+ * span to a fresh one.
  */
 int dft_batch_add(struct dft_batch *b, const struct dft_batch_src *src, const struct dft_slot *s,
 		  const struct dft_slot *cont, enum dft_kind kind, uint32_t keep_reasons);

@@ -24,7 +24,8 @@ bool dft_nic_tx_ready;
 	X(regions_refused) X(regions_retired) X(held) X(hold_timeouts) X(hold_root_drops) X(hold_released)           \
 	X(anomalous_evicted) X(hold_path_drops) X(hold_want_full) X(names_full) X(prof_keys_full)                  \
 	X(children_evicted) X(prof_clock_resets) X(span_clock_jumps) X(profiles_built) X(profiles_dropped)          \
-	X(metrics_torn) X(metrics_bad) X(dma_copies) X(dma_errors) X(rdma_reads) X(rdma_writes) X(rdma_errors)
+	X(metrics_torn) X(metrics_bad) X(dma_copies) X(dma_errors) X(rdma_reads) X(rdma_writes) X(rdma_errors)      \
+	X(hops_dropped) X(status_msg_invalid)
 
 void dft_nic_snapshot(struct dft_nic_snapshot *s)
 {

@@ -40,10 +40,15 @@ static uint64_t clamp_up(uint64_t *last, uint64_t now)
 	return *last;
 }
 
-/* Recompute produced / lost_ring_full / lost_no_ring from the retired totals and live regions. */
+/*
+ * Recompute produced / lost_ring_full / lost_no_ring / hops_dropped from the retired totals and live
+ * regions. hops_dropped is not part of the span identity (a cut hop is a hop, not a span): it says
+ * how many request-path hops the collector cannot rebuild because the host left them out.
+ */
 static void refresh_counters(struct dft_nic_ctx *ctx)
 {
 	uint64_t produced = ctx->retired_produced, full = ctx->retired_ring_full, no_ring = ctx->retired_no_ring;
+	uint64_t hops = ctx->retired_dropped_hops;
 
 	for (unsigned i = 0; i < ctx->n_regions; i++) {
 		struct dft_nic_region *r = ctx->regions[i];
@@ -54,6 +59,11 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 
 			produced += clamp_up(&rs->produced, dft_load_relaxed(&rs->cons.hdr->produced));
 			full += clamp_up(&rs->dropped_full, dft_load_relaxed(&rs->cons.hdr->dropped_full));
+			/* after produced: the bound uses this refresh's clamp of it (saturating: hostile) */
+			hops += dft_claim_clamp(&rs->dropped_hops, dft_load_relaxed(&rs->cons.hdr->dropped_hops),
+						rs->produced > UINT64_MAX / DFT_NIC_HOPS_CUT_PER_SPAN
+							? UINT64_MAX
+							: rs->produced * DFT_NIC_HOPS_CUT_PER_SPAN);
 		}
 		clamp_up(&r->dropped_no_ring, dft_load_relaxed(&h->dropped_no_ring));
 		produced += r->dropped_no_ring;
@@ -62,6 +72,7 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 	dft_ctr_set(&dft_nic_ctr.produced, produced);
 	dft_ctr_set(&dft_nic_ctr.lost_ring_full, full);
 	dft_ctr_set(&dft_nic_ctr.lost_no_ring, no_ring);
+	dft_ctr_set(&dft_nic_ctr.hops_dropped, hops);
 }
 
 static void region_attach(struct dft_nic_ctx *ctx, struct dft_nic_region *r)
@@ -90,6 +101,7 @@ static void region_retire(struct dft_nic_ctx *ctx, unsigned i)
 	for (uint32_t k = 0; k < r->g.ring_count; k++) {
 		ctx->retired_produced += r->rings[k].produced;
 		ctx->retired_ring_full += r->rings[k].dropped_full;
+		ctx->retired_dropped_hops += r->rings[k].dropped_hops;
 	}
 	ctx->retired_produced += r->dropped_no_ring;
 	ctx->retired_no_ring += r->dropped_no_ring;
@@ -549,9 +561,7 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 		need = 1 + s->n_cont;
 		if (i + need > n)
 			break;
-		for (int c = 1; c < need; c++)
-			if (dft_cont_validate(&burst[i + c], &why))
-				break;
+		dft_conts_validate(&burst[i + 1], (unsigned)(need - 1), &why);
 		if (why == DFT_INVALID_BAD_NAME && refresh_names(r)) {
 			src.names_published = r->names_published;
 			continue;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "dft/ring.h"
+#include "dft/text.h"
 #include "dft/validate.h"
 
 static const char *const reason_names[DFT_INVALID_COUNT] = {
@@ -139,6 +140,15 @@ int dft_cont_validate(const struct dft_slot *c, enum dft_invalid_reason *why)
 	const struct dft_hops_slot *hs = (const struct dft_hops_slot *)(const void *)c;
 
 	*why = DFT_INVALID_NONE;
+	if (hs->type == DFT_SLOT_STATUS_MSG) {
+		const struct dft_msg_slot *ms = (const struct dft_msg_slot *)(const void *)c;
+
+		/* only the frame here: a bad text costs the message, not the (error) span */
+		for (unsigned i = 0; i < sizeof(ms->reserved); i++)
+			if (ms->reserved[i])
+				return reject(why, DFT_INVALID_BAD_CONT);
+		return 0;
+	}
 	if (hs->type != DFT_SLOT_HOPS || hs->n_hops == 0 || hs->n_hops > DFT_HOPS_PER_SLOT)
 		return reject(why, DFT_INVALID_BAD_CONT);
 	for (unsigned i = 0; i < sizeof(hs->reserved); i++)
@@ -151,6 +161,39 @@ int dft_cont_validate(const struct dft_slot *c, enum dft_invalid_reason *why)
 			return reject(why, DFT_INVALID_BAD_CONT);
 	}
 	return 0;
+}
+
+int dft_conts_validate(const struct dft_slot *cont, unsigned n, enum dft_invalid_reason *why)
+{
+	*why = DFT_INVALID_NONE;
+	for (unsigned c = 0; c < n; c++) {
+		if (dft_cont_validate(&cont[c], why))
+			return -EINVAL;
+		/* one message, after the hops: the consumer finds it without a search */
+		if (cont[c].type == DFT_SLOT_STATUS_MSG && c + 1 != n)
+			return reject(why, DFT_INVALID_BAD_CONT);
+	}
+	return 0;
+}
+
+int dft_status_msg_read(const struct dft_slot *c, char *out, size_t cap)
+{
+	const struct dft_msg_slot *ms = (const struct dft_msg_slot *)(const void *)c;
+	size_t len = ms->len;
+
+	if (cap == 0)
+		return -EINVAL;
+	out[0] = 0;
+	if (ms->type != DFT_SLOT_STATUS_MSG || len == 0 || len > DFT_STATUS_MSG_MAX || len >= cap)
+		return -EINVAL;
+	for (size_t i = len; i < DFT_STATUS_MSG_MAX; i++)
+		if (ms->text[i])
+			return -EINVAL;
+	if (!dft_text_valid(ms->text, len))
+		return -EINVAL;
+	memcpy(out, ms->text, len);
+	out[len] = 0;
+	return (int)len;
 }
 
 int dft_name_read(const void *base, const struct dft_region_geom *g, uint32_t names_published, uint16_t id,

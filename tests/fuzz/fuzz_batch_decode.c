@@ -3,12 +3,14 @@
  * Fuzz the collector's BATCH payload path: dft_batch_check (decode under the allocation budget,
  * validation against the sender, the transport's sequence), exactly what TCP frames and RDMA slots
  * go through, then everything a valid batch is used for before it is stored: OTLP JSON encoding,
- * profile entries, hop lists.
+ * profile entries, hop lists, status messages.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "collector.h"
+#include "dft/abi.h"
+#include "dft/text.h"
 
 /* not assert(): release builds define NDEBUG and the fuzzer must still see the failure */
 #define FUZZ_CHECK(c) do { if (!(c)) abort(); } while (0)
@@ -29,8 +31,15 @@ size_t dft_fuzz_seed(unsigned i, uint8_t *buf, size_t cap)
 	uint8_t tid[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 	size_t len;
 
-	if (i > 0)
+	static char msg[] = "upstream reset: caf\xc3\xa9";
+
+	if (i > 1)
 		return 0;
+	if (i == 1) {
+		/* an error span with a status message */
+		s.status = DIFFTRACE__STATUS__STATUS_ERROR;
+		s.status_message = msg;
+	}
 	h.sender_id = 0x1122334455667788ULL;
 	h.sequence = 3;
 	hop.name_hash = 0x12345678;
@@ -118,6 +127,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	FUZZ_CHECK(n == dft_batch_hops(b));
+	/* a status message that passed validation is what the NIC promises: bounded printable UTF-8 */
+	for (size_t i = 0; i < b->n_spans; i++) {
+		const char *m = b->spans[i]->status_message;
+		size_t len = m ? strlen(m) : 0;
+
+		FUZZ_CHECK(len <= DFT_STATUS_MSG_MAX && dft_text_valid(m, len));
+		FUZZ_CHECK(len == 0 || b->spans[i]->status == DIFFTRACE__STATUS__STATUS_ERROR);
+	}
 	dft_batch_free(dec);
 	return 0;
 }

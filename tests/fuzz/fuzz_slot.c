@@ -6,9 +6,11 @@
  * for every id a valid slot names, and the metrics page through the contention reader. Whatever
  * validates must also be safe to batch.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dft/text.h"
 #include "nic.h"
 
 #define FUZZ_CHECK(c) do { if (!(c)) abort(); } while (0)
@@ -50,7 +52,8 @@ static void check_name(uint32_t np, uint16_t id)
 	FUZZ_CHECK(n < 4 && strlen(out) < 4);
 }
 
-/* Valid inputs the mutations start from: named components, metrics entries, spans with hops. */
+/* Valid inputs the mutations start from: named components, metrics entries, spans with hops, an
+ * error span with a status message. */
 size_t dft_fuzz_seed(unsigned i, uint8_t *buf, size_t cap);
 size_t dft_fuzz_seed(unsigned i, uint8_t *buf, size_t cap)
 {
@@ -107,6 +110,16 @@ size_t dft_fuzz_seed(unsigned i, uint8_t *buf, size_t cap)
 	s[2].status = DFT_STATUS_ERROR;
 	s[3] = s[2];
 	s[3].component_id = 0;
+	if (i >= 2) {
+		/* the error span carries its status message in a continuation slot instead */
+		struct dft_msg_slot *ms = (struct dft_msg_slot *)(void *)&s[3];
+
+		s[2].n_cont = 1;
+		memset(ms, 0, sizeof(*ms));
+		ms->type = DFT_SLOT_STATUS_MSG;
+		ms->len = (uint8_t)(i == 2 ? 7 : DFT_STATUS_MSG_MAX);
+		memset(ms->text, i == 2 ? 'e' : 'x', ms->len);
+	}
 	memcpy(buf + off, s, sizeof(s));
 	return len;
 }
@@ -185,13 +198,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		need = 1 + (size_t)s.n_cont;
 		if (i + need > n_slots)
 			break;
-		for (size_t c = 1; c < need; c++) {
+		for (size_t c = 1; c < need; c++)
 			cont_copy[c - 1] = slots[i + c];
-			if (dft_cont_validate(&cont_copy[c - 1], &why)) {
-				FUZZ_CHECK(why == DFT_INVALID_BAD_CONT);
-				ok = 0;
-				break;
-			}
+		if (dft_conts_validate(cont_copy, (unsigned)(need - 1), &why)) {
+			FUZZ_CHECK(why == DFT_INVALID_BAD_CONT);
+			ok = 0;
+		}
+		if (ok && need > 1 && cont_copy[need - 2].type == DFT_SLOT_STATUS_MSG) {
+			char text[DFT_STATUS_MSG_MAX + 1];
+			int len = dft_status_msg_read(&cont_copy[need - 2], text, sizeof(text));
+
+			/* hostile text in, bounded printable UTF-8 (or nothing) out */
+			FUZZ_CHECK(len == -EINVAL || (len > 0 && (size_t)len <= DFT_STATUS_MSG_MAX &&
+						       strlen(text) == (size_t)len && dft_text_valid(text, (size_t)len)));
 		}
 		if (ok) {
 			check_name(np, s.component_id);

@@ -201,7 +201,7 @@ class Pipeline:
         try:
             rows = con.execute(
                 "SELECT hex(trace_id), span_id, parent_span_id, start_ns, end_ns, component, operation,"
-                " kind, status, keep_reasons, attrs FROM spans WHERE reconstructed = 0").fetchall()
+                " kind, status, keep_reasons, attrs, status_message FROM spans WHERE reconstructed = 0").fetchall()
         finally:
             con.close()
         out = {}
@@ -211,7 +211,8 @@ class Pipeline:
                 raise HarnessError(f"span {key} stored twice")
             out[key] = {"parent": "%016x" % (r[2] & (2**64 - 1)), "start_ns": r[3] & (2**64 - 1),
                         "end_ns": r[4] & (2**64 - 1), "component": r[5], "operation": r[6], "kind": r[7],
-                        "status": r[8], "keep_reasons": r[9], "attrs": json.loads(r[10]) if r[10] else {}}
+                        "status": r[8], "keep_reasons": r[9], "attrs": json.loads(r[10]) if r[10] else {},
+                        "status_message": r[11] or ""}
         return out
 
     def exported_spans(self):
@@ -232,8 +233,52 @@ class Pipeline:
                             out[key] = {"parent": sp.get("parentSpanId") or "0" * 16,
                                         "start_ns": int(sp["startTimeUnixNano"]),
                                         "end_ns": int(sp["endTimeUnixNano"]), "component": service,
-                                        "operation": sp["name"], "status": sp.get("status", {}).get("code", 0)}
+                                        "operation": sp["name"], "status": sp.get("status", {}).get("code", 0),
+                                        "status_message": sp.get("status", {}).get("message", ""),
+                                        "kind": sp.get("kind", 0)}
         return out
+
+    def otlp_shape(self):
+        """What a trace viewer would object to in the OTLP output: spans exported with kind 0
+        (UNSPECIFIED), and rebuilt spans (difftrace.reconstructed) outside their parent's interval,
+        the parent as exported (the reported span when there is one, else the rebuilt one). Returns
+        {"spans", "rebuilt", "rebuilt_with_parent", "kind_unspecified": [keys], "outside": [(key, why)]}."""
+        spans = {}
+        with open(self.otlp) as f:
+            for line in f:
+                for rs in json.loads(line)["resourceSpans"]:
+                    for ss in rs["scopeSpans"]:
+                        for sp in ss["spans"]:
+                            rebuilt = any(a["key"] == "difftrace.reconstructed" for a in sp.get("attributes", []))
+                            key = (sp["traceId"], sp["spanId"])
+                            # a real span that came after its reconstruction replaces it
+                            if key not in spans or not rebuilt:
+                                spans[key] = (sp, rebuilt)
+        out = {"spans": len(spans), "rebuilt": 0, "rebuilt_with_parent": 0, "kind_unspecified": [], "outside": []}
+        for key, (sp, rebuilt) in spans.items():
+            if sp.get("kind", 0) == 0:
+                out["kind_unspecified"].append(key)
+            if not rebuilt:
+                continue
+            out["rebuilt"] += 1
+            parent = spans.get((key[0], sp.get("parentSpanId") or ""))
+            if parent is None:
+                continue
+            out["rebuilt_with_parent"] += 1
+            ps, pe = int(parent[0]["startTimeUnixNano"]), int(parent[0]["endTimeUnixNano"])
+            cs, ce = int(sp["startTimeUnixNano"]), int(sp["endTimeUnixNano"])
+            if cs < ps or ce > pe:
+                out["outside"].append((key, f"[{cs}, {ce}] not in parent [{ps}, {pe}]"))
+        return out
+
+    def check_otlp_shape(self):
+        """No UNSPECIFIED kind, no rebuilt span outside its parent. Returns otlp_shape()."""
+        sh = self.otlp_shape()
+        check(not sh["kind_unspecified"], f"{len(sh['kind_unspecified'])} spans exported with kind 0, "
+              f"e.g. {sh['kind_unspecified'][:3]}")
+        check(not sh["outside"], f"{len(sh['outside'])} of {sh['rebuilt_with_parent']} rebuilt spans lie outside "
+              f"their parent, e.g. {sh['outside'][:3]}")
+        return sh
 
 
 LOST_KEYS = ("lost_ring_full", "lost_invalid", "lost_backlog_full", "lost_transport", "lost_hold_overflow",

@@ -7,7 +7,8 @@
  * Each trace: ingress (platform, root) -> activator (platform) -> queue-proxy (platform) ->
  * function (function). Some platform spans are errors or explicitly kept; half the traces use
  * explicit nanosecond timestamps (their times must come out of the pipeline exactly), the other half
- * tick timestamps (converted by the NIC side, checked within a tolerance).
+ * tick timestamps (converted by the NIC side, checked within a tolerance). Error spans carry a status
+ * message; every 8th function span a hop the library must cut (dropped_hops).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -80,7 +81,7 @@ static void hex(const uint8_t *p, size_t n, char *out)
 }
 
 static void record(struct worker *w, const struct dft_span *sp, unsigned level, int explicit_ts,
-		   uint64_t start_ns, uint64_t end_ns, int error, int keep)
+		   uint64_t start_ns, uint64_t end_ns, int error, int keep, const char *message)
 {
 	char tid[33];
 	int function = level == 3;
@@ -90,10 +91,10 @@ static void record(struct worker *w, const struct dft_span *sp, unsigned level, 
 		"{\"trace_id\":\"%s\",\"span_id\":\"%016" PRIx64 "\",\"parent_span_id\":\"%016" PRIx64 "\","
 		"\"component\":\"%s\",\"operation\":\"%s\",\"function\":%s,\"error\":%s,\"keep\":%s,"
 		"\"expect_kept\":%s,\"explicit_ts\":%s,\"start_ns\":%" PRIu64 ",\"end_ns\":%" PRIu64 ","
-		"\"attempt\":%" PRId64 ",\"thread\":%u}\n",
+		"\"attempt\":%" PRId64 ",\"thread\":%u,\"message\":\"%s\"}\n",
 		tid, sp->span_id, sp->parent_span_id, comp_names[level], op_names[level], function ? "true" : "false",
 		error ? "true" : "false", keep ? "true" : "false", (function || error || keep) ? "true" : "false",
-		explicit_ts ? "true" : "false", start_ns, end_ns, sp->attr_val[0], w->idx);
+		explicit_ts ? "true" : "false", start_ns, end_ns, sp->attr_val[0], w->idx, message);
 	w->spans++;
 }
 
@@ -102,6 +103,8 @@ static void one_trace(struct worker *w, unsigned t)
 {
 	struct dft_span sp[4];
 	struct dft_ctx ctx;
+	char msg[4][48]; /* an error's status message: the span points at it until it ends */
+	struct dft_hop_list cut;  /* every 8th function span: a hand-made list the library must cut */
 	uint64_t start[4], end[4];
 	int error[4], keep[4];
 	int explicit_ts = t & 1;
@@ -120,10 +123,22 @@ static void one_trace(struct worker *w, unsigned t)
 		dft_span_set_attr(&sp[l], key_thread, (int64_t)w->idx);
 		dft_span_context(&sp[l], &ctx);
 	}
+	if (t % 8 == 0) {
+		/* a hop without a span id: left out and counted in the ring's dropped_hops, which the
+		 * daemon reads into hops_dropped; no continuation slot is written for it */
+		memset(&cut, 0, sizeof(cut));
+		cut.n = 1;
+		dft_span_set_hops(&sp[3], &cut);
+	}
 	for (int l = 3; l >= 0; l--) {
 		end[l] = start[l] + 100000 - (uint64_t)l * 1000 + next_rand(&w->rng) % 1000;
-		if (error[l])
+		msg[l][0] = 0;
+		if (error[l]) {
 			dft_span_set_status(&sp[l], DFT_SPAN_ERROR);
+			snprintf(msg[l], sizeof(msg[l]), "level %d failed on try %u", l, t);
+			if (dft_span_set_status_message(&sp[l], msg[l], strlen(msg[l])))
+				msg[l][0] = 0;
+		}
 		if (keep[l])
 			dft_span_keep(&sp[l]);
 		if (explicit_ts) {
@@ -133,7 +148,7 @@ static void one_trace(struct worker *w, unsigned t)
 			start[l] = base;
 			end[l] = realtime_ns();
 		}
-		record(w, &sp[l], (unsigned)l, explicit_ts, start[l], end[l], error[l], keep[l]);
+		record(w, &sp[l], (unsigned)l, explicit_ts, start[l], end[l], error[l], keep[l], msg[l]);
 	}
 }
 
@@ -258,8 +273,8 @@ int main(int argc, char **argv)
 	fclose(man);
 	/* one summary line for the harness: what the library itself counted */
 	printf("{\"produced\":%" PRIu64 ",\"dropped_full\":%" PRIu64 ",\"dropped_no_ring\":%" PRIu64
-	       ",\"registrations\":%u,\"fini\":%d}\n",
-	       st.produced, st.dropped_full, st.dropped_no_ring, st.registrations, rc);
+	       ",\"hops_dropped\":%" PRIu64 ",\"registrations\":%u,\"fini\":%d}\n",
+	       st.produced, st.dropped_full, st.dropped_no_ring, st.hops_dropped, st.registrations, rc);
 	free(ws);
 	free(th);
 	return 0;

@@ -4,8 +4,9 @@ Knative-shaped workflows and injected anomalies of every kind (errors, queueing 
 CPU contention published through the metrics page, latency outliers) and writes a ground truth;
 the spans go through the real difftrace-nic and difftrace-collector. Asserts, against the truth:
 every anomalous span is stored verbatim, >= 95% of normal platform spans are filtered, every trace
-is complete in the store (reported + reconstructed = all its span ids), and the accounting identity
-holds at the NIC and in the collector's view.
+is complete in the store (reported + reconstructed = all its span ids), in the OTLP output no rebuilt
+span lies outside its parent and no span has kind 0 (UNSPECIFIED), and the accounting identity holds
+at the NIC and in the collector's view.
 """
 import argparse
 import json
@@ -115,9 +116,14 @@ def run(p, bindir, seconds, seed):
     check(not incomplete, f"{len(incomplete)} of {len(traces)} traces miss spans, e.g. {incomplete[:1]}: "
           f"{[k for k in traces[incomplete[0]] if k not in stored][:3] if incomplete else []}")
     recon = sum(1 for v in stored.values() if v[4])
+    # the rebuilt trace reads like a real one: rebuilt spans inside their parents, no UNSPECIFIED kind
+    shape = p.check_otlp_shape()
+    check(shape["rebuilt"] == recon, f"OTLP output has {shape['rebuilt']} rebuilt spans, the store {recon}")
+    check(shape["rebuilt_with_parent"] > 0, "no rebuilt span had its parent in the output: nothing was checked")
     return (f"{produced} spans, {anomalous} anomalous ({kinds}; {contended_platform} contended platform spans) "
             f"all stored verbatim; normal platform spans "
-            f"filtered {reduction:.4f}; all {len(traces)} traces complete ({recon} spans reconstructed)")
+            f"filtered {reduction:.4f}; all {len(traces)} traces complete ({recon} spans reconstructed, "
+            f"{shape['rebuilt_with_parent']} checked inside their parent, no kind 0)")
 
 
 def main():

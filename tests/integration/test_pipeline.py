@@ -96,8 +96,16 @@ def check_outputs(p, manifest, nic, exact):
         check(not missing, f"{len(missing)} kept spans missing from the store, e.g. {next(iter(missing), None)}")
     for k in stored:
         check_span(k, manifest[k], stored[k], "SQLite")
+        # an error's status message, from dft_span_set_status_message through the ring, the NIC's
+        # check, the batch, the store and the OTLP status.message
+        want = manifest[k].get("message", "")
+        check(stored[k]["status_message"] == want and exported[k]["status_message"] == want,
+              f"span {k}: status message SQLite {stored[k]['status_message']!r} / OTLP "
+              f"{exported[k]['status_message']!r}, sent {want!r}")
         check(stored[k]["attrs"].get("app.attempt") == manifest[k]["attempt"], f"span {k}: attrs {stored[k]['attrs']}")
     check(len(stored) == nic["reported"], f"store has {len(stored)} spans, NIC reported {nic['reported']}")
+    check(nic["status_msg_invalid"] == 0, f"the NIC refused status messages the library wrote: {nic}")
+    p.check_otlp_shape()
     return stored
 
 
@@ -145,16 +153,22 @@ def scenario_exact(p, app):
         t.join()
     check(len(results) == 2, "an app run failed")
     manifest = {}
+    hops_dropped = 0
     for m, summary in results:
         check(summary["fini"] == 0, f"dft_fini did not drain: {summary}")
         check(summary["dropped_full"] == 0 and summary["dropped_no_ring"] == 0, f"host dropped spans: {summary}")
+        hops_dropped += summary["hops_dropped"]
         manifest.update(m)
+    # dft_testapp hands every 8th function span a hop the library must cut (2 threads x 400 traces)
+    check(hops_dropped == 2 * 2 * 400 // 8, f"the apps cut {hops_dropped} hops, expected {2 * 2 * 400 // 8}")
     # the daemon's live view, through rte_telemetry
     tele = p.nic_telemetry()
     check(tele is not None and tele["produced"] == len(manifest),
           f"telemetry /difftrace/stats produced={tele and tele.get('produced')} != {len(manifest)}")
     p.stop()
     nic, col = check_accounting(p, len(manifest), exact=True)
+    # the ring headers' dropped_hops, read into the NIC's accounting (both regions, after retiring them)
+    check(nic["hops_dropped"] == hops_dropped, f"NIC hops_dropped={nic['hops_dropped']}, the apps cut {hops_dropped}")
     stored = check_outputs(p, manifest, nic, exact=True)
     check(nic["filtered"] == len(manifest) - len(stored), f"filtered={nic['filtered']} != {len(manifest) - len(stored)}")
     retro = sum(1 for s in stored.values() if s["keep_reasons"] & KEEP_RETRO)

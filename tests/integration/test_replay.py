@@ -5,7 +5,7 @@ A small OTLP JSON lines file (platform paths ingress -> activator -> queue-proxy
 functions, a function behind an in-function sidecar, error spans, a component whose kind comes from
 --platform-components, one malformed line) is replayed with its recorded ids and timestamps. Asserted:
 the replay summary; every function span and every error span is stored and exported verbatim (ids,
-parent, start, end, component, operation, status); nothing stored is unknown or altered; every
+parent, start, end, component, operation, status, status message: one line, cut to 120 bytes); nothing stored is unknown or altered; every
 platform span on a function's path is in the store, reported or rebuilt from the synthesized hops,
 with its recorded id, parent and start; the function spans' stored hops are exactly their platform
 ancestors; the accounting identity holds.
@@ -66,8 +66,20 @@ def build_traces(n, seed):
         if shape == 3:
             side = add(fn["id"], "sidecar", "platform", "egress", t0 + 50_000, 200_000)
             add(side["id"], "fn-down", "function", "serve", t0 + 60_000, 100_000)
+        for s in out:
+            # most errors say why (one over the 120 bytes a slot holds, one over two lines)
+            if s["status"] == 2 and t % 4 != 2:
+                s["message"] = {0: "no ready revision for fn-%d" % (t % 3), 1: "upstream reset\nretry in 5 s",
+                                3: "caf\u00e9 " + "x" * 130}[t % 4]
         traces.append(out)
     return traces
+
+
+def sent_message(s):
+    """The status message as it must come out: one line, at most 120 bytes, whole characters."""
+    m = s.get("message", "").replace("\n", " ")
+    b = m.encode()[:120]
+    return b.decode("utf-8", errors="ignore")
 
 
 def otlp_line(spans):
@@ -92,6 +104,8 @@ def otlp_line(spans):
                  "endTimeUnixNano": str(s["end"]), "attributes": attrs}
             if s["status"]:
                 j["status"] = {"code": s["status"]}
+                if s.get("message"):
+                    j["status"]["message"] = s["message"]
             out.append(j)
         rss.append({"resource": {"attributes": rattrs},
                     "scopeSpans": [{"scope": {"name": "recorder"}, "spans": out}]})
@@ -164,6 +178,9 @@ def run(p, replay, traces, threads):
     check(summary["produced"] == len(spans) and summary["dropped"] == 0 and summary["fini"] == 0,
           f"host side: {summary}")
     check(summary["hops_dropped"] == 0, f"hops lost: {summary}")
+    n_msg = sum(1 for s in spans if s.get("message"))
+    check(summary["status_messages"] == n_msg and summary["status_messages_refused"] == 0,
+          f"status messages: {summary}, {n_msg} in the recording")
     p.stop()
 
     nic = json.load(open(p.nic_stats))
@@ -180,7 +197,8 @@ def run(p, replay, traces, threads):
         check(s is not None, f"stored span {k} was never replayed")
         for what, out in (("SQLite", got), ("OTLP", exported[k])):
             want = {"parent": s["parent"] or "0" * 16, "start_ns": s["start"], "end_ns": s["end"],
-                    "component": s["component"], "operation": s["name"], "status": s["status"]}
+                    "component": s["component"], "operation": s["name"], "status": s["status"],
+                    "status_message": sent_message(s)}
             have = {f: out[f] for f in want}
             check(have == want, f"{what}: span {k} stored as {have}, recorded {want}")
         check(got["kind"] == (2 if kind_of(s) == "function" else 1), f"span {k}: kind {got['kind']}")
@@ -244,8 +262,11 @@ def run(p, replay, traces, threads):
     check(not diff, f"difftrace eval: (got, expected) {diff}")
     check(abs(ev["platform_reduction"] - (1 - norm_reported / n_norm)) < 1e-5, f"eval reduction {ev}")
     filtered = nic["filtered"]
+    check(nic["status_msg_invalid"] == 0, f"the NIC refused status messages: {nic}")
+    shape = p.check_otlp_shape()
     return (f"{len(spans)} spans replayed ({threads} threads), {len(stored)} reported, {filtered} filtered, "
-            f"{recon} path hops rebuilt, identity exact")
+            f"{recon} path hops rebuilt, {n_msg} status messages round-tripped, "
+            f"{shape['rebuilt_with_parent']} rebuilt spans inside their parent, identity exact")
 
 
 def main():

@@ -239,6 +239,84 @@ static void test_hop_chain_two_slots(void **state)
 	dft_batch_destroy(b);
 }
 
+static struct dft_slot msg_cont(const char *text, size_t len)
+{
+	struct dft_msg_slot ms;
+	struct dft_slot out;
+
+	memset(&ms, 0, sizeof(ms));
+	ms.type = DFT_SLOT_STATUS_MSG;
+	ms.len = (uint8_t)len;
+	memcpy(ms.text, text, len > DFT_STATUS_MSG_MAX ? DFT_STATUS_MSG_MAX : len);
+	memcpy(&out, &ms, sizeof(out));
+	return out;
+}
+
+/*
+ * An error span's status message (after its hops) reaches the batch; a message the host wrote
+ * badly (text, length, or on a span that is not an error) is left out and counted, and the span
+ * still goes.
+ */
+static void test_status_message(void **state)
+{
+	struct fx *f = *state;
+	Difftrace__Counters c = DIFFTRACE__COUNTERS__INIT;
+	struct dft_hops_slot *h0;
+	struct dft_slot s, cont[2];
+	struct dft_batch *b;
+	Difftrace__SpanBatch *m;
+	uint64_t invalid0 = dft_ctr_get(&dft_nic_ctr.status_msg_invalid);
+
+	assert_int_equal(dft_batch_create(8, &b), 0);
+	/* hops, then the message */
+	s = span(1, N_COMP, N_OP, DFT_SF_TS_NS);
+	s.n_cont = 2;
+	memset(cont, 0, sizeof(cont));
+	h0 = (struct dft_hops_slot *)(void *)&cont[0];
+	h0->type = DFT_SLOT_HOPS;
+	h0->n_hops = 1;
+	h0->hop[0] = (struct dft_hop){.name_hash = 7, .span_id = 100, .start_ns = 1, .parent_span_id = 5};
+	cont[1] = msg_cont("no healthy upstream", 19);
+	assert_int_equal(dft_batch_add(b, &f->src, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_ERROR), 0);
+	/* only a message */
+	s = span(2, N_COMP, N_OP, DFT_SF_TS_NS);
+	s.n_cont = 1;
+	cont[0] = msg_cont("caf\xc3\xa9 closed", 12);
+	assert_int_equal(dft_batch_add(b, &f->src, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_ERROR), 0);
+	/* hostile texts: control character, length past the slot, invalid UTF-8 */
+	s = span(3, N_COMP, N_OP, DFT_SF_TS_NS);
+	s.n_cont = 1;
+	cont[0] = msg_cont("a\x1b[2Jb", 7);
+	assert_int_equal(dft_batch_add(b, &f->src, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_ERROR), 0);
+	s = span(4, N_COMP, N_OP, DFT_SF_TS_NS);
+	s.n_cont = 1;
+	cont[0] = msg_cont("abc", 3);
+	((struct dft_msg_slot *)(void *)&cont[0])->len = 250;
+	assert_int_equal(dft_batch_add(b, &f->src, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_ERROR), 0);
+	s = span(5, N_COMP, N_OP, DFT_SF_TS_NS);
+	s.n_cont = 1;
+	cont[0] = msg_cont("\xfe\xff", 2);
+	assert_int_equal(dft_batch_add(b, &f->src, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_ERROR), 0);
+	/* a message on a span that is not an error */
+	s = span(6, N_COMP, N_OP, DFT_SF_TS_NS);
+	s.status = DFT_STATUS_OK;
+	s.n_cont = 1;
+	cont[0] = msg_cont("fine", 4);
+	assert_int_equal(dft_batch_add(b, &f->src, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_FUNCTION), 0);
+	assert_int_equal(dft_ctr_get(&dft_nic_ctr.status_msg_invalid) - invalid0, 4);
+
+	m = roundtrip(b, 1, &c);
+	assert_int_equal(m->n_spans, 6);
+	assert_string_equal(m->spans[0]->status_message, "no healthy upstream");
+	assert_int_equal(m->spans[0]->n_hops, 1);
+	assert_string_equal(m->spans[1]->status_message, "caf\xc3\xa9 closed");
+	assert_int_equal(m->spans[1]->n_hops, 0);
+	for (unsigned i = 2; i < 6; i++)
+		assert_string_equal(m->spans[i]->status_message, "");
+	difftrace__span_batch__free_unpacked(m, NULL);
+	dft_batch_destroy(b);
+}
+
 /* A span the hold window released: names come from the NIC-global table. */
 static void test_add_rec(void **state)
 {
@@ -430,6 +508,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_and_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_string_table_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hop_chain_two_slots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_message, setup, teardown),
 		cmocka_unit_test(test_add_rec),
 		cmocka_unit_test(test_profile_batch),
 	};

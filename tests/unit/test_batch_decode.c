@@ -193,6 +193,34 @@ static void test_malformed(void **state)
 	expect_bad(&f, "span_kind");
 }
 
+/* A status message is what the NIC validated, or the batch is refused. */
+static void test_status_message(void **state)
+{
+	static char ok[] = "upstream reset: caf\xc3\xa9", ctrl[] = "a\tb", bad_utf8[] = "\xc3(", long_msg[122];
+	struct fixture f;
+	const char *reason;
+
+	(void)state;
+	fixture_init(&f);
+	f.s[1].status = DIFFTRACE__STATUS__STATUS_ERROR;
+	f.s[1].status_message = ok;
+	assert_int_equal(roundtrip(&f, SENDER, &reason), 0);
+	memset(long_msg, 'x', 120);
+	long_msg[120] = 0;
+	f.s[1].status_message = long_msg;
+	assert_int_equal(roundtrip(&f, SENDER, &reason), 0);
+	long_msg[120] = 'x';
+	long_msg[121] = 0;
+	expect_bad(&f, "status_message longer");
+	f.s[1].status_message = ctrl;
+	expect_bad(&f, "printable UTF-8");
+	f.s[1].status_message = bad_utf8;
+	expect_bad(&f, "printable UTF-8");
+	f.s[1].status_message = ok;
+	f.s[1].status = DIFFTRACE__STATUS__STATUS_OK;
+	expect_bad(&f, "without status ERROR");
+}
+
 static void test_garbage_never_crashes(void **state)
 {
 	struct fixture f;
@@ -369,6 +397,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_valid),
 	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_status_message),
 	    cmocka_unit_test(test_garbage_never_crashes),
 	    cmocka_unit_test(test_decode_budget),
 	    cmocka_unit_test(test_ingest_path),

@@ -2,8 +2,8 @@
 /*
  * The hop header through libdifftrace: platform components extracting and injecting the `dft`
  * tracestate entry, the user function handing the hops to its span, and the continuation slots
- * that span leaves in the ring. Also the cuts and drops each has a counter for, and malformed
- * headers.
+ * that span leaves in the ring. Also the cuts and drops each has a counter for, malformed
+ * headers, and the status message slot an error span adds to the same continuation.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -695,6 +695,95 @@ static void test_no_hops(void **state)
 	assert_int_equal(dft_fini(0), 0);
 }
 
+static const struct dft_msg_slot *msg_at(struct dft_ring_cons *c, uint64_t i)
+{
+	const struct dft_msg_slot *m = (const struct dft_msg_slot *)(const void *)dft_ring_cons_slot(c, i);
+
+	assert_int_equal(m->type, DFT_SLOT_STATUS_MSG);
+	for (unsigned k = m->len; k < DFT_STATUS_MSG_MAX; k++)
+		assert_int_equal(m->text[k], 0);
+	return m;
+}
+
+/*
+ * An error span's status message travels in one continuation slot, last (after any hop slots);
+ * longer texts are cut at a character boundary, invalid ones refused, and a span that does not end
+ * in error sends none.
+ */
+static void test_status_message(void **state)
+{
+	static const char why[] = "upstream connect timeout";
+	struct dft_options o = small_opts(64);
+	const struct dft_region_hdr *h;
+	const struct dft_msg_slot *m;
+	struct dft_ring_cons c;
+	struct dft_hop_list l;
+	struct dft_span sp;
+	char big[200];
+
+	(void)state;
+	assert_int_equal(dft_init("fn", DFT_COMPONENT_FUNCTION, &o), 0);
+	h = region();
+	/* 0: message only */
+	dft_span_begin(&sp, 1, NULL);
+	assert_int_equal(dft_span_set_status_message(&sp, why, strlen(why)), 0);
+	dft_span_set_status(&sp, DFT_SPAN_ERROR);
+	dft_span_end(&sp);
+	/* 2: hops (two slots) and a message */
+	fill_list(&l, DFT_HOPS_PER_SLOT + 1, 0);
+	dft_span_begin(&sp, 1, NULL);
+	dft_span_set_hops(&sp, &l);
+	dft_span_set_exception(&sp);
+	assert_int_equal(dft_span_set_status_message(&sp, why, strlen(why)), 0);
+	dft_span_end(&sp);
+	/* 6: a message on a span that ends OK: not sent */
+	dft_span_begin(&sp, 1, NULL);
+	assert_int_equal(dft_span_set_status_message(&sp, why, strlen(why)), 0);
+	dft_span_set_status(&sp, DFT_SPAN_OK);
+	dft_span_end(&sp);
+	/* 7: too long, with a two-byte character across byte 120: cut before it */
+	memset(big, 'a', sizeof(big));
+	big[119] = (char)0xc3;
+	big[120] = (char)0xa9;
+	dft_span_begin(&sp, 1, NULL);
+	dft_span_set_status(&sp, DFT_SPAN_ERROR);
+	assert_int_equal(dft_span_set_status_message(&sp, big, sizeof(big)), 0);
+	dft_span_end(&sp);
+	/* 9: refused texts leave no message; NULL clears one */
+	dft_span_begin(&sp, 1, NULL);
+	dft_span_set_status(&sp, DFT_SPAN_ERROR);
+	assert_int_equal(dft_span_set_status_message(&sp, why, strlen(why)), 0);
+	assert_int_equal(dft_span_set_status_message(&sp, "bad\nline", 8), -EINVAL);
+	dft_span_end(&sp);
+	dft_span_begin(&sp, 1, NULL);
+	dft_span_set_status(&sp, DFT_SPAN_ERROR);
+	assert_int_equal(dft_span_set_status_message(&sp, "\xff", 1), -EINVAL);
+	assert_int_equal(dft_span_set_status_message(&sp, why, strlen(why)), 0);
+	assert_int_equal(dft_span_set_status_message(&sp, NULL, 5), 0);
+	dft_span_end(&sp);
+
+	dft_ring_cons_attach(&c, active_ring(h), h->ring_slots);
+	assert_int_equal(dft_ring_cons_avail(&c, 100), 11);
+	assert_int_equal(dft_ring_cons_slot(&c, 0)->n_cont, 1);
+	assert_int_equal(dft_ring_cons_slot(&c, 0)->status, DFT_STATUS_ERROR);
+	m = msg_at(&c, 1);
+	assert_int_equal(m->len, strlen(why));
+	assert_memory_equal(m->text, why, strlen(why));
+	assert_int_equal(dft_ring_cons_slot(&c, 2)->n_cont, 3);
+	assert_int_equal(dft_ring_cons_slot(&c, 3)->type, DFT_SLOT_HOPS);
+	assert_int_equal(dft_ring_cons_slot(&c, 4)->type, DFT_SLOT_HOPS);
+	assert_int_equal(msg_at(&c, 5)->len, strlen(why));
+	assert_int_equal(dft_ring_cons_slot(&c, 6)->n_cont, 0);
+	assert_int_equal(dft_ring_cons_slot(&c, 6)->type, DFT_SLOT_SPAN);
+	assert_int_equal(dft_ring_cons_slot(&c, 7)->n_cont, 1);
+	m = msg_at(&c, 8);
+	assert_int_equal(m->len, 119);
+	assert_memory_equal(m->text, big, 119);
+	assert_int_equal(dft_ring_cons_slot(&c, 9)->n_cont, 0);
+	assert_int_equal(dft_ring_cons_slot(&c, 10)->n_cont, 0);
+	assert_int_equal(dft_fini(0), 0);
+}
+
 /* a failed test must not leave the library initialised for the next one */
 static int fini(void **state)
 {
@@ -710,6 +799,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_ring_full, fini),       cmocka_unit_test_teardown(test_overflow, fini),
 	    cmocka_unit_test_teardown(test_steps_as_hops, fini), cmocka_unit_test_teardown(test_malformed, fini),
 	    cmocka_unit_test_teardown(test_inject_errors, fini),   cmocka_unit_test_teardown(test_no_hops, fini),
+	    cmocka_unit_test_teardown(test_status_message, fini),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,6 +76,7 @@ static void fixture_init(struct fixture *f)
 		f->sp[i] = s;
 	}
 	f->s[0].status = DIFFTRACE__STATUS__STATUS_ERROR;
+	f->s[0].status_message = (char *)"no route: \"v2\" caf\xc3\xa9";
 	f->s[0].queue_ns = 1234;
 	f->s[0].flags = DFT_SF_COLD_START;
 	f->s[1].n_attrs = 1;
@@ -123,14 +124,18 @@ static void test_fields(void **state)
 	assert_non_null(strstr(out.p, "\"spanId\":\"fedcba9876543211\",\"parentSpanId\":\"fedcba9876543210\""));
 	assert_non_null(strstr(out.p, "\"startTimeUnixNano\":\"18446744073709550000\",\"endTimeUnixNano\":"
 	                              "\"18446744073709551000\""));
-	assert_non_null(strstr(out.p, "\"name\":\"GET /a\",\"kind\":0,"));
+	/* reported UNSPECIFIED: exported as INTERNAL, never 0 */
+	assert_non_null(strstr(out.p, "\"name\":\"GET /a\",\"kind\":1,"));
+	assert_null(strstr(out.p, "\"kind\":0"));
 	assert_non_null(strstr(out.p, "\"name\":\"handle\",\"kind\":1,"));
 	assert_non_null(strstr(out.p, "{\"key\":\"difftrace.queue_ns\",\"value\":{\"intValue\":\"1234\"}}"));
 	assert_non_null(strstr(out.p, "{\"key\":\"difftrace.cold_start\",\"value\":{\"boolValue\":true}}"));
 	assert_int_equal(count(out.p, "difftrace.queue_ns"), 1);
 	assert_int_equal(count(out.p, "difftrace.cold_start"), 1);
 	assert_non_null(strstr(out.p, "{\"key\":\"app.attempt\",\"value\":{\"intValue\":\"-42\"}}"));
-	assert_int_equal(count(out.p, "\"status\":{\"code\":2}"), 1);
+	/* the error's description, escaped; spans without one carry no message key */
+	assert_int_equal(count(out.p, "\"status\":{\"code\":2,\"message\":\"no route: \\\"v2\\\" caf\xc3\xa9\"}"), 1);
+	assert_int_equal(count(out.p, "\"message\""), 1);
 	assert_int_equal(count(out.p, "\"status\":{\"code\":1}"), 1);
 	assert_int_equal(count(out.p, "\"status\":{\"code\":0}"), 2);
 	assert_null(strstr(out.p, "difftrace.reconstructed"));

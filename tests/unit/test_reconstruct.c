@@ -212,7 +212,7 @@ struct row {
 	bool found;
 	int n; /* rows with that span id */
 	uint64_t parent, start, end;
-	int kind, status, reconstructed;
+	int kind, status, reconstructed, span_kind;
 	char component[64], operation[64];
 };
 
@@ -225,7 +225,7 @@ static struct row get_row(struct env *e, uint64_t span_id)
 	assert_int_equal(sqlite3_open_v2(e->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db,
 	                                    "SELECT parent_span_id, start_ns, end_ns, kind, status, reconstructed,"
-	                                    " component, operation, hops FROM spans WHERE span_id = ?1",
+	                                    " component, operation, span_kind FROM spans WHERE span_id = ?1",
 	                                    -1, &q, NULL),
 	                 SQLITE_OK);
 	sqlite3_bind_int64(q, 1, (sqlite3_int64)span_id);
@@ -240,6 +240,7 @@ static struct row get_row(struct env *e, uint64_t span_id)
 		r.reconstructed = sqlite3_column_int(q, 5);
 		snprintf(r.component, sizeof(r.component), "%s", sqlite3_column_text(q, 6));
 		snprintf(r.operation, sizeof(r.operation), "%s", sqlite3_column_text(q, 7));
+		r.span_kind = sqlite3_column_int(q, 8);
 	}
 	sqlite3_finalize(q);
 	sqlite3_close(db);
@@ -426,11 +427,89 @@ static void test_step_hops(void **state)
 	assert_string_equal(r.operation, "route_match");
 	r = get_row(e, 0x52);
 	assert_true(r.parent == 0xA1);
-	assert_int_equal(r.end, 450);
+	/* its next sibling (the activator hop, 500) started 200 after it, within [75, 300] of its
+	 * 150 median: the step ran until then */
+	assert_int_equal(r.end, 500);
 	/* the path is unchanged by the steps: as in test_chain_and_profile_ends */
 	assert_int_equal(get_row(e, 0xA2).end, 8500);
 	assert_int_equal(get_row(e, 0xA1).end, 11100);
 	assert_int_equal(get_row(e, 0xA1).parent, 0);
+}
+
+/*
+ * A rebuilt span lies inside its parent: a real caller that ended before the estimate clamps the
+ * outer hop, and its rebuilt child is clamped with it. Kinds: learned from a real span of the
+ * name, else the hop's role. Sequential steps end where the next one starts.
+ */
+static void test_fit_into_parent_and_kind(void **state)
+{
+	struct env *e = *state;
+	Difftrace__Span *f, *caller;
+	const char *otlp;
+	struct row r;
+	struct tb t;
+
+	env_start(e, 0);
+	/* an earlier, real activator span teaches its kind (CLIENT here, to tell it from a default) */
+	tb_init(&t, 0x81);
+	add_span(&t, 0xE1, 0x77, 10, 20, "activator", "proxy", false)->span_kind = 3;
+	ingest(e, &t, 1);
+	tb_init(&t, 0x80);
+	caller = add_span(&t, 0xC0, 0, 0, 6000, "caller", "main", true);
+	caller->span_kind = 2;
+	f = add_span(&t, 0xF0, 0xA2, 1000, 5000, "fn", "handle", true);
+	add_hop(&t, f, 0xA1, 0xC0, 100, "gateway", "route");
+	add_hop(&t, f, 0x51, 0xA1, 150, "gateway", "route_match");
+	add_hop(&t, f, 0x52, 0xA1, 195, "gateway", "ext_authz");
+	add_hop(&t, f, 0xA2, 0xA1, 500, "activator", "proxy");
+	add_names(&t, 1);
+	add_profile(&t, 1, "gateway", "route_match", 40);
+	add_profile(&t, 1, "gateway", "ext_authz", 150);
+	ingest(e, &t, 2);
+	round_at(e, T0 + DELAY);
+	assert_int_equal(stats(e).recon.reconstructed, 4);
+	/* estimated 11100 and 8500 (as in test_chain_and_profile_ends): the caller ended at 6000 */
+	r = get_row(e, 0xA1);
+	assert_int_equal(r.start, 100);
+	assert_int_equal(r.end, 6000);
+	assert_int_equal(r.span_kind, 2); /* never seen: it forwards, so SERVER */
+	r = get_row(e, 0xA2);
+	assert_int_equal(r.end, 6000);
+	assert_int_equal(r.span_kind, 3); /* learned */
+	r = get_row(e, 0x51);
+	assert_int_equal(r.end, 195); /* the next step started 45 after it: within [20, 80] */
+	assert_int_equal(r.span_kind, 1); /* a step: INTERNAL */
+	r = get_row(e, 0x52);
+	assert_int_equal(r.end, 345); /* next sibling 305 after it: over 2 x 150, start + median */
+	assert_int_equal(r.span_kind, 1);
+	otlp = slurp(e->otlp);
+	assert_null(strstr(otlp, "\"kind\":0"));
+	assert_int_equal(otlp_reconstructed(otlp, 0xA1), 1);
+}
+
+/* A rebuilt span whose start lies before its (real) parent's is moved into it, end kept after it. */
+static void test_fit_start_skew(void **state)
+{
+	struct env *e = *state;
+	Difftrace__Span *f;
+	struct row r;
+	struct tb t;
+
+	env_start(e, 0);
+	tb_init(&t, 0x90);
+	add_span(&t, 0xC0, 0, 300, 9000, "caller", "main", true);
+	f = add_span(&t, 0xF0, 0xA2, 1000, 5000, "fn", "handle", true);
+	/* the gateway's clock runs 200 behind the caller's */
+	add_hop(&t, f, 0xA1, 0xC0, 100, "gateway", "route");
+	add_hop(&t, f, 0xA2, 0xA1, 500, "activator", "proxy");
+	add_names(&t, 1);
+	ingest(e, &t, 1);
+	round_at(e, T0 + DELAY);
+	r = get_row(e, 0xA1);
+	assert_int_equal(r.start, 300);
+	assert_int_equal(r.end, 9000); /* 11100 clamped */
+	r = get_row(e, 0xA2);
+	assert_true(r.start >= 300 && r.end <= 9000 && r.start <= r.end);
 }
 
 static void test_real_span_cancels(void **state)
@@ -571,6 +650,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_chain_and_profile_ends, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unresolved_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_step_hops, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fit_into_parent_and_kind, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fit_start_skew, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_real_span_cancels, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shared_hop_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pending_bound, setup, teardown),

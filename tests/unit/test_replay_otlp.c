@@ -26,7 +26,7 @@ static const char good[] =
     "{\"key\":\"difftrace.cold_start\",\"value\":{\"boolValue\":true}},"
     "{\"key\":\"http.status\",\"value\":{\"intValue\":\"503\"}},"
     "{\"key\":\"note\",\"value\":{\"stringValue\":\"ignored\"}}],"
-    "\"status\":{\"code\":2}}]}]},"
+    "\"status\":{\"code\":2,\"message\":\"no ready revision\\ntry later\"}}]}]},"
     "{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":\"fn-a\"}}]},"
     "\"scopeSpans\":[{\"spans\":["
     "{\"traceId\":\"" TID "\",\"spanId\":\"B7AD6B7169203331\",\"parentSpanId\":\"00f067aa0ba902b7\","
@@ -58,6 +58,9 @@ static void test_valid_line(void **state)
 	assert_int_equal(s->kind, DFT_REPLAY_KIND_PLATFORM);
 	assert_int_equal(s->span_kind, 2);
 	assert_int_equal(s->status, 2);
+	/* one line: the newline became a space */
+	assert_int_equal(s->status_message_len, 27);
+	assert_memory_equal(s->status_message, "no ready revision try later", 27);
 	assert_true(s->start_ns == 1700000000000000123ull);
 	assert_true(s->end_ns == 1700000000000900123ull);
 	assert_int_equal(s->queue_ns, 4500);
@@ -73,6 +76,7 @@ static void test_valid_line(void **state)
 	assert_int_equal(s->kind, DFT_REPLAY_KIND_UNSET);
 	assert_int_equal(s->span_kind, 0);
 	assert_int_equal(s->status, 0);
+	assert_null(s->status_message);
 	assert_false(s->cold_start);
 	assert_int_equal(s->queue_ns, 0);
 	assert_true(s->start_ns == 1700000000000100000ull);
@@ -163,6 +167,7 @@ static void test_malformed(void **state)
 	           "\"spanz\":[{\"traceId\":\"" TID "\",\"spanId\":\"00f0", 21, "spans array");
 	expect_bad("\"kind\":2", "\"kind\":9", 22, "kind");
 	expect_bad("\"code\":2", "\"code\":\"ERROR\"", 23, "status");
+	expect_bad("\"message\":\"no ready", "\"message\":7,\"x\":\"", 23, "status.message");
 	expect_bad("{\"stringValue\":\"platform\"}", "{\"stringValue\":\"middleware\"}", 24,
 	           "difftrace.component.kind");
 	expect_bad("{\"intValue\":\"503\"}", "{\"intValue\":\"5x3\"}", 25, "http.status");

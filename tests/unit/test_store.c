@@ -228,6 +228,53 @@ static void test_group_commit_and_reopen(void **state)
 	}
 }
 
+/* The error's status message is stored; a store made before the column existed gets it on open. */
+static void test_status_message(void **state)
+{
+	static char msg[] = "upstream reset";
+	struct one_span_batch b1, b2;
+	struct dft_store *st;
+	sqlite3_stmt *q;
+	sqlite3 *db;
+
+	(void)state;
+	/* the spans table as it was: no status_message column */
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "CREATE TABLE spans(trace_id BLOB NOT NULL, span_id INTEGER NOT NULL,"
+	                              " parent_span_id INTEGER NOT NULL, start_ns INTEGER NOT NULL,"
+	                              " end_ns INTEGER NOT NULL, component TEXT NOT NULL, operation TEXT NOT NULL,"
+	                              " kind INTEGER NOT NULL, status INTEGER NOT NULL, span_kind INTEGER NOT NULL,"
+	                              " queue_ns INTEGER NOT NULL, flags INTEGER NOT NULL,"
+	                              " keep_reasons INTEGER NOT NULL, reconstructed INTEGER NOT NULL DEFAULT 0,"
+	                              " attrs TEXT, hops TEXT, sender_id INTEGER NOT NULL, batch_seq INTEGER NOT NULL);"
+	                              "INSERT INTO spans VALUES(x'01', 1, 0, 1, 2, 'a', 'b', 1, 2, 1, 0, 0, 0, 0,"
+	                              " NULL, NULL, 1, 1);",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(dft_store_open(db_path, &st), 0);
+	make_batch(&b1, 1, 10);
+	b1.s.status_message = msg;
+	make_batch(&b2, 2, 11);
+	assert_int_equal(dft_store_put_batch(st, &b1.b), 0);
+	assert_int_equal(dft_store_put_batch(st, &b2.b), 0);
+	assert_int_equal(dft_store_commit(st), 0);
+	dft_store_close(st);
+
+	assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT span_id, status_message FROM spans ORDER BY span_id", -1, &q, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_type(q, 1), SQLITE_NULL); /* the old row */
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(q, 1), msg);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_type(q, 1), SQLITE_NULL); /* none given: NULL, not "" */
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
 static void test_open_errors(void **state)
 {
 	struct dft_store *st = NULL;
@@ -241,6 +288,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_group_commit_and_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_status_message, setup, teardown),
 	    cmocka_unit_test(test_open_errors),
 	};
 

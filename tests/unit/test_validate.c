@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "dft/text.h"
 #include "dft/validate.h"
 
 #define NAME_CAP 16u
@@ -231,6 +232,95 @@ static void test_cont(void **state)
 #undef BADC
 }
 
+static struct dft_slot msg_slot(const char *text, size_t len)
+{
+	struct dft_msg_slot ms;
+	struct dft_slot out;
+
+	memset(&ms, 0, sizeof(ms));
+	ms.type = DFT_SLOT_STATUS_MSG;
+	ms.len = (uint8_t)len;
+	memcpy(ms.text, text, len > DFT_STATUS_MSG_MAX ? DFT_STATUS_MSG_MAX : len);
+	memcpy(&out, &ms, sizeof(out));
+	return out;
+}
+
+/* The status message slot: the frame decides about the span, the text only about the message. */
+static void test_status_msg(void **state)
+{
+	struct dft_slot c[2], m = msg_slot("upstream timeout: caf\xc3\xa9", 23);
+	struct dft_msg_slot *mp = (struct dft_msg_slot *)(void *)&m;
+	enum dft_invalid_reason why;
+	char out[DFT_STATUS_MSG_MAX + 1];
+	char full[DFT_STATUS_MSG_MAX];
+
+	(void)state;
+	assert_int_equal(dft_cont_validate(&m, &why), 0);
+	assert_int_equal(dft_status_msg_read(&m, out, sizeof(out)), 23);
+	assert_string_equal(out, "upstream timeout: caf\xc3\xa9");
+	/* the longest one */
+	memset(full, 'x', sizeof(full));
+	m = msg_slot(full, DFT_STATUS_MSG_MAX);
+	assert_int_equal(dft_status_msg_read(&m, out, sizeof(out)), DFT_STATUS_MSG_MAX);
+	assert_int_equal(dft_status_msg_read(&m, out, DFT_STATUS_MSG_MAX), -EINVAL); /* no room for the NUL */
+#define BADTEXT(text, len, stmt)                                                                                  \
+	do {                                                                                                      \
+		m = msg_slot(text, len);                                                                          \
+		stmt;                                                                                             \
+		assert_int_equal(dft_cont_validate(&m, &why), 0); /* the frame is fine */                        \
+		assert_int_equal(dft_status_msg_read(&m, out, sizeof(out)), -EINVAL);                             \
+		assert_string_equal(out, "");                                                                     \
+	} while (0)
+	BADTEXT("", 0, (void)0);                               /* empty */
+	BADTEXT("abc", 3, mp->len = DFT_STATUS_MSG_MAX + 1);  /* longer than a slot holds */
+	BADTEXT("abc", 3, mp->len = 255);
+	BADTEXT("abc", 3, mp->text[5] = 'z');                 /* bytes after the text */
+	BADTEXT("a\nb", 3, (void)0);                           /* control character */
+	BADTEXT("a\x7f", 2, (void)0);                          /* DEL */
+	BADTEXT("a\xc2\x85", 3, (void)0);                      /* C1 control (NEL) */
+	BADTEXT("\xc3", 1, (void)0);                           /* cut short */
+	BADTEXT("\xc0\xaf", 2, (void)0);                       /* overlong */
+	BADTEXT("\xed\xa0\x80", 3, (void)0);                   /* surrogate */
+	BADTEXT("\xf4\x90\x80\x80", 4, (void)0);               /* above U+10FFFF */
+	BADTEXT("\x80", 1, (void)0);                           /* continuation first */
+#undef BADTEXT
+	/* a frame with reserved bytes set makes the span invalid, like any bad continuation */
+	m = msg_slot("x", 1);
+	mp->reserved[2] = 1;
+	assert_int_equal(dft_cont_validate(&m, &why), -EINVAL);
+	assert_int_equal(why, DFT_INVALID_BAD_CONT);
+	/* one message, last: after the hops is fine, before them is not, two are not */
+	memset(&c[0], 0, sizeof(c[0]));
+	((struct dft_hops_slot *)(void *)&c[0])->type = DFT_SLOT_HOPS;
+	((struct dft_hops_slot *)(void *)&c[0])->n_hops = 1;
+	((struct dft_hops_slot *)(void *)&c[0])->hop[0].span_id = 7;
+	c[1] = msg_slot("x", 1);
+	assert_int_equal(dft_conts_validate(c, 2, &why), 0);
+	assert_int_equal(why, DFT_INVALID_NONE);
+	assert_int_equal(dft_conts_validate(c, 0, &why), 0);
+	m = c[0];
+	c[0] = c[1];
+	c[1] = m;
+	assert_int_equal(dft_conts_validate(c, 2, &why), -EINVAL);
+	assert_int_equal(why, DFT_INVALID_BAD_CONT);
+	c[1] = c[0];
+	assert_int_equal(dft_conts_validate(c, 2, &why), -EINVAL);
+}
+
+static void test_text_cut(void **state)
+{
+	(void)state;
+	assert_int_equal(dft_text_cut("abcdef", 6, 10), 6);
+	assert_int_equal(dft_text_cut("abcdef", 6, 4), 4);
+	/* "ab" then U+00E9 (2 bytes): a cut at 3 would split it */
+	assert_int_equal(dft_text_cut("ab\xc3\xa9z", 5, 3), 2);
+	assert_int_equal(dft_text_cut("ab\xc3\xa9z", 5, 4), 4);
+	/* U+20AC (3 bytes) */
+	assert_int_equal(dft_text_cut("\xe2\x82\xac\xe2\x82\xac", 6, 5), 3);
+	assert_true(dft_text_valid("\xe2\x82\xac \xf0\x9f\x98\x80", 8));
+	assert_true(dft_text_valid("", 0));
+}
+
 static void test_reason_names(void **state)
 {
 	static const char *const want[] = {"none", "bad_type", "bad_flags", "bad_status", "bad_kind", "bad_attrs",
@@ -326,6 +416,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_region_bad_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slot_reasons, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cont, setup, teardown),
+		cmocka_unit_test(test_status_msg),
+		cmocka_unit_test(test_text_cut),
 		cmocka_unit_test(test_reason_names),
 		cmocka_unit_test_setup_teardown(test_name_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),

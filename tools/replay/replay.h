@@ -32,6 +32,8 @@ struct dft_replay_span {
 	uint8_t span_kind;     /* OTLP SpanKind 0..5 */
 	uint8_t status;        /* OTLP status code 0..2 */
 	bool cold_start;
+	const char *status_message; /* in the batch's arena, control characters made spaces; NULL: none */
+	size_t status_message_len;
 	uint32_t queue_ns;
 	uint8_t n_attrs;
 	const char *attr_key[DFT_REPLAY_ATTRS];

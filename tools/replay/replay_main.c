@@ -120,10 +120,10 @@ int main(int argc, char **argv)
 	       ",\"hops_dropped\":%" PRIu64 ",\"names_truncated\":%" PRIu64
 	       ",\"spans_unnamed\":%" PRIu64 ",\"attrs_unnamed\":%" PRIu64 ",\"attrs_cut\":%" PRIu64
 	       ",\"queue_clamped\":%" PRIu64 ",\"reconstructed_skipped\":%" PRIu64 ",\"backoffs\":%" PRIu64
-	       ",\"fini\":%d}\n",
+	       ",\"status_messages\":%" PRIu64 ",\"status_messages_refused\":%" PRIu64 ",\"fini\":%d}\n",
 	       r.lines, r.traces, r.spans, r.skipped, r.produced, r.dropped, r.hops, r.hops_cut,
 	       r.hops_dropped, r.names_truncated, r.spans_unnamed, r.attrs_unnamed, r.attrs_cut, r.queue_clamped,
-	       r.reconstructed_skipped, r.backoffs, r.fini);
+	       r.reconstructed_skipped, r.backoffs, r.status_messages, r.status_messages_refused, r.fini);
 	fflush(stdout);
 	return rc;
 }

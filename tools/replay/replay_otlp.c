@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <difftrace/difftrace.h>
 #include <jansson.h>
 
 #include "replay.h"
@@ -300,6 +301,38 @@ static int parse_attrs(struct parse *p, json_t *attrs, const char *where, struct
 	return 0;
 }
 
+/*
+ * OTLP status.message: a string (absent or "" is none). A status message through libdifftrace is one
+ * line of printable UTF-8: ASCII control characters (a multi-line description) become spaces here;
+ * what the library still refuses (C1 controls) is counted when the span is replayed. Only the first
+ * DFT_STATUS_MESSAGE_MAX bytes can travel, so no more is kept.
+ */
+static int parse_status_message(struct parse *p, json_t *m, const char *where, struct dft_replay_span *s)
+{
+	size_t len;
+	char *t;
+
+	if (!m || json_is_null(m))
+		return 0;
+	if (!json_is_string(m))
+		return fail(p, "%s.status.message is not a string", where);
+	len = json_string_length(m);
+	if (len == 0)
+		return 0;
+	/* whole characters only: the library cuts at a character boundary, give it one past the limit */
+	if (len > DFT_STATUS_MESSAGE_MAX + 4)
+		len = DFT_STATUS_MESSAGE_MAX + 4;
+	t = arena_strdup(&p->b->arena, json_string_value(m), len);
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
+			t[i] = ' ';
+	s->status_message = t;
+	s->status_message_len = len;
+	return 0;
+}
+
 static int parse_span(struct parse *p, json_t *js, const char *where, const char *component, uint8_t kind)
 {
 	struct dft_replay_batch *b = p->b;
@@ -342,6 +375,9 @@ static int parse_span(struct parse *p, json_t *js, const char *where, const char
 		    (code && (!json_is_integer(code) || json_integer_value(code) < 0 || json_integer_value(code) > 2)))
 			return fail(p, "%s.status: expected {\"code\": 0|1|2}", where);
 		s.status = code ? (uint8_t)json_integer_value(code) : 0;
+		rc = parse_status_message(p, json_object_get(v, "message"), where, &s);
+		if (rc)
+			return rc;
 	}
 	rc = parse_attrs(p, json_object_get(js, "attributes"), where, &s, &recon);
 	if (rc)

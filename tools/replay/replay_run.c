@@ -214,6 +214,13 @@ static void emit(struct worker *w, struct dft_replay_span *const *t, size_t n, c
 		dft_span_set_status(&sp, DFT_SPAN_ERROR);
 	else if (s->status == 1)
 		dft_span_set_status(&sp, DFT_SPAN_OK);
+	if (s->status_message) {
+		/* the arena outlives the span's end: the library keeps the pointer until then */
+		if (dft_span_set_status_message(&sp, s->status_message, s->status_message_len))
+			w->r.status_messages_refused++;
+		else
+			w->r.status_messages++;
+	}
 	if (s->queue_ns)
 		dft_span_set_queue_ns(&sp, s->queue_ns);
 	if (s->cold_start)
@@ -320,6 +327,8 @@ static void add_result(struct dft_replay_result *r, const struct dft_replay_resu
 	r->spans_unnamed += w->spans_unnamed;
 	r->attrs_unnamed += w->attrs_unnamed;
 	r->backoffs += w->backoffs;
+	r->status_messages += w->status_messages;
+	r->status_messages_refused += w->status_messages_refused;
 }
 
 static void wait_registered(unsigned ms)

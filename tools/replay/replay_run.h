@@ -22,6 +22,7 @@ struct dft_replay_result {
 	uint64_t names_truncated, spans_unnamed, attrs_unnamed;
 	uint64_t attrs_cut, queue_clamped, reconstructed_skipped;
 	uint64_t backoffs;
+	uint64_t status_messages, status_messages_refused; /* handed to the library; refused by it */
 	int fini; /* dft_fini's result */
 };
 

@@ -8,7 +8,8 @@
  * ring: no lock, no syscall, no allocation. A full ring drops the span and counts it.
  *
  * Functions that can fail return 0 or a negative errno. Span functions cannot fail: problems are
- * counted (see dft_stats()).
+ * counted (see dft_stats()). The one exception, dft_span_set_status_message, refuses a text it could
+ * not send rather than send a different one.
  */
 #ifndef DIFFTRACE_H
 #define DIFFTRACE_H
@@ -78,10 +79,12 @@ struct dft_span {
 	uint8_t status;
 	uint8_t span_kind;
 	uint8_t n_attrs;
-	uint8_t reserved[3];
+	uint8_t reserved[2];
+	uint8_t status_msg_len; /* dft_span_set_status_message; 0 for nearly every span */
 	uint16_t attr_key[DFT_SPAN_ATTRS];
 	int64_t attr_val[DFT_SPAN_ATTRS];
 	const struct dft_hop_list *hops; /* dft_span_set_hops; NULL for nearly every span */
+	const char *status_msg;
 };
 
 /*
@@ -107,6 +110,20 @@ enum dft_span_status {
 
 void dft_span_set_status(struct dft_span *sp, enum dft_span_status status);
 void dft_span_set_exception(struct dft_span *sp); /* implies DFT_SPAN_ERROR */
+
+#define DFT_STATUS_MESSAGE_MAX 120 /* bytes: one 128-byte continuation slot */
+
+/*
+ * A short description of the error (OTLP status.message), msg[0, len): UTF-8 without control
+ * characters. Longer than DFT_STATUS_MESSAGE_MAX bytes: cut to fit at a character boundary. The
+ * span keeps a POINTER to msg (it stays a small stack object): the text must stay unchanged and
+ * alive until dft_span_end/dft_span_end_at returns. It is sent only when the span ends with status
+ * DFT_SPAN_ERROR, in one continuation slot behind the span (and its hops): a ring without room for
+ * all of them drops the whole span, counted once in dropped_full. msg NULL or len 0 clears it.
+ * Returns 0, or -EINVAL (text not valid UTF-8 or with a control character: nothing is set, a
+ * previous message is cleared). No lock, no syscall, no allocation.
+ */
+int dft_span_set_status_message(struct dft_span *sp, const char *msg, size_t len);
 /* Up to DFT_SPAN_ATTRS numeric attributes; further ones are ignored. */
 void dft_span_set_attr(struct dft_span *sp, uint16_t key_id, int64_t value);
 void dft_span_set_queue_ns(struct dft_span *sp, uint32_t queue_ns);

@@ -56,6 +56,7 @@ enum dft_slot_type {
 	DFT_SLOT_EMPTY = 0, /* never valid in the readable part of a ring */
 	DFT_SLOT_SPAN = 1,
 	DFT_SLOT_HOPS = 2, /* continuation of the preceding span slot (hop list) */
+	DFT_SLOT_STATUS_MSG = 3, /* continuation: the span's status message; the last one, at most one */
 };
 
 /* span slot flags */
@@ -208,6 +209,21 @@ struct dft_hops_slot {
 	uint8_t pad[DFT_SLOT_SIZE - 8 - DFT_HOPS_PER_SLOT * 32];
 };
 
+/*
+ * The status message of an error span, in one continuation slot after any hop slots. 120 bytes:
+ * what one slot holds beside its header, enough for an OTLP status description ("upstream connect
+ * timeout after 3 attempts"), and one slot keeps a span's reservation bounded. The text is UTF-8
+ * without control characters; bytes from len on are zero.
+ */
+#define DFT_STATUS_MSG_MAX 120u
+
+struct dft_msg_slot {
+	uint8_t type; /* DFT_SLOT_STATUS_MSG */
+	uint8_t len;  /* 1..DFT_STATUS_MSG_MAX */
+	uint8_t reserved[6];
+	char text[DFT_STATUS_MSG_MAX];
+};
+
 _Static_assert(sizeof(struct dft_region_hdr) == DFT_PAGE, "region header is one page");
 _Static_assert(offsetof(struct dft_region_hdr, instance_id) == 72, "identity at 72");
 _Static_assert(offsetof(struct dft_region_hdr, clock_seq) == 88, "clock at 88");
@@ -228,6 +244,8 @@ _Static_assert(offsetof(struct dft_slot, attr_key) == 64, "attr keys at 64");
 _Static_assert(offsetof(struct dft_slot, attr_val) == 72, "attr values at 72");
 _Static_assert(sizeof(struct dft_hop) == 32, "hop is 32 bytes");
 _Static_assert(sizeof(struct dft_hops_slot) == DFT_SLOT_SIZE, "hops slot size");
+_Static_assert(sizeof(struct dft_msg_slot) == DFT_SLOT_SIZE, "message slot size");
+_Static_assert(offsetof(struct dft_msg_slot, text) == 8, "message text at 8");
 
 /* Layout arithmetic shared by producer and consumer: one formula, so they cannot disagree. */
 #define DFT_METRICS_OFF ((uint64_t)DFT_PAGE)

@@ -75,8 +75,26 @@ int dft_region_validate(const struct dft_region_hdr *h, size_t mapped_len, struc
 int dft_slot_validate(const struct dft_slot *s_copy, const struct dft_region_geom *g, uint32_t names_published,
 		      enum dft_invalid_reason *why);
 
-/* Validate the private copy of one continuation slot of a span. Returns 0 or -EINVAL (*why = BAD_CONT). */
+/*
+ * Validate the private copy of one continuation slot of a span: a hops slot, or the frame of a
+ * status message slot (type and reserved bytes; its text is judged by dft_status_msg_read).
+ * Returns 0 or -EINVAL (*why = BAD_CONT).
+ */
 int dft_cont_validate(const struct dft_slot *c_copy, enum dft_invalid_reason *why);
+
+/*
+ * Validate the n continuation slots of one span (private copies): each as dft_cont_validate, and a
+ * status message slot only as the last one. Returns 0 or -EINVAL (*why = BAD_CONT).
+ */
+int dft_conts_validate(const struct dft_slot *cont_copy, unsigned n, enum dft_invalid_reason *why);
+
+/*
+ * The text of a status message slot (a private copy that passed dft_cont_validate) into out[cap],
+ * NUL-terminated. The length is read once; the text must be 1..DFT_STATUS_MSG_MAX bytes of
+ * dft_text_valid UTF-8 with zero bytes after it. Returns the length, or -EINVAL (out is then "")
+ * for a text that is not, or when cap <= the length.
+ */
+int dft_status_msg_read(const struct dft_slot *c_copy, char *out, size_t cap);
 
 /*
  * Copy name `id` (1..names_published) out of the region at base (mapped per g) into out[cap] as a
