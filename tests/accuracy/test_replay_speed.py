@@ -37,7 +37,8 @@ REASONS = {1: "function", 2: "error", 4: "keep", 8: "cold_start", 16: "queueing"
 
 def one_run(a, otlp, speed, n_spans):
     work = tempfile.mkdtemp(prefix=f"dft-speed{speed}-")
-    with Pipeline(a.bindir, workdir=work, lcores=a.lcores, keep=a.keep, nic_args=HOLD_ARGS) as p:
+    nic_args = HOLD_ARGS + [x for kv in a.nic_set for x in ("--set", kv)]
+    with Pipeline(a.bindir, workdir=work, lcores=a.lcores, keep=a.keep, nic_args=nic_args) as p:
         try:
             p.start()
             rep = replay_into(p, otlp, speed, timeout=600)
@@ -82,6 +83,8 @@ def main():
     ap.add_argument("--seed", type=int, default=2)
     ap.add_argument("--lcores", default=default_lcores())
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--nic-set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="an extra difftrace-nic setting for both runs (checking the harness itself)")
     a = ap.parse_args()
     for b in BINARIES:
         if not os.access(os.path.join(a.bindir, b), os.X_OK):

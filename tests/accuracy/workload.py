@@ -114,6 +114,8 @@ class Workload:
         self.rps = rps
         self.rnd = random.Random(f"{seed}/structure")
         self.arnd = random.Random(f"{seed}/anomalies")
+        # ids differ between recordings of different parameters: two of them can share one store
+        self.idrnd = random.Random(f"{seed}/{shape}/{rate}/{seconds}/{rps}/ids")
         self.shape = Shape(shape, self.rnd)
         self.spans = []
         self.used_ids = set()
@@ -126,7 +128,7 @@ class Workload:
     # ---- ids and spans
     def new_id(self):
         while True:
-            v = self.rnd.getrandbits(64)
+            v = self.idrnd.getrandbits(64)
             if v and v not in self.used_ids:
                 self.used_ids.add(v)
                 return "%016x" % v
@@ -271,7 +273,7 @@ class Workload:
             for i in self.arnd.sample(order, min(n, len(order))):
                 forced[i].add(k)
         for i, (t, fn) in enumerate(reqs):
-            trace = "%032x" % self.rnd.getrandbits(128)
+            trace = "%032x" % self.idrnd.getrandbits(128)
             self.call(trace, fn, BASE_NS + t, "", forced[i])
         self.check()
         self.label_outliers()
