@@ -60,7 +60,7 @@ static uint64_t trace_key(const uint8_t t[16])
 	return a ^ (b * 0x9e3779b97f4a7c15ull);
 }
 
-static struct child_entry *set_of(struct dft_children *c, uint64_t kt, uint64_t ks)
+static struct child_entry *set_of(const struct dft_children *c, uint64_t kt, uint64_t ks)
 {
 	/* a host picks both ids: mix them so it cannot aim every key at one set without also being
 	 * the only one to lose entries there */
@@ -129,6 +129,20 @@ bool dft_children_take(struct dft_children *c, const uint8_t trace_id[16], uint6
 		e->key_span = 0;
 		return true;
 	}
+	return false;
+}
+
+bool dft_children_seen(const struct dft_children *c, const uint8_t trace_id[16], uint64_t id)
+{
+	uint64_t kt = trace_key(trace_id);
+	const struct child_entry *set;
+
+	if (!c || id == 0)
+		return false;
+	set = set_of(c, kt, id);
+	for (unsigned w = 0; w < WAYS; w++)
+		if (set[w].key_span == id && set[w].key_trace == kt)
+			return true;
 	return false;
 }
 

@@ -31,6 +31,9 @@ void dft_children_note(struct dft_children *c, const uint8_t trace_id[16], uint6
  */
 bool dft_children_take(struct dft_children *c, const uint8_t trace_id[16], uint64_t span, uint64_t start,
 		       uint64_t end, uint64_t *covered_ns);
+/* True when (trace id, id) has an entry (noted as a parent), without taking it. The hold window
+ * keeps a second table of this kind as a set: the span ids hop lists named. */
+bool dft_children_seen(const struct dft_children *c, const uint8_t trace_id[16], uint64_t id);
 /* Entries given up to make room (a parent arriving after that is judged by its duration). */
 uint64_t dft_children_evicted(const struct dft_children *c);
 

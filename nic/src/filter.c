@@ -45,6 +45,17 @@ void dft_filter_cfg_defaults(struct dft_filter_cfg *c)
 	c->metrics_refresh_ns = 1000000ull;
 }
 
+bool dft_filter_weak_outlier(uint32_t keep, const struct dft_span_facts *x)
+{
+	uint64_t v = x->self_known ? x->self_ns : x->duration_ns;
+	uint64_t def = x->self_known || !x->lim.wraps ? x->lim.self_def_ns : x->lim.duration_def_ns;
+
+	if ((keep & ~DFT_KEEP_FUNCTION) != DFT_KEEP_OUTLIER)
+		return false;
+	/* the warm-up ceiling has no definition to fall short of */
+	return def && v < def;
+}
+
 enum dft_kind dft_filter_kind(const struct dft_filter *f, const struct dft_slot *s, uint8_t region_kind,
 			      const char *comp)
 {

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "children.h"
 #include "nic.h"
 
 #define NIL UINT32_MAX
@@ -42,8 +43,6 @@ struct hold_trace {
 	uint32_t prev, next;       /* FIFO links */
 	uint32_t head, tail, n;    /* held spans, oldest first */
 	uint64_t want[DFT_HOLD_WANT]; /* path scope: ancestor span ids still to come, 0 = free */
-	uint64_t covered[DFT_HOLD_COVERED]; /* span ids named by hop lists seen: can be rebuilt */
-	uint8_t n_covered;
 	uint64_t deadline;         /* span time */
 	uint64_t wall_deadline;    /* the NIC's clock: the bound when span time stands still */
 	uint8_t state;
@@ -62,6 +61,7 @@ struct dft_hold {
 	uint32_t span_free, trace_free;
 	uint32_t rel_head, rel_tail;
 	struct fifo held, anom;
+	struct dft_children *named; /* path scope: (trace, span) ids hop lists named */
 	struct dft_hold_stats st;
 };
 
@@ -82,6 +82,11 @@ int dft_hold_create(const struct dft_hold_cfg *cfg, struct dft_hold **out)
 	h->spans = calloc(cfg->max_spans, sizeof(*h->spans));
 	h->traces = calloc(h->n_traces, sizeof(*h->traces));
 	h->bucket = malloc((size_t)h->n_buckets * sizeof(*h->bucket));
+	/* as many named ids as held spans: most named spans are held at the time they matter */
+	if (cfg->retro_path && dft_children_create(cfg->max_spans < 4 ? 4 : cfg->max_spans, &h->named)) {
+		dft_hold_destroy(h);
+		return -ENOMEM;
+	}
 	if (!h->spans || !h->traces || !h->bucket) {
 		dft_hold_destroy(h);
 		return -ENOMEM;
@@ -107,6 +112,7 @@ void dft_hold_destroy(struct dft_hold *h)
 	free(h->spans);
 	free(h->traces);
 	free(h->bucket);
+	dft_children_destroy(h->named);
 	free(h);
 }
 
@@ -169,7 +175,6 @@ static uint32_t trace_new(struct dft_hold *h, const uint8_t *tid)
 	h->trace_free = e->next;
 	memcpy(e->tid, tid, DFT_TRACE_ID_LEN);
 	memset(e->want, 0, sizeof(e->want));
-	e->n_covered = 0;
 	e->head = e->tail = NIL;
 	e->n = 0;
 	b = bucket_of(h, tid);
@@ -227,12 +232,10 @@ static bool expired(const struct dft_hold *h, uint32_t t, const struct dft_hold_
 	return h->traces[t].deadline <= now->span_ns || h->traces[t].wall_deadline <= now->wall_ns;
 }
 
-static bool covered(const struct hold_trace *e, uint64_t id)
+/* Path scope: a hop list the NIC saw named this span, so the collector can rebuild it. */
+static bool covered(const struct dft_hold *h, const struct hold_trace *e, uint64_t id)
 {
-	for (unsigned i = 0; i < e->n_covered; i++)
-		if (e->covered[i] == id)
-			return true;
-	return false;
+	return dft_children_seen(h->named, e->tid, id);
 }
 
 /* Path scope: the trace wants span id `id` (an ancestor of an anomalous span). */
@@ -309,7 +312,7 @@ static void mark_anomalous(struct dft_hold *h, uint32_t t, const struct dft_span
 				const struct dft_span_rec *r = &h->spans[s].rec;
 				bool wanted = want_take(e, r->span_id);
 
-				if (wanted || !covered(e, r->span_id)) {
+				if (wanted || !covered(h, e, r->span_id)) {
 					if (wanted) {
 						want_add(h, e, r->parent_span_id);
 						found++;
@@ -348,6 +351,8 @@ enum dft_fate dft_hold_admit(struct dft_hold *h, struct dft_span_rec *rec, bool 
 			     const struct dft_hold_now *now, dft_hold_drop_fn drop, void *arg)
 {
 	uint32_t keep = rec->keep_reasons, t;
+	/* what proves the trace anomalous: not a function span, not an outlier inside the margin */
+	uint32_t proof = keep & ~(DFT_KEEP_FUNCTION | (rec->weak ? DFT_KEEP_OUTLIER : 0));
 	struct hold_span *sp;
 	struct hold_trace *e;
 
@@ -369,16 +374,16 @@ enum dft_fate dft_hold_admit(struct dft_hold *h, struct dft_span_rec *rec, bool 
 			return DFT_FATE_REPORT;
 		}
 		/* another anomaly in the trace: its path is wanted too */
-		if (keep & ~DFT_KEEP_FUNCTION)
+		if (proof)
 			want_add(h, e, rec->parent_span_id);
-		if (!keep && !covered(e, rec->span_id)) {
+		if (!keep && !covered(h, e, rec->span_id)) {
 			/* no hop list named it (yet): only the span itself can show it */
 			rec->keep_reasons = DFT_KEEP_RETRO;
 			return DFT_FATE_REPORT;
 		}
 		return keep ? DFT_FATE_REPORT : DFT_FATE_FILTER;
 	}
-	if (keep & ~DFT_KEEP_FUNCTION) {
+	if (proof) {
 		/* remembering is bounded: the oldest anomalous trace makes room (before taking an entry,
 		 * so the trace pool of max_spans + remember_traces can never run dry) */
 		if (h->cfg.remember_traces && h->anom.n >= h->cfg.remember_traces) {
@@ -440,16 +445,11 @@ enum dft_fate dft_hold_admit(struct dft_hold *h, struct dft_span_rec *rec, bool 
 
 void dft_hold_saw_hops(struct dft_hold *h, const uint8_t *trace_id, const uint64_t *span_ids, unsigned n)
 {
-	struct hold_trace *e;
-	uint32_t t;
-
-	if (!h || !h->cfg.enabled || (t = find(h, trace_id)) == NIL)
+	if (!h || !h->named)
 		return;
-	e = &h->traces[t];
-	/* beyond the set's room a span counts as not rebuildable: reported, never lost */
-	for (unsigned i = 0; i < n && e->n_covered < DFT_HOLD_COVERED; i++)
-		if (span_ids[i] && !covered(e, span_ids[i]))
-			e->covered[e->n_covered++] = span_ids[i];
+	/* a full set forgets its oldest ids: such a span counts as not rebuildable and is reported */
+	for (unsigned i = 0; i < n; i++)
+		dft_children_note(h->named, trace_id, span_ids[i], 0, 0);
 }
 
 const struct dft_span_rec *dft_hold_release_peek(const struct dft_hold *h)

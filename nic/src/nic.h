@@ -80,6 +80,8 @@ void dft_prof_cfg_defaults(struct dft_prof_cfg *c);
 struct dft_prof_limits {
 	uint64_t self_ns;      /* on self time (a leaf key: its duration) */
 	uint64_t duration_ns;  /* on inclusive duration: a wrapping key's span whose children were not seen */
+	uint64_t self_def_ns;  /* outlier_multiple x the medians: what the definition calls an outlier */
+	uint64_t duration_def_ns;
 	uint64_t queue_ns;     /* from the component's queue-time window */
 	bool wraps;            /* the key's spans usually come with children seen on this NIC */
 };
@@ -363,6 +365,12 @@ enum dft_kind dft_filter_kind(const struct dft_filter *f, const struct dft_slot 
 			      const char *comp);
 /* keep_reasons for the slot (0 = the rules would filter it). */
 uint32_t dft_filter_decide(const struct dft_filter *f, const struct dft_slot *s, const struct dft_span_facts *x);
+/*
+ * Whether keep (from dft_filter_decide on x) only holds an outlier below outlier_multiple x its
+ * median: inside the margin the threshold leaves for an uncertain median. Such a span is kept,
+ * but does not make its trace anomalous for the hold window.
+ */
+bool dft_filter_weak_outlier(uint32_t keep, const struct dft_span_facts *x);
 /* Counter name of keep_reasons bit i ("function", ...). */
 const char *dft_keep_reason_name(unsigned bit);
 
@@ -375,6 +383,7 @@ struct dft_span_rec {
 	uint32_t comp, op, attr_key[DFT_SLOT_ATTRS];
 	uint32_t queue_ns, pid, keep_reasons;
 	int32_t prof_key; /* -1 = none */
+	bool weak;        /* kept as an outlier only inside the threshold's margin: proves nothing */
 	uint16_t flags;
 	uint8_t status, span_kind, n_attrs, kind;
 };
@@ -403,7 +412,6 @@ struct dft_hold_now {
 };
 #define DFT_HOLD_WALL_FACTOR 4u
 #define DFT_HOLD_WANT 4u /* path scope: ancestors a remembered trace waits for at once */
-#define DFT_HOLD_COVERED 24u /* path scope: span ids named by hop lists, per trace */
 /*
  * Decide the fate of a span the rules have judged (rec->keep_reasons). holdable: a platform span
  * the window may keep back. Marks anomalous traces (moving their held spans to the release queue),

@@ -262,15 +262,19 @@ double dft_profiler_outlier_factor(double multiple, uint64_t n)
 	return n ? multiple * 0.9 / (1.0 + 2.0 / sqrt((double)n)) : 0;
 }
 
-static uint64_t outlier_limit(const struct dft_profiler *p, const struct dft_hist_win *w)
+static uint64_t outlier_limit(const struct dft_profiler *p, const struct dft_hist_win *w, uint64_t *def)
 {
 	uint64_t n = dft_hist_win_count(w), med;
 
+	*def = 0;
 	if (n < p->cfg.outlier_warmup)
 		return 0;
 	med = dft_hist_win_quantile(w, 0.5);
 	/* a median of 0 gives no relative threshold: "10 x nothing" would flag any span at all */
-	return med ? times(dft_profiler_outlier_factor(p->cfg.outlier_multiple, n), med) : 0;
+	if (!med)
+		return 0;
+	*def = times(p->cfg.outlier_multiple, med);
+	return times(dft_profiler_outlier_factor(p->cfg.outlier_multiple, n), med);
 }
 
 /* Span times are written by hosts: a time near the top of the range must not wrap a deadline. */
@@ -288,8 +292,8 @@ static void refresh(struct dft_profiler *p, struct prof_entry *e)
 	e->next_refresh = sat_add(e->now, p->cfg.interval_ns);
 	if (e->op == 0)
 		return;
-	e->lim.self_ns = outlier_limit(p, &e->self);
-	e->lim.duration_ns = outlier_limit(p, &e->dur);
+	e->lim.self_ns = outlier_limit(p, &e->self, &e->lim.self_def_ns);
+	e->lim.duration_ns = outlier_limit(p, &e->dur, &e->lim.duration_def_ns);
 }
 
 /* Move the key's span clock to end and rotate its windows when their time has come. */

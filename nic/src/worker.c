@@ -308,6 +308,7 @@ static enum dft_fate judge(struct dft_nic_ctx *ctx, struct dft_nic_region *r, co
 	}
 	dft_profiler_limits(ctx->prof, key, &x.lim);
 	rec->keep_reasons = dft_filter_decide(&ctx->filter, s, &x);
+	rec->weak = dft_filter_weak_outlier(rec->keep_reasons, &x);
 	rec->prof_key = key;
 	/* judged against the thresholds of before this span, then part of the profile */
 	obs = (struct dft_prof_obs){.end_ns = end, .duration_ns = x.duration_ns, .self_ns = x.self_ns,

@@ -269,6 +269,29 @@ def run(p, replay, traces, threads):
             f"{shape['rebuilt_with_parent']} rebuilt spans inside their parent, identity exact")
 
 
+def check_speed(replay, workdir):
+    """--speed paces by the recorded end times: two spans ending 1 s apart take >= 0.5 s at --speed 2
+    (a lower bound: a loaded machine only makes it longer); --speed with --rate is a usage error."""
+    import time
+    path = os.path.join(workdir, "speed.otlp.jsonl")
+    spans = [{"trace": "%032x" % (i + 1), "id": "%016x" % (i + 1), "parent": "", "component": "ingress",
+              "kind": "platform", "name": "route", "start": BASE_NS + i * 1_000_000_000,
+              "end": BASE_NS + i * 1_000_000_000 + 1000, "status": 0, "queue": 0, "cold": False, "attrs": {}}
+             for i in range(2)]
+    with open(path, "w") as f:
+        f.write(otlp_line(spans) + "\n")
+    t0 = time.monotonic()
+    r = subprocess.run([replay, "--in", path, "--no-daemon", "--speed", "2", "--fini-ms", "0"],
+                       capture_output=True, text=True, timeout=60)
+    took = time.monotonic() - t0
+    check(r.returncode == 0, f"--speed 2 exited {r.returncode}: {r.stderr}")
+    check(json.loads(r.stdout.strip().splitlines()[-1])["spans"] == 2, f"--speed 2: {r.stdout}")
+    check(took >= 0.5, f"--speed 2 replayed spans recorded 1 s apart in {took:.3f} s")
+    r = subprocess.run([replay, "--in", path, "--no-daemon", "--speed", "1", "--rate", "10"],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 2 and "exclude" in r.stderr, f"--speed with --rate: {r.returncode} {r.stderr}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bindir", required=True)
@@ -279,7 +302,8 @@ def main():
     a = ap.parse_args()
     replay = os.path.join(a.bindir, "difftrace-replay")
     with Pipeline(a.bindir, lcores=a.lcores, keep=a.keep) as p:
-        return run_checked(p, "replay", run, replay, a.traces, a.threads)
+        rc = run_checked(p, "replay --speed", lambda p: check_speed(replay, p.dir) or "paced by recorded ends")
+        return rc or run_checked(p, "replay", run, replay, a.traces, a.threads)
 
 
 if __name__ == "__main__":

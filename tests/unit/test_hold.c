@@ -415,6 +415,14 @@ static void test_retro_path(void **state)
 	assert_int_equal(st.path_drops, 3);
 	assert_int_equal(st.released, 1);
 	assert_int_equal(st.held, 0);
+	/* a weak outlier is reported but does not make its trace anomalous */
+	r = rec(9, 91, 0, 0);
+	assert_int_equal(admit(h, &r, true, 11, &d), DFT_FATE_HELD);
+	r = rec(9, 92, 0, DFT_KEEP_OUTLIER);
+	r.weak = true;
+	assert_int_equal(admit(h, &r, true, 11, &d), DFT_FATE_REPORT);
+	assert_null(dft_hold_release_peek(h));
+	assert_int_equal(held(h), 1);
 	/* a span no hop list named is reported: nothing could rebuild it */
 	r = rec(5, 61, 0, 0);
 	r.parent_span_id = 40;

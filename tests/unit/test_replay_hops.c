@@ -151,6 +151,109 @@ static void test_cycle_and_groups(void **state)
 	assert_true(h.n <= 4);
 }
 
+static void by_parent(struct dft_replay_span *s, size_t n, struct dft_replay_span **bp)
+{
+	for (size_t i = 0; i < n; i++)
+		bp[i] = &s[i];
+	dft_replay_sort_by_parent(bp, n);
+}
+
+static void test_steps_travel_as_hops(void **state)
+{
+	/* ingress (steps match, authz before forwarding; log after it) -> activator (step throttle) ->
+	 * queue-proxy -> fn; a function child of ingress is no step */
+	struct dft_replay_span s[] = {
+	    mk(6, 0x10, 0, "ingress", "route", P, 100),       mk(6, 0x11, 0x10, "ingress", "match", P, 110),
+	    mk(6, 0x12, 0x10, "ingress", "authz", P, 1200),   mk(6, 0x13, 0x10, "ingress", "log", P, 9000),
+	    mk(6, 0x20, 0x10, "activator", "proxy", P, 2300), mk(6, 0x21, 0x20, "activator", "throttle", P, 2400),
+	    mk(6, 0x30, 0x20, "queue-proxy", "queue", P, 3500), mk(6, 0x40, 0x30, "fn", "h", F, 4600),
+	    mk(6, 0x14, 0x10, "side-fn", "x", F, 150),
+	};
+	enum { N = sizeof(s) / sizeof(s[0]) };
+	struct dft_replay_span *v[N], *bp[N];
+	struct dft_hop_list h;
+
+	(void)state;
+	s[1].end_ns = 1200; /* ends exactly when authz starts: finished before forwarding (2300) */
+	s[2].end_ns = 2300;
+	s[5].end_ns = 3600; /* overlaps the forward to queue-proxy (3500): not in the header */
+	sorted(s, N, v);
+	by_parent(s, N, bp);
+	dft_replay_hops_steps(v, bp, N, &s[7], &h);
+	assert_int_equal(h.n, 5);
+	assert_int_equal(h.cut, 0);
+	check_hop(&h.hop[0], &s[0], 0);
+	check_hop(&h.hop[1], &s[1], 0x10); /* steps follow their component, in start order */
+	check_hop(&h.hop[2], &s[2], 0x10);
+	check_hop(&h.hop[3], &s[4], 0x10);
+	check_hop(&h.hop[4], &s[6], 0x20);
+
+	s[5].end_ns = 3500; /* now it ended when the forward started */
+	dft_replay_hops_steps(v, bp, N, &s[7], &h);
+	assert_int_equal(h.n, 6);
+	check_hop(&h.hop[4], &s[5], 0x20);
+	check_hop(&h.hop[5], &s[6], 0x20);
+
+	dft_replay_hops_steps(v, NULL, N, &s[7], &h); /* no parent index: the path only */
+	assert_int_equal(h.n, 3);
+}
+
+static void test_steps_cut_oldest(void **state)
+{
+	/* 3 components with 6 steps each: 21 hops, the header keeps the newest 16 */
+	struct dft_replay_span s[22];
+	struct dft_replay_span *v[22], *bp[22];
+	struct dft_hop_list h;
+	unsigned k = 0;
+
+	(void)state;
+	for (unsigned c = 0; c < 3; c++) {
+		uint64_t id = 0x100 * (c + 1), t0 = 100000 * (c + 1);
+
+		s[k++] = mk(7, id, c ? 0x100 * c : 0, "p", "comp", P, t0);
+		for (unsigned j = 0; j < 6; j++)
+			s[k++] = mk(7, id + 1 + j, id, "p", "step", P, t0 + 10 + 1000 * j);
+	}
+	s[k++] = mk(7, 0x900, 0x300, "fn", "h", F, 900000);
+	sorted(s, k, v);
+	by_parent(s, k, bp);
+	dft_replay_hops_steps(v, bp, k, &s[k - 1], &h);
+	assert_int_equal(h.n, DFT_HOP_LIST_MAX);
+	assert_int_equal(h.cut, 21 - DFT_HOP_LIST_MAX);
+	check_hop(&h.hop[0], &s[5], 0x100);                       /* comp 1's 5th step: the oldest kept */
+	check_hop(&h.hop[DFT_HOP_LIST_MAX - 1], &s[20], 0x300); /* comp 3's last step */
+}
+
+static void test_end_order_and_due(void **state)
+{
+	struct dft_replay_span s[] = {
+	    mk(8, 1, 0, "ingress", "route", P, 100), mk(8, 2, 1, "activator", "proxy", P, 200),
+	    mk(8, 3, 2, "fn", "h", F, 300),          mk(9, 4, 0, "ingress", "route", P, 150),
+	};
+	struct dft_replay_emit e[4];
+
+	(void)state;
+	s[0].end_ns = 5000; /* the root and its child end together: the root goes last */
+	s[1].end_ns = 5000;
+	s[2].end_ns = 5000; /* fn started later than activator: inner first */
+	s[3].end_ns = 4000;
+	for (unsigned i = 0; i < 4; i++)
+		e[i] = (struct dft_replay_emit){.s = &s[i]};
+	dft_replay_sort_by_end(e, 4);
+	assert_ptr_equal(e[0].s, &s[3]);
+	assert_ptr_equal(e[1].s, &s[2]);
+	assert_ptr_equal(e[2].s, &s[1]);
+	assert_ptr_equal(e[3].s, &s[0]);
+
+	assert_true(dft_replay_due_ns(1000, 5000, 5000, 1.0) == 1000);
+	assert_true(dft_replay_due_ns(1000, 5000, 2005000, 1.0) == 2001000);   /* real time */
+	assert_true(dft_replay_due_ns(1000, 5000, 2005000, 2.0) == 1001000);   /* twice as fast */
+	assert_true(dft_replay_due_ns(1000, 5000, 2005000, 0.5) == 4001000);   /* half speed */
+	assert_true(dft_replay_due_ns(1000, 5000, 2005000, 0.0) == 1000);      /* as fast as possible */
+	assert_true(dft_replay_due_ns(1000, 5000, 10, 1.0) == 1000);           /* before the first: now */
+	assert_true(dft_replay_due_ns(1000, 0, UINT64_MAX, 1e-6) == UINT64_MAX); /* saturates */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -158,6 +261,9 @@ int main(void)
 	    cmocka_unit_test(test_platform_root),
 	    cmocka_unit_test(test_long_chain_and_names),
 	    cmocka_unit_test(test_cycle_and_groups),
+	    cmocka_unit_test(test_steps_travel_as_hops),
+	    cmocka_unit_test(test_steps_cut_oldest),
+	    cmocka_unit_test(test_end_order_and_due),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -213,6 +213,17 @@ static void test_outlier_self_time(void **state)
 	x.lim.wraps = false;
 	x.duration_ns = 2 * MS + 1;
 	assert_int_equal(dft_filter_decide(&f, &s, &x), DFT_KEEP_OUTLIER);
+	/* kept inside the margin (above the threshold, under 10 x the median) proves nothing about the
+	 * trace; at the definition's 10 x it does, and so does any other reason beside it */
+	x.lim.self_def_ns = 3 * MS;
+	assert_true(dft_filter_weak_outlier(DFT_KEEP_OUTLIER, &x));
+	x.duration_ns = 3 * MS;
+	assert_false(dft_filter_weak_outlier(DFT_KEEP_OUTLIER, &x));
+	x.duration_ns = 2 * MS + 1;
+	assert_false(dft_filter_weak_outlier(DFT_KEEP_OUTLIER | DFT_KEEP_ERROR, &x));
+	assert_false(dft_filter_weak_outlier(DFT_KEEP_QUEUEING, &x));
+	x.lim.self_def_ns = 0; /* no profile: the ceiling judged */
+	assert_false(dft_filter_weak_outlier(DFT_KEEP_OUTLIER, &x));
 }
 
 static void test_platform_override(void **state)

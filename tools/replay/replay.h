@@ -96,4 +96,36 @@ size_t dft_replay_trace_len(struct dft_replay_span *const *v, size_t n);
 void dft_replay_hops(struct dft_replay_span *const *t, size_t n, const struct dft_replay_span *fn,
                      struct dft_hop_list *out);
 
+/* Sorts v[0, n) by (trace id, parent span id, start, span id): the same trace runs as
+ * dft_replay_sort_by_trace, each holding a span's children together, in start order. */
+void dft_replay_sort_by_parent(struct dft_replay_span **v, size_t n);
+
+/*
+ * dft_replay_hops, and after each platform ancestor the step spans it finished before it forwarded
+ * the request: its platform children off the path that ended no later than the next span on the
+ * path (or fn) started, in start order. bp[0, n) is the same trace sorted by dft_replay_sort_by_parent
+ * (NULL: no steps); only the first 64 children of a span are looked at. Beyond DFT_HOP_LIST_MAX entries the oldest are left out (counted in out->cut).
+ */
+void dft_replay_hops_steps(struct dft_replay_span *const *t, struct dft_replay_span *const *bp, size_t n,
+                           const struct dft_replay_span *fn, struct dft_hop_list *out);
+
+/* A span to emit with its trace (sorted by span id, and by parent) for the hop synthesis. */
+struct dft_replay_emit {
+	const struct dft_replay_span *s;
+	struct dft_replay_span *const *t;
+	struct dft_replay_span *const *bp;
+	size_t n;
+};
+
+/* Sorts by end time, the order a live component hands spans to its ring; at equal ends a root comes
+ * after the others and an inner span (later start) before the one around it. */
+void dft_replay_sort_by_end(struct dft_replay_emit *v, size_t n);
+
+/*
+ * When a span recorded to end at rec_ns is due, on a clock where the replay started at wall0 with
+ * the span that ended at rec0: wall0 + (rec_ns - rec0) / speed. speed <= 0 (as fast as possible) or a
+ * span before rec0: wall0. Saturates at UINT64_MAX.
+ */
+uint64_t dft_replay_due_ns(uint64_t wall0, uint64_t rec0, uint64_t rec_ns, double speed);
+
 #endif /* DFT_REPLAY_H */

@@ -22,6 +22,9 @@ static const char usage_text[] =
     "  --threads N                replay threads, traces spread by trace id (default 1, max 64)\n"
     "  --rate R                   spans per second over all threads; 0 (default): as fast as the\n"
     "                             daemon drains the rings\n"
+    "  --speed X                  replay in end-time order, each span when its recorded end is due:\n"
+    "                             1 = the recorded pace, 2 = twice as fast, 0 = as fast as the daemon\n"
+    "                             drains the rings (same order); not with --rate\n"
     "  --batch-lines N            lines read and grouped by trace at a time (default 1024)\n"
     "  --connect-ms N             wait up to N ms for difftrace-nic before replaying (default 2000)\n"
     "  --fini-ms N                wait up to N ms for the rings to drain at the end (default 5000)\n"
@@ -93,6 +96,14 @@ int main(int argc, char **argv)
 			o.rate = strtod(val, &end);
 			if (errno || end == val || *end || !(o.rate >= 0) || o.rate > 1e12)
 				return usage_err("bad --rate '%s': expected spans per second >= 0", val);
+		} else if (!strcmp(a, "--speed")) {
+			char *end;
+
+			errno = 0;
+			o.speed = strtod(val, &end);
+			if (errno || end == val || *end || !(o.speed >= 0) || o.speed > 1e6)
+				return usage_err("bad --speed '%s': expected 0 (as fast as possible) or a factor > 0", val);
+			o.by_time = true;
 		} else if (!strcmp(a, "--batch-lines")) {
 			if (parse_uint(val, 1u << 20, &v) || !v)
 				return usage_err("bad --batch-lines '%s': expected 1..1048576", val);
@@ -111,6 +122,8 @@ int main(int argc, char **argv)
 	}
 	if (!o.in)
 		return usage_err("%s", "--in FILE is required (- for stdin)");
+	if (o.by_time && o.rate > 0)
+		return usage_err("%s", "--speed and --rate exclude each other");
 
 	rc = dft_replay_run(&o, &r);
 	if (rc == 1 && !r.lines)
@@ -120,10 +133,11 @@ int main(int argc, char **argv)
 	       ",\"hops_dropped\":%" PRIu64 ",\"names_truncated\":%" PRIu64
 	       ",\"spans_unnamed\":%" PRIu64 ",\"attrs_unnamed\":%" PRIu64 ",\"attrs_cut\":%" PRIu64
 	       ",\"queue_clamped\":%" PRIu64 ",\"reconstructed_skipped\":%" PRIu64 ",\"backoffs\":%" PRIu64
-	       ",\"status_messages\":%" PRIu64 ",\"status_messages_refused\":%" PRIu64 ",\"fini\":%d}\n",
+	       ",\"status_messages\":%" PRIu64 ",\"status_messages_refused\":%" PRIu64 ",\"late\":%" PRIu64
+	       ",\"fini\":%d}\n",
 	       r.lines, r.traces, r.spans, r.skipped, r.produced, r.dropped, r.hops, r.hops_cut,
 	       r.hops_dropped, r.names_truncated, r.spans_unnamed, r.attrs_unnamed, r.attrs_cut, r.queue_clamped,
-	       r.reconstructed_skipped, r.backoffs, r.status_messages, r.status_messages_refused, r.fini);
+	       r.reconstructed_skipped, r.backoffs, r.status_messages, r.status_messages_refused, r.late, r.fini);
 	fflush(stdout);
 	return rc;
 }

@@ -43,7 +43,7 @@ struct worker {
 	pthread_t th;
 	unsigned idx;
 	struct run *run;
-	struct dft_replay_span **order;
+	struct dft_replay_span **order, **bp;
 	size_t order_cap;
 	uint64_t paced, pace_t0;
 	struct dft_replay_result r; /* this worker's share of the counters */
@@ -56,6 +56,10 @@ struct run {
 	bool stop;
 	struct dft_replay_span **v;
 	size_t n;
+	/* by_time: the batch in end-time order, and the clock the recorded times are paced on */
+	struct dft_replay_emit *ev;
+	uint64_t wall0, rec0;
+	bool clock_set;
 	double rate_per_thread;
 	uint64_t pending_limit;
 	struct name_cache names;
@@ -196,7 +200,24 @@ static void pace(struct worker *w)
 	}
 }
 
-static void emit(struct worker *w, struct dft_replay_span *const *t, size_t n, const struct dft_replay_span *s)
+/* --speed: wait until the span's recorded end is due */
+static void wait_due(struct worker *w, const struct dft_replay_span *s)
+{
+	struct run *run = w->run;
+	uint64_t due, now;
+
+	if (!(run->o->speed > 0))
+		return;
+	due = dft_replay_due_ns(run->wall0, run->rec0, s->end_ns, run->o->speed);
+	now = dft_clock_ns(CLOCK_MONOTONIC);
+	if (due > now + 50000)
+		sleep_ns(due - now);
+	else if (now > due + 1000000)
+		w->r.late++; /* more than 1 ms behind the recorded pace */
+}
+
+static void emit(struct worker *w, struct dft_replay_span *const *t, struct dft_replay_span *const *bp, size_t n,
+                 const struct dft_replay_span *s)
 {
 	struct dft_hop_list hops;
 	struct dft_span sp;
@@ -232,7 +253,7 @@ static void emit(struct worker *w, struct dft_replay_span *const *t, size_t n, c
 			w->r.attrs_unnamed++;
 	}
 	if (s->kind == DFT_REPLAY_KIND_FUNCTION) {
-		dft_replay_hops(t, n, s, &hops);
+		dft_replay_hops_steps(t, bp, n, s, &hops);
 		w->r.hops += hops.n;
 		w->r.hops_cut += hops.cut;
 		dft_span_set_hops(&sp, &hops);
@@ -246,16 +267,23 @@ static int emit_trace(struct worker *w, struct dft_replay_span *const *t, size_t
 {
 	if (n > w->order_cap) {
 		struct dft_replay_span **o = realloc(w->order, n * sizeof(*o));
+		struct dft_replay_span **b;
 
 		if (!o)
 			return -ENOMEM;
 		w->order = o;
+		b = realloc(w->bp, n * sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		w->bp = b;
 		w->order_cap = n;
 	}
 	memcpy(w->order, t, n * sizeof(*t));
 	qsort(w->order, n, sizeof(*t), cmp_emit);
+	memcpy(w->bp, t, n * sizeof(*t));
+	dft_replay_sort_by_parent(w->bp, n);
 	for (size_t i = 0; i < n; i++)
-		emit(w, t, n, w->order[i]);
+		emit(w, t, w->bp, n, w->order[i]);
 	return 0;
 }
 
@@ -270,7 +298,17 @@ static void *worker_main(void *arg)
 		pthread_barrier_wait(&run->go);
 		if (run->stop)
 			break;
-		for (size_t i = 0, len; i < run->n && !w->err; i += len) {
+		if (run->ev) {
+			for (size_t i = 0; i < run->n; i++) {
+				const struct dft_replay_emit *e = &run->ev[i];
+
+				if (trace_owner(e->s->trace_id, nt) != w->idx)
+					continue;
+				wait_due(w, e->s);
+				emit(w, e->t, e->bp, e->n, e->s);
+			}
+		}
+		for (size_t i = 0, len; !run->ev && i < run->n && !w->err; i += len) {
 			len = dft_replay_trace_len(run->v + i, run->n - i);
 			if (trace_owner(run->v[i]->trace_id, nt) == w->idx)
 				w->err = emit_trace(w, run->v + i, len);
@@ -329,6 +367,7 @@ static void add_result(struct dft_replay_result *r, const struct dft_replay_resu
 	r->backoffs += w->backoffs;
 	r->status_messages += w->status_messages;
 	r->status_messages_refused += w->status_messages_refused;
+	r->late += w->late;
 }
 
 static void wait_registered(unsigned ms)
@@ -345,7 +384,8 @@ int dft_replay_run(const struct dft_replay_opts *o, struct dft_replay_result *r)
 	struct dft_options dopts = {.size = sizeof(dopts), .name_capacity = 4096};
 	struct dft_replay_batch b;
 	struct run run = {.o = o};
-	struct dft_replay_span **v = NULL;
+	struct dft_replay_span **v = NULL, **bpv = NULL;
+	struct dft_replay_emit *ev = NULL;
 	struct worker *w = NULL;
 	struct dft_host_stats st;
 	size_t vcap = 0, lcap = 0;
@@ -418,15 +458,46 @@ int dft_replay_run(const struct dft_replay_opts *o, struct dft_replay_result *r)
 				break;
 			}
 			v = nv;
+			if (o->by_time) {
+				struct dft_replay_span **nb = realloc(bpv, b.n * sizeof(*nb));
+				struct dft_replay_emit *ne;
+
+				if (nb)
+					bpv = nb;
+				ne = nb ? realloc(ev, b.n * sizeof(*ne)) : NULL;
+				if (!ne) {
+					fprintf(stderr, "difftrace-replay: out of memory\n");
+					rc = 1;
+					break;
+				}
+				ev = ne;
+			}
 			vcap = b.n;
 		}
 		for (size_t k = 0; k < b.n; k++)
 			v[k] = &b.spans[k];
 		dft_replay_sort_by_trace(v, b.n);
+		if (o->by_time) {
+			/* the same trace runs sorted by parent: a trace's slice starts at the same index in both */
+			memcpy(bpv, v, b.n * sizeof(*v));
+			dft_replay_sort_by_parent(bpv, b.n);
+		}
 		for (size_t k = 0, len; k < b.n; k += len) {
 			len = dft_replay_trace_len(v + k, b.n - k);
 			r->traces++;
+			for (size_t j = k; o->by_time && j < k + len; j++)
+				ev[j] = (struct dft_replay_emit){.s = v[j], .t = v + k, .bp = bpv + k, .n = len};
 		}
+		if (o->by_time) {
+			dft_replay_sort_by_end(ev, b.n);
+			if (!run.clock_set) {
+				/* the first span due starts the clock; later batches keep it */
+				run.rec0 = ev[0].s->end_ns;
+				run.wall0 = dft_clock_ns(CLOCK_MONOTONIC);
+				run.clock_set = true;
+			}
+		}
+		run.ev = o->by_time ? ev : NULL;
 		run.v = v;
 		run.n = b.n;
 		pthread_barrier_wait(&run.go);
@@ -445,6 +516,7 @@ int dft_replay_run(const struct dft_replay_opts *o, struct dft_replay_result *r)
 		pthread_join(w[i].th, NULL);
 		add_result(r, &w[i].r);
 		free(w[i].order);
+		free(w[i].bp);
 	}
 	pthread_barrier_destroy(&run.done);
 	cache_free(&run.names);
@@ -463,6 +535,8 @@ fini:
 	free(w);
 close_in:
 	free(v);
+	free(bpv);
+	free(ev);
 	free(line);
 	dft_replay_batch_free(&b);
 	if (f != stdin)

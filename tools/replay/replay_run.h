@@ -11,6 +11,10 @@ struct dft_replay_opts {
 	const char *component; /* dft_init's component */
 	unsigned threads;
 	double rate; /* spans/s over all threads; 0: as fast as the rings drain */
+	/* by_time: spans in end-time order, each when its recorded end is due at speed (1: the recorded
+	 * pace, 0: as fast as the rings drain); else trace by trace (and --rate) */
+	bool by_time;
+	double speed;
 	unsigned fini_ms, connect_ms, batch_lines;
 	bool strict, no_daemon;
 };
@@ -23,6 +27,7 @@ struct dft_replay_result {
 	uint64_t attrs_cut, queue_clamped, reconstructed_skipped;
 	uint64_t backoffs;
 	uint64_t status_messages, status_messages_refused; /* handed to the library; refused by it */
+	uint64_t late; /* --speed > 0: spans emitted more than 1 ms after they were due */
 	int fini; /* dft_fini's result */
 };
 
