@@ -16,6 +16,7 @@
  */
 #include <string.h>
 
+#include "dft/hash.h"
 #include "host_internal.h"
 
 /* twice the largest table, so a probe always ends at an empty slot within a few steps */
@@ -34,14 +35,10 @@ void dft_names_reset(void)
 	pthread_mutex_unlock(&dft_host.name_lock);
 }
 
-/* FNV-1a: names are short; the index only needs a fair spread */
+/* names are short; the index only needs a fair spread */
 static uint32_t dft_name_hash(const char *s, size_t len)
 {
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
-	return h;
+	return dft_fnv32(s, len, DFT_FNV32_INIT);
 }
 
 /*

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dft/hash.h"
 #include "nic.h"
 
 #define STR_LEN (DFT_NAME_MAX + 1)
@@ -196,21 +197,12 @@ bool dft_batch_full(const struct dft_batch *b)
 	return b->n_spans >= b->cap;
 }
 
-static uint32_t str_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
-
 /* Index of s in the string table, adding it; -ENOSPC when the table is full. */
 static int64_t str_index(struct dft_batch *b, const char *s)
 {
 	uint32_t mask = b->hash_size - 1;
 
-	for (uint32_t h = str_hash(s) & mask;; h = (h + 1) & mask) {
+	for (uint32_t h = dft_fnv32_str(s) & mask;; h = (h + 1) & mask) {
 		uint32_t v = b->hash[h];
 		size_t len;
 		char *dst;
@@ -238,7 +230,7 @@ static void forget_strings(struct dft_batch *b, uint32_t n0)
 	while (b->n_strings > n0) {
 		uint32_t mask = b->hash_size - 1, idx = b->n_strings - 1;
 
-		for (uint32_t h = str_hash(b->strings[idx]) & mask;; h = (h + 1) & mask)
+		for (uint32_t h = dft_fnv32_str(b->strings[idx]) & mask;; h = (h + 1) & mask)
 			if (b->hash[h] == idx + 1) {
 				b->hash[h] = 0;
 				break;

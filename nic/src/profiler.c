@@ -23,6 +23,7 @@
 
 #include "nic.h"
 #include "dft/hist.h"
+#include "dft/hash.h"
 
 #define STR_LEN (DFT_NAME_MAX + 1)
 
@@ -32,15 +33,6 @@ struct dft_names {
 	char *arena;     /* cap * STR_LEN, id N at N-1 */
 	uint32_t *hash;  /* id, 0 = empty */
 };
-
-static uint32_t fnv(const void *p, size_t n, uint32_t h)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
-}
 
 int dft_names_create(uint32_t cap, struct dft_names **out)
 {
@@ -79,7 +71,7 @@ uint32_t dft_names_intern(struct dft_names *n, const char *s)
 	size_t len = strnlen(s, DFT_NAME_MAX);
 	uint32_t mask = n->hash_size - 1;
 
-	for (uint32_t h = fnv(s, len, 2166136261u) & mask;; h = (h + 1) & mask) {
+	for (uint32_t h = dft_fnv32(s, len, DFT_FNV32_INIT) & mask;; h = (h + 1) & mask) {
 		uint32_t id = n->hash[h];
 		char *dst;
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "dft/hash.h"
 #include "dft/hops.h"
 
 #define PAYLOAD_MAX (DFT_HOPS_VALUE_MAX / 4 * 3)
@@ -127,13 +128,11 @@ static int64_t unzigzag(uint64_t v)
 
 uint32_t dft_hops_name_hash(const char *comp, size_t comp_len, const char *op, size_t op_len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	static const uint8_t sep = 0xff;
+	uint64_t h = dft_fnv64(comp, comp_len, DFT_FNV64_INIT);
 
-	for (size_t i = 0; i < comp_len; i++)
-		h = (h ^ (uint8_t)comp[i]) * 0x100000001b3ULL;
-	h = (h ^ 0xff) * 0x100000001b3ULL;
-	for (size_t i = 0; i < op_len; i++)
-		h = (h ^ (uint8_t)op[i]) * 0x100000001b3ULL;
+	h = dft_fnv64(&sep, 1, h);
+	h = dft_fnv64(op, op_len, h);
 	return (uint32_t)(h ^ (h >> 32));
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dft/hash.h"
 #include "gen_alibaba.h"
 
 #define NONE UINT32_MAX
@@ -29,11 +30,7 @@ struct ali_call { /* an outgoing call of one invocation */
 
 static uint64_t ali_fnv(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 0x100000001b3ull;
-	return h;
+	return dft_fnv64(s, strlen(s), DFT_FNV64_INIT);
 }
 
 static int ali_rehash(struct dft_gen_ali_model *m, uint32_t cap)

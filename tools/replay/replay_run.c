@@ -15,6 +15,7 @@
 
 #include "dft/clock.h"
 #include "replay.h"
+#include "dft/hash.h"
 #include "replay_run.h"
 
 #define NAME_CACHE_SLOTS 8192u /* power of two */
@@ -73,18 +74,9 @@ static void sleep_ns(uint64_t ns)
 		;
 }
 
-static uint32_t fnv(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
-
 static uint16_t intern(struct name_cache *c, const char *name, struct dft_replay_result *r, bool *fresh)
 {
-	uint32_t h = fnv(name), i = h & (NAME_CACHE_SLOTS - 1);
+	uint32_t h = dft_fnv32_str(name), i = h & (NAME_CACHE_SLOTS - 1);
 	char buf[NAME_MAX_LEN + 1];
 	const char *use = name;
 	uint16_t id;
