@@ -18,8 +18,9 @@
  * the daemon's reads leave the lines in its own cache, and when the producer laps the ring each of
  * its stores must first take its line back from this core: measured with dft-bench-host, ~60 ns of
  * the application's ~90 ns per span. Evicted, the producer finds them in memory, which its
- * sequential stores prefetch well (27 ns per span). The flush costs the daemon nothing measurable
- * (dft-bench-nic ingest_filter unchanged). A DPU reading by DMA or RDMA never owns the lines.
+ * sequential stores prefetch well (27 ns per span). The flush costs the daemon ~4 ns per span
+ * (dft-bench-nic ingest_filter, docs/benchmarks.md), far less than it saves the application. A DPU
+ * reading by DMA or RDMA never owns the lines.
  */
 static int dft_mmap_evict = -1; /* -1: not probed yet */
 static bool dft_mmap_evict_on = true;

@@ -506,7 +506,7 @@ extern const struct dft_tx_ops dft_tx_tcp_ops;
 extern const struct dft_tx_ops dft_tx_rdma_ops;
 #endif
 
-/* ---- worker.c (pipeline) and control.c (main side) */
+/* ---- worker.c (pipeline) and main.c (main side) */
 enum dft_ctl_type {
 	DFT_CTL_ATTACH = 1,  /* main -> worker: region ready */
 	DFT_CTL_DETACH,      /* main -> worker: host gone, drain and retire */
