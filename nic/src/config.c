@@ -338,31 +338,49 @@ int dft_nic_config_set(struct dft_nic_config *cfg, const char *section, const ch
 	return 0;
 }
 
+/*
+ * Every default comes from keys[]: each key's default string goes through the same parser as a
+ * value from a file, so --help, the parser and the daemon cannot disagree (and the docs table is
+ * checked against keys[] by test_nic_config). "random" and empty defaults mean "set later" or "none".
+ */
 void dft_nic_config_defaults(struct dft_nic_config *cfg)
 {
+	char why[160];
+
 	memset(cfg, 0, sizeof(*cfg));
-	dft_filter_cfg_defaults(&cfg->filter);
-	dft_prof_cfg_defaults(&cfg->prof);
-	snprintf(cfg->transport, sizeof(cfg->transport), "tcp");
-	snprintf(cfg->ingest, sizeof(cfg->ingest), "mmap");
-	cfg->batch_spans = 256;
-	cfg->flush_us = 1000;
-	cfg->backlog = 1024;
-	cfg->ship_profiles = true;
-	cfg->evict_slots = true;
-	cfg->max_names = 4096;
-	cfg->max_children = 65536;
-	cfg->hold.enabled = true;
-	cfg->hold.max_spans = 65536;
-	cfg->hold.hold_ns = 500000000ull;
-	cfg->hold.remember_traces = 16384;
-	cfg->hold.retro_path = true;
-	cfg->hold.remember_ns = 2000000000ull;
-	/* the profiler's copies of the rule knobs it computes thresholds for */
-	cfg->prof.outlier_warmup = cfg->filter.outlier_warmup;
-	cfg->prof.outlier_multiple = cfg->filter.outlier_multiple;
-	cfg->prof.queue_min_samples = cfg->filter.queue_min_samples;
-	cfg->prof.queue_p99_multiple = cfg->filter.queue_p99_multiple;
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (!keys[i].def[0] || !strcmp(keys[i].def, "random"))
+			continue;
+		/* cannot fail: a default the parser refuses is caught by test_nic_config */
+		if (dft_nic_config_set(cfg, keys[i].section, keys[i].name, keys[i].def, why, sizeof(why)))
+			abort();
+	}
+}
+
+void dft_filter_cfg_defaults(struct dft_filter_cfg *c)
+{
+	struct dft_nic_config cfg;
+
+	dft_nic_config_defaults(&cfg);
+	*c = cfg.filter;
+}
+
+void dft_prof_cfg_defaults(struct dft_prof_cfg *c)
+{
+	struct dft_nic_config cfg;
+
+	dft_nic_config_defaults(&cfg);
+	*c = cfg.prof;
+}
+
+int dft_nic_config_key(unsigned i, const char **section, const char **name, const char **def)
+{
+	if (i >= N_KEYS)
+		return -ENOENT;
+	*section = keys[i].section;
+	*name = keys[i].name;
+	*def = keys[i].def;
+	return 0;
 }
 
 struct load_ctx {

@@ -28,23 +28,6 @@ const char *dft_keep_reason_name(unsigned bit)
 	return bit < DFT_KEEP_RULES ? reason_names[bit] : "unknown";
 }
 
-void dft_filter_cfg_defaults(struct dft_filter_cfg *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->keep_function = c->keep_error = c->keep_explicit = c->keep_cold_start = true;
-	c->queueing = c->outlier = c->contention = true;
-	c->queue_floor_ns = 5000000ull;
-	c->queue_p99_multiple = 4.0;
-	c->queue_min_samples = 200;
-	c->outlier_multiple = 10.0;
-	c->outlier_warmup = 8;
-	c->outlier_ceiling_ns = 1000000000ull;
-	c->cpu_throttle_ppm = 200000;
-	c->mem_pressure_ppm = 800000;
-	c->concurrency_at_limit = true;
-	c->metrics_refresh_ns = 1000000ull;
-}
-
 bool dft_filter_weak_outlier(uint32_t keep, const struct dft_span_facts *x)
 {
 	uint64_t v = x->self_known ? x->self_ns : x->duration_ns;

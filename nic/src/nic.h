@@ -213,6 +213,9 @@ struct dft_nic_config {
 
 /* Defaults of every option (what the parser starts from). */
 void dft_nic_config_defaults(struct dft_nic_config *cfg);
+/* Key i of the one key table (section, name, default as written in --help): 0, or -ENOENT past
+ * the last. */
+int dft_nic_config_key(unsigned i, const char **section, const char **name, const char **def);
 /*
  * Parse the options after EAL's `--` (argv[0] is the program name): defaults, then the --config file,
  * then the other options (the command line wins). Returns 0, 1 (--help printed) or -EINVAL after

@@ -133,19 +133,6 @@ struct dft_profiler {
 	uint32_t *hash; /* index + 1, 0 = empty */
 };
 
-void dft_prof_cfg_defaults(struct dft_prof_cfg *c)
-{
-	c->interval_ns = 1000000000ull;
-	c->rotate_intervals = 10;
-	c->min_window = 64;
-	c->max_keys = 1024;
-	c->outlier_warmup = 8;
-	c->outlier_multiple = 10.0;
-	c->queue_min_samples = 200;
-	c->queue_p99_multiple = 4.0;
-	c->clock_jump_ns = 60000000000ull;
-}
-
 int dft_profiler_create(const struct dft_prof_cfg *cfg, struct dft_profiler **out)
 {
 	struct dft_profiler *p;

@@ -294,9 +294,74 @@ static void test_cli_errors(void **state)
 	}
 }
 
+/*
+ * docs/filter.md's configuration table and the key table agree: every key has one row, its default
+ * cell says what keys[] says ("(none)", "(required)" and an empty cell stand for no default), and
+ * every row names a key. Every default also parses (dft_nic_config_defaults aborts otherwise).
+ */
+static void test_docs_table(void **state)
+{
+	FILE *f = fopen(DFT_FILTER_DOC, "r");
+	char line[1024];
+	unsigned rows = 0, keys = 0, matched = 0;
+	const char *sec, *name, *def;
+
+	(void)state;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char c_sec[64], c_key[64], c_def[64];
+		char *cells[4], *p = line;
+		unsigned n = 0;
+		bool found = false;
+
+		if (line[0] != '|')
+			continue;
+		/* | section | key | default | ... */
+		for (char *bar = strchr(p, '|'); bar && n < 4; bar = strchr(p, '|')) {
+			*bar = 0;
+			if (n)
+				cells[n - 1] = p;
+			p = bar + 1;
+			n++;
+		}
+		if (n < 4)
+			continue;
+		if (sscanf(cells[0], " %63s", c_sec) != 1 || sscanf(cells[1], " %63s", c_key) != 1)
+			continue;
+		if (sscanf(cells[2], " %63s", c_def) != 1)
+			c_def[0] = 0;
+		for (unsigned i = 0; dft_nic_config_key(i, &sec, &name, &def) == 0; i++) {
+			if (strcmp(sec, c_sec) || strcmp(name, c_key))
+				continue;
+			found = true;
+			if (!strcmp(c_def, "(none)") || !strcmp(c_def, "(required)"))
+				c_def[0] = 0;
+			if (strcmp(def, c_def)) {
+				print_error("docs/filter.md: [%s] %s default '%s', keys[] says '%s'\n", sec, name, c_def,
+					    def);
+				fail();
+			}
+			matched++;
+		}
+		/* a row of another table (keep bits, modules) starts with no section name */
+		if (!found && (!strcmp(c_sec, "filter") || !strcmp(c_sec, "profiler") || !strcmp(c_sec, "hold") ||
+			       !strcmp(c_sec, "batch") || !strcmp(c_sec, "transport") || !strcmp(c_sec, "ingest"))) {
+			print_error("docs/filter.md: row [%s] %s names no key\n", c_sec, c_key);
+			fail();
+		}
+		rows++;
+	}
+	fclose(f);
+	for (unsigned i = 0; dft_nic_config_key(i, &sec, &name, &def) == 0; i++)
+		keys++;
+	assert_true(rows > 0);
+	assert_int_equal(matched, keys);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_docs_table),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_file_and_overrides),
 		cmocka_unit_test(test_cli_aliases),

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * FNV-1a, the one string hash of difftrace: name tables (host, NIC, batch string tables, replay),
+ * and the hop name hash on the wire (dft_hops_name_hash, which folds the 64-bit form). Names are
+ * short and an index only needs a fair spread; where a peer picks the strings, the tables that use
+ * it bound their probes or their size, not the hash.
+ */
+#ifndef DFT_HASH_H
+#define DFT_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DFT_FNV32_INIT 2166136261u
+#define DFT_FNV64_INIT 0xcbf29ce484222325ull
+
+/* Continue a 32-bit FNV-1a over n bytes from h (DFT_FNV32_INIT to start). */
+static inline uint32_t dft_fnv32(const void *p, size_t n, uint32_t h)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+/* 32-bit FNV-1a of a NUL-terminated string. */
+static inline uint32_t dft_fnv32_str(const char *s)
+{
+	uint32_t h = DFT_FNV32_INIT;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+/* Continue a 64-bit FNV-1a over n bytes from h (DFT_FNV64_INIT to start). */
+static inline uint64_t dft_fnv64(const void *p, size_t n, uint64_t h)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+#endif /* DFT_HASH_H */
