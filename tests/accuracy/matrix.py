@@ -24,6 +24,7 @@ Goals (issue 10): every recall 1.0, normal_kept <= 1 %, completeness 1.0, accoun
 Exit 77: a binary is missing.
 """
 import argparse
+import hashlib
 import json
 import os
 import shlex
@@ -70,8 +71,10 @@ def default_lcores():
 
 
 def recording(cache, rate, shape, seconds, rps, seed):
-    """(otlp, truth, meta) for the parameters, synthesized once."""
-    base = os.path.join(cache, f"w-r{rate:g}-{shape}-s{seconds:g}-rps{rps:g}-seed{seed}")
+    """(otlp, truth, meta) for the parameters, synthesized once per version of workload.py."""
+    with open(os.path.join(HERE, "workload.py"), "rb") as f:
+        version = hashlib.sha256(f.read()).hexdigest()[:8]
+    base = os.path.join(cache, f"w-r{rate:g}-{shape}-s{seconds:g}-rps{rps:g}-seed{seed}-{version}")
     otlp, truth, meta = base + ".otlp.jsonl", base + ".truth.jsonl", base + ".meta.json"
     if not os.path.exists(meta):
         subprocess.run([sys.executable, os.path.join(HERE, "workload.py"), "--seed", str(seed), "--shape", shape,
@@ -242,7 +245,7 @@ def markdown(cells):
     head = ("| rate | shape | replay | error | queueing | cold start | function error | outlier (def.) "
             "| injected delay | normal traces' platform spans kept | all normal platform spans kept "
             "| traces complete | accounting |")
-    lines = [head, "|" + "---|" * head.count("|")[:-1] if False else "|" + "---|" * (head.count("|") - 1)]
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for c in cells:
         lines.append("| {:g} % | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
             c["anomaly_rate"] * 100, c["shape"], "real time" if c["speed"] == 1 else "as fast as possible"

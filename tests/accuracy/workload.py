@@ -26,8 +26,8 @@ Contention is not expressed: an OTLP recording carries spans only, and difftrace
 to publish a component's metrics page (docs/evaluation.md).
 
 Rate: for each kind, the top-level calls of exactly max(3, round(rate * requests)) requests carry
-it (so every kind is measured even at 0.1 %), and every nested call carries it with probability
-`rate`. A call may carry several kinds.
+it, no two kinds on one request (so every kind is measured even at 0.1 %), and every nested call
+carries each kind with probability `rate`. A nested call may carry several kinds.
 
 Latency outliers by definition (issue 10): a span whose own time -- its duration minus the union
 of its children's intervals -- is >= 10x the median own time of its key's (component, operation)
@@ -267,11 +267,11 @@ class Workload:
         reqs = self.arrivals()
         self.requests = len(reqs)
         forced = [set() for _ in reqs]
-        order = list(range(len(reqs)))
-        for k in KINDS:
-            n = max(MIN_PER_KIND, round(self.rate * len(reqs)))
-            for i in self.arnd.sample(order, min(n, len(order))):
-                forced[i].add(k)
+        # disjoint: an error forced on the same request would hide its function error
+        n = max(MIN_PER_KIND, round(self.rate * len(reqs)))
+        picked = self.arnd.sample(range(len(reqs)), min(n * len(KINDS), len(reqs)))
+        for j, i in enumerate(picked):
+            forced[i].add(KINDS[j % len(KINDS)])
         for i, (t, fn) in enumerate(reqs):
             trace = "%032x" % self.idrnd.getrandbits(128)
             self.call(trace, fn, BASE_NS + t, "", forced[i])
