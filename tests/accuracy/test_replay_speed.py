@@ -7,10 +7,9 @@ request, 8 s recorded) is replayed twice through real daemons on loopback: difft
 fast as the daemons drain). One replay thread and one NIC lcore make the arrival order the same in
 both runs, so the NIC's decisions may depend only on the spans, never on when they arrived.
 
-The hold window's own timeouts are set far beyond the recording (hold_ms, remember_ms 60 s): they
-bound the real time a trace is held (docs/filter.md), by design on the NIC's wall clock, so a fast
-replay that compresses a 1.5 s cold start into microseconds would otherwise decide those traces
-differently. Everything else runs with its defaults.
+Every setting is the default: the profiler's windows and thresholds and the hold window's hold and
+remember times all run on span time (docs/filter.md), so a fast replay that compresses a 1.5 s cold
+start into microseconds holds that trace exactly as the recorded pace does.
 
 Asserted: the set of (trace id, span id) the NIC reported (stored with reconstructed = 0) is the same
 in both runs; both runs replayed every span without a drop, with the accounting identity exact; the
@@ -30,14 +29,13 @@ sys.path.insert(0, HERE)
 from dft_harness import Failure, HarnessError, Pipeline, accounting, check  # noqa: E402
 from matrix import BINARIES, default_lcores, recording, replay_into, stored_rows, wait_drained  # noqa: E402
 
-HOLD_ARGS = ["--set", "hold.hold_ms=60000", "--set", "hold.remember_ms=60000"]
 REASONS = {1: "function", 2: "error", 4: "keep", 8: "cold_start", 16: "queueing", 32: "outlier",
            64: "contention", 128: "retro"}
 
 
 def one_run(a, otlp, speed, n_spans):
     work = tempfile.mkdtemp(prefix=f"dft-speed{speed}-")
-    nic_args = HOLD_ARGS + [x for kv in a.nic_set for x in ("--set", kv)]
+    nic_args = [x for kv in a.nic_set for x in ("--set", kv)]
     with Pipeline(a.bindir, workdir=work, lcores=a.lcores, keep=a.keep, nic_args=nic_args) as p:
         try:
             p.start()
