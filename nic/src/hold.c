@@ -35,7 +35,10 @@ struct hold_span {
 	uint32_t next;
 };
 
-enum { T_FREE = 0, T_HELD, T_ANOMALOUS };
+enum { T_FREE = 0, T_HELD, T_ANOMALOUS, T_EXTENDED };
+/* path scope: a trace whose hold ran out keeps the spans no hop list named this much longer, in
+ * hold times (a request stuck in a cold start may still fail, and nothing else could show them) */
+#define EXTEND_HOLDS 3u
 
 struct hold_trace {
 	uint8_t tid[DFT_TRACE_ID_LEN];
@@ -60,7 +63,7 @@ struct dft_hold {
 	uint32_t n_buckets, n_traces;
 	uint32_t span_free, trace_free;
 	uint32_t rel_head, rel_tail;
-	struct fifo held, anom;
+	struct fifo held, anom, ext; /* ext: held traces in their extension (path scope) */
 	struct dft_children *named; /* path scope: (trace, span) ids hop lists named */
 	struct dft_hold_stats st;
 };
@@ -100,7 +103,7 @@ int dft_hold_create(const struct dft_hold_cfg *cfg, struct dft_hold **out)
 	h->span_free = 0;
 	h->trace_free = 0;
 	h->rel_head = h->rel_tail = NIL;
-	h->held = h->anom = (struct fifo){NIL, NIL, 0};
+	h->held = h->anom = h->ext = (struct fifo){NIL, NIL, 0};
 	*out = h;
 	return 0;
 }
@@ -164,6 +167,11 @@ static void fifo_unlink(struct dft_hold *h, struct fifo *f, uint32_t t)
 	f->n--;
 }
 
+static struct fifo *fifo_of(struct dft_hold *h, const struct hold_trace *e)
+{
+	return e->state == T_HELD ? &h->held : e->state == T_EXTENDED ? &h->ext : &h->anom;
+}
+
 static uint32_t trace_new(struct dft_hold *h, const uint8_t *tid)
 {
 	uint32_t t = h->trace_free, b;
@@ -192,7 +200,7 @@ static void trace_free(struct dft_hold *h, uint32_t t)
 	while (*pp != t)
 		pp = &h->traces[*pp].chain;
 	*pp = e->chain;
-	fifo_unlink(h, e->state == T_HELD ? &h->held : &h->anom, t);
+	fifo_unlink(h, fifo_of(h, e), t);
 	e->state = T_FREE;
 	e->next = h->trace_free;
 	h->trace_free = t;
@@ -341,7 +349,7 @@ static void mark_anomalous(struct dft_hold *h, uint32_t t, const struct dft_span
 		trace_free(h, t);
 		return;
 	}
-	fifo_unlink(h, &h->held, t);
+	fifo_unlink(h, fifo_of(h, e), t);
 	e->state = T_ANOMALOUS;
 	set_deadline(h, t, now, h->cfg.remember_ns);
 	fifo_push(h, &h->anom, t);
@@ -471,6 +479,33 @@ void dft_hold_release_pop(struct dft_hold *h)
 	h->st.held--;
 }
 
+/* Path scope: filter t's held spans that a hop list named; returns how many are left. */
+static uint32_t drop_named(struct dft_hold *h, uint32_t t, dft_hold_drop_fn drop, void *arg, unsigned *dropped)
+{
+	struct hold_trace *e = &h->traces[t];
+	uint32_t *pp = &e->head;
+
+	e->tail = NIL;
+	while (*pp != NIL) {
+		uint32_t s = *pp;
+
+		if (!covered(h, e, h->spans[s].rec.span_id)) {
+			e->tail = s;
+			pp = &h->spans[s].next;
+			continue;
+		}
+		*pp = h->spans[s].next;
+		if (drop)
+			drop(arg, &h->spans[s].rec);
+		h->spans[s].next = h->span_free;
+		h->span_free = s;
+		e->n--;
+		h->st.held--;
+		(*dropped)++;
+	}
+	return e->n;
+}
+
 unsigned dft_hold_expire(struct dft_hold *h, const struct dft_hold_now *now, dft_hold_drop_fn drop, void *arg)
 {
 	unsigned n = 0;
@@ -478,7 +513,27 @@ unsigned dft_hold_expire(struct dft_hold *h, const struct dft_hold_now *now, dft
 	if (!h)
 		return 0;
 	while (h->held.head != NIL && expired(h, h->held.head, now)) {
-		uint32_t t = h->held.head, d = drop_spans(h, t, drop, arg);
+		uint32_t t = h->held.head, d;
+		unsigned named = 0;
+
+		if (h->named && drop_named(h, t, drop, arg, &named)) {
+			/* what is left cannot be rebuilt: hold it longer instead of losing it */
+			h->st.timeouts += named;
+			n += named;
+			fifo_unlink(h, &h->held, t);
+			h->traces[t].state = T_EXTENDED;
+			set_deadline(h, t, now, h->cfg.hold_ns * EXTEND_HOLDS);
+			fifo_push(h, &h->ext, t);
+			h->st.extended += h->traces[t].n;
+			continue;
+		}
+		d = drop_spans(h, t, drop, arg) + named;
+		h->st.timeouts += d;
+		n += d;
+		trace_free(h, t);
+	}
+	while (h->ext.head != NIL && expired(h, h->ext.head, now)) {
+		uint32_t t = h->ext.head, d = drop_spans(h, t, drop, arg);
 
 		h->st.timeouts += d;
 		n += d;
@@ -501,6 +556,12 @@ unsigned dft_hold_flush(struct dft_hold *h, dft_hold_drop_fn drop, void *arg)
 		n += drop_spans(h, t, drop, arg);
 		trace_free(h, t);
 	}
+	while (h->ext.head != NIL) {
+		uint32_t t = h->ext.head;
+
+		n += drop_spans(h, t, drop, arg);
+		trace_free(h, t);
+	}
 	return n;
 }
 
@@ -510,6 +571,6 @@ void dft_hold_stats(const struct dft_hold *h, struct dft_hold_stats *out)
 	if (!h)
 		return;
 	*out = h->st;
-	out->traces_held = h->held.n;
+	out->traces_held = h->held.n + h->ext.n;
 	out->traces_anomalous = h->anom.n;
 }

@@ -251,6 +251,7 @@ struct dft_nic_counters {
 	uint64_t anomalous_evicted;    /* remembered anomalous traces forgotten early (memory full) */
 	uint64_t hold_path_drops;      /* held spans filtered: in an anomalous trace, off every anomaly's path */
 	uint64_t hold_want_full;       /* wanted ancestors given up for a newer one */
+	uint64_t hold_extended;        /* held spans kept past their hold time: no hop list named them */
 	uint64_t names_full;
 	uint64_t prof_keys_full;
 	uint64_t children_evicted;     /* children-table entries given up before their parent came */
@@ -437,6 +438,7 @@ struct dft_hold_stats {
 	uint64_t timeouts, root_drops, released, overflow, anomalous_evicted;
 	uint64_t path_drops;     /* path scope: held spans of an anomalous trace not on an anomaly's path */
 	uint64_t want_full;      /* path scope: wanted ancestors given up for a newer one */
+	uint64_t extended;       /* path scope: spans held longer because no hop list named them */
 	uint32_t traces_held, traces_anomalous;
 };
 void dft_hold_stats(const struct dft_hold *h, struct dft_hold_stats *out);

@@ -240,6 +240,7 @@ static void sync_hold(struct dft_nic_ctx *ctx)
 	dft_ctr_set(&dft_nic_ctr.anomalous_evicted, st.anomalous_evicted);
 	dft_ctr_set(&dft_nic_ctr.hold_path_drops, st.path_drops);
 	dft_ctr_set(&dft_nic_ctr.hold_want_full, st.want_full);
+	dft_ctr_set(&dft_nic_ctr.hold_extended, st.extended);
 }
 
 static uint64_t span_ns(const struct dft_nic_region *r, const struct dft_slot *s, uint64_t t)

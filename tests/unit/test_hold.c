@@ -461,6 +461,55 @@ static void test_retro_path(void **state)
 	assert_int_equal(admit(h, &r, true, 12, &d), DFT_FATE_FILTER);
 	r = rec(7, 201, 0, 0);
 	assert_int_equal(admit(h, &r, true, 12, &d), DFT_FATE_REPORT);
+	/* hold time runs out: named spans are filtered, the one no hop list named is held 3 x longer,
+	 * long enough for a request stuck in a cold start to fail and release it */
+	{
+		static const uint64_t ids[] = {111};
+		struct dft_hold_now t = {.span_ns = 10000 * MS, .wall_ns = 10000 * MS};
+		unsigned before;
+
+		/* everything before ends (held traces, their extensions, remembered ones) */
+		dft_hold_expire(h, &t, on_drop, &d);
+		t.span_ns = t.wall_ns = 20000 * MS;
+		dft_hold_expire(h, &t, on_drop, &d);
+		assert_int_equal(held(h), 0);
+		dft_hold_stats(h, &st);
+		before = d.n;
+		assert_int_equal(st.extended, 1); /* trace 9's 91, named by no hop list, held longer first */
+
+		r = rec(10, 111, 0, 0);
+		r.parent_span_id = 110;
+		assert_int_equal(dft_hold_admit(h, &r, true, &t, on_drop, &d), DFT_FATE_HELD);
+		dft_hold_saw_hops(h, r.trace_id, ids, 1);
+		r = rec(10, 112, 0, 0);
+		r.parent_span_id = 110;
+		assert_int_equal(dft_hold_admit(h, &r, true, &t, on_drop, &d), DFT_FATE_HELD);
+		t.span_ns += 500 * MS;
+		dft_hold_expire(h, &t, on_drop, &d);
+		assert_int_equal(d.n, before + 1);
+		assert_int_equal(d.last_span, 111);
+		dft_hold_stats(h, &st);
+		assert_int_equal(st.extended, 2);
+		t.span_ns += 1000 * MS;
+		dft_hold_expire(h, &t, on_drop, &d);
+		r = rec(10, 110, 0, DFT_KEEP_ERROR | DFT_KEEP_COLD_START);
+		r.parent_span_id = 100;
+		assert_int_equal(dft_hold_admit(h, &r, true, &t, on_drop, &d), DFT_FATE_REPORT);
+		out = dft_hold_release_peek(h);
+		assert_non_null(out);
+		assert_int_equal(out->span_id, 112);
+		dft_hold_release_pop(h);
+		/* an extension ends too: 3 hold times */
+		r = rec(11, 113, 0, 0);
+		assert_int_equal(dft_hold_admit(h, &r, true, &t, on_drop, &d), DFT_FATE_HELD);
+		t.span_ns += 500 * MS;
+		dft_hold_expire(h, &t, on_drop, &d);
+		assert_int_equal(d.n, before + 1);
+		t.span_ns += 1500 * MS;
+		dft_hold_expire(h, &t, on_drop, &d);
+		assert_int_equal(d.n, before + 2);
+		assert_int_equal(d.last_span, 113);
+	}
 	dft_hold_destroy(h);
 }
 
