@@ -13,6 +13,7 @@ Scenarios:
 import argparse
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -105,6 +106,13 @@ def check_outputs(p, manifest, nic, exact):
         check(stored[k]["attrs"].get("app.attempt") == manifest[k]["attempt"], f"span {k}: attrs {stored[k]['attrs']}")
     check(len(stored) == nic["reported"], f"store has {len(stored)} spans, NIC reported {nic['reported']}")
     check(nic["status_msg_invalid"] == 0, f"the NIC refused status messages the library wrote: {nic}")
+    with_msg = [k for k in stored if stored[k]["status_message"]]
+    check(with_msg, "no stored span carries a status message: the error spans' messages were lost")
+    # and the CLI shows it on the span's line
+    k = with_msg[0]
+    out = subprocess.run([os.path.join(p.bindir, "difftrace"), "show", "--db", p.db, k[0]], capture_output=True,
+                         text=True, timeout=60).stdout
+    check(f'ERROR "{stored[k]["status_message"]}"' in out, f"difftrace show lacks the status message: {out}")
     p.check_otlp_shape()
     return stored
 
