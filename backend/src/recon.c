@@ -356,8 +356,8 @@ static void estimate_ends(const struct chain *c, const struct dft_profile *const
 			end = add_sat(h->start_ns, p50);
 			/* steps run one after another: the next one began when this one ended, when that
 			 * is a plausible duration for it (parallel steps start together and fail the test) */
-			if (next && next - h->start_ns >= p50 / 2 && next - h->start_ns <= 2 * p50)
-				end = next;
+			if (next && next - h->start_ns >= p50 / 2 && (next - h->start_ns) / 2 <= p50)
+				end = next; /* halved, not p50 doubled: a sender's figure cannot overflow it */
 		}
 		for (uint32_t j = k + 1; j < c->n_hops; j++)
 			if (c->hops[j].parent_span_id == h->span_id && ends[j] > end)
