@@ -13,7 +13,8 @@
 
 #include "dft/abi.h"
 
-/* Continuation slots one span may announce: DFT_HOP_LIST_MAX (16) hops need 4; leave room to grow. */
+/* Continuation slots one span may announce: DFT_HOP_LIST_MAX (16) hops need 6, a status message
+ * one more; the rest is room to grow. */
 #define DFT_SLOT_CONT_MAX 8u
 
 /* Region mappings larger than this are refused (a header cannot make the daemon map terabytes). */
