@@ -44,12 +44,12 @@
 #include "dft/hops.h"
 
 #define DEFAULT_MAX_PENDING 65536u
-#define NAME_RETRIES 3u
-#define KINDS_MAX 4096u /* (component, operation) names whose span kind is learned */
-#define KINDS_CAP 8192u /* open addressing, power of two, >= 2 * KINDS_MAX */
-#define SPAN_KIND_INTERNAL 1u
-#define SPAN_KIND_SERVER 2u
-#define SPAN_KIND_MAX 5u
+#define NAME_RETRIES        3u
+#define KINDS_MAX           4096u /* (component, operation) names whose span kind is learned */
+#define KINDS_CAP           8192u /* open addressing, power of two, >= 2 * KINDS_MAX */
+#define SPAN_KIND_INTERNAL  1u
+#define SPAN_KIND_SERVER    2u
+#define SPAN_KIND_MAX       5u
 
 /* votes per OTLP span kind 1..5 of the real spans of one name hash */
 struct kind_ent {

@@ -317,8 +317,7 @@ static inline void dft_slot_build(struct dft_slot *s, const struct dft_span *sp,
  * and published together so the daemon never sees a span without the continuation its n_cont
  * announces. Hops name themselves by hash, so nothing here touches the name table.
  */
-static __attribute__((noinline)) void dft_span_write_cont(struct dft_thread *t, const struct dft_span *sp,
-                                                          uint64_t end)
+static __attribute__((noinline)) void dft_span_write_cont(struct dft_thread *t, const struct dft_span *sp, uint64_t end)
 {
 	const struct dft_hop_list *l = sp->hops;
 	struct dft_hop hops[DFT_HOP_LIST_MAX];

@@ -35,7 +35,7 @@ static void test_claim_bounded(void **state)
 	(void)state;
 	/* two spans can have lost at most 2 * 255 hops, whatever the header says */
 	assert_int_equal(dft_claim_clamp(&last, UINT64_MAX, produced * DFT_NIC_HOPS_CUT_PER_SPAN),
-			 2 * DFT_NIC_HOPS_CUT_PER_SPAN);
+	                 2 * DFT_NIC_HOPS_CUT_PER_SPAN);
 	/* the bound never undoes what was already granted */
 	assert_int_equal(dft_claim_clamp(&last, 5, 1), 2 * DFT_NIC_HOPS_CUT_PER_SPAN);
 }
