@@ -130,6 +130,7 @@ static int cmd_traces(const char *dbpath, long limit)
 struct span {
 	uint64_t id, parent, start, end;
 	char *component, *operation;
+	char *message; /* the error's status message, or NULL */
 	int status, reconstructed;
 	int first_child, next_sibling; /* indices, -1 = none */
 	bool printed;
@@ -145,16 +146,17 @@ static void print_tree(struct span *sp, int i, int depth)
 	/* iterative over siblings, recursive over depth; depth is bounded by the span count */
 	for (; i >= 0; i = sp[i].next_sibling) {
 		struct span *s = &sp[i];
-		char comp[256], op[256];
+		char comp[256], op[256], msg[256];
 
 		if (s->printed)
 			continue; /* a cycle in hostile data */
 		s->printed = true;
 		/* a reconstructed span's end is an estimate from the profiles: say so on the line */
-		printf("%*s%016" PRIx64 " %s %s %s%.1fus %s%s\n", depth * 2, "", s->id,
+		printf("%*s%016" PRIx64 " %s %s %s%.1fus %s%s%s%s%s\n", depth * 2, "", s->id,
 		       clean(s->component, comp, sizeof(comp)), clean(s->operation, op, sizeof(op)),
 		       s->reconstructed ? "~" : "", (double)(s->end - s->start) / 1000.0, status_name(s->status),
-		       s->reconstructed ? " [reconstructed]" : "");
+		       s->message ? " \"" : "", s->message ? clean(s->message, msg, sizeof(msg)) : "",
+		       s->message ? "\"" : "", s->reconstructed ? " [reconstructed]" : "");
 		if (depth < 256)
 			print_tree(sp, s->first_child, depth + 1);
 	}
@@ -185,7 +187,10 @@ static int cmp_start(const void *a, const void *b)
 static int cmd_show(const char *dbpath, const char *hex)
 {
 	static const char sql[] = "SELECT span_id, parent_span_id, start_ns, end_ns, component, operation, status,"
-	                          " reconstructed FROM spans WHERE trace_id = ?1 LIMIT ?2";
+	                          " reconstructed, status_message FROM spans WHERE trace_id = ?1 LIMIT ?2";
+	/* a store the collector has not opened since spans had a status message */
+	static const char sql_old[] = "SELECT span_id, parent_span_id, start_ns, end_ns, component, operation, status,"
+	                              " reconstructed, NULL FROM spans WHERE trace_id = ?1 LIMIT ?2";
 	unsigned char tid[16];
 	struct span *sp = NULL;
 	sqlite3_stmt *q;
@@ -196,7 +201,8 @@ static int cmd_show(const char *dbpath, const char *hex)
 		return usage_err("bad trace id '%s': expected 32 hex digits", hex);
 	if (open_db(dbpath, &db))
 		return 1;
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql_old, -1, &q, NULL) != SQLITE_OK)
 		return db_err(db, "query spans");
 	sqlite3_bind_blob(q, 1, tid, 16, SQLITE_STATIC);
 	sqlite3_bind_int(q, 2, SHOW_MAX_SPANS);
@@ -225,6 +231,14 @@ static int cmd_show(const char *dbpath, const char *hex)
 		s->operation = strdup((const char *)sqlite3_column_text(q, 5));
 		s->status = sqlite3_column_int(q, 6);
 		s->reconstructed = sqlite3_column_int(q, 7);
+		if (sqlite3_column_type(q, 8) == SQLITE_TEXT) {
+			s->message = strdup((const char *)sqlite3_column_text(q, 8));
+			if (!s->message) {
+				fprintf(stderr, "difftrace: out of memory\n");
+				rc = 1;
+				goto free_spans;
+			}
+		}
 		if (!s->component || !s->operation) {
 			fprintf(stderr, "difftrace: out of memory\n");
 			rc = 1;
@@ -284,6 +298,7 @@ free_spans:
 	for (i = 0; i < n; i++) {
 		free(sp[i].component);
 		free(sp[i].operation);
+		free(sp[i].message);
 	}
 	free(sp);
 	sqlite3_finalize(q);

@@ -20,7 +20,8 @@
  * (known exactly), comes after the child's end. Hops off the path (a component's step spans):
  * start plus their median, or, when the next sibling started within [median / 2, 2 x median] of
  * this one, that start (a proxy runs its steps one after the other: the next began when this one
- * ended). Never earlier than a child's end or the hop's own start.
+ * ended). Never earlier than a child's end (a stored child's real end: a rebuilt span wraps the
+ * reported spans under it) or the hop's own start.
  *
  * Then each rebuilt span is fitted into its parent, outermost first: the parent's interval is the
  * one just fitted when the parent is rebuilt in the same chain, else the stored span's (real, or
@@ -44,12 +45,12 @@
 #include "dft/hops.h"
 
 #define DEFAULT_MAX_PENDING 65536u
-#define NAME_RETRIES 3u
-#define KINDS_MAX 4096u /* (component, operation) names whose span kind is learned */
-#define KINDS_CAP 8192u /* open addressing, power of two, >= 2 * KINDS_MAX */
-#define SPAN_KIND_INTERNAL 1u
-#define SPAN_KIND_SERVER 2u
-#define SPAN_KIND_MAX 5u
+#define NAME_RETRIES        3u
+#define KINDS_MAX           4096u /* (component, operation) names whose span kind is learned */
+#define KINDS_CAP           8192u /* open addressing, power of two, >= 2 * KINDS_MAX */
+#define SPAN_KIND_INTERNAL  1u
+#define SPAN_KIND_SERVER    2u
+#define SPAN_KIND_MAX       5u
 
 /* votes per OTLP span kind 1..5 of the real spans of one name hash */
 struct kind_ent {
@@ -309,9 +310,13 @@ static uint64_t next_sibling_start(const struct chain *c, uint32_t k)
 	return best;
 }
 
-/* prof[k]: hop k's profile (NULL: not known). */
+/*
+ * prof[k]: hop k's profile (NULL: not known). stored[k]: hop k's span is stored (reported, or
+ * rebuilt before) and ends[k] holds its end on entry: taken as it is, so a rebuilt parent is
+ * measured against its real children, not against estimates of them.
+ */
 static void estimate_ends(const struct chain *c, const struct dft_profile *const *prof,
-                          const struct dft_profile *fn_prof, uint64_t *ends)
+                          const struct dft_profile *fn_prof, const bool *stored, uint64_t *ends)
 {
 	bool on_path[DFT_RECON_HOPS_MAX] = {false};
 	uint64_t want = c->fn_parent_span_id;
@@ -327,6 +332,8 @@ static void estimate_ends(const struct chain *c, const struct dft_profile *const
 		const struct rhop *h = &c->hops[k];
 		uint64_t end = h->start_ns;
 
+		if (stored[k])
+			continue;
 		if (on_path[k]) {
 			/* the child on the path: the function, or the one on-path hop whose parent this is */
 			uint64_t child_start = c->fn_start_ns, child_end = c->fn_end_ns;
@@ -356,8 +363,8 @@ static void estimate_ends(const struct chain *c, const struct dft_profile *const
 			end = add_sat(h->start_ns, p50);
 			/* steps run one after another: the next one began when this one ended, when that
 			 * is a plausible duration for it (parallel steps start together and fail the test) */
-			if (next && next - h->start_ns >= p50 / 2 && next - h->start_ns <= 2 * p50)
-				end = next;
+			if (next && next - h->start_ns >= p50 / 2 && (next - h->start_ns) / 2 <= p50)
+				end = next; /* halved, not p50 doubled: a sender's figure cannot overflow it */
 		}
 		for (uint32_t j = k + 1; j < c->n_hops; j++)
 			if (c->hops[j].parent_span_id == h->span_id && ends[j] > end)
@@ -434,7 +441,7 @@ static int synthesize(struct dft_recon *r, struct dft_store *st, const struct df
                       const struct dft_profile *fn_prof, const struct chain *c, dft_recon_emit_fn emit, void *arg)
 {
 	uint64_t starts[DFT_RECON_HOPS_MAX], ends[DFT_RECON_HOPS_MAX];
-	bool build[DFT_RECON_HOPS_MAX];
+	bool build[DFT_RECON_HOPS_MAX], stored[DFT_RECON_HOPS_MAX];
 	char *strings[2 * DFT_RECON_HOPS_MAX];
 	char hexname[DFT_RECON_HOPS_MAX][9];
 	static char unresolved[] = "unresolved";
@@ -444,21 +451,24 @@ static int synthesize(struct dft_recon *r, struct dft_store *st, const struct df
 	size_t n = 0;
 	int rc;
 
-	estimate_ends(c, prof, fn_prof, ends);
 	for (uint32_t k = 0; k < c->n_hops; k++) {
+		uint64_t ss = 0, se = 0;
+
 		starts[k] = c->hops[k].start_ns;
-		build[k] = false;
-		if (!c->hops[k].candidate)
-			continue;
-		rc = dft_store_span_exists(st, c->trace_id, c->hops[k].span_id);
+		ends[k] = 0;
+		rc = dft_store_span_get(st, c->trace_id, c->hops[k].span_id, &ss, &se);
 		if (rc < 0)
 			return rc;
+		stored[k] = rc;
+		build[k] = !rc && c->hops[k].candidate;
 		if (rc) {
-			r->st.skipped++; /* the real span came in time, or another chain rebuilt it */
-			continue;
+			/* the real span came in time, another chain rebuilt it, or it was never filtered */
+			if (c->hops[k].candidate)
+				r->st.skipped++;
+			ends[k] = se > ss ? se : ss;
 		}
-		build[k] = true;
 	}
+	estimate_ends(c, prof, fn_prof, stored, ends);
 	rc = fit_into_parents(st, c, build, starts, ends);
 	if (rc)
 		return rc;

@@ -17,6 +17,7 @@
 
 #include "host_internal.h"
 #include "dft/text.h"
+#include "dft/validate.h"
 
 struct dft_thread {
 	struct dft_ring_prod prod;
@@ -225,6 +226,8 @@ void dft_span_set_exception(struct dft_span *sp)
 }
 
 _Static_assert(DFT_STATUS_MESSAGE_MAX == DFT_STATUS_MSG_MAX, "the public bound is the slot's");
+_Static_assert((DFT_HOP_LIST_MAX + DFT_HOPS_PER_SLOT - 1) / DFT_HOPS_PER_SLOT + 1 <= DFT_SLOT_CONT_MAX,
+               "the most hops and a message are continuation slots the daemon accepts");
 
 int dft_span_set_status_message(struct dft_span *sp, const char *msg, size_t len)
 {
@@ -314,8 +317,7 @@ static inline void dft_slot_build(struct dft_slot *s, const struct dft_span *sp,
  * and published together so the daemon never sees a span without the continuation its n_cont
  * announces. Hops name themselves by hash, so nothing here touches the name table.
  */
-static __attribute__((noinline)) void dft_span_write_cont(struct dft_thread *t, const struct dft_span *sp,
-                                                          uint64_t end)
+static __attribute__((noinline)) void dft_span_write_cont(struct dft_thread *t, const struct dft_span *sp, uint64_t end)
 {
 	const struct dft_hop_list *l = sp->hops;
 	struct dft_hop hops[DFT_HOP_LIST_MAX];

@@ -28,6 +28,7 @@ struct dft_nic_ctx {
 	struct dft_batch *closed;         /* closed but not yet handed over (hand-off ring full) */
 	uint64_t tsc_hz, flush_tsc, next_refresh, next_cal;
 	uint64_t retired_produced, retired_ring_full, retired_no_ring, retired_dropped_hops;
+	struct dft_nic_region_stat region_rows[DFT_NIC_MAX_REGIONS]; /* refresh_counters' publication */
 	bool stopping, stopped;
 	uint64_t stop_deadline; /* tsc */
 	struct dft_slot burst[DFT_NIC_BURST];

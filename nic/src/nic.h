@@ -311,6 +311,25 @@ extern struct dft_nic_counters dft_nic_ctr;
  * batches instead of thousands of near-empty ones. */
 extern bool dft_nic_tx_ready;
 
+/*
+ * One live region's share of the counters its host writes, as the worker clamped them: a lying host
+ * shows up here, in its own row (telemetry /difftrace/regions).
+ */
+struct dft_nic_region_stat {
+	uint32_t id;  /* registration id */
+	uint32_t pid; /* as the region declared it */
+	uint64_t instance_id;
+	uint64_t produced, lost_ring_full, lost_no_ring, hops_dropped;
+};
+
+/* The worker publishes its live regions' rows (at most DFT_NIC_MAX_REGIONS) under a seqlock. */
+void dft_nic_regions_publish(const struct dft_nic_region_stat *v, unsigned n);
+/*
+ * Any thread: copy the latest publication into out[0, max). Returns the number of live regions
+ * (which may exceed max: only max are copied), or -EBUSY when the worker kept rewriting it.
+ */
+int dft_nic_regions_read(struct dft_nic_region_stat *out, unsigned max);
+
 /* A consistent-enough snapshot with the derived in_flight. */
 struct dft_nic_snapshot {
 	struct dft_nic_counters c;

@@ -27,6 +27,51 @@ bool dft_nic_tx_ready;
 	X(metrics_torn) X(metrics_bad) X(dma_copies) X(dma_errors) X(rdma_reads) X(rdma_writes) X(rdma_errors)      \
 	X(hops_dropped) X(status_msg_invalid)
 
+/*
+ * Per-region rows, one writer (the worker) and any number of readers (telemetry). A seqlock rather
+ * than a lock: the worker never waits for a reader.
+ *   [Q1] the writer makes seq odd, then (release fence) writes the rows, then makes it even with a
+ *        release store; a reader that loads an even seq with acquire, copies, and (acquire fence)
+ *        finds seq unchanged saw one whole publication.
+ */
+static struct {
+	uint32_t seq;
+	uint32_t n;
+	struct dft_nic_region_stat v[DFT_NIC_MAX_REGIONS];
+} regions_pub;
+
+void dft_nic_regions_publish(const struct dft_nic_region_stat *v, unsigned n)
+{
+	uint32_t seq = __atomic_load_n(&regions_pub.seq, __ATOMIC_RELAXED);
+
+	if (n > DFT_NIC_MAX_REGIONS)
+		n = DFT_NIC_MAX_REGIONS;
+	__atomic_store_n(&regions_pub.seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE); /* [Q1] odd before any row changes */
+	__atomic_store_n(&regions_pub.n, n, __ATOMIC_RELAXED);
+	memcpy(regions_pub.v, v, n * sizeof(*v));
+	__atomic_store_n(&regions_pub.seq, seq + 2, __ATOMIC_RELEASE); /* [Q1] */
+}
+
+int dft_nic_regions_read(struct dft_nic_region_stat *out, unsigned max)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		uint32_t s1 = __atomic_load_n(&regions_pub.seq, __ATOMIC_ACQUIRE), s2, n; /* [Q1] */
+
+		if (s1 & 1)
+			continue;
+		n = __atomic_load_n(&regions_pub.n, __ATOMIC_RELAXED);
+		if (n > DFT_NIC_MAX_REGIONS)
+			continue; /* torn */
+		memcpy(out, regions_pub.v, (n < max ? n : max) * sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE); /* [Q1] the copy before the second look */
+		s2 = __atomic_load_n(&regions_pub.seq, __ATOMIC_RELAXED);
+		if (s1 == s2)
+			return (int)n;
+	}
+	return -EBUSY;
+}
+
 void dft_nic_snapshot(struct dft_nic_snapshot *s)
 {
 	struct dft_nic_counters *c = &s->c;
@@ -71,10 +116,53 @@ static int telemetry_stats(const char *cmd, const char *params, struct rte_tel_d
 	return 0;
 }
 
+/* rows shown: a telemetry reply is one 16 KB message, a row ~150 bytes */
+#define TELEMETRY_REGIONS 64u
+
+static int telemetry_regions(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct dft_nic_region_stat v[TELEMETRY_REGIONS]; /* on the stack: each client has its own thread */
+	char key[32];
+	int n;
+
+	(void)cmd;
+	(void)params;
+	n = dft_nic_regions_read(v, TELEMETRY_REGIONS);
+	if (n < 0)
+		return n;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "regions", (uint64_t)n);
+	for (int i = 0; i < n && i < (int)TELEMETRY_REGIONS; i++) {
+		struct rte_tel_data *r = rte_tel_data_alloc();
+
+		if (!r)
+			return -ENOMEM;
+		rte_tel_data_start_dict(r);
+		rte_tel_data_add_dict_u64(r, "pid", v[i].pid);
+		rte_tel_data_add_dict_u64(r, "instance_id", v[i].instance_id);
+		rte_tel_data_add_dict_u64(r, "produced", v[i].produced);
+		rte_tel_data_add_dict_u64(r, "lost_ring_full", v[i].lost_ring_full);
+		rte_tel_data_add_dict_u64(r, "lost_no_ring", v[i].lost_no_ring);
+		rte_tel_data_add_dict_u64(r, "hops_dropped", v[i].hops_dropped);
+		snprintf(key, sizeof(key), "region_%u", v[i].id);
+		if (rte_tel_data_add_dict_container(d, key, r, 0)) {
+			rte_tel_data_free(r);
+			break; /* the reply is full */
+		}
+	}
+	return 0;
+}
+
 int dft_nic_telemetry_register(void)
 {
-	return rte_telemetry_register_cmd("/difftrace/stats", telemetry_stats,
-					  "Returns difftrace-nic counters. Takes no parameters");
+	int rc = rte_telemetry_register_cmd("/difftrace/stats", telemetry_stats,
+					    "Returns difftrace-nic counters. Takes no parameters");
+
+	if (rc)
+		return rc;
+	return rte_telemetry_register_cmd("/difftrace/regions", telemetry_regions,
+					  "Returns each live region's host-written counters as clamped (the first 64). "
+					  "Takes no parameters");
 }
 
 int dft_nic_stats_write(const char *path)

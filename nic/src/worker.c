@@ -53,22 +53,31 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 	for (unsigned i = 0; i < ctx->n_regions; i++) {
 		struct dft_nic_region *r = ctx->regions[i];
 		const struct dft_region_hdr *h = r->base;
+		struct dft_nic_region_stat *row = &ctx->region_rows[i];
 
+		*row = (struct dft_nic_region_stat){.id = r->id, .pid = r->g.pid, .instance_id = r->g.instance_id};
 		for (uint32_t k = 0; k < r->g.ring_count; k++) {
 			struct dft_nic_ring_state *rs = &r->rings[k];
 
-			produced += clamp_up(&rs->produced, dft_load_relaxed(&rs->cons.hdr->produced));
-			full += clamp_up(&rs->dropped_full, dft_load_relaxed(&rs->cons.hdr->dropped_full));
+			row->produced += clamp_up(&rs->produced, dft_load_relaxed(&rs->cons.hdr->produced));
+			row->lost_ring_full += clamp_up(&rs->dropped_full, dft_load_relaxed(&rs->cons.hdr->dropped_full));
 			/* after produced: the bound uses this refresh's clamp of it (saturating: hostile) */
-			hops += dft_claim_clamp(&rs->dropped_hops, dft_load_relaxed(&rs->cons.hdr->dropped_hops),
-						rs->produced > UINT64_MAX / DFT_NIC_HOPS_CUT_PER_SPAN
-							? UINT64_MAX
-							: rs->produced * DFT_NIC_HOPS_CUT_PER_SPAN);
+			row->hops_dropped += dft_claim_clamp(&rs->dropped_hops,
+							     dft_load_relaxed(&rs->cons.hdr->dropped_hops),
+							     rs->produced > UINT64_MAX / DFT_NIC_HOPS_CUT_PER_SPAN
+								     ? UINT64_MAX
+								     : rs->produced * DFT_NIC_HOPS_CUT_PER_SPAN);
 		}
 		clamp_up(&r->dropped_no_ring, dft_load_relaxed(&h->dropped_no_ring));
-		produced += r->dropped_no_ring;
-		no_ring += r->dropped_no_ring;
+		row->produced += r->dropped_no_ring;
+		row->lost_no_ring = r->dropped_no_ring;
+		produced += row->produced;
+		full += row->lost_ring_full;
+		no_ring += row->lost_no_ring;
+		hops += row->hops_dropped;
 	}
+	/* each region's share as well: a host whose claims look wrong is found by its row */
+	dft_nic_regions_publish(ctx->region_rows, ctx->n_regions);
 	dft_ctr_set(&dft_nic_ctr.produced, produced);
 	dft_ctr_set(&dft_nic_ctr.lost_ring_full, full);
 	dft_ctr_set(&dft_nic_ctr.lost_no_ring, no_ring);

@@ -150,6 +150,10 @@ class Pipeline:
     def nic_telemetry(self):
         return telemetry(self.prefix, "/difftrace/stats")
 
+    def nic_regions(self):
+        """Telemetry /difftrace/regions: {"regions": N, "region_<id>": {pid, produced, ...}, ...}."""
+        return telemetry(self.prefix, "/difftrace/regions")
+
     @staticmethod
     def _stop(proc, what, timeout=30):
         if proc is None or proc.poll() is not None:

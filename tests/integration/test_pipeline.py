@@ -13,6 +13,7 @@ Scenarios:
 import argparse
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -105,6 +106,13 @@ def check_outputs(p, manifest, nic, exact):
         check(stored[k]["attrs"].get("app.attempt") == manifest[k]["attempt"], f"span {k}: attrs {stored[k]['attrs']}")
     check(len(stored) == nic["reported"], f"store has {len(stored)} spans, NIC reported {nic['reported']}")
     check(nic["status_msg_invalid"] == 0, f"the NIC refused status messages the library wrote: {nic}")
+    with_msg = [k for k in stored if stored[k]["status_message"]]
+    check(with_msg, "no stored span carries a status message: the error spans' messages were lost")
+    # and the CLI shows it on the span's line
+    k = with_msg[0]
+    out = subprocess.run([os.path.join(p.bindir, "difftrace"), "show", "--db", p.db, k[0]], capture_output=True,
+                         text=True, timeout=60).stdout
+    check(f'ERROR "{stored[k]["status_message"]}"' in out, f"difftrace show lacks the status message: {out}")
     p.check_otlp_shape()
     return stored
 
@@ -188,9 +196,21 @@ def scenario_late(p, app):
     t.start()
     time.sleep(1.0)  # the app fills its rings with no daemon to drain them
     p.start_nic()
+    # while the app runs, its region has a row of its own: the host's claims as the NIC clamped them
+    row = None
+    while t.is_alive() and row is None:
+        regions = p.nic_regions()
+        rows = [v for k, v in (regions or {}).items() if k.startswith("region_")]
+        if rows and rows[0]["produced"] > 0:
+            row = rows[0]
+        else:
+            time.sleep(0.05)
     t.join()
     check("r" in box, "app run failed")
     manifest, summary = box["r"]
+    check(row is not None, "telemetry /difftrace/regions never showed the app's region while it ran")
+    check(row["lost_ring_full"] > 0 and row["produced"] >= row["lost_ring_full"]
+          and row["hops_dropped"] <= 255 * row["produced"], f"region row {row}")
     check(summary["dropped_full"] > 0, f"expected ring-full drops before the daemon started: {summary}")
     p.stop()
     nic, _ = check_accounting(p, len(manifest), exact=False)

@@ -487,6 +487,32 @@ static void test_fit_into_parent_and_kind(void **state)
 	assert_int_equal(otlp_reconstructed(otlp, 0xA1), 1);
 }
 
+/* A rebuilt parent is measured against its real children: it never ends before a reported step. */
+static void test_real_child_inside(void **state)
+{
+	struct env *e = *state;
+	Difftrace__Span *f;
+	struct tb t;
+
+	env_start(e, 0);
+	tb_init(&t, 0xA0);
+	/* the step was slow and reported (say, contended): 150..20000, far past its 40 median */
+	add_span(&t, 0x51, 0xA1, 150, 20000, "gateway", "route_match", false);
+	f = add_span(&t, 0xF0, 0xA2, 1000, 5000, "fn", "handle", true);
+	add_hop(&t, f, 0xA1, 0x99, 100, "gateway", "route");
+	add_hop(&t, f, 0x51, 0xA1, 150, "gateway", "route_match");
+	add_hop(&t, f, 0xA2, 0xA1, 500, "activator", "proxy");
+	add_names(&t, 1);
+	add_profile(&t, 1, "gateway", "route_match", 40);
+	ingest(e, &t, 1);
+	round_at(e, T0 + DELAY);
+	assert_int_equal(stats(e).recon.reconstructed, 2);
+	assert_int_equal(get_row(e, 0x51).reconstructed, 0);
+	/* estimated 11100 from the medians; its real child ended at 20000 */
+	assert_int_equal(get_row(e, 0xA1).end, 20000);
+	assert_int_equal(get_row(e, 0xA2).end, 8500);
+}
+
 /* A rebuilt span whose start lies before its (real) parent's is moved into it, end kept after it. */
 static void test_fit_start_skew(void **state)
 {
@@ -652,6 +678,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_step_hops, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fit_into_parent_and_kind, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fit_start_skew, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_real_child_inside, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_real_span_cancels, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shared_hop_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pending_bound, setup, teardown),
