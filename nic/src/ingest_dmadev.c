@@ -26,6 +26,7 @@
 #include <rte_pause.h>
 
 #include "ingest.h"
+#include "log.h"
 
 #define DMA_NB_DESC 1024u
 #define DMA_STAGING_SLOTS 256u
@@ -69,12 +70,12 @@ static int dma_setup(void)
 	if (dma.ready)
 		return 0;
 	if (rte_eal_iova_mode() != RTE_IOVA_VA) {
-		fprintf(stderr, "difftrace-nic: --ingest dmadev needs IOVA as VA (EAL --iova-mode=va)\n");
+		DFT_LOG(ERR, ingest, "--ingest dmadev needs IOVA as VA (EAL --iova-mode=va)");
 		return -ENOTSUP;
 	}
 	id = rte_dma_next_dev(0);
 	if (id < 0) {
-		fprintf(stderr, "difftrace-nic: --ingest dmadev: no DMA device (e.g. EAL --vdev=dma_skeleton)\n");
+		DFT_LOG(ERR, ingest, "--ingest dmadev: no DMA device (e.g. EAL --vdev=dma_skeleton)");
 		return -ENODEV;
 	}
 	rc = rte_dma_info_get(id, &info);
@@ -90,7 +91,7 @@ static int dma_setup(void)
 	if (!rc)
 		rc = rte_dma_start(id);
 	if (rc) {
-		fprintf(stderr, "difftrace-nic: dmadev %s: setup failed (%d)\n", info.dev_name, rc);
+		DFT_LOG(ERR, ingest, "dmadev %s: setup failed (%d)", info.dev_name, rc);
 		return rc;
 	}
 	dma.staging = rte_malloc("dft_dma_staging", DMA_STAGING_SLOTS * sizeof(struct dft_slot), 4096);

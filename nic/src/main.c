@@ -23,6 +23,7 @@
 #include <rte_pause.h>
 
 #include "ctx.h"
+#include "log.h"
 #include "dft/reg.h"
 
 #define CTL_RING_SIZE 1024u
@@ -92,7 +93,7 @@ static void ctl_send(struct dft_nic_ctx *ctx, enum dft_ctl_type type, struct dft
 	struct dft_ctl_msg *m = malloc(sizeof(*m));
 
 	if (!m) {
-		fprintf(stderr, "difftrace-nic: out of memory for a control message\n");
+		DFT_LOG(ERR, main, "out of memory for a control message");
 		abort();
 	}
 	m->type = type;
@@ -328,7 +329,7 @@ int main(int argc, char **argv)
 	ctx->ingest = dft_ingest_by_name(ms.cfg.ingest);
 	dft_ingest_mmap_evict(ms.cfg.evict_slots);
 	if (!ctx->ingest) {
-		fprintf(stderr, "difftrace-nic: ingest backend '%s' is not built in\n", ms.cfg.ingest);
+		DFT_LOG(ERR, main, "ingest backend '%s' is not built in", ms.cfg.ingest);
 		rc = 2;
 		goto cleanup_eal;
 	}
@@ -336,30 +337,30 @@ int main(int argc, char **argv)
 	ctx->flush_tsc = hz / 1000000 * ms.cfg.flush_us;
 	rc = dft_worker_init(ctx);
 	if (rc) {
-		fprintf(stderr, "difftrace-nic: filter state: %s\n", strerror(-rc));
+		DFT_LOG(ERR, main, "filter state: %s", strerror(-rc));
 		rc = 1;
 		goto cleanup_eal;
 	}
 	if (make_rings(ctx)) {
-		fprintf(stderr, "difftrace-nic: cannot create rings: %s\n", rte_strerror(rte_errno));
+		DFT_LOG(ERR, main, "cannot create rings: %s", rte_strerror(rte_errno));
 		rc = 1;
 		goto fini_worker;
 	}
 	ms.txo = tx_ops_by_name(ms.cfg.transport);
 	if (!ms.txo) {
-		fprintf(stderr, "difftrace-nic: transport '%s' is not built in\n", ms.cfg.transport);
+		DFT_LOG(ERR, main, "transport '%s' is not built in", ms.cfg.transport);
 		rc = 2;
 		goto free_rings;
 	}
 	rc = ms.txo->create(&ms.cfg, &ms.tx);
 	if (rc) {
-		fprintf(stderr, "difftrace-nic: transport: %s\n", strerror(-rc));
+		DFT_LOG(ERR, main, "transport: %s", strerror(-rc));
 		rc = 1;
 		goto free_rings;
 	}
 	rc = dft_reg_server_create(ms.cfg.socket_path, ms.cfg.sender_id, &ms.reg);
 	if (rc) {
-		fprintf(stderr, "difftrace-nic: --socket %s: %s\n", ms.cfg.socket_path, strerror(-rc));
+		DFT_LOG(ERR, main, "--socket %s: %s", ms.cfg.socket_path, strerror(-rc));
 		rc = 1;
 		goto destroy_tx;
 	}
@@ -373,7 +374,7 @@ int main(int argc, char **argv)
 		if (!rc)
 			rc = dft_reg_server_rdma_at(ms.reg, addr, port);
 		if (rc) {
-			fprintf(stderr, "difftrace-nic: --rdma-ingest-bind %s: %s%s\n", ms.cfg.rdma_ingest_bind, strerror(-rc),
+			DFT_LOG(ERR, main, "--rdma-ingest-bind %s: %s%s", ms.cfg.rdma_ingest_bind, strerror(-rc),
 				rc == -EDESTADDRREQ ? " (give the address hosts should connect to, not a wildcard)" : "");
 			rc = 1;
 			goto destroy_reg;
@@ -382,16 +383,16 @@ int main(int argc, char **argv)
 #endif
 	rc = dft_nic_telemetry_register();
 	if (rc)
-		fprintf(stderr, "difftrace-nic: telemetry command not registered: %s\n", strerror(-rc));
+		DFT_LOG(ERR, main, "telemetry command not registered: %s", strerror(-rc));
 	worker = rte_get_next_lcore(-1, 1, 0);
 	ms.two_lcores = worker < RTE_MAX_LCORE;
 	if (ms.two_lcores && rte_eal_remote_launch(worker_main, ctx, worker)) {
-		fprintf(stderr, "difftrace-nic: cannot launch the worker lcore\n");
+		DFT_LOG(ERR, main, "cannot launch the worker lcore");
 		rc = 1;
 		goto destroy_reg;
 	}
 	if (ms.cfg.ready_file && write_ready(ms.cfg.ready_file, ms.cfg.socket_path))
-		fprintf(stderr, "difftrace-nic: cannot write --ready-file %s\n", ms.cfg.ready_file);
+		DFT_LOG(ERR, main, "cannot write --ready-file %s", ms.cfg.ready_file);
 
 	run_until(&ms, quit_requested, 0, true);
 
@@ -406,7 +407,7 @@ int main(int argc, char **argv)
 		run_until(&ms, all_acked, rte_rdtsc() + FINAL_ACK_S * hz, false);
 	ms.txo->discard(ms.tx); /* an unacknowledged final batch holds no spans */
 	if (ms.cfg.stats_json && (rc = dft_nic_stats_write(ms.cfg.stats_json)))
-		fprintf(stderr, "difftrace-nic: --stats-json %s: %s\n", ms.cfg.stats_json, strerror(-rc));
+		DFT_LOG(ERR, main, "--stats-json %s: %s", ms.cfg.stats_json, strerror(-rc));
 	rc = 0;
 	if (ms.two_lcores)
 		rte_eal_wait_lcore(worker);

@@ -277,6 +277,7 @@ struct dft_nic_counters {
 	uint64_t batches_acked;
 	uint64_t batches_admitted;
 	uint64_t connects;
+	uint64_t connect_failures;     /* attempts to reach the collector that failed */
 	uint64_t disconnects;
 	uint64_t regions_attached;
 	uint64_t regions_refused;

@@ -8,10 +8,13 @@
  *   3. send every remaining backlog entry in sequence order, then each newly admitted one; an
  *      ACK(sender_id, seq) retires the entries up to seq (the collector acknowledges in order).
  *   4. any error or EOF: close, and go back to 1; nothing is lost, the backlog is resent.
+ * A connect that fails is counted (connect_failures) and logged, at most once per 10 s with the
+ * count of those held back, so a collector that is down for hours is visible without flooding.
  * The backlog is a ring of --backlog packed frames; a batch that finds it full is refused and the
  * caller counts its spans as lost_backlog_full.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -25,8 +28,12 @@
 #include <rte_cycles.h>
 
 #include "backlog.h"
+#include "dft/clock.h"
 #include "dft/frame.h"
+#include "log.h"
 #include "nic.h"
+
+#define FAIL_LOG_NS 10000000000ull
 
 enum tx_state { TX_DOWN, TX_CONNECTING, TX_HELLO, TX_UP };
 
@@ -42,6 +49,7 @@ struct dft_tx {
 	uint8_t hello[DFT_FRAME_HDR_LEN + DFT_FRAME_ACK_LEN];
 	size_t hello_off;
 	struct dft_frame_rx rx;
+	struct dft_log_limit fail_log;
 };
 
 static int tcp_create(const struct dft_nic_config *cfg, struct dft_tx **out)
@@ -54,6 +62,7 @@ static int tcp_create(const struct dft_nic_config *cfg, struct dft_tx **out)
 	t->cfg = cfg;
 	t->fd = -1;
 	t->backoff_us = 10000;
+	t->fail_log.interval_ns = FAIL_LOG_NS;
 	rc = dft_backlog_init(&t->bl, cfg->backlog + 1); /* +1: the final zero-span batch always has a place */
 	if (rc)
 		goto free_tx;
@@ -81,13 +90,26 @@ static void tcp_destroy(struct dft_tx *t)
 	free(t);
 }
 
-static void go_down(struct dft_tx *t, uint64_t now)
+/* why: what failed; err: its errno (0 = none) */
+static void go_down(struct dft_tx *t, uint64_t now, const char *why, int err)
 {
+	bool was_up = t->state == TX_UP || t->state == TX_HELLO;
+	uint64_t held;
+
 	if (t->fd >= 0) {
 		close(t->fd);
 		t->fd = -1;
-		if (t->state == TX_UP || t->state == TX_HELLO)
-			dft_ctr_add(&dft_nic_ctr.disconnects, 1);
+	}
+	if (was_up) {
+		dft_ctr_add(&dft_nic_ctr.disconnects, 1);
+		DFT_LOG(WARNING, tx, "collector %s:%s: connection lost (%s%s%s); reconnecting, the backlog is resent",
+			t->cfg->collector_host, t->cfg->collector_port, why, err ? ": " : "", err ? strerror(err) : "");
+	} else {
+		dft_ctr_add(&dft_nic_ctr.connect_failures, 1);
+		if (dft_log_limit_pass(&t->fail_log, dft_clock_ns(CLOCK_MONOTONIC), &held))
+			DFT_LOG(WARNING, tx, "collector %s:%s: %s%s%s; retrying (%" PRIu64 " more failures since the last message)",
+				t->cfg->collector_host, t->cfg->collector_port, why, err ? ": " : "",
+				err ? strerror(err) : "", held);
 	}
 	t->state = TX_DOWN;
 	t->next_try = now + rte_get_tsc_hz() / 1000000 * t->backoff_us;
@@ -101,19 +123,23 @@ static void start_connect(struct dft_tx *t, uint64_t now)
 
 	/* a numeric address resolves without blocking; a host name costs one lookup per attempt */
 	if (getaddrinfo(t->cfg->collector_host, t->cfg->collector_port, &hints, &ai) || !ai) {
-		go_down(t, now);
+		go_down(t, now, "cannot resolve the address", 0);
 		return;
 	}
 	t->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (t->fd < 0) {
+		int e = errno;
+
 		freeaddrinfo(ai);
-		go_down(t, now);
+		go_down(t, now, "socket", e);
 		return;
 	}
 	(void)setsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(t->fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS) {
+		int e = errno;
+
 		freeaddrinfo(ai);
-		go_down(t, now);
+		go_down(t, now, "connect", e);
 		return;
 	}
 	freeaddrinfo(ai);
@@ -195,10 +221,11 @@ static int tcp_poll(struct dft_tx *t, uint64_t now)
 		if (poll(&pfd, 1, 0) <= 0)
 			return 0; /* handshake still in progress */
 		if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &l) || err) {
-			go_down(t, now);
+			go_down(t, now, "connect", err ? err : errno);
 			return 1;
 		}
 		dft_ctr_add(&dft_nic_ctr.connects, 1);
+		DFT_LOG(INFO, tx, "collector %s:%s: connected", t->cfg->collector_host, t->cfg->collector_port);
 		dft_frame_hdr_encode(t->hello, DFT_FRAME_HELLO, DFT_FRAME_ACK_LEN);
 		dft_frame_ack_encode(t->hello + DFT_FRAME_HDR_LEN, t->cfg->sender_id, 0);
 		t->hello_off = 0;
@@ -222,7 +249,7 @@ static int tcp_poll(struct dft_tx *t, uint64_t now)
 		goto down;
 	return work + rc;
 down:
-	go_down(t, now);
+	go_down(t, now, rc == -EBADMSG ? "bad frame from the collector" : "i/o", -rc);
 	return 1;
 }
 
