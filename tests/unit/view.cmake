@@ -1,0 +1,3 @@
+# The analysis views: critical path and slack on hand-made traces (labels unit and view).
+dft_unit_test(test_critical_path SOURCES unit/test_critical_path.c LIBS dft_view)
+set_tests_properties(test_critical_path PROPERTIES LABELS "unit;view")
