@@ -9,15 +9,10 @@
 
 #define TEXT_MAX_SLACK 40u /* lines of slack in the text report: the tightest first */
 
-/* names come from traced processes: control bytes become '?' on a terminal */
+/* names come from traced processes: control bytes and non-UTF-8 become '?' on a terminal */
 static const char *clean(const char *s, char *buf, size_t len)
 {
-	size_t i;
-
-	for (i = 0; s[i] && i + 1 < len; i++)
-		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-	buf[i] = '\0';
-	return buf;
+	return dft_text_clean(s, buf, len);
 }
 
 static double ms(uint64_t ns)

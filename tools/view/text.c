@@ -184,3 +184,27 @@ void dft_text_html(struct dft_text *t, const char *s)
 		p++;
 	}
 }
+
+const char *dft_text_clean(const char *s, char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t o = 0;
+
+	while (*p && o + 1 < len) {
+		uint32_t cp;
+		size_t n = *p >= 0x80 ? utf8_seq(p, &cp) : 0;
+
+		if (n) {
+			if (o + n >= len)
+				break;
+			memcpy(buf + o, p, n);
+			o += n;
+			p += n;
+			continue;
+		}
+		buf[o++] = *p < 0x20 || *p >= 0x7f ? '?' : (char)*p;
+		p++;
+	}
+	buf[o] = '\0';
+	return buf;
+}

@@ -28,4 +28,8 @@ void dft_text_printf(struct dft_text *t, const char *fmt, ...) __attribute__((fo
 void dft_text_json_str(struct dft_text *t, const char *s);
 void dft_text_html(struct dft_text *t, const char *s);
 
+/* s for a terminal line, into buf: control bytes and bytes that are not UTF-8 become '?';
+ * cut at a character boundary when buf is short. Returns buf. */
+const char *dft_text_clean(const char *s, char *buf, size_t len);
+
 #endif /* DFT_VIEW_TEXT_H */
