@@ -109,7 +109,8 @@ void dft_view_cp_text(const struct dft_view *v, FILE *f)
 	fprintf(f, "trace %s: %u spans, root %s %s, latency %.3f ms", hex, v->t->n,
 	        clean(root->component, c1, sizeof(c1)), clean(root->operation, c2, sizeof(c2)), ms(cp->total_ns));
 	if (cp->estimated_ns)
-		fprintf(f, " (%.1f%% of the path in rebuilt spans: estimated)", pct(cp->estimated_ns, cp->total_ns));
+		fprintf(f, " (%.3f ms, %.1f%% of the path in rebuilt spans: estimated)", ms(cp->estimated_ns),
+		        pct(cp->estimated_ns, cp->total_ns));
 	fprintf(f, "\n");
 	if (cp->detached)
 		fprintf(f, "%u spans are not under the root (another root, a cycle or a repeated id)\n", cp->detached);

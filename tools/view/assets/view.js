@@ -33,7 +33,8 @@
   $('title').textContent = 'trace ' + D.trace_id;
   var sum = 'root ' + root.c + ' ' + root.o + ' \u2014 latency ' + ms(D.total_ns) + ' \u2014 ' + N + ' spans (' +
     (N - nrec) + ' reported, ' + nrec + ' rebuilt)';
-  if (D.estimated_ns) sum += ' \u2014 ' + pct(D.estimated_ns, D.total_ns) + ' of the critical path is in rebuilt spans (estimated)';
+  if (D.estimated_ns) sum += ' \u2014 ' + ms(D.estimated_ns) + ' (' + pct(D.estimated_ns, D.total_ns) +
+    ') of the critical path is in rebuilt spans (estimated)';
   $('summary').textContent = sum;
   var kk = Object.keys(kept).map(function (k) { return k + ' ' + kept[k]; });
   $('kept').textContent = kk.length ? 'keep reasons: ' + kk.join(', ') : 'no keep reasons recorded';
@@ -102,6 +103,7 @@
   var tmax = 0;
   S.forEach(function (s) { tmax = Math.max(tmax, s.s + s.d, s.s + (s.p99 || 0)); });
   tmax = Math.max(tmax, 1);
+  var v0 = 0, v1 = tmax; /* the time window shown: double-click a row zooms to its span */
 
   function tip(s) {
     var t = s.c + ' ' + s.o + '\nspan ' + s.id + '\nstart +' + ms(s.s - D.root_offset_ns) + ', duration ' +
@@ -123,7 +125,7 @@
     var wrap = $('gantt-wrap');
     var W = Math.max(900, wrap.clientWidth - 2), CW = W - LABEL - KR;
     var H = 24 + rows.length * ROW;
-    var x = function (ns) { return LABEL + CW * ns / tmax; };
+    var x = function (ns) { return LABEL + CW * Math.min(Math.max((ns - v0) / (v1 - v0), -0.01), 1.01); };
     var svg = sv('svg', { id: 'gantt', width: W, height: H, 'data-rows': rows.length, 'data-spans': N });
     var defs = sv('defs'), pat = sv('pattern', { id: 'hatch', width: 6, height: 6, patternUnits: 'userSpaceOnUse',
       patternTransform: 'rotate(45)' });
@@ -133,7 +135,7 @@
     for (var t = 0; t <= 10; t++) {
       var tx = LABEL + CW * t / 10;
       svg.appendChild(sv('line', { class: 'tick', x1: tx, x2: tx, y1: 14, y2: H }));
-      svg.appendChild(sv('text', { class: 'tick', x: tx + 2, y: 11 }, ms(tmax * t / 10)));
+      svg.appendChild(sv('text', { class: 'tick', x: tx + 2, y: 11 }, ms(v0 + (v1 - v0) * t / 10)));
     }
     rows.forEach(function (i, r) {
       var s = S[i], y = 20 + r * ROW;
@@ -165,13 +167,18 @@
       });
       if (s.kr.length) g.appendChild(sv('text', { class: 'kr', x: LABEL + CW + 6, y: y + 12 }, s.kr.join(',')));
       g.addEventListener('click', function () { sel = i; detail(s); draw(); });
+      g.addEventListener('dblclick', function () {
+        var pad = Math.max(s.d * 0.05, 1000);
+        v0 = Math.max(0, s.s - pad); v1 = s.s + Math.max(s.d, 1000) + pad; draw();
+      });
       svg.appendChild(g);
     });
     var old = $('gantt');
     if (old) old.remove();
     wrap.appendChild(svg);
     $('pageinfo').textContent = vis.length ? 'rows ' + (page * PAGE + 1) + '\u2013' + (page * PAGE + rows.length) +
-      ' of ' + vis.length + ' shown (' + N + ' spans; \u25b8 folds, click a row for details)' : 'no spans';
+      ' of ' + vis.length + ' shown (' + N + ' spans; \u25b8 folds, click a row for details, double-click zooms to it)' :
+      'no spans';
     $('prev').disabled = page === 0;
     $('next').disabled = page >= pages - 1;
     $('pager').dataset.pages = pages;
@@ -180,6 +187,7 @@
   $('prev').addEventListener('click', function () { page--; draw(); });
   $('next').addEventListener('click', function () { page++; draw(); });
   $('expand').addEventListener('click', function () { collapsed.fill(0); draw(); });
+  $('unzoom').addEventListener('click', function () { v0 = 0; v1 = tmax; draw(); });
   $('collapse').addEventListener('click', function () {
     collapsed.fill(0); kids[D.root].forEach(function (c) { if (kids[c].length) collapsed[c] = 1; }); draw();
   });
