@@ -218,6 +218,10 @@
       r.appendChild(sv('title', {}, c + ' traces around ' + ms(Math.pow(10, L0 + (k + .5) * (L1 - L0) / NB))));
       h.appendChild(r);
     });
+    var mx = 10 + (W - 20) * (Math.log10(Math.max(me, 1)) - L0) / (L1 - L0);
+    var ml = sv('line', { class: 'me', x1: mx, x2: mx, y1: 5, y2: H });
+    ml.appendChild(sv('title', {}, 'this trace: ' + ms(me)));
+    h.appendChild(ml);
     h.appendChild(sv('text', { x: 10, y: H + 14 }, ms(lo)));
     h.appendChild(sv('text', { x: W - 70, y: H + 14 }, ms(hi)));
     h.appendChild(sv('text', { x: 10, y: H + 28, class: 'tick' }, 'latency (log scale); red: this trace'));
