@@ -12,8 +12,10 @@
 
 #include "critical_path.h"
 
-#define S(id_, parent_, start_, end_, comp_) \
-	{.id = (id_), .parent = (parent_), .start_ns = (start_), .end_ns = (end_), .component = (comp_)}
+#define S(id_, parent_, start_, end_, comp_)                                                                           \
+	{                                                                                                              \
+		.id = (id_), .parent = (parent_), .start_ns = (start_), .end_ns = (end_), .component = (comp_)         \
+	}
 
 static struct dft_cp *run(const struct dft_cp_span *sp, uint32_t n)
 {
@@ -202,8 +204,9 @@ static void test_child_before_parent(void **state)
 /* hostile shapes: a cycle beside the root, a duplicate id, a self-parent, a span ending before it starts */
 static void test_hostile(void **state)
 {
-	static const struct dft_cp_span sp[] = {S(1, 0, 0, 100, "gw"), S(2, 3, 10, 20, "x"), S(3, 2, 10, 20, "y"),
-	                                        S(1, 0, 0, 500, "dup"), S(4, 4, 0, 10, "self"), S(5, 1, 60, 40, "back")};
+	static const struct dft_cp_span sp[] = {S(1, 0, 0, 100, "gw"),  S(2, 3, 10, 20, "x"),
+	                                        S(3, 2, 10, 20, "y"),   S(1, 0, 0, 500, "dup"),
+	                                        S(4, 4, 0, 10, "self"), S(5, 1, 60, 40, "back")};
 	struct dft_cp *cp = run(sp, 6);
 
 	(void)state;
@@ -238,10 +241,14 @@ static void test_deep_chain(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sequential),    cmocka_unit_test(test_fan_out),
-	    cmocka_unit_test(test_overlapping),   cmocka_unit_test(test_outliving),
-	    cmocka_unit_test(test_single),        cmocka_unit_test(test_estimated),
-	    cmocka_unit_test(test_child_before_parent), cmocka_unit_test(test_hostile),
+	    cmocka_unit_test(test_sequential),
+	    cmocka_unit_test(test_fan_out),
+	    cmocka_unit_test(test_overlapping),
+	    cmocka_unit_test(test_outliving),
+	    cmocka_unit_test(test_single),
+	    cmocka_unit_test(test_estimated),
+	    cmocka_unit_test(test_child_before_parent),
+	    cmocka_unit_test(test_hostile),
 	    cmocka_unit_test(test_deep_chain),
 	};
 

@@ -20,20 +20,23 @@
 
 #include "collector.h"
 
-#define T0 1796457600000000000ull
-#define MS 1000000ull
-#define US 1000ull
-#define MAX_SPANS 6000u
+#define T0          1796457600000000000ull
+#define MS          1000000ull
+#define US          1000ull
+#define MAX_SPANS   6000u
 #define MAX_STRINGS 64u
 
-enum { PLAT = DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_PLATFORM, FUNC = DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_FUNCTION };
+enum {
+	PLAT = DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_PLATFORM,
+	FUNC = DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_FUNCTION
+};
 
 /* keep-reason bits (docs/filter.md) */
 #define KR_FUNCTION 1u
-#define KR_ERROR 2u
-#define KR_COLD 8u
-#define KR_OUTLIER 32u
-#define KR_RETRO 128u
+#define KR_ERROR    2u
+#define KR_COLD     8u
+#define KR_OUTLIER  32u
+#define KR_RETRO    128u
 
 static char hostile_comp[] = "evil<script>alert(1)</script>";
 static char hostile_op[] = "\"><img id=pwned src=x onerror=alert(1)>\xff\xe2\x80\xa8'&amp;</script>";
@@ -140,9 +143,9 @@ static void profiles(void)
 		uint64_t p50, p99;
 	} p[] = {
 	    {"ingress-gateway", "checkout", 10 * MS, 14 * MS}, {"activator", "proxy", 9 * MS, 12 * MS},
-	    {"queue-proxy", "proxy", 8 * MS, 11 * MS},        {"checkout-fn", "handle", 7 * MS, 10 * MS},
-	    {"checkout-fn", "db query", 2 * MS, 4 * MS},      {"checkout-fn", "cache get", 500 * US, 2 * MS},
-	    {"checkout-fn", "fetch", 3 * MS, 6 * MS},         {"ingress-gateway", "bulk", 50 * MS, 80 * MS},
+	    {"queue-proxy", "proxy", 8 * MS, 11 * MS},         {"checkout-fn", "handle", 7 * MS, 10 * MS},
+	    {"checkout-fn", "db query", 2 * MS, 4 * MS},       {"checkout-fn", "cache get", 500 * US, 2 * MS},
+	    {"checkout-fn", "fetch", 3 * MS, 6 * MS},          {"ingress-gateway", "bulk", 50 * MS, 80 * MS},
 	};
 	static Difftrace__ProfileEntry e[sizeof(p) / sizeof(p[0])];
 	static Difftrace__ProfileEntry *ep[sizeof(p) / sizeof(p[0])];
@@ -204,10 +207,12 @@ int main(int argc, char **argv)
 		checkout(t, id0, 40 * MS, false, true);
 		/* the fan-out under the function: fetch 2 (cold start) is the one it waits on */
 		add(&rep, id0 + 10, id0 + 4, t + 5 * MS, t + 7 * MS, "checkout-fn", "fetch", FUNC, KR_FUNCTION);
-		add(&rep, id0 + 11, id0 + 4, t + 5 * MS, t + 8 * MS, "checkout-fn", "fetch", FUNC, KR_FUNCTION | KR_COLD);
+		add(&rep, id0 + 11, id0 + 4, t + 5 * MS, t + 8 * MS, "checkout-fn", "fetch", FUNC,
+		    KR_FUNCTION | KR_COLD);
 		add(&rep, id0 + 12, id0 + 4, t + 5 * MS, t + 6 * MS, "checkout-fn", "fetch", FUNC, KR_FUNCTION);
 		add(&rep, id0 + 13, id0 + 6, t + 4600 * US, t + 4900 * US, "checkout-fn", "render", FUNC,
-		    KR_FUNCTION | KR_ERROR)->status = DIFFTRACE__STATUS__STATUS_ERROR;
+		    KR_FUNCTION | KR_ERROR)
+		    ->status = DIFFTRACE__STATUS__STATUS_ERROR;
 		/* fire and forget: ends after the root */
 		add(&rep, id0 + 14, id0 + 1, t + 49 * MS, t + 70 * MS, "ingress-gateway", "audit", PLAT, KR_RETRO);
 		add(&rec, id0 + 15, id0 + 2, t + 600 * US, t + 900 * US, "unresolved", "deadbeef", PLAT, 0);
@@ -226,8 +231,8 @@ int main(int argc, char **argv)
 
 			add(&rep, cid, id, cs, cs + 9 * MS, "bulk-fn", "part", FUNC, KR_FUNCTION);
 			for (unsigned g = 0; g < 99; g++)
-				add(&rep, cid + 1 + g, cid, cs + g * 80 * US, cs + g * 80 * US + 70 * US, "bulk-fn", "item",
-				    FUNC, KR_FUNCTION);
+				add(&rep, cid + 1 + g, cid, cs + g * 80 * US, cs + g * 80 * US + 70 * US, "bulk-fn",
+				    "item", FUNC, KR_FUNCTION);
 		}
 		rc = flush(st);
 	}

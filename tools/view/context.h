@@ -9,9 +9,9 @@
 
 #include "trace_store.h"
 
-#define DFT_CTX_MAX_POINTS 2000u /* latency points: the nearest in time */
-#define DFT_CTX_SHAPE_TRACES 100u /* shapes compared: the nearest in time */
-#define DFT_CTX_SHAPE_NAMES 512u  /* distinct (component, operation) names compared */
+#define DFT_CTX_MAX_POINTS   2000u /* latency points: the nearest in time */
+#define DFT_CTX_SHAPE_TRACES 100u  /* shapes compared: the nearest in time */
+#define DFT_CTX_SHAPE_NAMES  512u  /* distinct (component, operation) names compared */
 
 struct dft_vctx_point {
 	uint8_t id[16];

@@ -46,8 +46,9 @@ void dft_view_cp_json(const struct dft_view *v, struct dft_text *o)
 	dft_trace_id_hex(v->t->id, hex);
 	dft_text_printf(o, "{\"trace_id\":\"%s\",\"root\":{", hex);
 	name_json(o, root);
-	dft_text_printf(o, "},\"latency_ns\":%" PRIu64 ",\"estimated_ns\":%" PRIu64 ",\"estimated_share\":%.4f"
-	                   ",\"spans\":%u,\"detached\":%u,\"path\":[",
+	dft_text_printf(o,
+	                "},\"latency_ns\":%" PRIu64 ",\"estimated_ns\":%" PRIu64 ",\"estimated_share\":%.4f"
+	                ",\"spans\":%u,\"detached\":%u,\"path\":[",
 	                cp->total_ns, cp->estimated_ns, pct(cp->estimated_ns, cp->total_ns) / 100.0, v->t->n,
 	                cp->detached);
 	/* offsets from the root's start */
@@ -57,8 +58,9 @@ void dft_view_cp_json(const struct dft_view *v, struct dft_text *o)
 
 		dft_text_puts(o, k ? ",{" : "{");
 		name_json(o, s);
-		dft_text_printf(o, ",\"from_ns\":%" PRIu64 ",\"to_ns\":%" PRIu64 ",\"ns\":%" PRIu64 ",\"estimated\":%s}",
-		                g->from_ns - r0, g->to_ns - r0, g->to_ns - g->from_ns, s->reconstructed ? "true" : "false");
+		dft_text_printf(
+		    o, ",\"from_ns\":%" PRIu64 ",\"to_ns\":%" PRIu64 ",\"ns\":%" PRIu64 ",\"estimated\":%s}",
+		    g->from_ns - r0, g->to_ns - r0, g->to_ns - g->from_ns, s->reconstructed ? "true" : "false");
 	}
 	dft_text_puts(o, "],\"components\":[");
 	for (uint32_t k = 0; k < cp->n_shares; k++) {
@@ -76,8 +78,9 @@ void dft_view_cp_json(const struct dft_view *v, struct dft_text *o)
 		dft_text_puts(o, first ? "{" : ",{");
 		first = 0;
 		name_json(o, s);
-		dft_text_printf(o, ",\"start_ns\":%" PRId64 ",\"duration_ns\":%" PRIu64 ",\"on_path\":%s,\"path_ns\":%" PRIu64
-		                   ",\"estimated\":%s,\"slack_ns\":",
+		dft_text_printf(o,
+		                ",\"start_ns\":%" PRId64 ",\"duration_ns\":%" PRIu64
+		                ",\"on_path\":%s,\"path_ns\":%" PRIu64 ",\"estimated\":%s,\"slack_ns\":",
 		                (int64_t)(s->start_ns - r0), s->end_ns > s->start_ns ? s->end_ns - s->start_ns : 0,
 		                cp->on_path[i] ? "true" : "false", cp->path_ns[i], s->reconstructed ? "true" : "false");
 		if (cp->slack_ns[i] == DFT_CP_NO_SLACK)

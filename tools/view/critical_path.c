@@ -19,13 +19,13 @@
 
 struct cp_work {
 	const struct dft_cp_span *sp;
-	uint32_t *by_id;    /* indices sorted by (id, index) */
-	uint32_t *kid_off;  /* [n + 1]: children of i are kids[kid_off[i] .. kid_off[i + 1]) */
+	uint32_t *by_id;   /* indices sorted by (id, index) */
+	uint32_t *kid_off; /* [n + 1]: children of i are kids[kid_off[i] .. kid_off[i + 1]) */
 	uint32_t *kids;
-	bool *dup;          /* a later span with an id already taken */
-	bool *in_chain;     /* waited on by its parent */
+	bool *dup;           /* a later span with an id already taken */
+	bool *in_chain;      /* waited on by its parent */
 	uint64_t *chain_end; /* scratch: one span's chain ends */
-	uint32_t *order;    /* breadth-first from the root */
+	uint32_t *order;     /* breadth-first from the root */
 };
 
 struct frame {
@@ -229,8 +229,8 @@ static void walk_path(struct cp_work *w, struct dft_cp *cp, struct frame *st)
 	const struct dft_cp_span *r = &w->sp[cp->root];
 	uint32_t top = 0, i;
 
-	st[top++] = (struct frame){.idx = (uint32_t)cp->root, .pos = w->kid_off[cp->root], .cursor = r->end_ns,
-	                           .floor = r->start_ns};
+	st[top++] = (struct frame){
+	    .idx = (uint32_t)cp->root, .pos = w->kid_off[cp->root], .cursor = r->end_ns, .floor = r->start_ns};
 	cp->on_path[cp->root] = true;
 	while (top) {
 		struct frame *f = &st[top - 1];

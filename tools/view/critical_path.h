@@ -44,12 +44,12 @@ struct dft_cp_share {
 
 struct dft_cp {
 	uint32_t n;
-	int32_t root;         /* index of the root span */
-	uint64_t total_ns;    /* root end - root start */
-	bool *on_path;        /* [n] */
-	uint64_t *path_ns;    /* [n]: own time on the path */
-	int64_t *slack_ns;    /* [n]: DFT_CP_NO_SLACK when not waited on or not under the root */
-	int32_t *parent_idx;  /* [n]: -1 when the parent is not in the trace */
+	int32_t root;            /* index of the root span */
+	uint64_t total_ns;       /* root end - root start */
+	bool *on_path;           /* [n] */
+	uint64_t *path_ns;       /* [n]: own time on the path */
+	int64_t *slack_ns;       /* [n]: DFT_CP_NO_SLACK when not waited on or not under the root */
+	int32_t *parent_idx;     /* [n]: -1 when the parent is not in the trace */
 	struct dft_cp_seg *segs; /* in time order */
 	uint32_t n_segs;
 	struct dft_cp_share *shares; /* largest first */

@@ -32,11 +32,11 @@
 #include "view_model.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8470"
-#define MAX_CONNS 32u
-#define PER_IP 16u
-#define TIMEOUT_S 10u
-#define CONN_MEMORY (64u * 1024u)
-#define BODY_MAX (256u << 20)
+#define MAX_CONNS      32u
+#define PER_IP         16u
+#define TIMEOUT_S      10u
+#define CONN_MEMORY    (64u * 1024u)
+#define BODY_MAX       (256u << 20)
 
 static const char usage[] =
     "usage: difftrace serve --db FILE [--listen HOST:PORT] [--allow-remote]\n"
@@ -89,7 +89,8 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, boo
 		dft_page_head(&t, "difftrace: error");
 		dft_text_puts(&t, "<body><h1>difftrace</h1><p id=\"error\">");
 		dft_text_html(&t, msg);
-		dft_text_puts(&t, "</p><p><a href=\"/\">traces</a></p><script>window.__dft.publish();</script></body></html>\n");
+		dft_text_puts(
+		    &t, "</p><p><a href=\"/\">traces</a></p><script>window.__dft.publish();</script></body></html>\n");
 	}
 	ret = send_text(c, status, api ? "application/json" : "text/html; charset=utf-8", &t);
 	dft_text_free(&t);
@@ -278,14 +279,14 @@ int dft_cli_serve(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-	                         (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-	                     0, NULL, NULL, handle, &srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	                     (unsigned)PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TIMEOUT_S,
-	                     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_END);
+	d = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0,
+	    NULL, NULL, handle, &srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)MAX_CONNS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_END);
 	if (!d) {
-		fprintf(stderr, "difftrace serve: cannot listen on %s: %s\n", listen, strerror(errno ? errno : EADDRINUSE));
+		fprintf(stderr, "difftrace serve: cannot listen on %s: %s\n", listen,
+		        strerror(errno ? errno : EADDRINUSE));
 		rc = 1;
 		goto close_db;
 	}

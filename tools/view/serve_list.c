@@ -14,8 +14,8 @@
 #define FILTER_TEXT_MAX 256
 
 /* OR of the keep-reason bits over the trace's spans: SQLite has no bitwise-or aggregate */
-#define KR_OR                                                                                                  \
-	"(max(keep_reasons & 1) | max(keep_reasons & 2) | max(keep_reasons & 4) | max(keep_reasons & 8) | "       \
+#define KR_OR                                                                                                          \
+	"(max(keep_reasons & 1) | max(keep_reasons & 2) | max(keep_reasons & 4) | max(keep_reasons & 8) | "            \
 	"max(keep_reasons & 16) | max(keep_reasons & 32) | max(keep_reasons & 64) | max(keep_reasons & 128))"
 
 static const char list_sql[] =
@@ -81,8 +81,9 @@ int dft_list_filter_parse(struct dft_list_filter *f, const char *service, const 
 	if (!empty(reason)) {
 		f->reason = dft_keep_reason_bit(reason);
 		if (!f->reason)
-			return bad(err, "reason", reason,
-			           "expected function, error, keep, cold_start, queueing, outlier, contention or retro");
+			return bad(
+			    err, "reason", reason,
+			    "expected function, error, keep, cold_start, queueing, outlier, contention or retro");
 		f->reason_name = reason;
 	}
 	if (!empty(min_ms)) {
@@ -236,10 +237,12 @@ static void filter_json(struct dft_text *o, const struct dft_list_filter *f)
 		dft_text_json_str(o, f->service);
 	else
 		dft_text_puts(o, "null");
-	dft_text_printf(o, ",\"reason\":%s%s%s,\"min_ns\":%" PRIu64 ",\"from_ns\":\"%" PRIu64 "\",\"to_ns\":\"%" PRIu64
-	                   "\",\"anomalous\":%s,\"limit\":%u}",
-	                f->reason_name ? "\"" : "", f->reason_name ? f->reason_name : "null", f->reason_name ? "\"" : "",
-	                f->min_ns, f->from_ns, f->to_ns, f->anomalous ? "true" : "false", f->limit);
+	dft_text_printf(o,
+	                ",\"reason\":%s%s%s,\"min_ns\":%" PRIu64 ",\"from_ns\":\"%" PRIu64 "\",\"to_ns\":\"%" PRIu64
+	                "\",\"anomalous\":%s,\"limit\":%u}",
+	                f->reason_name ? "\"" : "", f->reason_name ? f->reason_name : "null",
+	                f->reason_name ? "\"" : "", f->min_ns, f->from_ns, f->to_ns, f->anomalous ? "true" : "false",
+	                f->limit);
 }
 
 int dft_list_json(sqlite3 *db, const struct dft_list_filter *f, struct dft_text *o, struct dft_verr *err)
@@ -255,8 +258,10 @@ int dft_list_json(sqlite3 *db, const struct dft_list_filter *f, struct dft_text 
 	for (uint32_t i = 0; i < rs.n; i++) {
 		const struct row *r = &rs.r[i];
 
-		dft_text_printf(o, "%s{\"trace_id\":\"%s\",\"start_ns\":\"%" PRIu64 "\",\"duration_ns\":%" PRIu64
-		                   ",\"spans\":%" PRIu64 ",\"rebuilt\":%" PRIu64 ",\"error\":%s,\"anomalous\":%s,\"root\":{\"component\":",
+		dft_text_printf(o,
+		                "%s{\"trace_id\":\"%s\",\"start_ns\":\"%" PRIu64 "\",\"duration_ns\":%" PRIu64
+		                ",\"spans\":%" PRIu64 ",\"rebuilt\":%" PRIu64
+		                ",\"error\":%s,\"anomalous\":%s,\"root\":{\"component\":",
 		                i ? "," : "", r->id, r->start, r->end > r->start ? r->end - r->start : 0, r->spans,
 		                r->rebuilt, r->error ? "true" : "false", anomalous(r) ? "true" : "false");
 		dft_text_json_str(o, r->root_c);
@@ -328,8 +333,9 @@ int dft_list_html(sqlite3 *db, const struct dft_list_filter *f, struct dft_text 
 	dft_page_head(o, "difftrace: traces");
 	dft_text_puts(o, "<body>\n<h1>difftrace: traces</h1>\n");
 	form(o, f);
-	dft_text_printf(o, "<p class=\"muted\" id=\"count\" data-n=\"%u\">%u traces, newest first \xc2\xb7 "
-	                   "<a href=\"/api/traces\">JSON</a> (same filters as query parameters)</p>\n",
+	dft_text_printf(o,
+	                "<p class=\"muted\" id=\"count\" data-n=\"%u\">%u traces, newest first \xc2\xb7 "
+	                "<a href=\"/api/traces\">JSON</a> (same filters as query parameters)</p>\n",
 	                rs.n, rs.n);
 	if (!rs.n) {
 		dft_text_puts(o, "<p id=\"empty\">No trace matches. An empty list with no filters means the store "
@@ -345,15 +351,16 @@ int dft_list_html(sqlite3 *db, const struct dft_list_filter *f, struct dft_text 
 		bool first = true;
 
 		fmt_time(r->start, when, sizeof(when));
-		dft_text_printf(o, "<tr class=\"trace%s\"><td class=\"mono\"><a href=\"/trace/%s\">%s</a></td><td>%s</td>"
-		                   "<td class=\"num\">%.3f ms</td><td>",
+		dft_text_printf(o,
+		                "<tr class=\"trace%s\"><td class=\"mono\"><a href=\"/trace/%s\">%s</a></td><td>%s</td>"
+		                "<td class=\"num\">%.3f ms</td><td>",
 		                anomalous(r) ? " anom" : "", r->id, r->id, when,
 		                (double)(r->end > r->start ? r->end - r->start : 0) / 1e6);
 		dft_text_html(o, r->root_c);
 		dft_text_puts(o, " ");
 		dft_text_html(o, r->root_o);
-		dft_text_printf(o, "</td><td class=\"num\">%" PRIu64 "</td><td class=\"num\">%" PRIu64 "</td><td>", r->spans,
-		                r->rebuilt);
+		dft_text_printf(o, "</td><td class=\"num\">%" PRIu64 "</td><td class=\"num\">%" PRIu64 "</td><td>",
+		                r->spans, r->rebuilt);
 		for (unsigned b = 0; dft_keep_reason_name(b); b++) {
 			if (!(r->kr & (1u << b)))
 				continue;
@@ -368,7 +375,8 @@ int dft_list_html(sqlite3 *db, const struct dft_list_filter *f, struct dft_text 
 	}
 	if (rs.n)
 		dft_text_puts(o, "</tbody></table>\n");
-	dft_text_puts(o, "<script>window.__dft.publish(); document.body.dataset.ready = '1';</script>\n</body></html>\n");
+	dft_text_puts(o,
+	              "<script>window.__dft.publish(); document.body.dataset.ready = '1';</script>\n</body></html>\n");
 	rows_free(&rs);
 	return 0;
 }

@@ -12,13 +12,13 @@
 #include "trace_store.h"
 
 #define DFT_LIST_DEFAULT 100u
-#define DFT_LIST_MAX 1000u
+#define DFT_LIST_MAX     1000u
 
 struct dft_list_filter {
-	const char *service;   /* a component the trace has a span of, or NULL */
-	uint32_t reason;       /* keep-reason bit some span carries, or 0 */
+	const char *service; /* a component the trace has a span of, or NULL */
+	uint32_t reason;     /* keep-reason bit some span carries, or 0 */
 	const char *reason_name;
-	uint64_t min_ns;       /* minimum trace duration */
+	uint64_t min_ns;         /* minimum trace duration */
 	uint64_t from_ns, to_ns; /* trace start within [from, to]; to = 0: no upper bound */
 	bool anomalous;
 	uint32_t limit;

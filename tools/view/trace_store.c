@@ -9,7 +9,7 @@
 
 #include "trace_store.h"
 
-static const char *const keep_names[] = {"function", "error", "keep", "cold_start",
+static const char *const keep_names[] = {"function", "error",   "keep",       "cold_start",
                                          "queueing", "outlier", "contention", "retro"};
 
 const char *dft_keep_reason_name(unsigned bit)

@@ -14,8 +14,8 @@
 void dft_view_html(const struct dft_view *v, const char *back_href, struct dft_text *o);
 
 /* the CSP every difftrace page carries */
-#define DFT_VIEW_CSP                                                                                              \
-	"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; " \
+#define DFT_VIEW_CSP                                                                                                   \
+	"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; "  \
 	"form-action 'self'"
 
 /* the head of a page up to and including the guard script; title is escaped */

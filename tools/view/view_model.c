@@ -44,8 +44,11 @@ int dft_view_load(sqlite3 *db, const uint8_t id[16], unsigned flags, struct dft_
 	for (uint32_t i = 0; i < v->t->n; i++) {
 		const struct dft_vspan *s = &v->t->sp[i];
 
-		v->cps[i] = (struct dft_cp_span){.id = s->id, .parent = s->parent, .start_ns = s->start_ns,
-		                                 .end_ns = s->end_ns, .component = s->component,
+		v->cps[i] = (struct dft_cp_span){.id = s->id,
+		                                 .parent = s->parent,
+		                                 .start_ns = s->start_ns,
+		                                 .end_ns = s->end_ns,
+		                                 .component = s->component,
 		                                 .estimated = s->reconstructed};
 		if (s->start_ns < v->t0)
 			v->t0 = s->start_ns;
@@ -82,8 +85,9 @@ void dft_view_basis(const struct dft_view *v, uint32_t i, char *buf, size_t len)
 		return;
 	}
 	if (!strcmp(s->component, "unresolved")) {
-		snprintf(buf, len, "rebuilt from the hop header: id, parent and start exact; no NIC had profiled "
-		                   "its name (hash shown as operation), so its end is its latest child's end");
+		snprintf(buf, len,
+		         "rebuilt from the hop header: id, parent and start exact; no NIC had profiled "
+		         "its name (hash shown as operation), so its end is its latest child's end");
 		return;
 	}
 	p = dft_vprofs_find(&v->profs, s->component, s->operation);
@@ -94,8 +98,9 @@ void dft_view_basis(const struct dft_view *v, uint32_t i, char *buf, size_t len)
 		         " spans, never before a child's end",
 		         (double)p->duration_p50_ns / 1e6, p->count);
 	else
-		snprintf(buf, len, "rebuilt from the hop header: id, parent and start exact; end estimated from the "
-		                   "profile median of this (component, operation) at rebuild time");
+		snprintf(buf, len,
+		         "rebuilt from the hop header: id, parent and start exact; end estimated from the "
+		         "profile median of this (component, operation) at rebuild time");
 }
 
 static void id_str(struct dft_text *o, uint64_t id)
@@ -195,9 +200,10 @@ void dft_view_json(const struct dft_view *v, struct dft_text *o)
 	char hex[33];
 
 	dft_trace_id_hex(v->t->id, hex);
-	dft_text_printf(o, "{\"trace_id\":\"%s\",\"start_ns\":\"%" PRIu64 "\",\"root\":%d,\"total_ns\":%" PRIu64
-	                   ",\"root_offset_ns\":%" PRIu64 ",\"estimated_ns\":%" PRIu64
-	                   ",\"detached\":%u,\"truncated\":%s,\"spans\":[",
+	dft_text_printf(o,
+	                "{\"trace_id\":\"%s\",\"start_ns\":\"%" PRIu64 "\",\"root\":%d,\"total_ns\":%" PRIu64
+	                ",\"root_offset_ns\":%" PRIu64 ",\"estimated_ns\":%" PRIu64
+	                ",\"detached\":%u,\"truncated\":%s,\"spans\":[",
 	                hex, v->t0, cp->root, cp->total_ns, root->start_ns - v->t0, cp->estimated_ns, cp->detached,
 	                v->t->truncated ? "true" : "false");
 	for (uint32_t i = 0; i < v->t->n; i++) {
@@ -213,7 +219,8 @@ void dft_view_json(const struct dft_view *v, struct dft_text *o)
 	for (uint32_t k = 0; k < cp->n_shares; k++) {
 		dft_text_puts(o, k ? ",{\"c\":" : "{\"c\":");
 		dft_text_json_str(o, cp->shares[k].component);
-		dft_text_printf(o, ",\"ns\":%" PRIu64 ",\"est\":%" PRIu64 "}", cp->shares[k].ns, cp->shares[k].estimated_ns);
+		dft_text_printf(o, ",\"ns\":%" PRIu64 ",\"est\":%" PRIu64 "}", cp->shares[k].ns,
+		                cp->shares[k].estimated_ns);
 	}
 	dft_text_puts(o, "]");
 	if (v->has_ctx)
