@@ -11,7 +11,8 @@
  *
  * Bounds: one polling thread answers every request in turn (the store connection is never
  * shared), at most MAX_CONNS connections (PER_IP from one address), an idle connection closes
- * after TIMEOUT_S, request headers and URL must fit in CONN_MEMORY, a page is at most BODY_MAX.
+ * after TIMEOUT_S, request headers and URL must fit in CONN_MEMORY, a page is at most BODY_MAX, and
+ * the store queries of one request are interrupted after QUERY_MAX_MS (503: narrow the filters).
  * No request body is read. Loopback only unless --allow-remote: the UI has no authentication.
  */
 #include <arpa/inet.h>
@@ -26,6 +27,7 @@
 #include <microhttpd.h>
 
 #include "cli_view.h"
+#include "dft/clock.h"
 #include "dft/parse.h"
 #include "serve_list.h"
 #include "view_html.h"
@@ -37,6 +39,7 @@
 #define TIMEOUT_S      10u
 #define CONN_MEMORY    (64u * 1024u)
 #define BODY_MAX       (256u << 20)
+#define QUERY_MAX_MS   5000u
 
 static const char usage[] =
     "usage: difftrace serve --db FILE [--listen HOST:PORT] [--allow-remote]\n"
@@ -47,7 +50,22 @@ static const char usage[] =
 struct server {
 	sqlite3 *db;
 	const char *dbpath;
+	uint64_t deadline_ns; /* of the request being answered */
+	bool timed_out;
 };
+
+/* SQLite's progress handler: a non-zero return interrupts the running statement */
+static int over_time(void *arg)
+{
+	struct server *s = arg;
+
+	if (dft_clock_ns(CLOCK_MONOTONIC) <= s->deadline_ns)
+		return 0;
+	s->timed_out = true;
+	return 1;
+}
+
+static const char too_slow[] = "the store query ran longer than 5 s: narrow the filters (a time range, a service)";
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type, struct dft_text *t)
 {
@@ -115,7 +133,9 @@ static enum MHD_Result list(struct server *s, struct MHD_Connection *c, bool api
 		return send_error(c, MHD_HTTP_BAD_REQUEST, api, err.msg);
 	dft_text_init(&t, BODY_MAX);
 	rc = api ? dft_list_json(s->db, &f, &t, &err) : dft_list_html(s->db, &f, &t, &err);
-	if (rc)
+	if (rc && s->timed_out)
+		ret = send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, api, too_slow);
+	else if (rc)
 		ret = send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, api, err.msg);
 	else
 		ret = send_text(c, MHD_HTTP_OK, api ? "application/json" : "text/html; charset=utf-8", &t);
@@ -140,6 +160,8 @@ static enum MHD_Result trace(struct server *s, struct MHD_Connection *c, const c
 		return send_error(c, MHD_HTTP_BAD_REQUEST, api, err.msg);
 	}
 	rc = dft_view_load(s->db, id, what == TRACE_CP ? 0 : DFT_VIEW_WITH_CONTEXT, &v, &err);
+	if (rc && s->timed_out)
+		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, api, too_slow);
 	if (rc)
 		return send_error(c, rc == -ENOENT ? MHD_HTTP_NOT_FOUND : MHD_HTTP_INTERNAL_SERVER_ERROR, api, err.msg);
 	dft_text_init(&t, BODY_MAX);
@@ -172,6 +194,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 	if (*upload_size)
 		return send_error(c, MHD_HTTP_BAD_REQUEST, true, "a GET carries no body");
+	s->deadline_ns = dft_clock_ns(CLOCK_MONOTONIC) + QUERY_MAX_MS * 1000000ull;
+	s->timed_out = false;
 	if (!strcmp(url, "/"))
 		return list(s, c, false);
 	if (!strcmp(url, "/api/traces"))
@@ -274,6 +298,7 @@ int dft_cli_serve(int argc, char **argv)
 		return 1;
 	}
 	srv.dbpath = db;
+	sqlite3_progress_handler(srv.db, 10000, over_time, &srv);
 	/* the daemon's thread inherits the mask: only this thread takes SIGINT/SIGTERM */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
