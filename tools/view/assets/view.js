@@ -111,7 +111,10 @@
     if (s.q) t += ', queued ' + ms(s.q);
     if (s.st === 2) t += '\nstatus ERROR';
     if (s.kr.length) t += '\nkept: ' + s.kr.join(', ');
-    if (s.p50 !== undefined) t += '\nprofile: p50 ' + ms(s.p50) + ', p99 ' + ms(s.p99) + ' (' + s.pn + ' spans)';
+    if (s.p50 !== undefined) {
+      t += '\nprofile: p50 ' + ms(s.p50) + ', p99 ' + ms(s.p99) + ' (' + s.pn + ' spans)';
+      if (s.p50 > 0) t += '; this one ' + (s.d / s.p50).toFixed(1) + '\u00d7 p50' + (s.d > s.p99 ? ', above p99' : '');
+    }
     t += s.cp ? '\non the critical path: ' + ms(s.self) + ' of its own time' :
       s.slack === null ? '\nnot waited on by its parent' : '\nslack ' + ms(s.slack);
     if (s.r) t += '\nREBUILT (estimated): ' + s.basis;
