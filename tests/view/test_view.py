@@ -259,6 +259,7 @@ def test_serve(cli, db, empty, br, n_anom):
         page_clean(d, "served list")
         rows = d.find("tr", "trace")
         check(len(rows) == 62, f"list: every trace ({len(rows)})")
+        check(len(d.find("tr", "atrace")) == 2, "list: the front page leads with the anomalous traces")
         d = br.dom(s.base + "/?anomalous=1")
         check(len(d.find("tr", "anom")) == len(d.find("tr", "trace")) == 2, "list: anomalous filter")
         d = br.dom(s.base + "/?reason=cold_start")

@@ -136,6 +136,8 @@ static void rows_free(struct rows *rs)
 		free(rs->r[i].root_o);
 	}
 	free(rs->r);
+	rs->r = NULL;
+	rs->n = 0;
 }
 
 static char *dup_text(sqlite3_stmt *q, int col)
@@ -323,38 +325,23 @@ static void form(struct dft_text *o, const struct dft_list_filter *f)
 	                 "<a href=\"/?anomalous=1\">anomalous</a></form>\n");
 }
 
-int dft_list_html(sqlite3 *db, const struct dft_list_filter *f, struct dft_text *o, struct dft_verr *err)
+static void table(struct dft_text *o, const struct rows *rs, const char *id, const char *row_class)
 {
-	struct rows rs;
-	int rc = query(db, f, &rs, err);
-
-	if (rc)
-		return rc;
-	dft_page_head(o, "difftrace: traces");
-	dft_text_puts(o, "<body>\n<h1>difftrace: traces</h1>\n");
-	form(o, f);
 	dft_text_printf(o,
-	                "<p class=\"muted\" id=\"count\" data-n=\"%u\">%u traces, newest first \xc2\xb7 "
-	                "<a href=\"/api/traces\">JSON</a> (same filters as query parameters)</p>\n",
-	                rs.n, rs.n);
-	if (!rs.n) {
-		dft_text_puts(o, "<p id=\"empty\">No trace matches. An empty list with no filters means the store "
-		                 "holds no traces yet.</p>\n");
-	} else {
-		dft_text_puts(o, "<table id=\"traces\"><thead><tr><th>trace</th><th>start (UTC)</th><th class=\"num\">"
-		                 "duration</th><th>root</th><th class=\"num\">spans</th><th class=\"num\">rebuilt</th>"
-		                 "<th>keep reasons</th><th>components</th></tr></thead><tbody>\n");
-	}
-	for (uint32_t i = 0; i < rs.n; i++) {
-		const struct row *r = &rs.r[i];
+	                "<table id=\"%s\"><thead><tr><th>trace</th><th>start (UTC)</th><th class=\"num\">"
+	                "duration</th><th>root</th><th class=\"num\">spans</th><th class=\"num\">rebuilt</th>"
+	                "<th>keep reasons</th><th>components</th></tr></thead><tbody>\n",
+	                id);
+	for (uint32_t i = 0; i < rs->n; i++) {
+		const struct row *r = &rs->r[i];
 		char when[40];
 		bool first = true;
 
 		fmt_time(r->start, when, sizeof(when));
 		dft_text_printf(o,
-		                "<tr class=\"trace%s\"><td class=\"mono\"><a href=\"/trace/%s\">%s</a></td><td>%s</td>"
+		                "<tr class=\"%s%s\"><td class=\"mono\"><a href=\"/trace/%s\">%s</a></td><td>%s</td>"
 		                "<td class=\"num\">%.3f ms</td><td>",
-		                anomalous(r) ? " anom" : "", r->id, r->id, when,
+		                row_class, anomalous(r) ? " anom" : "", r->id, r->id, when,
 		                (double)(r->end > r->start ? r->end - r->start : 0) / 1e6);
 		dft_text_html(o, r->root_c);
 		dft_text_puts(o, " ");
@@ -373,10 +360,49 @@ int dft_list_html(sqlite3 *db, const struct dft_list_filter *f, struct dft_text 
 		dft_text_html(o, r->components);
 		dft_text_puts(o, "</td></tr>\n");
 	}
-	if (rs.n)
-		dft_text_puts(o, "</tbody></table>\n");
+	dft_text_puts(o, "</tbody></table>\n");
+}
+
+static bool unfiltered(const struct dft_list_filter *f)
+{
+	return !f->service && !f->reason && !f->min_ns && !f->from_ns && !f->to_ns && !f->anomalous;
+}
+
+int dft_list_html(sqlite3 *db, const struct dft_list_filter *f, struct dft_text *o, struct dft_verr *err)
+{
+	struct dft_list_filter af = {.anomalous = true, .limit = DFT_LIST_ANOMALOUS};
+	struct rows rs, as = {0};
+	int rc = query(db, f, &rs, err);
+
+	if (rc)
+		return rc;
+	/* the front page leads with the newest anomalous traces */
+	if (unfiltered(f)) {
+		rc = query(db, &af, &as, err);
+		if (rc)
+			goto free_rows;
+	}
+	dft_page_head(o, "difftrace: traces");
+	dft_text_puts(o, "<body>\n<h1>difftrace: traces</h1>\n");
+	form(o, f);
+	if (as.n) {
+		dft_text_printf(o, "<h2>Anomalous, newest first (%u; <a href=\"/?anomalous=1\">all</a>)</h2>\n", as.n);
+		table(o, &as, "anomalous", "atrace");
+		dft_text_puts(o, "<h2>All traces</h2>\n");
+	}
+	dft_text_printf(o,
+	                "<p class=\"muted\" id=\"count\" data-n=\"%u\">%u traces, newest first \xc2\xb7 "
+	                "<a href=\"/api/traces\">JSON</a> (same filters as query parameters)</p>\n",
+	                rs.n, rs.n);
+	if (!rs.n)
+		dft_text_puts(o, "<p id=\"empty\">No trace matches. An empty list with no filters means the store "
+		                 "holds no traces yet.</p>\n");
+	else
+		table(o, &rs, "traces", "trace");
 	dft_text_puts(o,
 	              "<script>window.__dft.publish(); document.body.dataset.ready = '1';</script>\n</body></html>\n");
+free_rows:
+	rows_free(&as);
 	rows_free(&rs);
-	return 0;
+	return rc;
 }

@@ -11,8 +11,9 @@
 #include "text.h"
 #include "trace_store.h"
 
-#define DFT_LIST_DEFAULT 100u
-#define DFT_LIST_MAX     1000u
+#define DFT_LIST_DEFAULT   100u
+#define DFT_LIST_MAX       1000u
+#define DFT_LIST_ANOMALOUS 20u /* rows of the front page's anomalous table */
 
 struct dft_list_filter {
 	const char *service; /* a component the trace has a span of, or NULL */
