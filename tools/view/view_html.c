@@ -49,7 +49,8 @@ void dft_view_html(const struct dft_view *v, const char *back_href, struct dft_t
 	dft_trace_id_hex(v->t->id, hex);
 	snprintf(title, sizeof(title), "trace %s", hex);
 	dft_page_head(o, title);
-	dft_text_puts(o, "<body>\n");
+	/* served pages can link other traces; a file cannot */
+	dft_text_puts(o, back_href ? "<body data-served=\"1\">\n" : "<body>\n");
 	if (back_href) {
 		dft_text_puts(o, "<p><a href=\"");
 		dft_text_html(o, back_href);

@@ -6,6 +6,7 @@
   var PAGE = 500, ROW = 18, LABEL = 340, KR = 150;
   var D = JSON.parse(document.getElementById('dft-data').textContent);
   var S = D.spans, N = S.length;
+  var served = document.body.dataset.served === '1';
 
   function el(tag, attrs, text) {
     var e = document.createElement(tag);
@@ -238,7 +239,11 @@
       var isme = p[2] === D.trace_id;
       var c = sv('circle', { class: 'pt' + (isme ? ' me' : ''), cx: 10 + 500 * (p[0] - t0) / (t1 - t0), cy: yv(p[1]),
         r: isme ? 5 : 2 });
-      c.appendChild(sv('title', {}, 'trace ' + p[2] + ': ' + ms(p[1])));
+      c.appendChild(sv('title', {}, 'trace ' + p[2] + ': ' + ms(p[1]) + (served ? ' (click to open)' : '')));
+      if (served && !isme && /^[0-9a-f]{32}$/.test(p[2])) {
+        c.style.cursor = 'pointer';
+        c.addEventListener('click', function () { window.location.href = '/trace/' + p[2]; });
+      }
       ts.appendChild(c);
     });
     ts.appendChild(sv('text', { x: 10, y: H + 14 }, (p0s(t0)) + ' s'));
