@@ -98,8 +98,9 @@ class Browser:
         d = Dom()
         d.feed(r.stdout)
         # console messages chromium logs from the page: only errors matter
-        d.console_errors = [ln for ln in r.stderr.splitlines()
-                            if "CONSOLE" in ln and ("Uncaught" in ln or "ERROR" in ln.split("CONSOLE")[0][-8:])]
+        # chromium logs every console message of the page as "...:INFO:CONSOLE:LINE] message", errors
+        # included; the pages log nothing, so any such line is a failure
+        d.console_errors = [ln for ln in r.stderr.splitlines() if ":CONSOLE" in ln]
         return d
 
     def screenshot(self, url, path):
@@ -117,7 +118,7 @@ def page_clean(d, name):
     b = d.body()
     check(b.get("data-ready") == "1", f"{name}: the page's script ran to the end")
     check(b.get("data-errors") == "0", f"{name}: no script or console errors ({b.get('data-error-text', '')})")
-    check(not d.console_errors, f"{name}: chromium logged no console error {d.console_errors[:2]}")
+    check(not d.console_errors, f"{name}: chromium logged no console message {d.console_errors[:2]}")
     check(b.get("data-blocked") == "0", f"{name}: no load blocked by the page's CSP")
     check(b.get("data-resources") == "0", f"{name}: no request beyond the page itself")
     check(not d.find(id="pwned"), f"{name}: an untrusted span name injected no element")
@@ -203,7 +204,7 @@ def test_view_pages(cli, db, out, br, cp):
     rows = len(d.find("rect", "bar"))
     check(0 < rows <= 500, f"large page: at most one page of bars drawn ({rows})")
     check(int(d.find(id="pager")[0].get("data-pages", "0")) >= 1, "large page: pager present")
-    check(time.monotonic() - t0 < 60, "large page: written and rendered in under a minute")
+    check(time.monotonic() - t0 < 120, "large page: written and rendered in under two minutes")
 
 
 def test_bad_input(cli, db, empty):
