@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import shlex
+import sqlite3
 import subprocess
 import sys
 import time
@@ -44,6 +45,19 @@ ROWS = [
 
 def last_json_line(text):
     return json.loads(text.strip().splitlines()[-1])
+
+
+def slowest_anomalous_trace(db):
+    """The slowest trace with a span kept for a reason other than being a function's (keep_reasons
+    bits above 1, docs/filter.md) or with an error: the one worth opening in the view."""
+    c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        row = c.execute("SELECT lower(hex(trace_id)) FROM spans GROUP BY trace_id"
+                        " HAVING max((keep_reasons & 254) != 0) OR max(status = 2)"
+                        " ORDER BY max(end_ns) - min(start_ns) DESC LIMIT 1").fetchone()
+    finally:
+        c.close()
+    return row[0] if row else None
 
 
 def wait_drained(p, timeout):
@@ -148,6 +162,10 @@ def main():
         print(f"  {label:<34}{cell:>12}  {extra}")
     print(f"  {'accounting identity':<34}{'exact' if summary['accounting_ok'] else 'BROKEN':>12}")
     print(f"  SQLite: {p.db}\n  OTLP JSON: {p.otlp}\n  summary: {os.path.join(out, 'summary.json')}")
+    anom = slowest_anomalous_trace(p.db)
+    if anom:
+        print(f"  slowest anomalous trace: {shlex.join([cli, 'view', '--db', p.db, anom, '-o', os.path.join(out, 'trace.html')])}"
+              f"\n    (also: difftrace critical-path --db {shlex.quote(p.db)} {anom}; difftrace serve --db {shlex.quote(p.db)})")
     return 0 if summary["accounting_ok"] else 1
 
 

@@ -3,6 +3,7 @@
 # installed it only runs dpkg-query and returns. Needs root (or sudo) when something is missing.
 #   scripts/setup-deps.sh            build + unit + integration tests + demo
 #   scripts/setup-deps.sh --rxe      also what the Soft-RoCE VM tests need (qemu, kernel tools; best effort)
+#   scripts/setup-deps.sh --view     also chromium, which the view tests render pages in (best effort)
 #   scripts/setup-deps.sh --fuzz     also clang and its sanitizer/fuzzer runtime
 #   scripts/setup-deps.sh --bench    also what bench/run-all.sh needs (gnuplot for the plots, LTTng-UST as
 #                                    dft-bench-host's reference)
@@ -11,20 +12,22 @@ set -euo pipefail
 
 BASE=(build-essential cmake ninja-build pkg-config python3 git
       libdpdk-dev dpdk-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libsqlite3-dev sqlite3
-      libibverbs-dev librdmacm-dev ibverbs-providers rdma-core libinih-dev libjansson-dev)
+      libibverbs-dev librdmacm-dev ibverbs-providers rdma-core libinih-dev libjansson-dev libmicrohttpd-dev)
 RXE=(qemu-system-x86 busybox-static cpio kmod iproute2 xz-utils ibverbs-utils rdmacm-utils perftest)
 FUZZ=(clang libclang-rt-14-dev)
 BENCH=(gnuplot-nox lttng-tools liblttng-ust-dev)
+VIEW=(chromium)
 
 want=("${BASE[@]}")
 optional=()
 for a in "$@"; do
   case $a in
     --rxe) optional+=("${RXE[@]}") ;;
+    --view) optional+=("${VIEW[@]}") ;;
     --fuzz) want+=("${FUZZ[@]}") ;;
     --bench) want+=("${BENCH[@]}") ;;
-    --all) optional+=("${RXE[@]}"); want+=("${FUZZ[@]}" "${BENCH[@]}") ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --all) optional+=("${RXE[@]}" "${VIEW[@]}"); want+=("${FUZZ[@]}" "${BENCH[@]}") ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "setup-deps.sh: unknown option '$a' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -46,9 +49,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup-deps.sh: installing ${missing[*]}" >&2
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 fi
-# the Soft-RoCE VM's tools are optional: without them the rxe tests report "skipped"
+# the Soft-RoCE VM's tools and chromium are optional: without them the rxe and view tests report "skipped"
 if [ ${#opt_missing[@]} -gt 0 ]; then
   echo "setup-deps.sh: installing ${opt_missing[*]}" >&2
   $SUDO apt-get install -y -q --no-install-recommends "${opt_missing[@]}" >&2 ||
-    echo "setup-deps.sh: could not install ${opt_missing[*]}: Soft-RoCE VM tests will be skipped" >&2
+    echo "setup-deps.sh: could not install ${opt_missing[*]}: the tests needing them (rxe, view) will be skipped" >&2
 fi

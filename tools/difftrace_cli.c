@@ -5,6 +5,9 @@
  *   difftrace show --db FILE TRACE_ID_HEX
  *   difftrace stats --db FILE
  *   difftrace stats --json FILE
+ *   difftrace critical-path --db FILE TRACE_ID_HEX [--json]
+ *   difftrace view --db FILE TRACE_ID_HEX -o FILE.html
+ *   difftrace serve --db FILE [--listen HOST:PORT] [--allow-remote]
  * Exit codes: 0 ok, 1 runtime error (database, file), 2 usage error.
  */
 #include <errno.h>
@@ -19,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "cli_eval.h"
+#include "view/cli_view.h"
 
 #define SHOW_MAX_SPANS 100000
 
@@ -31,6 +35,14 @@ static const char usage_text[] =
     "  stats --db FILE                  span counts per component and per sender\n"
     "  stats --json FILE                pretty-print a collector stats JSON file\n"
     "  eval --truth FILE --db FILE ...  ground truth vs the store (see difftrace eval --help)\n"
+    "  critical-path --db FILE TRACE_ID_HEX [--json]\n"
+    "                                   what the root's latency waited on, share per component,\n"
+    "                                   each span's slack; rebuilt spans' time marked estimated\n"
+    "  view --db FILE TRACE_ID_HEX -o FILE.html\n"
+    "                                   one self-contained page: Gantt, critical path, profiles,\n"
+    "                                   the root operation's latencies and usual shape\n"
+    "  serve --db FILE [--listen 127.0.0.1:8470] [--allow-remote]\n"
+    "                                   local web UI: traces with filters, pages, JSON endpoints\n"
     "  --help                           this text\n";
 
 static int usage_err(const char *fmt, const char *arg)
@@ -430,6 +442,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "eval"))
 		return dft_cli_eval(argc - 1, argv + 1);
+	if (!strcmp(cmd, "critical-path"))
+		return dft_cli_critical_path(argc - 1, argv + 1);
+	if (!strcmp(cmd, "view"))
+		return dft_cli_view(argc - 1, argv + 1);
+	if (!strcmp(cmd, "serve"))
+		return dft_cli_serve(argc - 1, argv + 1);
 	if (strcmp(cmd, "traces") && strcmp(cmd, "show") && strcmp(cmd, "stats"))
 		return usage_err("unknown command '%s'", cmd);
 	for (i = 2; i < argc; i++) {
