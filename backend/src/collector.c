@@ -65,8 +65,9 @@ struct dft_collector {
 	uint32_t next_gen;
 	struct dft_store *store;
 	struct dft_dedup dedup;
-	struct dft_sink sinks[2];
+	struct dft_sink sinks[3];
 	unsigned nsinks;
+	struct dft_otlp_http *http; /* also sinks[]: the sink owns it */
 	struct dft_collector_stats stats;
 	struct dft_profiles profiles;
 	struct dft_recon *recon;
@@ -536,6 +537,9 @@ void dft_collector_get_stats(struct dft_collector *c, struct dft_collector_stats
 	dft_recon_get_stats(c->recon, &c->stats.recon);
 	c->stats.recon.superseded = c->store ? dft_store_superseded(c->store) : 0;
 	c->stats.profiles_cut = c->profiles.cut;
+	c->stats.otlp_http = c->http != NULL;
+	if (c->http)
+		dft_otlp_http_get_stats(c->http, &c->stats.otlp_http_st);
 #ifdef DFT_HAVE_RDMA
 	c->stats.rdma = c->cfg.transport == DFT_TRANSPORT_RDMA;
 	if (c->rdma) {
@@ -777,6 +781,15 @@ int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collect
 		}
 		c->nsinks++;
 	}
+	if (c->cfg.otlp_http) {
+		rc = dft_otlp_http_create(c->cfg.otlp_http, &c->http);
+		if (rc) {
+			fprintf(stderr, "difftrace-collector: --otlp-http %s: %s\n", c->cfg.otlp_http->url,
+			        strerror(-rc));
+			goto destroy_sinks;
+		}
+		dft_otlp_http_sink(c->http, &c->sinks[c->nsinks++]);
+	}
 #ifdef DFT_HAVE_RDMA
 	if (c->cfg.transport == DFT_TRANSPORT_RDMA) {
 		rc = rdma_open(c, c->cfg.listen_port);
@@ -841,6 +854,9 @@ void dft_collector_destroy(struct dft_collector *c)
 	}
 	if (c->lfd >= 0)
 		close(c->lfd);
+	/* the OTLP/HTTP sender drains (bounded) first, so the final stats hold its last figures */
+	if (c->http)
+		dft_otlp_http_drain(c->http);
 	write_stats(c);
 #ifdef DFT_HAVE_RDMA
 	dft_rdma_server_destroy(c->rdma);

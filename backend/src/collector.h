@@ -14,6 +14,7 @@
 
 #include "dft/frame.h"
 #include "difftrace.pb-c.h"
+#include "otlp_http.h"
 
 /* ---- bounded text buffer (json.c) */
 
@@ -266,6 +267,8 @@ struct dft_collector_stats {
 	bool rdma; /* the rdma_* figures below are meaningful */
 	uint64_t rdma_accepted, rdma_rejected, rdma_disconnects, rdma_batches, rdma_bad_slots;
 	uint64_t rdma_restarts; /* transport restarted to drop connections after a failed commit */
+	bool otlp_http; /* the otlp_http figures are meaningful */
+	struct dft_otlp_http_stats otlp_http_st;
 };
 
 /* Writes the stats JSON to path atomically (tmp + rename). */
@@ -320,6 +323,7 @@ struct dft_collector_cfg {
 	uint32_t recon_max_pending; /* 0: 65536 */
 	const char *db_path;
 	const char *otlp_json_path; /* NULL: no OTLP JSON sink */
+	const struct dft_otlp_http_cfg *otlp_http; /* NULL: no OTLP/HTTP export */
 	const char *stats_path;     /* NULL: no stats file */
 	const char *ready_path;     /* NULL: no ready file */
 	uint32_t max_conns;         /* 0: DFT_MAX_CONNS */

@@ -17,7 +17,8 @@ static void usage(FILE *f)
 	        "usage: difftrace-collector --listen HOST:PORT --db FILE [--transport tcp|rdma] [--otlp-json FILE]\n"
 	        "                           [--stats-json FILE] [--ready-file FILE] [--max-conns N] [--max-senders N]\n"
 	        "                           [--rdma-slots N] [--rdma-slot-size B] [--recon-delay-ms MS]\n"
-	        "                           [--recon-max-pending N]\n"
+	        "                           [--recon-max-pending N] [--otlp-http URL [--otlp-http-gzip]\n"
+	        "                           [--otlp-http-queue SPANS]]\n"
 	        "  --listen HOST:PORT   address for difftrace-nic senders (port 0: ephemeral; [v6]:port); with\n"
 	        "                       rdma, the address of the RDMA device's interface\n"
 	        "  --transport T        tcp (default) or rdma (%s)\n"
@@ -32,13 +33,18 @@ static void usage(FILE *f)
 	        "  --recon-delay-ms MS  how long a filtered hop waits for its real span before it is\n"
 	        "                       reconstructed (default %u)\n"
 	        "  --recon-max-pending N  reconstruction candidates held at once (default 65536)\n"
+	        "  --otlp-http URL      also POST every span as OTLP/HTTP protobuf to URL (the full URL, e.g.\n"
+	        "                       http://127.0.0.1:4318/v1/traces), from a sender thread\n"
+	        "  --otlp-http-gzip     gzip the request bodies (Content-Encoding: gzip)\n"
+	        "  --otlp-http-queue SPANS  spans waiting for the sender at most; more are dropped and counted\n"
+	        "                       (default %u)\n"
 	        "SIGINT/SIGTERM: reconstruct what is pending, commit, flush, write stats, exit 0.\n",
 #ifdef DFT_HAVE_RDMA
 	        "built in",
 #else
 	        "not in this build",
 #endif
-	        DFT_MAX_CONNS, DFT_MAX_SENDERS, 4096u, 256u, 4u << 20, DFT_RECON_DELAY_MS);
+	        DFT_MAX_CONNS, DFT_MAX_SENDERS, 4096u, 256u, 4u << 20, DFT_RECON_DELAY_MS, DFT_OTLP_HTTP_QUEUE_SPANS);
 }
 
 static int bad_arg(const char *opt, const char *val, const char *why)
@@ -92,10 +98,14 @@ int main(int argc, char **argv)
 	    {"rdma-slot-size", required_argument, NULL, 'z'},
 	    {"recon-delay-ms", required_argument, NULL, 'D'},
 	    {"recon-max-pending", required_argument, NULL, 'P'},
+	    {"otlp-http", required_argument, NULL, 'H'},
+	    {"otlp-http-gzip", no_argument, NULL, 'g'},
+	    {"otlp-http-queue", required_argument, NULL, 'Q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct dft_collector_cfg cfg = {0};
+	struct dft_otlp_http_cfg http = {0};
 	struct dft_collector *c;
 	char *listen_arg = NULL;
 	sigset_t mask;
@@ -155,6 +165,19 @@ int main(int argc, char **argv)
 			if (parse_u32(optarg, 1, 1u << 24, &cfg.recon_max_pending))
 				return bad_arg("--recon-max-pending", optarg, "expected 1..16777216");
 			break;
+		case 'H':
+			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8))
+				return bad_arg("--otlp-http", optarg, "expected an http:// or https:// URL");
+			http.url = optarg;
+			cfg.otlp_http = &http;
+			break;
+		case 'g':
+			http.gzip = true;
+			break;
+		case 'Q':
+			if (parse_u32(optarg, 1, 1u << 26, &http.queue_spans))
+				return bad_arg("--otlp-http-queue", optarg, "expected 1..67108864");
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -183,6 +206,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 #endif
+	if (!http.url && (http.gzip || http.queue_spans)) {
+		fprintf(stderr, "difftrace-collector: --otlp-http-gzip/--otlp-http-queue need --otlp-http URL\n");
+		return 2;
+	}
 	if (cfg.transport != DFT_TRANSPORT_RDMA && (cfg.rdma_slots || cfg.rdma_slot_size)) {
 		fprintf(stderr, "difftrace-collector: --rdma-slots/--rdma-slot-size need --transport rdma\n");
 		return 2;

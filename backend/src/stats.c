@@ -50,6 +50,20 @@ void dft_stats_json(struct dft_buf *b, const struct dft_collector_stats *st, str
 		dft_buf_printf(b, ",\"rdma_bad_slots\":%" PRIu64 ",\"rdma_restarts\":%" PRIu64, st->rdma_bad_slots,
 		               st->rdma_restarts);
 	}
+	if (st->otlp_http) {
+		const struct dft_otlp_http_stats *h = &st->otlp_http_st;
+
+		dft_buf_printf(b, ",\"otlp_http_spans_in\":%" PRIu64 ",\"otlp_http_spans_sent\":%" PRIu64, h->spans_in,
+		               h->spans_sent);
+		dft_buf_printf(b, ",\"otlp_http_spans_queued\":%" PRIu64 ",\"otlp_http_dropped_queue_full\":%" PRIu64,
+		               h->spans_queued, h->dropped_queue_full);
+		dft_buf_printf(b, ",\"otlp_http_dropped_failed\":%" PRIu64 ",\"otlp_http_requests_sent\":%" PRIu64,
+		               h->dropped_failed, h->requests_sent);
+		dft_buf_printf(b, ",\"otlp_http_retries\":%" PRIu64 ",\"otlp_http_requests_failed\":%" PRIu64,
+		               h->retries, h->requests_failed);
+		dft_buf_printf(b, ",\"otlp_http_rejected_spans\":%" PRIu64 ",\"otlp_http_bytes_sent\":%" PRIu64,
+		               h->rejected_spans, h->bytes_sent);
+	}
 	dft_buf_puts(b, ",\"senders\":[");
 	i = 0;
 	while ((s = dft_dedup_next(d, &i))) {
