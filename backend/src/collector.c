@@ -30,6 +30,8 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -596,6 +598,29 @@ static int poll_rdma(struct dft_collector *c)
 #endif
 }
 
+int dft_collector_reopen(struct dft_collector *c)
+{
+	int rc = 0;
+
+	for (unsigned i = 0; i < c->nsinks; i++) {
+		int r = c->sinks[i].ops->reopen ? c->sinks[i].ops->reopen(c->sinks[i].ctx) : 0;
+
+		if (r) {
+			fprintf(stderr, "difftrace-collector: sink %s reopen: %s\n", c->sinks[i].ops->name, strerror(-r));
+			rc = rc ? rc : r;
+		}
+	}
+	return rc;
+}
+
+/* The stop fd is readable: true when what it held was a SIGHUP from a signalfd (reopen, go on). */
+static bool stop_is_hup(int stop_fd)
+{
+	struct signalfd_siginfo si;
+
+	return read(stop_fd, &si, sizeof(si)) == (ssize_t)sizeof(si) && si.ssi_signo == SIGHUP;
+}
+
 int dft_collector_run(struct dft_collector *c, int stop_fd)
 {
 	const bool rdma = c->cfg.transport == DFT_TRANSPORT_RDMA;
@@ -632,8 +657,12 @@ int dft_collector_run(struct dft_collector *c, int stop_fd)
 		pr = poll(c->pfds, n, timeout);
 		if (pr < 0 && errno != EINTR)
 			return -errno;
-		if (pr > 0 && c->pfds[0].revents)
-			break;
+		if (pr > 0 && c->pfds[0].revents) {
+			if (!stop_is_hup(stop_fd))
+				break;
+			dft_collector_reopen(c);
+			continue;
+		}
 		c->now_ms = dft_clock_ns(CLOCK_MONOTONIC) / 1000000u;
 		if (pr > 0) {
 			if (c->pfds[1].revents & POLLIN)
@@ -773,7 +802,8 @@ int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collect
 		goto close_store;
 	}
 	if (c->cfg.otlp_json_path) {
-		rc = dft_otlp_json_open(c->cfg.otlp_json_path, &c->sinks[c->nsinks]);
+		rc = dft_otlp_json_open(c->cfg.otlp_json_path, c->cfg.otlp_json_max_bytes,
+		                        c->cfg.otlp_json_keep_set ? c->cfg.otlp_json_keep : 5, &c->sinks[c->nsinks]);
 		if (rc) {
 			fprintf(stderr, "difftrace-collector: --otlp-json %s: %s\n", c->cfg.otlp_json_path,
 			        strerror(-rc));

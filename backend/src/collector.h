@@ -233,6 +233,8 @@ struct dft_sink_ops {
 	int (*put)(void *ctx, const Difftrace__SpanBatch *b, bool reconstructed, uint64_t *spans);
 	/* Called once per group commit before the store commits. */
 	int (*flush)(void *ctx);
+	/* Optional (NULL: nothing to do): close and reopen output files, between rounds (SIGHUP). */
+	int (*reopen)(void *ctx);
 	void (*destroy)(void *ctx);
 };
 
@@ -241,8 +243,9 @@ struct dft_sink {
 	void *ctx;
 };
 
-/* OTLP JSON lines (otlp_json.c). */
-int dft_otlp_json_open(const char *path, struct dft_sink *out);
+/* OTLP JSON lines (otlp_json.c): rotated once the file reaches max_bytes (0: never), keeping keep
+ * older files as path.1 (newest) .. path.keep (0: the full file is removed). */
+int dft_otlp_json_open(const char *path, uint64_t max_bytes, unsigned keep, struct dft_sink *out);
 /* Encodes one batch as an ExportTraceServiceRequest JSON object (no newline); reconstructed marks
  * every span with difftrace.reconstructed. */
 int dft_otlp_json_encode(const Difftrace__SpanBatch *b, bool reconstructed, struct dft_buf *out, uint64_t *spans);
@@ -323,6 +326,9 @@ struct dft_collector_cfg {
 	uint32_t recon_max_pending; /* 0: 65536 */
 	const char *db_path;
 	const char *otlp_json_path; /* NULL: no OTLP JSON sink */
+	uint64_t otlp_json_max_bytes; /* rotate the file at this size; 0: never */
+	uint32_t otlp_json_keep;      /* rotated files kept, with otlp_json_keep_set; otherwise 5 */
+	bool otlp_json_keep_set;
 	const struct dft_otlp_http_cfg *otlp_http; /* NULL: no OTLP/HTTP export */
 	const char *stats_path;     /* NULL: no stats file */
 	const char *ready_path;     /* NULL: no ready file */
@@ -336,7 +342,10 @@ struct dft_collector;
 int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collector **out);
 /* Bound port (after create) of the configured transport. */
 uint16_t dft_collector_port(const struct dft_collector *c);
-/* Runs until stop_fd becomes readable (a signalfd or a pipe). Returns 0 or -errno. */
+/*
+ * Runs until stop_fd becomes readable (a signalfd or a pipe); a SIGHUP read from a signalfd reopens
+ * the output files instead (dft_collector_reopen). Returns 0 or -errno.
+ */
 int dft_collector_run(struct dft_collector *c, int stop_fd);
 /* Synthesizes every pending reconstruction, commits, writes the final stats file, frees everything. */
 void dft_collector_destroy(struct dft_collector *c);
@@ -356,5 +365,7 @@ int dft_collector_ingest(struct dft_collector *c, uint64_t sender_id, uint64_t e
                          uint64_t *seq, bool *dup);
 int dft_collector_end_round(struct dft_collector *c);
 void dft_collector_get_stats(struct dft_collector *c, struct dft_collector_stats *out);
+/* Closes and reopens every sink's output file (after logrotate moved it). 0 or the first -errno. */
+int dft_collector_reopen(struct dft_collector *c);
 
 #endif /* DFT_COLLECTOR_H */

@@ -18,12 +18,15 @@ static void usage(FILE *f)
 	        "                           [--stats-json FILE] [--ready-file FILE] [--max-conns N] [--max-senders N]\n"
 	        "                           [--rdma-slots N] [--rdma-slot-size B] [--recon-delay-ms MS]\n"
 	        "                           [--recon-max-pending N] [--otlp-http URL [--otlp-http-gzip]\n"
-	        "                           [--otlp-http-queue SPANS]]\n"
+	        "                           [--otlp-http-queue SPANS]] [--otlp-json-max-mb MB] [--otlp-json-keep N]\n"
 	        "  --listen HOST:PORT   address for difftrace-nic senders (port 0: ephemeral; [v6]:port); with\n"
 	        "                       rdma, the address of the RDMA device's interface\n"
 	        "  --transport T        tcp (default) or rdma (%s)\n"
 	        "  --db FILE            SQLite database (created if missing)\n"
 	        "  --otlp-json FILE     append one OTLP ExportTraceServiceRequest JSON line per batch\n"
+	        "  --otlp-json-max-mb MB  rotate the OTLP JSON file once it reaches MB MiB: FILE -> FILE.1 -> ...\n"
+	        "                       (default: never)\n"
+	        "  --otlp-json-keep N   rotated files kept, FILE.1 (newest) .. FILE.N (default 5; 0: none)\n"
 	        "  --stats-json FILE    stats, rewritten atomically every second and at exit\n"
 	        "  --ready-file FILE    written with the bound port and a newline once listening\n"
 	        "  --max-conns N        concurrent TCP sender connections (default %u)\n"
@@ -38,7 +41,8 @@ static void usage(FILE *f)
 	        "  --otlp-http-gzip     gzip the request bodies (Content-Encoding: gzip)\n"
 	        "  --otlp-http-queue SPANS  spans waiting for the sender at most; more are dropped and counted\n"
 	        "                       (default %u)\n"
-	        "SIGINT/SIGTERM: reconstruct what is pending, commit, flush, write stats, exit 0.\n",
+	        "SIGINT/SIGTERM: reconstruct what is pending, commit, flush, write stats, exit 0.\n"
+	        "SIGHUP: close and reopen the OTLP JSON file (after logrotate moved it).\n",
 #ifdef DFT_HAVE_RDMA
 	        "built in",
 #else
@@ -101,6 +105,8 @@ int main(int argc, char **argv)
 	    {"otlp-http", required_argument, NULL, 'H'},
 	    {"otlp-http-gzip", no_argument, NULL, 'g'},
 	    {"otlp-http-queue", required_argument, NULL, 'Q'},
+	    {"otlp-json-max-mb", required_argument, NULL, 'M'},
+	    {"otlp-json-keep", required_argument, NULL, 'K'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -178,6 +184,19 @@ int main(int argc, char **argv)
 			if (parse_u32(optarg, 1, 1u << 26, &http.queue_spans))
 				return bad_arg("--otlp-http-queue", optarg, "expected 1..67108864");
 			break;
+		case 'M': {
+			uint32_t mb;
+
+			if (parse_u32(optarg, 1, 1u << 20, &mb))
+				return bad_arg("--otlp-json-max-mb", optarg, "expected 1..1048576");
+			cfg.otlp_json_max_bytes = (uint64_t)mb << 20;
+			break;
+		}
+		case 'K':
+			if (parse_u32(optarg, 0, 1000, &cfg.otlp_json_keep))
+				return bad_arg("--otlp-json-keep", optarg, "expected 0..1000");
+			cfg.otlp_json_keep_set = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -206,6 +225,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 #endif
+	if (!cfg.otlp_json_path && (cfg.otlp_json_max_bytes || cfg.otlp_json_keep_set)) {
+		fprintf(stderr, "difftrace-collector: --otlp-json-max-mb/--otlp-json-keep need --otlp-json FILE\n");
+		return 2;
+	}
 	if (!http.url && (http.gzip || http.queue_spans)) {
 		fprintf(stderr, "difftrace-collector: --otlp-http-gzip/--otlp-http-queue need --otlp-http URL\n");
 		return 2;
@@ -219,6 +242,7 @@ int main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP); /* reopen the OTLP JSON file, read by the poll loop like the others */
 	if (sigprocmask(SIG_BLOCK, &mask, NULL)) {
 		perror("difftrace-collector: sigprocmask");
 		return 1;

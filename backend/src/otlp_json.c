@@ -1,23 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * OTLP JSON lines, the format of the OpenTelemetry Collector's file exporter: one
- * ExportTraceServiceRequest per line, one line per accepted batch. Spans are grouped into one
- * resourceSpans entry per (component, component kind) so service.name is the component.
+ * ExportTraceServiceRequest per line, one line per group commit (larger rounds: every ~4 MiB). Spans
+ * are grouped into one resourceSpans entry per (component, component kind) so service.name is the
+ * component. The file rotates by size (path.1 .. path.keep) and is reopened on request (SIGHUP).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dft/abi.h"
 
 #include "collector.h"
 
 #define OTLP_LINE_MAX (64u << 20)
-
-struct otlp_json {
-	FILE *f;
-	struct dft_buf line;
-};
 
 static const char *kind_name(int kind)
 {
@@ -282,34 +279,261 @@ int dft_otlp_json_encode(const Difftrace__SpanBatch *b, bool reconstructed, stru
 	return 0;
 }
 
+/*
+ * The file sink groups a round's spans by resource: each span is encoded at once into the buffer of
+ * its (component, component kind), and a line is written once per group commit (or when the buffers
+ * reach LINE_TARGET bytes): one resourceSpans per service per line, not one per batch. The groups
+ * outlive the round (their buffers are reused) up to GROUPS_MAX; a new service past it writes the line
+ * and starts the table afresh.
+ */
+#define LINE_TARGET (4u << 20)
+#define GROUPS_MAX  1024u
+
+struct group {
+	char *component; /* NULL: slot free */
+	int kind;
+	uint32_t hash;
+	struct dft_buf spans; /* span objects, comma-separated */
+	size_t n;             /* spans in this line */
+};
+
+struct otlp_json {
+	FILE *f;
+	char *path;
+	uint64_t max_bytes; /* rotate once the file reaches it; 0: never */
+	unsigned keep;      /* rotated files kept: path.1 (newest) .. path.keep */
+	uint64_t bytes;     /* size of the open file */
+	struct dft_buf line;
+	struct group *groups; /* open addressing, GROUPS_MAX * 2 slots */
+	uint32_t ngroups;
+	uint32_t *order;    /* slot indices in order of first use */
+	size_t pending;     /* span bytes buffered over all groups */
+	uint32_t *batch_map; /* per batch: (component index, kind) -> slot + 1 */
+	size_t batch_map_cap;
+	uint64_t rotations;
+};
+
+static uint32_t str_hash(const char *s, int kind)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)kind;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+static void groups_clear(struct otlp_json *o)
+{
+	for (uint32_t i = 0; i < 2 * GROUPS_MAX; i++) {
+		free(o->groups[i].component);
+		o->groups[i].component = NULL;
+		dft_buf_free(&o->groups[i].spans);
+	}
+	o->ngroups = 0;
+}
+
+/* The slot of (component, kind), created when missing. -ENOSPC: the table is full. */
+static int group_find(struct otlp_json *o, const char *component, int kind, uint32_t *slot)
+{
+	uint32_t h = str_hash(component, kind), mask = 2 * GROUPS_MAX - 1, i = h & mask;
+
+	for (;; i = (i + 1) & mask) {
+		struct group *g = &o->groups[i];
+
+		if (!g->component)
+			break;
+		if (g->hash == h && g->kind == kind && !strcmp(g->component, component)) {
+			*slot = i;
+			return 0;
+		}
+	}
+	if (o->ngroups == GROUPS_MAX)
+		return -ENOSPC;
+	o->groups[i].component = strdup(component);
+	if (!o->groups[i].component)
+		return -ENOMEM;
+	o->groups[i].kind = kind;
+	o->groups[i].hash = h;
+	o->groups[i].n = 0;
+	dft_buf_init(&o->groups[i].spans, OTLP_LINE_MAX);
+	o->order[o->ngroups++] = i;
+	*slot = i;
+	return 0;
+}
+
+static int rotate(struct otlp_json *o)
+{
+	size_t plen = strlen(o->path) + 16;
+	char *from = malloc(plen), *to = malloc(plen);
+	int rc = 0;
+
+	if (!from || !to) {
+		rc = -ENOMEM;
+		goto free_names;
+	}
+	if (fclose(o->f))
+		rc = -errno;
+	o->f = NULL;
+	/* path.keep falls off; path.k -> path.k+1; path -> path.1 */
+	for (unsigned k = o->keep; k > 1; k--) {
+		snprintf(from, plen, "%s.%u", o->path, k - 1);
+		snprintf(to, plen, "%s.%u", o->path, k);
+		if (rename(from, to) && errno != ENOENT && !rc)
+			rc = -errno;
+	}
+	snprintf(to, plen, "%s.1", o->path);
+	if (o->keep ? rename(o->path, to) : unlink(o->path))
+		rc = rc ? rc : -errno;
+	o->f = fopen(o->path, "a");
+	if (!o->f)
+		rc = -errno;
+	else
+		setvbuf(o->f, NULL, _IOFBF, 1u << 20);
+	o->bytes = 0;
+	o->rotations++;
+free_names:
+	free(from);
+	free(to);
+	return rc;
+}
+
+/* Writes the buffered spans as one line and empties the groups. */
+static int write_line(struct otlp_json *o)
+{
+	struct dft_buf *b = &o->line;
+	bool first = true;
+
+	if (!o->pending)
+		return 0;
+	if (!o->f)
+		return -EIO; /* a failed reopen or rotation: fails the round, the senders resend */
+	dft_buf_reset(b);
+	dft_buf_puts(b, "{\"resourceSpans\":[");
+	for (uint32_t k = 0; k < o->ngroups; k++) {
+		struct group *g = &o->groups[o->order[k]];
+
+		if (!g->n)
+			continue;
+		dft_buf_puts(b, first ? "{\"resource\":{\"attributes\":[" : ",{\"resource\":{\"attributes\":[");
+		first = false;
+		dft_buf_puts(b, "{\"key\":\"service.name\",\"value\":{\"stringValue\":");
+		dft_buf_json_str(b, g->component);
+		dft_buf_puts(b, "}},{\"key\":\"difftrace.component.kind\",\"value\":{\"stringValue\":\"");
+		dft_buf_puts(b, kind_name(g->kind));
+		dft_buf_puts(b, "\"}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"difftrace\"},\"spans\":[");
+		dft_buf_put(b, g->spans.p, g->spans.len);
+		dft_buf_puts(b, "]}]}");
+		dft_buf_reset(&g->spans);
+		g->n = 0;
+	}
+	dft_buf_puts(b, "]}\n");
+	o->pending = 0;
+	if (b->overflow)
+		return -E2BIG;
+	if (fwrite(b->p, 1, b->len, o->f) != b->len)
+		return -EIO;
+	o->bytes += b->len;
+	if (o->max_bytes && o->bytes >= o->max_bytes)
+		return rotate(o);
+	return 0;
+}
+
 static int otlp_put(void *ctx, const Difftrace__SpanBatch *b, bool reconstructed, uint64_t *spans)
 {
 	struct otlp_json *o = ctx;
-	uint64_t n = 0;
-	int rc;
+	struct esc_strings esc;
+	size_t i, nmap = (b->n_strings ? b->n_strings : 1) * 3;
+	int rc = 0;
 
 	/* a batch without spans (final counters) has nothing to export */
 	if (b->n_spans == 0)
 		return 0;
-	rc = dft_otlp_json_encode(b, reconstructed, &o->line, &n);
+	if (nmap > o->batch_map_cap) {
+		uint32_t *nm = realloc(o->batch_map, nmap * sizeof(*nm));
+
+		if (!nm)
+			return -ENOMEM;
+		o->batch_map = nm;
+		o->batch_map_cap = nmap;
+	}
+	memset(o->batch_map, 0, nmap * sizeof(*o->batch_map));
+	if (esc_init(&esc, b))
+		return -ENOMEM;
+	for (i = 0; i < b->n_spans; i++) {
+		const Difftrace__Span *s = b->spans[i];
+		int kind = s->kind >= 0 && s->kind <= 2 ? (int)s->kind : 0;
+		uint32_t *m = &o->batch_map[s->component * 3 + (uint32_t)kind], slot;
+		struct group *g;
+		size_t before;
+
+		if (*m) {
+			slot = *m - 1;
+		} else {
+			rc = group_find(o, b->strings[s->component], kind, &slot);
+			if (rc == -ENOSPC) {
+				/* a new service past the table: write what is buffered, start afresh */
+				rc = write_line(o);
+				if (rc)
+					break;
+				groups_clear(o);
+				memset(o->batch_map, 0, nmap * sizeof(*o->batch_map));
+				rc = group_find(o, b->strings[s->component], kind, &slot);
+			}
+			if (rc)
+				break;
+			*m = slot + 1;
+		}
+		g = &o->groups[slot];
+		before = g->spans.len;
+		if (g->n)
+			dft_buf_put(&g->spans, ",", 1);
+		span_json(&g->spans, &esc, s, reconstructed);
+		if (g->spans.overflow) {
+			rc = -E2BIG;
+			break;
+		}
+		g->n++;
+		o->pending += g->spans.len - before;
+		if (o->pending >= LINE_TARGET) {
+			rc = write_line(o);
+			if (rc)
+				break;
+		}
+	}
+	esc_fini(&esc);
 	if (rc)
 		return rc;
-	dft_buf_put(&o->line, "\n", 1);
-	if (o->line.overflow)
-		return -E2BIG;
-	if (fwrite(o->line.p, 1, o->line.len, o->f) != o->line.len)
-		return -EIO;
-	*spans += n;
+	*spans += b->n_spans;
 	return 0;
 }
 
 static int otlp_flush(void *ctx)
 {
 	struct otlp_json *o = ctx;
+	int rc = write_line(o);
 
+	if (rc)
+		return rc;
 	if (fflush(o->f))
 		return -errno;
 	return 0;
+}
+
+/* SIGHUP: whoever moved the file away (logrotate) gets it closed; writing goes on in a new one. */
+static int otlp_reopen(void *ctx)
+{
+	struct otlp_json *o = ctx;
+	int rc = 0;
+
+	if (o->f && fclose(o->f))
+		rc = -errno;
+	o->f = fopen(o->path, "a");
+	if (!o->f)
+		return -errno;
+	setvbuf(o->f, NULL, _IOFBF, 1u << 20);
+	fseek(o->f, 0, SEEK_END);
+	o->bytes = (uint64_t)ftell(o->f);
+	return rc;
 }
 
 static void otlp_destroy(void *ctx)
@@ -318,7 +542,13 @@ static void otlp_destroy(void *ctx)
 
 	if (!o)
 		return;
-	fclose(o->f);
+	if (o->f)
+		fclose(o->f);
+	groups_clear(o);
+	free(o->groups);
+	free(o->order);
+	free(o->batch_map);
+	free(o->path);
 	dft_buf_free(&o->line);
 	free(o);
 }
@@ -327,10 +557,11 @@ static const struct dft_sink_ops otlp_json_ops = {
     .name = "otlp-json",
     .put = otlp_put,
     .flush = otlp_flush,
+    .reopen = otlp_reopen,
     .destroy = otlp_destroy,
 };
 
-int dft_otlp_json_open(const char *path, struct dft_sink *out)
+int dft_otlp_json_open(const char *path, uint64_t max_bytes, unsigned keep, struct dft_sink *out)
 {
 	struct otlp_json *o;
 	int rc;
@@ -338,6 +569,15 @@ int dft_otlp_json_open(const char *path, struct dft_sink *out)
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
+	o->max_bytes = max_bytes;
+	o->keep = keep;
+	o->path = strdup(path);
+	o->groups = calloc(2 * GROUPS_MAX, sizeof(*o->groups));
+	o->order = calloc(GROUPS_MAX, sizeof(*o->order));
+	if (!o->path || !o->groups || !o->order) {
+		rc = -ENOMEM;
+		goto free_o;
+	}
 	/* append: a restarted collector continues the same file */
 	o->f = fopen(path, "a");
 	if (!o->f) {
@@ -345,12 +585,17 @@ int dft_otlp_json_open(const char *path, struct dft_sink *out)
 		goto free_o;
 	}
 	setvbuf(o->f, NULL, _IOFBF, 1u << 20);
+	fseek(o->f, 0, SEEK_END);
+	o->bytes = (uint64_t)ftell(o->f);
 	dft_buf_init(&o->line, OTLP_LINE_MAX);
 	out->ops = &otlp_json_ops;
 	out->ctx = o;
 	return 0;
 
 free_o:
+	free(o->order);
+	free(o->groups);
+	free(o->path);
 	free(o);
 	return rc;
 }

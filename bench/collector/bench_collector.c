@@ -224,7 +224,7 @@ static int run_otlp(const struct opts *o, const struct frame *f, unsigned n, dou
 
 	snprintf(js, sizeof(js), "%s/bench.otlp.json", o->dir);
 	rm_files(o);
-	rc = dft_otlp_json_open(js, &sink);
+	rc = dft_otlp_json_open(js, 0, 0, &sink);
 	if (rc)
 		return rc;
 	t0 = now_ns();

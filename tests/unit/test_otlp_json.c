@@ -181,7 +181,7 @@ static void test_sink_file_parses(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	fixture_init(&f);
-	assert_int_equal(dft_otlp_json_open(path, &sink), 0);
+	assert_int_equal(dft_otlp_json_open(path, 0, 0, &sink), 0);
 	assert_int_equal(sink.ops->put(sink.ctx, &f.b, false, &n), 0);
 	f.h.sequence = 2;
 	assert_int_equal(sink.ops->put(sink.ctx, &f.b, false, &n), 0);
@@ -195,7 +195,8 @@ static void test_sink_file_parses(void **state)
 	while (fgets(line, sizeof(line), fp))
 		lines++;
 	fclose(fp);
-	assert_int_equal(lines, 2);
+	/* one line per group commit, whatever the number of batches in it */
+	assert_int_equal(lines, 1);
 	sink.ops->destroy(sink.ctx);
 
 	if (system("command -v python3 >/dev/null 2>&1") != 0) {
@@ -208,6 +209,7 @@ static void test_sink_file_parses(void **state)
 	         "n = 0\n"
 	         "for line in open(sys.argv[1], encoding=\"utf-8\"):\n"
 	         "    req = json.loads(line)\n"
+	         "    assert len(req[\"resourceSpans\"]) == 2, req  # one per service, not one per batch\n"
 	         "    for rs in req[\"resourceSpans\"]:\n"
 	         "        attrs = {a[\"key\"]: a[\"value\"] for a in rs[\"resource\"][\"attributes\"]}\n"
 	         "        name = attrs[\"service.name\"][\"stringValue\"]\n"
@@ -227,12 +229,78 @@ static void test_sink_file_parses(void **state)
 	assert_int_equal(WEXITSTATUS(rc), 0);
 }
 
+static int lines_in(const char *path)
+{
+	char line[8192];
+	FILE *fp = fopen(path, "r");
+	int n = 0;
+
+	if (!fp)
+		return -1;
+	while (fgets(line, sizeof(line), fp))
+		n += line[strlen(line) - 1] == '\n'; /* complete lines only */
+	fclose(fp);
+	return n;
+}
+
+/* Rotation by size keeps `keep` files of whole lines; a reopen follows a file moved away. */
+static void test_sink_rotate_reopen(void **state)
+{
+	char dir[] = "/tmp/dft-test-otlp-rot-XXXXXX", path[256], p1[300], p2[300], p3[300], moved[300];
+	struct dft_sink sink;
+	struct fixture f;
+	uint64_t n = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/spans.jsonl", dir);
+	snprintf(p1, sizeof(p1), "%s.1", path);
+	snprintf(p2, sizeof(p2), "%s.2", path);
+	snprintf(p3, sizeof(p3), "%s.3", path);
+	snprintf(moved, sizeof(moved), "%s.moved", path);
+	fixture_init(&f);
+	/* 1 byte: every line fills the file, so each group commit rotates */
+	assert_int_equal(dft_otlp_json_open(path, 1, 2, &sink), 0);
+	for (int i = 0; i < 4; i++) {
+		f.h.sequence = (uint64_t)i + 1;
+		assert_int_equal(sink.ops->put(sink.ctx, &f.b, false, &n), 0);
+		assert_int_equal(sink.ops->flush(sink.ctx), 0);
+	}
+	assert_int_equal(lines_in(path), 0);
+	assert_int_equal(lines_in(p1), 1);
+	assert_int_equal(lines_in(p2), 1);
+	assert_int_equal(lines_in(p3), -1); /* keep = 2: the oldest fell off */
+	sink.ops->destroy(sink.ctx);
+
+	/* logrotate moves the file; writes follow the open file until the reopen */
+	unlink(p1);
+	unlink(p2);
+	assert_int_equal(dft_otlp_json_open(path, 0, 0, &sink), 0);
+	assert_int_equal(sink.ops->put(sink.ctx, &f.b, false, &n), 0);
+	assert_int_equal(sink.ops->flush(sink.ctx), 0);
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(sink.ops->put(sink.ctx, &f.b, false, &n), 0);
+	assert_int_equal(sink.ops->flush(sink.ctx), 0);
+	assert_int_equal(lines_in(moved), 2);
+	assert_int_equal(lines_in(path), -1);
+	assert_int_equal(sink.ops->reopen(sink.ctx), 0);
+	assert_int_equal(sink.ops->put(sink.ctx, &f.b, false, &n), 0);
+	assert_int_equal(sink.ops->flush(sink.ctx), 0);
+	assert_int_equal(lines_in(moved), 2);
+	assert_int_equal(lines_in(path), 1);
+	sink.ops->destroy(sink.ctx);
+	unlink(moved);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fields),
 	    cmocka_unit_test(test_empty_and_bound),
 	    cmocka_unit_test(test_sink_file_parses),
+	    cmocka_unit_test(test_sink_rotate_reopen),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
