@@ -36,6 +36,8 @@ void dft_buf_printf(struct dft_buf *b, const char *fmt, ...) __attribute__((form
 void dft_buf_json_str(struct dft_buf *b, const char *s);
 void dft_buf_hex(struct dft_buf *b, const uint8_t *p, size_t n);
 void dft_buf_hex64(struct dft_buf *b, uint64_t v);
+/* v in decimal, as "%lld" */
+void dft_buf_i64(struct dft_buf *b, int64_t v);
 
 /* ---- counters carried in batch headers */
 

@@ -185,7 +185,29 @@ void dft_buf_hex(struct dft_buf *b, const uint8_t *p, size_t n)
 
 void dft_buf_hex64(struct dft_buf *b, uint64_t v)
 {
-	dft_buf_printf(b, "%016" PRIx64, v);
+	static const char digits[] = "0123456789abcdef";
+	char t[16];
+
+	/* what "%016" PRIx64 writes, without vsnprintf (once per stored span) */
+	for (int i = 15; i >= 0; i--, v >>= 4)
+		t[i] = digits[v & 15];
+	dft_buf_put(b, t, sizeof(t));
+}
+
+void dft_buf_i64(struct dft_buf *b, int64_t v)
+{
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	char t[21];
+	size_t n = 0;
+
+	/* what "%lld" writes, without vsnprintf (once per stored attribute) */
+	do {
+		t[sizeof(t) - 1 - n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		t[sizeof(t) - 1 - n++] = '-';
+	dft_buf_put(b, t + sizeof(t) - n, n);
 }
 
 void dft_counters_from_proto(struct dft_counters *out, const Difftrace__Counters *c)

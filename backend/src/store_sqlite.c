@@ -95,7 +95,11 @@ int dft_store_open(const char *path, struct dft_store **out)
 		return -ENOMEM;
 	dft_buf_init(&st->attrs, 1u << 20);
 	dft_buf_init(&st->hops, 1u << 20);
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+	/* NOMUTEX: one thread uses a connection at a time; SQLite's per-call mutexes were 14% of an insert.
+	 * No memory statistics either (their global mutex): refused, harmlessly, once SQLite is in use. */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
 		rc = -EIO;
 		goto close_db;
 	}
@@ -230,7 +234,7 @@ static void attrs_json(struct dft_buf *b, const Difftrace__SpanBatch *batch, con
 		if (i)
 			dft_buf_puts(b, ",");
 		dft_buf_json_str(b, batch->strings[s->attrs[i]->key]);
-		dft_buf_printf(b, ":%lld", (long long)s->attrs[i]->value);
+		dft_buf_put(b, ":", 1), dft_buf_i64(b, s->attrs[i]->value);
 	}
 	dft_buf_puts(b, "}");
 }
