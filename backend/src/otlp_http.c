@@ -46,6 +46,7 @@ struct dft_otlp_http {
 	struct dft_otlp_req *open;    /* ingest thread only */
 	struct curl_slist *headers;
 	CURL *curl;                   /* sender thread only */
+	struct dft_otlp_packer *packer; /* sender thread only */
 	char *resp;                   /* sender thread only */
 	size_t resp_len;
 	long retry_after_ms;          /* of the last answer; -1: none */
@@ -307,17 +308,17 @@ static void count_partial(struct dft_otlp_http *h)
 
 static void deliver(struct dft_otlp_http *h, struct dft_otlp_req *r)
 {
-	uint8_t *raw = NULL, *gz = NULL, *body;
+	const uint8_t *raw, *gz, *body;
 	size_t raw_len = 0, gz_len = 0, len;
 	uint64_t first = now_ms(), backoff = h->cfg.backoff_ms;
 	bool sent = false;
 
-	if (dft_otlp_req_pack(r, &raw, &raw_len))
+	if (dft_otlp_req_pack(h->packer, r, &raw, &raw_len))
 		goto done;
 	body = raw;
 	len = raw_len;
 	if (h->cfg.gzip) {
-		if (dft_otlp_gzip(raw, raw_len, &gz, &gz_len))
+		if (dft_otlp_gzip(h->packer, raw, raw_len, &gz, &gz_len))
 			goto done;
 		body = gz;
 		len = gz_len;
@@ -357,8 +358,6 @@ done:
 		stat_add(&h->st.requests_failed, 1);
 		stat_add(&h->st.dropped_failed, r->n);
 	}
-	free(raw);
-	free(gz);
 }
 
 static void *sender_main(void *arg)
@@ -439,7 +438,7 @@ int dft_otlp_http_create(const struct dft_otlp_http_cfg *cfg, struct dft_otlp_ht
 		h->cfg.drain_ms = 5000;
 	h->resp = malloc(RESP_MAX);
 	h->curl = curl_easy_init();
-	if (!h->resp || !h->curl) {
+	if (!h->resp || !h->curl || dft_otlp_packer_create(&h->packer)) {
 		rc = -ENOMEM;
 		goto free_h;
 	}
@@ -472,6 +471,7 @@ destroy_sync:
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->lock);
 free_h:
+	dft_otlp_packer_destroy(h->packer);
 	curl_slist_free_all(h->headers);
 	curl_easy_cleanup(h->curl);
 	free(h->resp);
@@ -513,6 +513,7 @@ void dft_otlp_http_destroy(struct dft_otlp_http *h)
 	}
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->lock);
+	dft_otlp_packer_destroy(h->packer);
 	curl_slist_free_all(h->headers);
 	curl_easy_cleanup(h->curl);
 	free(h->resp);

@@ -101,13 +101,17 @@ void dft_otlp_req_free(struct dft_otlp_req *r);
 /* Appends spans [from, to) of a validated batch. 0 or -ENOMEM/-E2BIG (r unchanged on failure). */
 int dft_otlp_req_add(struct dft_otlp_req *r, const Difftrace__SpanBatch *b, size_t from, size_t to,
                      bool reconstructed);
+/* Packing memory reused from request to request (one per sender thread). */
+struct dft_otlp_packer;
+int dft_otlp_packer_create(struct dft_otlp_packer **out);
+void dft_otlp_packer_destroy(struct dft_otlp_packer *p);
 /*
  * Packs r as an ExportTraceServiceRequest: one ResourceSpans per (service, component kind), sorted
- * by service, each with one ScopeSpans ("difftrace") holding its spans in arrival order. *out is
- * malloc'd. 0 or -ENOMEM.
+ * by service, each with one ScopeSpans ("difftrace") holding its spans in arrival order. *out points
+ * into p (valid until its next use). 0 or -ENOMEM.
  */
-int dft_otlp_req_pack(const struct dft_otlp_req *r, uint8_t **out, size_t *len);
-/* gzip (RFC 1952) of in. *out malloc'd. 0 or -ENOMEM/-EIO. */
-int dft_otlp_gzip(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len);
+int dft_otlp_req_pack(struct dft_otlp_packer *p, const struct dft_otlp_req *r, const uint8_t **out, size_t *len);
+/* gzip (RFC 1952) of in; *out points into p (valid until its next use). 0 or -ENOMEM/-EIO. */
+int dft_otlp_gzip(struct dft_otlp_packer *p, const uint8_t *in, size_t len, const uint8_t **out, size_t *out_len);
 
 #endif /* DFT_OTLP_HTTP_H */

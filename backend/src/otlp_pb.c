@@ -145,15 +145,18 @@ undo:
 
 /* ---- packing */
 
-struct pack_arena {
+/* The sender's packing memory, grown to the largest request and reused: fresh large blocks for every
+ * request were page-faulted in and zeroed each time (a third of the sender's samples). */
+struct dft_otlp_packer {
+	size_t span_cap, kv_cap, group_cap, out_cap, gz_cap;
 	Dftotlp__Span *spans;
 	Dftotlp__Span **span_ptrs;
 	Dftotlp__Status *status;
+	uint8_t (*ids)[16]; /* span id, parent span id, big-endian */
+	uint32_t *order;
 	Dftotlp__KeyValue *kv;
 	Dftotlp__KeyValue **kv_ptrs;
 	Dftotlp__AnyValue *av;
-	uint8_t (*ids)[16]; /* span id, parent span id, big-endian */
-	uint32_t *order;
 	Dftotlp__ResourceSpans *rs;
 	Dftotlp__ResourceSpans **rs_ptrs;
 	Dftotlp__ScopeSpans *ss;
@@ -162,7 +165,82 @@ struct pack_arena {
 	Dftotlp__KeyValue *res_kv; /* 2 per resource */
 	Dftotlp__KeyValue **res_kv_ptrs;
 	Dftotlp__AnyValue *res_av;
+	uint8_t *out;
+	uint8_t *gz;
+	z_stream z;
+	bool z_ready;
 };
+
+int dft_otlp_packer_create(struct dft_otlp_packer **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
+void dft_otlp_packer_destroy(struct dft_otlp_packer *a)
+{
+	if (!a)
+		return;
+	free(a->spans);
+	free(a->span_ptrs);
+	free(a->status);
+	free(a->ids);
+	free(a->order);
+	free(a->kv);
+	free(a->kv_ptrs);
+	free(a->av);
+	free(a->rs);
+	free(a->rs_ptrs);
+	free(a->ss);
+	free(a->ss_ptrs);
+	free(a->res);
+	free(a->res_kv);
+	free(a->res_kv_ptrs);
+	free(a->res_av);
+	free(a->out);
+	free(a->gz);
+	if (a->z_ready)
+		deflateEnd(&a->z);
+	free(a);
+}
+
+/* Grows each array of one family to n elements (contents not kept). 0 or -ENOMEM. */
+static int regrow(size_t *cap, size_t n, void **arrs[], const size_t sizes[], size_t count)
+{
+	if (n <= *cap)
+		return 0;
+	for (size_t i = 0; i < count; i++) {
+		void *np = realloc(*arrs[i], n * sizes[i]);
+
+		if (!np)
+			return -ENOMEM;
+		*arrs[i] = np;
+	}
+	*cap = n;
+	return 0;
+}
+
+static int packer_fit(struct dft_otlp_packer *a, size_t n, size_t nkv, size_t ngroups)
+{
+	void **sp[] = {(void **)&a->spans, (void **)&a->span_ptrs, (void **)&a->status, (void **)&a->ids,
+	               (void **)&a->order};
+	const size_t sps[] = {sizeof(*a->spans), sizeof(*a->span_ptrs), sizeof(*a->status), sizeof(*a->ids),
+	                      sizeof(*a->order)};
+	void **kv[] = {(void **)&a->kv, (void **)&a->kv_ptrs, (void **)&a->av};
+	const size_t kvs[] = {sizeof(*a->kv), sizeof(*a->kv_ptrs), sizeof(*a->av)};
+	void **gr[] = {(void **)&a->rs, (void **)&a->rs_ptrs, (void **)&a->ss, (void **)&a->ss_ptrs, (void **)&a->res};
+	const size_t grs[] = {sizeof(*a->rs), sizeof(*a->rs_ptrs), sizeof(*a->ss), sizeof(*a->ss_ptrs),
+	                      sizeof(*a->res)};
+	/* twice as many resource attributes as resources: sized by the same family at 2x */
+	void **rk[] = {(void **)&a->res_kv, (void **)&a->res_kv_ptrs, (void **)&a->res_av};
+	const size_t rks[] = {2 * sizeof(*a->res_kv), 2 * sizeof(*a->res_kv_ptrs), 2 * sizeof(*a->res_av)};
+	size_t gcap = a->group_cap;
+
+	if (regrow(&a->span_cap, n + 1, sp, sps, 5) || regrow(&a->kv_cap, nkv + 1, kv, kvs, 3) ||
+	    regrow(&gcap, ngroups + 1, gr, grs, 5) || regrow(&a->group_cap, ngroups + 1, rk, rks, 3))
+		return -ENOMEM;
+	return 0;
+}
 
 static const struct dft_otlp_req *sort_req;
 
@@ -234,27 +312,7 @@ static void kv_str(Dftotlp__KeyValue *kv, Dftotlp__AnyValue *av, const char *key
 	kv->value = av;
 }
 
-static void arena_free(struct pack_arena *a)
-{
-	free(a->spans);
-	free(a->span_ptrs);
-	free(a->status);
-	free(a->kv);
-	free(a->kv_ptrs);
-	free(a->av);
-	free(a->ids);
-	free(a->order);
-	free(a->rs);
-	free(a->rs_ptrs);
-	free(a->ss);
-	free(a->ss_ptrs);
-	free(a->res);
-	free(a->res_kv);
-	free(a->res_kv_ptrs);
-	free(a->res_av);
-}
-
-static void fill_span(const struct dft_otlp_req *r, const struct dft_otlp_rec *o, struct pack_arena *a, size_t k,
+static void fill_span(const struct dft_otlp_req *r, const struct dft_otlp_rec *o, struct dft_otlp_packer *a, size_t k,
                       size_t *kvn)
 {
 	Dftotlp__Span *sp = &a->spans[k];
@@ -302,111 +360,97 @@ static void fill_span(const struct dft_otlp_req *r, const struct dft_otlp_rec *o
 	sp->status = &a->status[k];
 }
 
-int dft_otlp_req_pack(const struct dft_otlp_req *r, uint8_t **out, size_t *len)
+int dft_otlp_req_pack(struct dft_otlp_packer *a, const struct dft_otlp_req *r, const uint8_t **out, size_t *len)
 {
 	Dftotlp__ExportTraceServiceRequest req = DFTOTLP__EXPORT_TRACE_SERVICE_REQUEST__INIT;
 	Dftotlp__InstrumentationScope scope = DFTOTLP__INSTRUMENTATION_SCOPE__INIT;
-	struct pack_arena a = {0};
 	size_t n = r->n, nkv = r->nattrs + 3 * r->n, ngroups = 0, kvn = 0, i, g;
-	int rc = -ENOMEM;
 
-	a.spans = calloc(n + 1, sizeof(*a.spans));
-	a.span_ptrs = calloc(n + 1, sizeof(*a.span_ptrs));
-	a.status = calloc(n + 1, sizeof(*a.status));
-	a.ids = calloc(n + 1, sizeof(*a.ids));
-	a.order = calloc(n + 1, sizeof(*a.order));
-	a.kv = calloc(nkv + 1, sizeof(*a.kv));
-	a.kv_ptrs = calloc(nkv + 1, sizeof(*a.kv_ptrs));
-	a.av = calloc(nkv + 1, sizeof(*a.av));
-	if (!a.spans || !a.span_ptrs || !a.status || !a.ids || !a.order || !a.kv || !a.kv_ptrs || !a.av)
-		goto free_arena;
+	if (packer_fit(a, n, nkv, 0))
+		return -ENOMEM;
 	for (i = 0; i < n; i++)
-		a.order[i] = (uint32_t)i;
+		a->order[i] = (uint32_t)i;
 	/* the sender thread is the only one packing: a file-scope comparator context is safe */
 	sort_req = r;
-	qsort(a.order, n, sizeof(*a.order), rec_cmp);
+	qsort(a->order, n, sizeof(*a->order), rec_cmp);
 	for (i = 0; i < n; i++)
-		ngroups += i == 0 || !same_resource(r, &r->recs[a.order[i]], &r->recs[a.order[i - 1]]);
-	a.rs = calloc(ngroups + 1, sizeof(*a.rs));
-	a.rs_ptrs = calloc(ngroups + 1, sizeof(*a.rs_ptrs));
-	a.ss = calloc(ngroups + 1, sizeof(*a.ss));
-	a.ss_ptrs = calloc(ngroups + 1, sizeof(*a.ss_ptrs));
-	a.res = calloc(ngroups + 1, sizeof(*a.res));
-	a.res_kv = calloc(2 * ngroups + 1, sizeof(*a.res_kv));
-	a.res_kv_ptrs = calloc(2 * ngroups + 1, sizeof(*a.res_kv_ptrs));
-	a.res_av = calloc(2 * ngroups + 1, sizeof(*a.res_av));
-	if (!a.rs || !a.rs_ptrs || !a.ss || !a.ss_ptrs || !a.res || !a.res_kv || !a.res_kv_ptrs || !a.res_av)
-		goto free_arena;
+		ngroups += i == 0 || !same_resource(r, &r->recs[a->order[i]], &r->recs[a->order[i - 1]]);
+	if (packer_fit(a, n, nkv, ngroups))
+		return -ENOMEM;
 	scope.name = "difftrace";
 	for (i = 0, g = 0; i < n; i++) {
-		const struct dft_otlp_rec *o = &r->recs[a.order[i]];
+		const struct dft_otlp_rec *o = &r->recs[a->order[i]];
 
-		if (i == 0 || !same_resource(r, o, &r->recs[a.order[i - 1]])) {
-			Dftotlp__ResourceSpans *rs = &a.rs[g];
+		if (i == 0 || !same_resource(r, o, &r->recs[a->order[i - 1]])) {
+			Dftotlp__ResourceSpans *rs = &a->rs[g];
 
-			kv_str(&a.res_kv[2 * g], &a.res_av[2 * g], "service.name", r->str + o->service);
-			kv_str(&a.res_kv[2 * g + 1], &a.res_av[2 * g + 1], "difftrace.component.kind",
+			kv_str(&a->res_kv[2 * g], &a->res_av[2 * g], "service.name", r->str + o->service);
+			kv_str(&a->res_kv[2 * g + 1], &a->res_av[2 * g + 1], "difftrace.component.kind",
 			       kind_name(o->component_kind));
-			a.res_kv_ptrs[2 * g] = &a.res_kv[2 * g];
-			a.res_kv_ptrs[2 * g + 1] = &a.res_kv[2 * g + 1];
-			a.res[g] = (Dftotlp__Resource)DFTOTLP__RESOURCE__INIT;
-			a.res[g].n_attributes = 2;
-			a.res[g].attributes = &a.res_kv_ptrs[2 * g];
-			a.ss[g] = (Dftotlp__ScopeSpans)DFTOTLP__SCOPE_SPANS__INIT;
-			a.ss[g].scope = &scope;
-			a.ss[g].spans = &a.span_ptrs[i];
-			a.ss_ptrs[g] = &a.ss[g];
+			a->res_kv_ptrs[2 * g] = &a->res_kv[2 * g];
+			a->res_kv_ptrs[2 * g + 1] = &a->res_kv[2 * g + 1];
+			a->res[g] = (Dftotlp__Resource)DFTOTLP__RESOURCE__INIT;
+			a->res[g].n_attributes = 2;
+			a->res[g].attributes = &a->res_kv_ptrs[2 * g];
+			a->ss[g] = (Dftotlp__ScopeSpans)DFTOTLP__SCOPE_SPANS__INIT;
+			a->ss[g].scope = &scope;
+			a->ss[g].spans = &a->span_ptrs[i];
+			a->ss_ptrs[g] = &a->ss[g];
 			*rs = (Dftotlp__ResourceSpans)DFTOTLP__RESOURCE_SPANS__INIT;
-			rs->resource = &a.res[g];
+			rs->resource = &a->res[g];
 			rs->n_scope_spans = 1;
-			rs->scope_spans = &a.ss_ptrs[g];
-			a.rs_ptrs[g] = rs;
+			rs->scope_spans = &a->ss_ptrs[g];
+			a->rs_ptrs[g] = rs;
 			g++;
 		}
-		fill_span(r, o, &a, i, &kvn);
-		a.span_ptrs[i] = &a.spans[i];
-		a.ss[g - 1].n_spans++;
+		fill_span(r, o, a, i, &kvn);
+		a->span_ptrs[i] = &a->spans[i];
+		a->ss[g - 1].n_spans++;
 	}
 	req.n_resource_spans = ngroups;
-	req.resource_spans = a.rs_ptrs;
+	req.resource_spans = a->rs_ptrs;
 	*len = dftotlp__export_trace_service_request__get_packed_size(&req);
-	*out = malloc(*len ? *len : 1);
-	if (!*out)
-		goto free_arena;
-	dftotlp__export_trace_service_request__pack(&req, *out);
-	rc = 0;
-free_arena:
-	arena_free(&a);
-	return rc;
+	if (*len + 1 > a->out_cap) {
+		uint8_t *nb = realloc(a->out, *len + 1);
+
+		if (!nb)
+			return -ENOMEM;
+		a->out = nb;
+		a->out_cap = *len + 1;
+	}
+	dftotlp__export_trace_service_request__pack(&req, a->out);
+	*out = a->out;
+	return 0;
 }
 
-int dft_otlp_gzip(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
+int dft_otlp_gzip(struct dft_otlp_packer *a, const uint8_t *in, size_t len, const uint8_t **out, size_t *out_len)
 {
-	z_stream z = {0};
 	uLong cap;
-	uint8_t *buf;
-	int zrc;
 
 	/* windowBits 15 + 16: a gzip header and trailer instead of zlib's */
-	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return -ENOMEM;
-	cap = deflateBound(&z, (uLong)len) + 32;
-	buf = malloc(cap);
-	if (!buf) {
-		deflateEnd(&z);
-		return -ENOMEM;
-	}
-	z.next_in = (Bytef *)in;
-	z.avail_in = (uInt)len;
-	z.next_out = buf;
-	z.avail_out = (uInt)cap;
-	zrc = deflate(&z, Z_FINISH);
-	deflateEnd(&z);
-	if (zrc != Z_STREAM_END) {
-		free(buf);
+	if (!a->z_ready) {
+		if (deflateInit2(&a->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+			return -ENOMEM;
+		a->z_ready = true;
+	} else if (deflateReset(&a->z) != Z_OK) {
 		return -EIO;
 	}
-	*out = buf;
-	*out_len = cap - z.avail_out;
+	cap = deflateBound(&a->z, (uLong)len) + 32;
+	if (cap > a->gz_cap) {
+		uint8_t *nb = realloc(a->gz, cap);
+
+		if (!nb)
+			return -ENOMEM;
+		a->gz = nb;
+		a->gz_cap = cap;
+	}
+	a->z.next_in = (Bytef *)in;
+	a->z.avail_in = (uInt)len;
+	a->z.next_out = a->gz;
+	a->z.avail_out = (uInt)cap;
+	if (deflate(&a->z, Z_FINISH) != Z_STREAM_END)
+		return -EIO;
+	*out = a->gz;
+	*out_len = cap - a->z.avail_out;
 	return 0;
 }

@@ -15,6 +15,9 @@
  *   tcp_sqlite          the real difftrace-collector process over TCP loopback: HELLO, every BATCH
  *                       frame, timed until the last ACK (i.e. until the last batch is committed)
  *   tcp_sqlite_otlp     the same with --otlp-json
+ *   tcp_sqlite_otlp_http  the same with --otlp-http to an HTTP endpoint in this process (http_sink.c):
+ *                       TCP -> dedup -> SQLite -> OTLP/HTTP export; timed until the last ACK, the
+ *                       process's CPU time including its sender thread's up to then
  * Files go to --dir (default: a fresh directory under $TMPDIR or /tmp) and are removed after each
  * repetition.
  */
@@ -39,6 +42,7 @@
 #include "collector.h"
 #include "dft/clock.h"
 #include "dft/frame.h"
+#include "http_sink.h"
 #include "nic.h"
 #include "stats_util.h"
 #include "synth.h"
@@ -46,9 +50,17 @@
 #define MAX_REPS 100u
 #define SENDER 0xc011ec7ull
 
-enum cfg_id { C_INPROC_SQLITE, C_INPROC_SQLITE_OTLP, C_INPROC_OTLP, C_TCP_SQLITE, C_TCP_SQLITE_OTLP, C_COUNT };
-static const char *const cfg_names[C_COUNT] = {"inproc_sqlite", "inproc_sqlite_otlp", "inproc_otlp", "tcp_sqlite",
-					       "tcp_sqlite_otlp"};
+enum cfg_id {
+	C_INPROC_SQLITE,
+	C_INPROC_SQLITE_OTLP,
+	C_INPROC_OTLP,
+	C_TCP_SQLITE,
+	C_TCP_SQLITE_OTLP,
+	C_TCP_SQLITE_OTLP_HTTP,
+	C_COUNT
+};
+static const char *const cfg_names[C_COUNT] = {"inproc_sqlite", "inproc_sqlite_otlp", "inproc_otlp",
+					       "tcp_sqlite",    "tcp_sqlite_otlp",    "tcp_sqlite_otlp_http"};
 
 struct frame {
 	uint8_t *buf; /* DFT_FRAME_HDR_LEN bytes of frame header, then the packed SpanBatch */
@@ -349,9 +361,12 @@ static int tcp_session(int fd, pid_t pid, const struct frame *f, unsigned n, str
 	return 0;
 }
 
-static int run_tcp(const struct opts *o, bool otlp, const struct frame *f, unsigned n, double *ns, double *cpu)
+static int run_tcp(const struct opts *o, enum cfg_id id, const struct frame *f, unsigned n, double *ns, double *cpu)
 {
-	char db[PATH_MAX + 16], js[PATH_MAX + 32], ready[PATH_MAX + 16];
+	char db[PATH_MAX + 16], js[PATH_MAX + 32], ready[PATH_MAX + 16], url[64];
+	struct dft_http_sink *sink = NULL;
+	uint64_t sink_requests = 0, sink_bytes = 0;
+	uint16_t sink_port = 0;
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	struct acks a = {0};
 	uint16_t port;
@@ -362,6 +377,12 @@ static int run_tcp(const struct opts *o, bool otlp, const struct frame *f, unsig
 	snprintf(js, sizeof(js), "%s/bench.otlp.json", o->dir);
 	snprintf(ready, sizeof(ready), "%s/ready", o->dir);
 	rm_files(o);
+	if (id == C_TCP_SQLITE_OTLP_HTTP) {
+		rc = dft_http_sink_start(&sink, &sink_port);
+		if (rc)
+			return rc;
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/traces", sink_port);
 	pid = fork();
 	if (pid < 0)
 		return -errno;
@@ -376,9 +397,13 @@ static int run_tcp(const struct opts *o, bool otlp, const struct frame *f, unsig
 		argv[k++] = db;
 		argv[k++] = "--ready-file";
 		argv[k++] = ready;
-		if (otlp) {
+		if (id == C_TCP_SQLITE_OTLP) {
 			argv[k++] = "--otlp-json";
 			argv[k++] = js;
+		}
+		if (id == C_TCP_SQLITE_OTLP_HTTP) {
+			argv[k++] = "--otlp-http";
+			argv[k++] = url;
 		}
 		argv[k] = NULL;
 		execv(o->collector, argv);
@@ -410,6 +435,11 @@ free_rx:
 stop:
 	kill(pid, SIGTERM);
 	waitpid(pid, &status, 0);
+	if (sink) {
+		dft_http_sink_stop(sink, &sink_requests, &sink_bytes);
+		if (!rc && !sink_requests)
+			rc = -EPROTO; /* the collector exported nothing */
+	}
 	rm_files(o);
 	return rc;
 }
@@ -418,7 +448,7 @@ static void usage(FILE *fp)
 {
 	fprintf(fp, "usage: dft-bench-collector [--spans N] [--batch N] [--round N] [--reps N] [--dir DIR]\n"
 		    "                           [--collector PATH] [--configs LIST] [--quick] [--json]\n"
-		    "  configs: inproc_sqlite,inproc_sqlite_otlp,inproc_otlp,tcp_sqlite,tcp_sqlite_otlp\n");
+		    "  configs: inproc_sqlite,inproc_sqlite_otlp,inproc_otlp,tcp_sqlite,tcp_sqlite_otlp,tcp_sqlite_otlp_http\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -555,7 +585,7 @@ int main(int argc, char **argv)
 				rc = run_otlp(&o, f, n, &r->ns_v[r->n], &r->cpu_v[r->n]);
 				break;
 			default:
-				rc = run_tcp(&o, r->id == C_TCP_SQLITE_OTLP, f, n, &r->ns_v[r->n], &r->cpu_v[r->n]);
+				rc = run_tcp(&o, r->id, f, n, &r->ns_v[r->n], &r->cpu_v[r->n]);
 				break;
 			}
 			if (rc) {
