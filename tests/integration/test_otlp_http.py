@@ -7,7 +7,9 @@ each request with @opentelemetry/otlp-transformer@0.52.1's protobufjs build of o
 (installed with npm into the build tree on first use). Scenarios:
   compare     gzip on; every span received equals its stored row (ids, times, name, kind,
               attributes, status, resource service.name), every stored span was received once,
-              one resource per service per request, the exporter's accounting balances
+              one resource per service per request, the exporter's accounting balances; the OTLP
+              JSON file moved away mid-run and SIGHUP: both files hold whole lines with one
+              resourceSpans per service, together every span the exporter took
   retry       the receiver answers the first requests 503 with Retry-After: 1: retries counted,
               nothing lost
   queue-full  a slow receiver and a 200-span queue: drops counted, what was sent arrived, and
@@ -18,9 +20,11 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dft_harness import Pipeline, check, run_checked, wait_for_file  # noqa: E402
@@ -134,9 +138,21 @@ def scenario(p, bindir, root, name):
         p.collector_args.append("--otlp-http-gzip")
     if name == "queue-full":
         p.collector_args += ["--otlp-http-queue", "200"]
+    moved = p.otlp + ".moved"
     try:
         p.start()
-        run_gen(p, bindir, 3)
+        if name == "compare":
+            # the JSON file moved away mid-run (logrotate) and the collector told with SIGHUP
+            run_gen(p, bindir, 2)
+            os.rename(p.otlp, moved)
+            p.collector.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while not os.path.exists(p.otlp) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            check(os.path.exists(p.otlp), "no new OTLP JSON file 10 s after SIGHUP")
+            run_gen(p, bindir, 2)
+        else:
+            run_gen(p, bindir, 3)
         p.stop()
     finally:
         rcv.stop()
@@ -160,6 +176,24 @@ def scenario(p, bindir, root, name):
         check(dq == 0 and df == 0, f"dropped {dq} (queue) + {df} (failed) with a willing receiver")
     if name == "compare":
         check(all(r["gzip"] for r in reqs), "a request without Content-Encoding: gzip")
+        # the JSON file: before and after the reopen, one resourceSpans per service per line, and
+        # together every exported span once (the HTTP export's count)
+        n_json = 0
+        for path in (moved, p.otlp):
+            lines = 0
+            with open(path) as f:
+                for line in f:
+                    lines += 1
+                    rss = json.loads(line)["resourceSpans"]
+                    services = [(a["value"]["stringValue"] for a in rs["resource"]["attributes"]
+                                 if a["key"] == "service.name") for rs in rss]
+                    services = [next(x) for x in services]
+                    kinds = [[a["value"]["stringValue"] for a in rs["resource"]["attributes"]
+                              if a["key"] == "difftrace.component.kind"][0] for rs in rss]
+                    check(len(set(zip(services, kinds))) == len(rss), f"{path}: a service twice in one line")
+                    n_json += sum(len(ss["spans"]) for rs in rss for ss in rs["scopeSpans"])
+            check(lines > 0, f"{path}: no line (SIGHUP reopen)")
+        check(n_json == sin, f"the OTLP JSON files hold {n_json} spans, the HTTP exporter took {sin}")
     if name == "retry":
         check(refused == 2, f"receiver refused {refused} requests, expected 2")
         check(col["otlp_http_retries"] >= 2, f"{col['otlp_http_retries']} retries counted after 2 refusals")
