@@ -4,6 +4,7 @@
 #   scripts/setup-deps.sh            build + unit + integration tests + demo
 #   scripts/setup-deps.sh --rxe      also what the Soft-RoCE VM tests need (qemu, kernel tools; best effort)
 #   scripts/setup-deps.sh --view     also chromium, which the view tests render pages in (best effort)
+#   scripts/setup-deps.sh --otlp     also Node.js and npm, which the OTLP/HTTP export tests decode with (best effort)
 #   scripts/setup-deps.sh --fuzz     also clang and its sanitizer/fuzzer runtime
 #   scripts/setup-deps.sh --bench    also what bench/run-all.sh needs (gnuplot for the plots, LTTng-UST as
 #                                    dft-bench-host's reference)
@@ -18,6 +19,9 @@ RXE=(qemu-system-x86 busybox-static cpio kmod iproute2 xz-utils ibverbs-utils rd
 FUZZ=(clang libclang-rt-14-dev)
 BENCH=(gnuplot-nox lttng-tools liblttng-ust-dev)
 VIEW=(chromium)
+OTLP=(nodejs npm)
+# a node/npm from elsewhere (nodesource bundles npm in its nodejs) is as good as Debian's
+if command -v node >/dev/null && command -v npm >/dev/null; then OTLP=(); fi
 
 want=("${BASE[@]}")
 optional=()
@@ -25,10 +29,11 @@ for a in "$@"; do
   case $a in
     --rxe) optional+=("${RXE[@]}") ;;
     --view) optional+=("${VIEW[@]}") ;;
+    --otlp) optional+=("${OTLP[@]}") ;;
     --fuzz) want+=("${FUZZ[@]}") ;;
     --bench) want+=("${BENCH[@]}") ;;
-    --all) optional+=("${RXE[@]}" "${VIEW[@]}"); want+=("${FUZZ[@]}" "${BENCH[@]}") ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --all) optional+=("${RXE[@]}" "${VIEW[@]}" "${OTLP[@]}"); want+=("${FUZZ[@]}" "${BENCH[@]}") ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "setup-deps.sh: unknown option '$a' (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -5,7 +5,7 @@
 # Env: DFT_BUILD_DIR (default build), DFT_CTEST_ARGS (extra ctest arguments).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup-deps.sh --rxe --view
+./scripts/setup-deps.sh --rxe --view --otlp
 ./scripts/build.sh -DDFT_WERROR=ON -DDFT_BUILD_TESTS=ON
 cd "${DFT_BUILD_DIR:-build}"
 # shellcheck disable=SC2086
