@@ -129,7 +129,8 @@ int dft_batch_decode(const uint8_t *p, size_t len, struct dft_decoded **out, con
 	d->alloc.alloc = arena_alloc;
 	d->alloc.free = arena_free;
 	d->alloc.allocator_data = &d->arena;
-	d->pub.batch = difftrace__span_batch__unpack(&d->alloc, len, p);
+	/* the decoder written for SpanBatch (batch_wire.c), same structs as protobuf-c's unpack */
+	d->pub.batch = dft_batch_unpack(p, len, arena_alloc, &d->arena);
 	if (!d->pub.batch) {
 		arena_release(&d->arena);
 		free(d);

@@ -68,6 +68,12 @@ struct dft_decoded {
 	Difftrace__SpanBatch *batch;
 };
 
+/*
+ * SpanBatch wire bytes into the structs protobuf-c's unpack fills (batch_wire.c), every piece from
+ * alloc(arg, size) (NULL: out of budget). NULL when the bytes are not a SpanBatch.
+ */
+Difftrace__SpanBatch *dft_batch_unpack(const uint8_t *p, size_t len, void *(*alloc)(void *arg, size_t size),
+                                       void *arg);
 /* Returns 0 with *out set (free with dft_batch_free), or -EBADMSG/-ENOMEM with *reason set. */
 int dft_batch_decode(const uint8_t *p, size_t len, struct dft_decoded **out, const char **reason);
 void dft_batch_free(struct dft_decoded *d);

@@ -278,6 +278,99 @@ static void test_garbage_never_crashes(void **state)
 	assert_true(accepted > 0);
 }
 
+/*
+ * The SpanBatch decoder (batch_wire.c) against protobuf-c's generic unpack on the fixture and on
+ * 20000 damaged copies of it: whatever both accept packs to the same bytes; what protobuf-c refuses
+ * the decoder refuses; it refuses more only for a singular sub-message sent twice (protobuf-c merges).
+ */
+/* protobuf-c keeps unknown fields and packs them again; the decoder skips them: compare without */
+static void drop_unknown(Difftrace__SpanBatch *b)
+{
+	b->base.n_unknown_fields = 0;
+	if (b->header) {
+		b->header->base.n_unknown_fields = 0;
+		if (b->header->counters)
+			b->header->counters->base.n_unknown_fields = 0;
+	}
+	for (size_t i = 0; i < b->n_spans; i++) {
+		b->spans[i]->base.n_unknown_fields = 0;
+		for (size_t j = 0; j < b->spans[i]->n_attrs; j++)
+			b->spans[i]->attrs[j]->base.n_unknown_fields = 0;
+		for (size_t j = 0; j < b->spans[i]->n_hops; j++)
+			b->spans[i]->hops[j]->base.n_unknown_fields = 0;
+	}
+	for (size_t i = 0; i < b->n_profiles; i++) {
+		b->profiles[i]->base.n_unknown_fields = 0;
+		for (size_t j = 0; j < b->profiles[i]->n_entries; j++)
+			b->profiles[i]->entries[j]->base.n_unknown_fields = 0;
+	}
+}
+
+static void test_decoder_matches_protobuf_c(void **state)
+{
+	struct fixture f;
+	uint8_t good[4096], buf[4096], a[8192], b[8192];
+	Difftrace__ProfileEntry pe[2], *pep[2] = {&pe[0], &pe[1]};
+	Difftrace__Profile prof, *profp = &prof;
+	size_t glen;
+	unsigned seed = 777, both = 0, stricter = 0;
+
+	(void)state;
+	fixture_init(&f);
+	/* every message of the schema: a profile with two entries and an error's message as well */
+	difftrace__profile__init(&prof);
+	for (int k = 0; k < 2; k++) {
+		difftrace__profile_entry__init(&pe[k]);
+		pe[k].component = 0;
+		pe[k].operation = 1;
+		pe[k].count = 1000u + (unsigned)k;
+		pe[k].duration_p50_ns = 123456789;
+		pe[k].self_time_ns = 42;
+	}
+	prof.created_ns = 1700000000000000000ull;
+	prof.n_entries = 2;
+	prof.entries = pep;
+	f.b.n_profiles = 1;
+	f.b.profiles = &profp;
+	f.b.spans[0]->status_message = (char *)"upstream refused";
+	glen = difftrace__span_batch__get_packed_size(&f.b);
+	assert_true(glen <= sizeof(good));
+	difftrace__span_batch__pack(&f.b, good);
+	for (int iter = 0; iter < 20000; iter++) {
+		Difftrace__SpanBatch *ref;
+		struct dft_decoded *dec = NULL;
+		const char *reason = NULL;
+		size_t len = glen, i;
+
+		memcpy(buf, good, glen);
+		if (iter) {
+			len = glen - (size_t)(rand_r(&seed) % 3);
+			for (i = 0; i < 2; i++)
+				buf[rand_r(&seed) % len] ^= (uint8_t)(1u << (rand_r(&seed) % 8));
+		}
+		ref = difftrace__span_batch__unpack(NULL, len, buf);
+		if (dft_batch_decode(buf, len, &dec, &reason)) {
+			stricter += ref != NULL;
+			if (ref)
+				difftrace__span_batch__free_unpacked(ref, NULL);
+			continue;
+		}
+		assert_non_null(ref);
+		drop_unknown(ref);
+		assert_true(difftrace__span_batch__get_packed_size(ref) <= sizeof(a));
+		assert_int_equal(difftrace__span_batch__get_packed_size(dec->batch),
+		                 difftrace__span_batch__get_packed_size(ref));
+		difftrace__span_batch__pack(ref, a);
+		difftrace__span_batch__pack(dec->batch, b);
+		assert_memory_equal(a, b, difftrace__span_batch__get_packed_size(ref));
+		both++;
+		difftrace__span_batch__free_unpacked(ref, NULL);
+		dft_batch_free(dec);
+	}
+	assert_true(both > 1000);
+	assert_true(stricter < both / 10);
+}
+
 static void test_decode_budget(void **state)
 {
 	/* a maximal frame of empty spans: 2 bytes each on the wire, a ~160-byte struct each decoded */
@@ -399,6 +492,7 @@ int main(void)
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_status_message),
 	    cmocka_unit_test(test_garbage_never_crashes),
+	    cmocka_unit_test(test_decoder_matches_protobuf_c),
 	    cmocka_unit_test(test_decode_budget),
 	    cmocka_unit_test(test_ingest_path),
 	};
