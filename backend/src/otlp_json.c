@@ -371,8 +371,7 @@ static int rotate(struct otlp_json *o)
 		rc = -ENOMEM;
 		goto free_names;
 	}
-	if (fclose(o->f))
-		rc = -errno;
+	rc = fclose(o->f) ? -errno : 0;
 	o->f = NULL;
 	/* path.keep falls off; path.k -> path.k+1; path -> path.1 */
 	for (unsigned k = o->keep; k > 1; k--) {
