@@ -19,6 +19,7 @@
 #include "dft/clock.h"
 #include "dft/ring.h"
 #include "dft/validate.h"
+#include "names.h"
 
 #define DFT_NIC_MAX_REGIONS 256u
 #define DFT_NIC_MAX_PLATFORM 32u
@@ -51,17 +52,7 @@ struct dft_filter_cfg {
 };
 void dft_filter_cfg_defaults(struct dft_filter_cfg *c);
 
-/* ---- profiler.c: NIC-global names and per (component, operation) profiles */
-struct dft_names;
-/* A table of at most cap names (ids 1..cap). 0/-ENOMEM. */
-int dft_names_create(uint32_t cap, struct dft_names **out);
-void dft_names_destroy(struct dft_names *n);
-/* Id of s (at most DFT_NAME_MAX bytes are used), added when new; 0 when the table is full (counted). */
-uint32_t dft_names_intern(struct dft_names *n, const char *s);
-/* The name of id; "" for 0 or an id never handed out. */
-const char *dft_names_str(const struct dft_names *n, uint32_t id);
-uint32_t dft_names_count(const struct dft_names *n);
-uint64_t dft_names_full(const struct dft_names *n);
+/* ---- profiler.c: per (component, operation) profiles (names: names.h) */
 
 struct dft_prof_cfg {
 	uint64_t interval_ns;       /* span time between threshold refreshes; wall time between snapshots */
