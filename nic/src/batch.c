@@ -30,6 +30,7 @@ struct dft_batch {
 	uint32_t str_cap, n_strings, hash_size;
 	uint64_t open_tsc;
 	uint32_t n_entries;
+	uint32_t tenants[DFT_NIC_MAX_TENANTS]; /* spans per tenant: who gains or loses with the batch */
 	Difftrace__Span *spans;
 	Difftrace__Span **span_ptrs;
 	Difftrace__Attr *attrs;
@@ -85,6 +86,7 @@ static struct dft_batch *pool_take(uint32_t cap)
 	b->n_spans = b->n_hops = b->n_strings = 0;
 	b->open_tsc = 0;
 	b->nc_base = NULL;
+	memset(b->tenants, 0, sizeof(b->tenants));
 	memset(b->hash, 0, (size_t)b->hash_size * sizeof(*b->hash));
 	return b;
 }
@@ -175,6 +177,17 @@ static void batch_free(struct dft_batch *b)
 uint32_t dft_batch_spans(const struct dft_batch *b)
 {
 	return b->n_spans;
+}
+
+void dft_batch_note_tenant(struct dft_batch *b, unsigned tenant)
+{
+	if (tenant < DFT_NIC_MAX_TENANTS)
+		b->tenants[tenant]++;
+}
+
+const uint32_t *dft_batch_tenants(const struct dft_batch *b)
+{
+	return b->tenants;
 }
 
 uint64_t dft_batch_open_tsc(const struct dft_batch *b)

@@ -297,6 +297,19 @@ static void store(struct dft_nic_config *cfg, const struct key *k, uint64_t u, d
 int dft_nic_config_set(struct dft_nic_config *cfg, const char *section, const char *key, const char *value,
 		       char *why, size_t why_len)
 {
+	/* [tenant.NAME] sections (and --set tenant.NAME.key=value) name a tenant each: tenant.c */
+	if (!strncmp(section, "tenant.", 7))
+		return dft_tenants_cfg_set(&cfg->tenants, section + 7, key, value, why, why_len);
+	if (!strcmp(section, "tenant")) {
+		const char *dot = strrchr(key, '.');
+		char name[DFT_NAME_MAX + 1];
+
+		if (!dot || dot == key || (size_t)(dot - key) > DFT_NAME_MAX)
+			return why_set(why, why_len, "expected tenant.NAME.KEY%s", "");
+		memcpy(name, key, (size_t)(dot - key));
+		name[dot - key] = 0;
+		return dft_tenants_cfg_set(&cfg->tenants, name, dot + 1, value, why, why_len);
+	}
 	const struct key *k = NULL;
 	uint64_t u = 0;
 	double d = 0;
@@ -348,6 +361,7 @@ void dft_nic_config_defaults(struct dft_nic_config *cfg)
 	char why[160];
 
 	memset(cfg, 0, sizeof(*cfg));
+	dft_tenants_cfg_defaults(&cfg->tenants);
 	for (size_t i = 0; i < N_KEYS; i++) {
 		if (!keys[i].def[0] || !strcmp(keys[i].def, "random"))
 			continue;

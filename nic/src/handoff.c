@@ -62,7 +62,10 @@ int dft_handoff_released(struct dft_nic_ctx *ctx)
 				break;
 			continue;
 		}
+		dft_batch_note_tenant(ctx->open, rec->tenant);
 		dft_judge_reported(ctx, rec);
+		/* it leaves the hold window: out of its tenant's held gauge */
+		dft_ctr_set(&dft_tenant_ctr[rec->tenant].held, dft_tenant_ctr[rec->tenant].held - 1);
 		dft_hold_release_pop(ctx->hold);
 		work++;
 		if (dft_batch_full(ctx->open))

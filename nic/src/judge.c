@@ -34,6 +34,7 @@ static uint32_t gname(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint16_
 void dft_judge_reported(struct dft_nic_ctx *ctx, const struct dft_span_rec *rec)
 {
 	dft_ctr_add(&dft_nic_ctr.batched, 1);
+	dft_ctr_add(&dft_tenant_ctr[rec->tenant].batched, 1);
 	for (unsigned b = 0; b < DFT_KEEP_RULES; b++)
 		if (rec->keep_reasons & (1u << b))
 			dft_ctr_add(&dft_nic_ctr.kept[b], 1);
@@ -46,6 +47,8 @@ void dft_judge_hold_dropped(void *arg, const struct dft_span_rec *rec)
 	struct dft_nic_ctx *ctx = arg;
 
 	dft_ctr_add(&dft_nic_ctr.filtered, 1);
+	dft_ctr_add(&dft_tenant_ctr[rec->tenant].filtered, 1);
+	dft_ctr_set(&dft_tenant_ctr[rec->tenant].held, dft_tenant_ctr[rec->tenant].held - 1);
 	dft_profiler_count(ctx->prof, rec->prof_key, false);
 }
 
@@ -131,6 +134,7 @@ enum dft_fate dft_judge(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const
 			dft_ctr_set(&dft_nic_ctr.prof_keys_full, dft_profiler_keys_full(ctx->prof));
 	}
 	dft_profiler_limits(ctx->prof, key, &x.lim);
+	rec->tenant = r->tenant;
 	rec->keep_reasons = dft_filter_decide(&ctx->filter, s, &x);
 	rec->weak = dft_filter_weak_outlier(rec->keep_reasons, &x);
 	rec->prof_key = key;
@@ -184,9 +188,13 @@ enum dft_fate dft_judge(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const
 	}
 	if (fate == DFT_FATE_FILTER) {
 		dft_ctr_add(&dft_nic_ctr.filtered, 1);
+		dft_ctr_add(&dft_tenant_ctr[r->tenant].filtered, 1);
 		dft_profiler_count(ctx->prof, key, false);
 	} else if (fate == DFT_FATE_OVERFLOW) {
 		dft_ctr_add(&dft_nic_ctr.lost_hold_overflow, 1);
+		dft_ctr_add(&dft_tenant_ctr[r->tenant].lost_hold_overflow, 1);
+	} else if (fate == DFT_FATE_HELD) {
+		dft_ctr_add(&dft_tenant_ctr[r->tenant].held, 1);
 	}
 	return fate;
 }

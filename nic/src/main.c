@@ -40,6 +40,7 @@ struct main_state {
 	const struct dft_tx_ops *txo;
 	struct dft_tx *tx;
 	uint64_t seq;
+	struct dft_tenant_ledger ledger; /* which tenants each unacknowledged batch holds */
 	struct dft_nic_region *live[DFT_NIC_MAX_REGIONS];
 	unsigned n_live;
 	bool worker_stopped;
@@ -153,13 +154,16 @@ static void counters_msg(Difftrace__Counters *c, uint64_t batches)
 static int admit(struct main_state *ms, struct dft_batch *b, bool final)
 {
 	Difftrace__Counters c;
-	uint32_t n = b ? dft_batch_spans(b) : 0;
+	uint32_t n = b ? dft_batch_spans(b) : 0, tenants[DFT_NIC_MAX_TENANTS] = {0};
 	uint8_t *buf;
 	size_t len;
 	int rc;
 
+	if (b)
+		memcpy(tenants, dft_batch_tenants(b), sizeof(tenants));
 	if (!final && !ms->txo->has_room(ms->tx)) {
 		dft_ctr_add(&dft_nic_ctr.lost_backlog_full, n);
+		dft_tenant_lost_backlog(tenants);
 		dft_batch_destroy(b);
 		return -ENOBUFS;
 	}
@@ -171,9 +175,11 @@ static int admit(struct main_state *ms, struct dft_batch *b, bool final)
 		rc = ms->txo->admit(ms->tx, ms->seq + 1, n, buf, len);
 	if (rc) {
 		dft_ctr_add(&dft_nic_ctr.lost_backlog_full, n);
+		dft_tenant_lost_backlog(tenants);
 		return rc;
 	}
 	ms->seq++;
+	dft_tenant_ledger_push(&ms->ledger, ms->seq, tenants);
 	dft_ctr_add(&dft_nic_ctr.batches_admitted, 1);
 	return 0;
 }
@@ -205,6 +211,7 @@ static int main_step(struct main_state *ms, bool accept_regions)
 		admit(ms, objs[i], false);
 	work += (int)n;
 	work += ms->txo->poll(ms->tx, rte_rdtsc());
+	dft_tenant_ledger_settle(&ms->ledger, ms->txo->acked_seq(ms->tx), ms->txo->unacked(ms->tx));
 	__atomic_store_n(&dft_nic_tx_ready, ms->txo->ready(ms->tx), __ATOMIC_RELAXED);
 	return work;
 }
@@ -358,6 +365,13 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto free_rings;
 	}
+	/* every batch the backlog can hold, and the final one */
+	rc = dft_tenant_ledger_init(&ms.ledger, ms.cfg.backlog + 2);
+	if (rc) {
+		DFT_LOG(ERR, main, "tenant ledger: %s", strerror(-rc));
+		rc = 1;
+		goto destroy_tx;
+	}
 	rc = dft_reg_server_create(ms.cfg.socket_path, ms.cfg.sender_id, &ms.reg);
 	if (rc) {
 		DFT_LOG(ERR, main, "--socket %s: %s", ms.cfg.socket_path, strerror(-rc));
@@ -381,6 +395,7 @@ int main(int argc, char **argv)
 		}
 	}
 #endif
+	dft_tenants_publish(&ms.cfg.tenants);
 	rc = dft_nic_telemetry_register();
 	if (rc)
 		DFT_LOG(ERR, main, "telemetry command not registered: %s", strerror(-rc));
@@ -403,6 +418,7 @@ int main(int argc, char **argv)
 		admit(&ms, obj, false);
 	run_until(&ms, all_acked, rte_rdtsc() + DRAIN_ACK_S * hz, false);
 	dft_ctr_add(&dft_nic_ctr.lost_transport, ms.txo->discard(ms.tx));
+	dft_tenant_ledger_settle(&ms.ledger, ms.txo->acked_seq(ms.tx), 0);
 	if (admit(&ms, NULL, true) == 0)
 		run_until(&ms, all_acked, rte_rdtsc() + FINAL_ACK_S * hz, false);
 	ms.txo->discard(ms.tx); /* an unacknowledged final batch holds no spans */
@@ -417,6 +433,7 @@ destroy_reg:
 	while (ms.n_live)
 		forget_region(&ms, ms.live[0]);
 destroy_tx:
+	dft_tenant_ledger_fini(&ms.ledger);
 	ms.txo->destroy(ms.tx);
 free_rings:
 	while (ctx->ctl_to_main && rte_ring_dequeue(ctx->ctl_to_main, &obj) == 0)

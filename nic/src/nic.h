@@ -20,6 +20,7 @@
 #include "dft/ring.h"
 #include "dft/validate.h"
 #include "names.h"
+#include "tenant.h"
 
 #define DFT_NIC_MAX_REGIONS 256u
 #define DFT_NIC_MAX_PLATFORM 32u
@@ -190,6 +191,7 @@ struct dft_nic_config {
 	char platform[DFT_NIC_MAX_PLATFORM][DFT_NAME_MAX + 1];
 	uint32_t max_names;
 	uint32_t max_children;   /* children table of the self-time rule */
+	struct dft_tenants_cfg tenants;
 	struct dft_filter_cfg filter;
 	struct dft_prof_cfg prof;
 	struct dft_hold_cfg {
@@ -355,6 +357,10 @@ struct dft_nic_region {
 	uint32_t names_published;
 	void *ingest_priv;
 	uint32_t *gname;               /* region-local name id -> NIC-global id (0 = not resolved yet) */
+	uint8_t tenant;                /* tenant.h: set at attach */
+	uint64_t claims_ns;            /* NIC time of the last reading of the host's counters (0: none) */
+	bool has_peer;                 /* uid/gid/peer_pid below come from SO_PEERCRED */
+	uint32_t peer_uid, peer_gid, peer_pid;
 	struct dft_contention cont;
 };
 
@@ -398,6 +404,7 @@ struct dft_span_rec {
 	uint32_t comp, op, attr_key[DFT_SLOT_ATTRS];
 	uint32_t queue_ns, pid, keep_reasons;
 	int32_t prof_key; /* -1 = none */
+	uint8_t tenant;   /* of the region the span came from */
 	bool weak;        /* kept as an outlier only inside the threshold's margin: proves nothing */
 	uint16_t flags;
 	uint8_t status, span_kind, n_attrs, kind;
@@ -469,6 +476,9 @@ struct dft_batch;
 int dft_batch_create(uint32_t cap, struct dft_batch **out);
 void dft_batch_destroy(struct dft_batch *b);
 uint32_t dft_batch_spans(const struct dft_batch *b);
+/* The span just added belongs to tenant (tenant.h); per-tenant span counts of the batch. */
+void dft_batch_note_tenant(struct dft_batch *b, unsigned tenant);
+const uint32_t *dft_batch_tenants(const struct dft_batch *b);
 uint64_t dft_batch_open_tsc(const struct dft_batch *b);
 void dft_batch_set_open_tsc(struct dft_batch *b, uint64_t tsc);
 bool dft_batch_full(const struct dft_batch *b);

@@ -230,6 +230,18 @@ static int conn_register(struct dft_reg_server *s, struct conn *c, int (*attach)
 	if (rc)
 		goto refuse;
 	r->conn = c->fd;
+	{
+		/* who registered, from the kernel: a region's tenant is decided by its uid (tenant.h) */
+		struct ucred cred;
+		socklen_t cl = sizeof(cred);
+
+		if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0 && cl == sizeof(cred)) {
+			r->has_peer = true;
+			r->peer_uid = cred.uid;
+			r->peer_gid = cred.gid;
+			r->peer_pid = (uint32_t)cred.pid;
+		}
+	}
 	rc = attach(arg, r);
 	if (rc) {
 		dft_region_free(r);

@@ -153,11 +153,46 @@ static int telemetry_regions(const char *cmd, const char *params, struct rte_tel
 	return 0;
 }
 
+#define TENANT_FIELDS(X)                                                                                       \
+	X(produced) X(reported) X(filtered) X(lost_ring_full) X(lost_no_ring) X(lost_invalid) X(lost_hold_overflow) \
+	X(lost_backlog_full) X(lost_transport) X(batched) X(held) X(consumed) X(deferred)
+
+static int telemetry_tenants(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct dft_tenants_cfg *c = dft_tenants_published();
+
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	for (unsigned i = 0; c && i < c->n; i++) {
+		struct rte_tel_data *r = rte_tel_data_alloc();
+		struct dft_tenant_ctr t;
+		uint64_t in_flight = dft_tenant_snapshot(i, &t);
+
+		if (!r)
+			return -ENOMEM;
+		rte_tel_data_start_dict(r);
+#define ADD(fl) rte_tel_data_add_dict_u64(r, #fl, t.fl);
+		TENANT_FIELDS(ADD)
+#undef ADD
+		rte_tel_data_add_dict_u64(r, "in_flight", in_flight);
+		if (rte_tel_data_add_dict_container(d, c->t[i].name, r, 0)) {
+			rte_tel_data_free(r);
+			break;
+		}
+	}
+	return 0;
+}
+
 int dft_nic_telemetry_register(void)
 {
 	int rc = rte_telemetry_register_cmd("/difftrace/stats", telemetry_stats,
 					    "Returns difftrace-nic counters. Takes no parameters");
 
+	if (rc)
+		return rc;
+	rc = rte_telemetry_register_cmd("/difftrace/tenants", telemetry_tenants,
+					"Returns each tenant's span accounting (tenant.h). Takes no parameters");
 	if (rc)
 		return rc;
 	return rte_telemetry_register_cmd("/difftrace/regions", telemetry_regions,
@@ -186,6 +221,23 @@ int dft_nic_stats_write(const char *path)
 		fprintf(f, "\"invalid_%s\":%" PRIu64 ",", dft_invalid_reason_name(i), s.c.invalid[i]);
 	for (unsigned i = 0; i < DFT_KEEP_RULES; i++)
 		fprintf(f, "\"kept_%s\":%" PRIu64 ",", dft_keep_reason_name(i), s.c.kept[i]);
+	{
+		const struct dft_tenants_cfg *c = dft_tenants_published();
+
+		/* tenant names are configuration (1..62 bytes, no quotes checked): written as they are */
+		fputs("\"tenants\":{", f);
+		for (unsigned i = 0; c && i < c->n; i++) {
+			struct dft_tenant_ctr t;
+			uint64_t in_flight = dft_tenant_snapshot(i, &t);
+
+			fprintf(f, "%s\"%s\":{", i ? "," : "", c->t[i].name);
+#define PUT(fl) fprintf(f, "\"%s\":%" PRIu64 ",", #fl, t.fl);
+			TENANT_FIELDS(PUT)
+#undef PUT
+			fprintf(f, "\"in_flight\":%" PRIu64 "}", in_flight);
+		}
+		fputs("},", f);
+	}
 	fprintf(f, "\"in_flight\":%" PRIu64 "}\n", s.in_flight);
 	if (fflush(f) || ferror(f))
 		rc = -EIO;

@@ -35,13 +35,6 @@ static void send_to_main(struct dft_nic_ctx *ctx, enum dft_ctl_type type, struct
 		rte_pause();
 }
 
-static uint64_t clamp_up(uint64_t *last, uint64_t now)
-{
-	if (now > *last)
-		*last = now;
-	return *last;
-}
-
 /*
  * Recompute produced / lost_ring_full / lost_no_ring / hops_dropped from the retired totals and live
  * regions. hops_dropped is not part of the span identity (a cut hop is a hop, not a span): it says
@@ -51,18 +44,37 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 {
 	uint64_t produced = ctx->retired_produced, full = ctx->retired_ring_full, no_ring = ctx->retired_no_ring;
 	uint64_t hops = ctx->retired_dropped_hops;
+	uint64_t tp[DFT_NIC_MAX_TENANTS][3];
+
+	memcpy(tp, ctx->retired_t, sizeof(tp));
 
 	for (unsigned i = 0; i < ctx->n_regions; i++) {
 		struct dft_nic_region *r = ctx->regions[i];
 		const struct dft_region_hdr *h = r->base;
 		struct dft_nic_region_stat *row = &ctx->region_rows[i];
 
+		/*
+		 * A ring cannot drop spans faster than one a nanosecond, nor produce more than it wrote
+		 * (at most a ring ahead of what the NIC read) plus what it dropped: claims beyond that are
+		 * cut here, so a host scribbling over its counters moves its own account by what time
+		 * allows and nobody else's. The first reading may cover drops from before this daemon
+		 * saw the region (an app that started first): up to 2^32 of them.
+		 */
+		uint64_t budget = r->claims_ns && ctx->now_ns > r->claims_ns ? ctx->now_ns - r->claims_ns : 0;
+
+		if (!r->claims_ns)
+			budget = 1ull << 32;
+		r->claims_ns = ctx->now_ns ? ctx->now_ns : 1;
 		*row = (struct dft_nic_region_stat){.id = r->id, .pid = r->g.pid, .instance_id = r->g.instance_id};
 		for (uint32_t k = 0; k < r->g.ring_count; k++) {
 			struct dft_nic_ring_state *rs = &r->rings[k];
+			uint64_t full_max = rs->dropped_full + budget, made_max;
 
-			row->produced += clamp_up(&rs->produced, dft_load_relaxed(&rs->cons.hdr->produced));
-			row->lost_ring_full += clamp_up(&rs->dropped_full, dft_load_relaxed(&rs->cons.hdr->dropped_full));
+			row->lost_ring_full += dft_claim_clamp(&rs->dropped_full, dft_load_relaxed(&rs->cons.hdr->dropped_full),
+							       full_max < budget ? UINT64_MAX : full_max);
+			made_max = rs->cons.tail + r->g.ring_slots + rs->dropped_full;
+			row->produced += dft_claim_clamp(&rs->produced, dft_load_relaxed(&rs->cons.hdr->produced),
+							 made_max < rs->dropped_full ? UINT64_MAX : made_max);
 			/* after produced: the bound uses this refresh's clamp of it (saturating: hostile) */
 			row->hops_dropped += dft_claim_clamp(&rs->dropped_hops,
 							     dft_load_relaxed(&rs->cons.hdr->dropped_hops),
@@ -70,13 +82,23 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 								     ? UINT64_MAX
 								     : rs->produced * DFT_NIC_HOPS_CUT_PER_SPAN);
 		}
-		clamp_up(&r->dropped_no_ring, dft_load_relaxed(&h->dropped_no_ring));
+		dft_claim_clamp(&r->dropped_no_ring, dft_load_relaxed(&h->dropped_no_ring),
+				r->dropped_no_ring + budget < budget ? UINT64_MAX : r->dropped_no_ring + budget);
 		row->produced += r->dropped_no_ring;
 		row->lost_no_ring = r->dropped_no_ring;
 		produced += row->produced;
 		full += row->lost_ring_full;
 		no_ring += row->lost_no_ring;
 		hops += row->hops_dropped;
+		/* a region's claims go to its own tenant only: a lying host spoils its tenant's account */
+		tp[r->tenant][0] += row->produced;
+		tp[r->tenant][1] += row->lost_ring_full;
+		tp[r->tenant][2] += row->lost_no_ring;
+	}
+	for (unsigned t = 0; t < ctx->cfg->tenants.n; t++) {
+		dft_ctr_set(&dft_tenant_ctr[t].produced, tp[t][0]);
+		dft_ctr_set(&dft_tenant_ctr[t].lost_ring_full, tp[t][1]);
+		dft_ctr_set(&dft_tenant_ctr[t].lost_no_ring, tp[t][2]);
 	}
 	/* each region's share as well: a host whose claims look wrong is found by its row */
 	dft_nic_regions_publish(ctx->region_rows, ctx->n_regions);
@@ -98,6 +120,15 @@ static void region_attach(struct dft_nic_ctx *ctx, struct dft_nic_region *r)
 	}
 	if (dft_clock_cal_read(r->base, &r->cal) == 0)
 		r->cal_tsc = 1;
+	{
+		char comp[DFT_NAME_MAX + 1];
+		uint32_t np = dft_load_acquire(&((const struct dft_region_hdr *)r->base)->names_published);
+
+		if (dft_name_read(r->base, &r->g, np > r->g.name_capacity ? r->g.name_capacity : np, r->g.component_id,
+				  comp, sizeof(comp)) < 0)
+			comp[0] = 0;
+		r->tenant = (uint8_t)dft_tenant_of(&ctx->cfg->tenants, r->has_peer, r->peer_uid, comp);
+	}
 	ctx->detaching[ctx->n_regions] = false;
 	ctx->detach_deadline[ctx->n_regions] = 0;
 	ctx->regions[ctx->n_regions++] = r;
@@ -116,6 +147,12 @@ static void region_retire(struct dft_nic_ctx *ctx, unsigned i)
 	}
 	ctx->retired_produced += r->dropped_no_ring;
 	ctx->retired_no_ring += r->dropped_no_ring;
+	for (uint32_t k = 0; k < r->g.ring_count; k++) {
+		ctx->retired_t[r->tenant][0] += r->rings[k].produced;
+		ctx->retired_t[r->tenant][1] += r->rings[k].dropped_full;
+	}
+	ctx->retired_t[r->tenant][0] += r->dropped_no_ring;
+	ctx->retired_t[r->tenant][2] += r->dropped_no_ring;
 	ctx->ingest->detach(r);
 	free(r->gname);
 	r->gname = NULL;
@@ -159,8 +196,9 @@ static int handle_ctl(struct dft_nic_ctx *ctx)
 	return (int)n;
 }
 
-static void count_invalid(enum dft_invalid_reason why)
+static void count_invalid(const struct dft_nic_region *r, enum dft_invalid_reason why)
 {
+	dft_ctr_add(&dft_tenant_ctr[r->tenant].lost_invalid, 1);
 	dft_ctr_add(&dft_nic_ctr.lost_invalid, 1);
 	dft_ctr_add(&dft_nic_ctr.invalid[why], 1);
 }
@@ -274,7 +312,7 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 					break; /* the rest comes with the next poll: one span, one count */
 				need = 1;  /* published without its continuation: the ring itself is lying */
 			}
-			count_invalid(why);
+			count_invalid(r, why);
 			i += need;
 			continue;
 		}
@@ -287,12 +325,12 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 			continue;
 		}
 		if (why != DFT_INVALID_NONE) {
-			count_invalid(why);
+			count_invalid(r, why);
 			i += need;
 			continue;
 		}
 		if (!(s->flags & DFT_SF_TS_NS) && !r->cal_tsc) {
-			count_invalid(DFT_INVALID_BAD_TIME); /* ticks and never a usable calibration */
+			count_invalid(r, DFT_INVALID_BAD_TIME); /* ticks and never a usable calibration */
 			i += need;
 			continue;
 		}
@@ -311,8 +349,9 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 				return i ? i : -EAGAIN;
 		}
 		if (rc) {
-			count_invalid(DFT_INVALID_BAD_NAME); /* cannot fit even an empty batch */
+			count_invalid(r, DFT_INVALID_BAD_NAME); /* cannot fit even an empty batch */
 		} else {
+			dft_batch_note_tenant(ctx->open, r->tenant);
 			dft_judge_reported(ctx, &rec);
 			if (dft_batch_full(ctx->open))
 				dft_handoff_close(ctx);
@@ -322,8 +361,17 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 	return i;
 }
 
-static int poll_region(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint64_t now)
+/*
+ * Poll region i's rings. fair: the tenants' fair shares apply (first pass of a step); otherwise
+ * only their quotas (second pass, when the first left the NIC idle). A draining region (its host
+ * gone, or the daemon stopping) is read whatever its tenant's share: what is left must be counted.
+ */
+static int poll_region(struct dft_nic_ctx *ctx, unsigned i, uint64_t now, bool fair)
 {
+	struct dft_nic_region *r = ctx->regions[i];
+	const struct dft_tenants_cfg *tc = &ctx->cfg->tenants;
+	bool sched = tc->n > 1 && !ctx->stopping && !ctx->detaching[i];
+	uint64_t backlog_spans = (uint64_t)ctx->cfg->backlog * ctx->cfg->batch_spans;
 	const struct dft_region_hdr *h = r->base;
 	uint32_t np = dft_load_acquire(&h->names_published);
 	int work = 0;
@@ -346,6 +394,8 @@ static int poll_region(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint64
 
 		if (rs->skip_until > now)
 			continue;
+		if (sched && !dft_tenant_may_poll(&ctx->sched, tc, r->tenant, backlog_spans, fair))
+			break;
 		n = ctx->ingest->poll(r, k, ctx->burst, DFT_NIC_BURST);
 		if (n < 0) {
 			/* impossible head: count once, leave the ring alone for a while, never spin on it */
@@ -368,6 +418,8 @@ static int poll_region(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint64
 		if (used < 0)
 			return work ? work : 0;
 		ctx->ingest->release(r, k, (uint32_t)used);
+		if (sched)
+			dft_tenant_spend(&ctx->sched, r->tenant, (uint32_t)used);
 		work += used;
 	}
 	return work;
@@ -394,8 +446,21 @@ int dft_worker_step(struct dft_nic_ctx *ctx)
 		work += dft_handoff_released(ctx);
 		dft_judge_sync_hold(ctx);
 	}
-	for (unsigned i = 0; i < ctx->n_regions; i++)
-		work += poll_region(ctx, ctx->regions[i], now);
+	{
+		int polled = 0;
+
+		if (ctx->cfg->tenants.n > 1)
+			dft_tenant_sched_step(&ctx->sched, &ctx->cfg->tenants, now, ctx->tsc_hz,
+					      (uint64_t)ctx->cfg->backlog * ctx->cfg->batch_spans);
+		for (unsigned i = 0; i < ctx->n_regions; i++)
+			polled += poll_region(ctx, i, now, true);
+		/* work-conserving: when the fair pass found little to do, tenants past their share may
+		 * use what the others left (their quotas still hold) */
+		if (ctx->cfg->tenants.n > 1 && polled < (int)DFT_TENANT_QUANTUM)
+			for (unsigned i = 0; i < ctx->n_regions; i++)
+				polled += poll_region(ctx, i, now, false);
+		work += polled;
+	}
 	if (ctx->open && dft_batch_spans(ctx->open) && now - dft_batch_open_tsc(ctx->open) >= ctx->flush_tsc &&
 	    __atomic_load_n(&dft_nic_tx_ready, __ATOMIC_RELAXED))
 		dft_handoff_close(ctx);
