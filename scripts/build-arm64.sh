@@ -7,6 +7,9 @@
 #   scripts/build-arm64.sh --no-test    build only
 #   scripts/build-arm64.sh --full       the whole tree (host library, collector, tools too), not NIC-only
 #   scripts/build-arm64.sh --refresh    assemble the sysroot again from the current Debian packages
+#   scripts/build-arm64.sh --mixed[=DIR] also run integration tests with the arm64 difftrace-nic under
+#                                       qemu between the native collector and test app of DIR
+#                                       (default build/bin, what scripts/build.sh builds)
 #   extra arguments after -- go to cmake
 #
 # The build machine's tools come from Debian (crossbuild-essential-arm64, qemu-user-static,
@@ -18,21 +21,24 @@
 # no network and only rebuilds what changed.
 #
 # Environment: DFT_ARM64_BUILD_DIR (default build-arm64), DFT_ARM64_CACHE, DFT_ARM64_SYSROOT (an
-# arm64 root of your own, e.g. a copy of the DPU image's: used as is, nothing downloaded).
+# arm64 root of your own, e.g. a copy of the DPU image's: used as is, nothing downloaded),
+# DFT_DEBIAN_MIRROR / DFT_DEBIAN_SECURITY (default: the ones in /etc/apt/sources*).
 # Exit: 0 built (and the unit tests passed under qemu), 77 a prerequisite could not be installed
 # (message on stderr says which), anything else a build or test failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$PWD
 
-RUN_TESTS=1 FULL=0 REFRESH=0 CMAKE_ARGS=()
+RUN_TESTS=1 FULL=0 REFRESH=0 MIXED= CMAKE_ARGS=()
 while [ $# -gt 0 ]; do
   case $1 in
     --no-test) RUN_TESTS=0 ;;
     --full) FULL=1 ;;
     --refresh) REFRESH=1 ;;
+    --mixed) MIXED=build/bin ;;
+    --mixed=*) MIXED=${1#--mixed=} ;;
     --) shift; CMAKE_ARGS=("$@"); break ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "build-arm64.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -79,8 +85,10 @@ assemble_sysroot() {
   local root=$1 apt=$CACHE/apt codename mirror security
   codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
   [ -n "$codename" ] || skip "no VERSION_CODENAME in /etc/os-release: not a Debian release this script knows"
-  mirror=$(debian_uri '/debian/?$' || true); mirror=${mirror:-http://deb.debian.org/debian}
-  security=$(debian_uri '/debian-security/?$' || true); security=${security:-http://deb.debian.org/debian-security}
+  mirror=${DFT_DEBIAN_MIRROR:-$(debian_uri '/debian/?$' || true)}
+  mirror=${mirror:-http://deb.debian.org/debian}
+  security=${DFT_DEBIAN_SECURITY:-$(debian_uri '/debian-security/?$' || true)}
+  security=${security:-http://deb.debian.org/debian-security}
   local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
   [ -r $keyring ] || skip "$keyring missing (package debian-archive-keyring)"
 
@@ -134,6 +142,8 @@ if [ -n "${DFT_ARM64_SYSROOT:-}" ]; then
 else
   SYSROOT=$CACHE/sysroot
   mkdir -p "$CACHE"
+  exec 9>"$CACHE/.lock"
+  flock 9 # one assembler at a time per cache
   if [ $REFRESH -eq 1 ] || ! cmp -s <(printf '%s\n' "${ARM_PKGS[@]}") "$SYSROOT/.difftrace-packages"; then
     assemble_sysroot "$SYSROOT"
   fi
@@ -158,3 +168,23 @@ file "$BUILD/bin/difftrace-nic" | sed 's/^/build-arm64.sh: /' >&2
 say "unit tests under $QEMU -L $SYSROOT"
 # one at a time: two cores, and each test emulated
 (cd "$BUILD" && ctest -L unit --output-on-failure -j 1)
+
+# --- 5. the arm64 daemon between native programs -----------------------------------------------------
+# The native test app writes its regions (x86 TSC ticks and all) into memfds, the arm64 difftrace-nic
+# under qemu-user ingests them (mmap, and dmadev with DPDK's arm64 dma_skeleton) and reports to the
+# native collector: the shared-memory ABI and the batch protocol across the two architectures, with
+# the integration tests' exact accounting.
+[ -n "$MIXED" ] || exit 0
+[ -x "$MIXED/difftrace-collector" ] && [ -x "$MIXED/dft_testapp" ] ||
+  { say "--mixed: no native build in $MIXED (run scripts/build.sh first)"; exit 1; }
+mix=$BUILD/mixed-bin
+rm -rf "$mix" && mkdir -p "$mix"
+for f in "$MIXED"/*; do ln -s "$(realpath "$f")" "$mix/"; done
+rm -f "$mix/difftrace-nic"
+printf '#!/bin/sh\nexec %s -L %s %s "$@"\n' "$QEMU" "$SYSROOT" "$(realpath "$BUILD")/bin/difftrace-nic" \
+  >"$mix/difftrace-nic"
+chmod +x "$mix/difftrace-nic"
+say "integration tests: native collector and test app, arm64 difftrace-nic under qemu"
+python3 tests/integration/test_pipeline.py --bindir "$mix" --scenario exact
+python3 tests/integration/test_pipeline.py --bindir "$mix" --scenario exact --ingest dmadev
+python3 tests/integration/test_differential.py --bindir "$mix"
