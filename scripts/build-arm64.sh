@@ -3,7 +3,8 @@
 # link dft_shared / dft_nic_core) for arm64, the BlueField's Arm cores, and run those unit tests
 # under qemu-user.
 #
-#   scripts/build-arm64.sh              install what is missing, assemble the sysroot, build, ctest -L unit
+#   scripts/build-arm64.sh              install what is missing, assemble the sysroot, build, and run
+#                                       ctest -L 'unit|fuzz' (the fuzz drivers in their random mode)
 #   scripts/build-arm64.sh --no-test    build only
 #   scripts/build-arm64.sh --full       the whole tree (host library, collector, tools too), not NIC-only
 #   scripts/build-arm64.sh --refresh    assemble the sysroot again from the current Debian packages
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
     --mixed) MIXED=build/bin ;;
     --mixed=*) MIXED=${1#--mixed=} ;;
     --) shift; CMAKE_ARGS=("$@"); break ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "build-arm64.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -165,9 +166,9 @@ file "$BUILD/bin/difftrace-nic" | sed 's/^/build-arm64.sh: /' >&2
 # --- 4. the unit tests under qemu-user --------------------------------------------------------------
 [ $RUN_TESTS -eq 1 ] || exit 0
 [ -n "$QEMU" ] || skip "built; no qemu-aarch64(-static) to run the tests (apt-get install qemu-user-static)"
-say "unit tests under $QEMU -L $SYSROOT"
-# one at a time: two cores, and each test emulated
-(cd "$BUILD" && ctest -L unit --output-on-failure -j 1)
+say "unit tests and fuzz drivers under $QEMU -L $SYSROOT"
+# one at a time: two cores, and each test emulated (~10 s + ~20 s)
+(cd "$BUILD" && ctest -L 'unit|fuzz' --output-on-failure -j 1)
 
 # --- 5. the arm64 daemon between native programs -----------------------------------------------------
 # The native test app writes its regions (x86 TSC ticks and all) into memfds, the arm64 difftrace-nic
