@@ -100,12 +100,14 @@ deb [arch=arm64 signed-by=$keyring] $mirror $codename main
 deb [arch=arm64 signed-by=$keyring] $mirror $codename-updates main
 deb [arch=arm64 signed-by=$keyring] $security $codename-security main
 EOF
-  local opts=(-o "APT::Architecture=arm64" -o "APT::Architectures::=arm64"
+  # the system's apt hooks (PackageKit, appstream, cache cleaning) are not for this apt
+  printf '#clear %s;\n' APT::Update::Post-Invoke APT::Update::Post-Invoke-Success DPkg::Pre-Invoke \
+    DPkg::Post-Invoke DPkg::Pre-Install-Pkgs >"$apt/etc/apt.conf"
+  local opts=(-c "$apt/etc/apt.conf" -o "APT::Architecture=arm64" -o "APT::Architectures::=arm64"
     -o "Dir::State=$apt/state" -o "Dir::State::status=$apt/state/status"
     -o "Dir::Cache=$apt/cache" -o "Dir::Etc::SourceList=$apt/etc/sources.list"
     -o "Dir::Etc::SourceParts=$apt/etc/sources.list.d" -o "Dir::Etc::PreferencesParts=$apt/etc/preferences.d"
     -o "Dir::Etc::Preferences=$apt/etc/preferences" -o "APT::Install-Recommends=false"
-    -o "APT::Update::Post-Invoke-Success::=" -o "APT::Update::Post-Invoke::=" -o "DPkg::Post-Invoke::="
     -o "Debug::NoLocking=true" -q)
   [ "$(id -u)" -eq 0 ] && opts+=(-o "APT::Sandbox::User=root")
   say "downloading arm64 packages from $mirror ($codename) into $apt/cache"
