@@ -158,12 +158,13 @@ GEN=()
 command -v ninja >/dev/null && GEN=(-G Ninja)
 [ -f "$BUILD/CMakeCache.txt" ] && GEN=()
 NIC_ONLY=ON; [ $FULL -eq 1 ] && NIC_ONLY=OFF
+mkdir -p "$BUILD"
 cmake -S "$SRC" -B "$BUILD" "${GEN[@]}" -DCMAKE_TOOLCHAIN_FILE="$SRC/cmake/toolchain-aarch64.cmake" \
   -DCMAKE_SYSROOT="$SYSROOT" -DDFT_NIC_ONLY=$NIC_ONLY -DDFT_BUILD_TESTS=ON -DDFT_BUILD_BENCH=OFF \
-  -DDFT_WERROR=ON "${CMAKE_ARGS[@]}" >"$BUILD.configure.log" 2>&1 ||
-  { cat "$BUILD.configure.log" >&2; say "cmake configure failed"; exit 1; }
+  -DDFT_WERROR=ON "${CMAKE_ARGS[@]}" >"$BUILD/configure.log" 2>&1 ||
+  { cat "$BUILD/configure.log" >&2; say "cmake configure failed"; exit 1; }
 cmake --build "$BUILD" -j "$(nproc)"
-file "$BUILD/bin/difftrace-nic" | sed 's/^/build-arm64.sh: /' >&2
+say "built $BUILD/bin/difftrace-nic: $(LC_ALL=C $TRIPLE-readelf -h "$BUILD/bin/difftrace-nic" | sed -n 's/^ *Machine: *//p')"
 
 # --- 4. the unit tests under qemu-user --------------------------------------------------------------
 [ $RUN_TESTS -eq 1 ] || exit 0
