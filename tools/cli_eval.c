@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "cli_eval.h"
+#include "trace_read.h"
 
 const char *const dft_eval_lost_names[DFT_EVAL_LOST_REASONS] = {
     "lost_ring_full", "lost_no_ring", "lost_invalid", "lost_backlog_full", "lost_transport", "lost_hold_overflow",
@@ -167,60 +168,77 @@ static double quantile(const double *v, size_t n, double q)
 
 /* ---- loading the store */
 
+struct load_ctx {
+	struct span_set *set;
+	struct dft_eval *ev;
+	uint64_t room; /* spans the set was sized for */
+};
+
+/* One trace as a reader sees it: stored rows and the spans rebuilt from them (trace_read.h). */
+static int load_trace(void *arg, const struct dft_ttrace *t)
+{
+	struct load_ctx *lc = arg;
+
+	for (uint32_t i = 0; i < t->n; i++) {
+		const struct dft_tspan *s = &t->sp[i];
+		struct stored *e;
+
+		if (!lc->room)
+			return -ENOSPC; /* rows added after the count would overfill the set */
+		lc->room--;
+		lc->ev->store_spans++;
+		if (s->reconstructed)
+			lc->ev->store_reconstructed++;
+		else
+			lc->ev->store_reported++;
+		e = set_slot(lc->set, t->id, s->span_id);
+		if (e->used) {
+			lc->ev->store_duplicates++;
+			/* a reported copy is what the recall asks about */
+			if (s->reconstructed || !e->reconstructed)
+				continue;
+		}
+		e->used = 1;
+		memcpy(e->trace_id, t->id, 16);
+		e->span_id = s->span_id;
+		e->parent = s->parent_span_id;
+		e->start = s->start_ns;
+		e->end = s->end_ns;
+		e->reconstructed = (uint8_t)s->reconstructed;
+	}
+	return 0;
+}
+
 static int load_store(sqlite3 *db, struct span_set *set, struct dft_eval *ev, char *err, size_t errlen)
 {
+	/* stored rows plus at most one rebuilt span per stored hop */
+	static const char count_sql[] =
+	    "SELECT count(*), total(CASE WHEN typeof(hops) = 'blob' THEN length(hops) / 28 ELSE 0 END) FROM spans";
+	struct dft_treader *r;
+	struct load_ctx lc = {.set = set, .ev = ev};
 	sqlite3_stmt *q;
 	sqlite3_int64 n = 0;
-	int step, rc = 0;
+	int rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM spans", -1, &q, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, count_sql, -1, &q, NULL) != SQLITE_OK)
 		return fail(err, errlen, -EIO, "count spans: %s", sqlite3_errmsg(db));
 	if (sqlite3_step(q) == SQLITE_ROW)
-		n = sqlite3_column_int64(q, 0);
+		n = sqlite3_column_int64(q, 0) + (sqlite3_int64)sqlite3_column_double(q, 1);
 	sqlite3_finalize(q);
 	for (set->cap = 1024; set->cap < 2 * (size_t)n + 2; set->cap *= 2)
 		;
 	set->e = calloc(set->cap, sizeof(*set->e));
 	if (!set->e)
 		return fail(err, errlen, -ENOMEM, "out of memory for %lld stored spans", (long long)n);
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT trace_id, span_id, parent_span_id, start_ns, end_ns, reconstructed FROM spans"
-	                       " LIMIT ?1",
-	                       -1, &q, NULL) != SQLITE_OK)
+	lc.room = (uint64_t)n;
+	if (dft_treader_create(db, &r))
 		return fail(err, errlen, -EIO, "read spans: %s", sqlite3_errmsg(db));
-	/* rows added between the count and this read would overfill the set */
-	sqlite3_bind_int64(q, 1, n);
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		const void *tid = sqlite3_column_blob(q, 0);
-		uint64_t sid = (uint64_t)sqlite3_column_int64(q, 1);
-		int recon = sqlite3_column_int(q, 5) != 0;
-		struct stored *e;
-
-		ev->store_spans++;
-		if (recon)
-			ev->store_reconstructed++;
-		else
-			ev->store_reported++;
-		if (!tid || sqlite3_column_bytes(q, 0) != 16)
-			continue; /* not a trace id: no truth span can match it */
-		e = set_slot(set, tid, sid);
-		if (e->used) {
-			ev->store_duplicates++;
-			/* a reported copy is what the recall asks about */
-			if (recon || !e->reconstructed)
-				continue;
-		}
-		e->used = 1;
-		memcpy(e->trace_id, tid, 16);
-		e->span_id = sid;
-		e->parent = (uint64_t)sqlite3_column_int64(q, 2);
-		e->start = (uint64_t)sqlite3_column_int64(q, 3);
-		e->end = (uint64_t)sqlite3_column_int64(q, 4);
-		e->reconstructed = (uint8_t)recon;
-	}
-	if (step != SQLITE_DONE)
-		rc = fail(err, errlen, -EIO, "read spans: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(q);
+	rc = dft_treader_foreach(r, load_trace, &lc);
+	if (rc == -ENOSPC)
+		rc = 0; /* the set holds what was there when it was sized */
+	else if (rc)
+		rc = fail(err, errlen, rc, "read spans: %s", dft_treader_errmsg(r));
+	dft_treader_destroy(r);
 	return rc;
 }
 

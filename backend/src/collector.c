@@ -14,7 +14,8 @@
  *      ingest: decode, validate (invalid: frames_bad, drop the connection), dedup; a new batch goes
  *      to every sink and into the open SQLite transaction, with its profile entries, and its
  *      function spans' missing hops become reconstruction candidates;
- *   2. synthesize the reconstruction candidates that are due, into the same transaction;
+ *   2. export the reconstruction candidates that are due (rebuilt from the store as readers
+ *      rebuild them; nothing rebuilt is stored);
  *   3. group commit: flush the sinks (OTLP JSON lands before the spans are durable, so a crash can
  *      duplicate an export but never lose one), write the senders rows, COMMIT, then queue the ACKs
  *      and return the RDMA credits; if anything fails, roll back and drop the connections whose
@@ -478,11 +479,7 @@ static int emit_reconstructed(void *arg, const Difftrace__SpanBatch *b)
 			return rc;
 		}
 	}
-	rc = dft_store_put_reconstructed(c->store, b);
-	if (rc) {
-		fprintf(stderr, "difftrace-collector: store: %s\n", dft_store_errmsg(c->store));
-		return rc;
-	}
+	/* not stored: readers rebuild the same spans from the hop lists and profiles (invariant 6) */
 	c->round_exported += exported;
 	return 0;
 }

@@ -138,6 +138,10 @@ int dft_store_span_exists(struct dft_store *st, const uint8_t trace_id[16], uint
 int dft_store_span_get(struct dft_store *st, const uint8_t trace_id[16], uint64_t span_id, uint64_t *start_ns,
                        uint64_t *end_ns);
 int dft_store_put_sender(struct dft_store *st, const struct dft_sender *s);
+/* Adds votes for span_kind to the name's tally (span_kinds: rebuilt spans take the majority). */
+int dft_store_put_kind(struct dft_store *st, uint32_t name_hash, uint32_t span_kind, uint64_t votes);
+/* The store's connection, for reading traces back in the open transaction (trace_read.h). */
+struct sqlite3 *dft_store_sqlite(struct dft_store *st);
 int dft_store_commit(struct dft_store *st);
 void dft_store_rollback(struct dft_store *st);
 bool dft_store_in_txn(const struct dft_store *st);
