@@ -8,6 +8,7 @@
  *   difftrace stats --json FILE             pretty-print a collector stats JSON file
  *   difftrace dump --db FILE                every span, one JSON object a line
  *   difftrace eval | critical-path | view | serve ...
+ *   any of them with --clickhouse URL instead of --db FILE: the ClickHouse store
  * Every command reads the reported spans and the platform spans rebuilt from them (trace_read.h).
  * Exit codes: 0 ok, 1 runtime error (database, file), 2 usage error, 3 trace not found.
  */
@@ -19,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "cli_clickhouse.h"
 #include "cli_eval.h"
 #include "cli_query.h"
 #include "view/cli_view.h"
@@ -39,6 +42,8 @@ static const char usage_text[] =
     "  stats --json FILE                pretty-print a collector stats JSON file\n"
     "  dump --db FILE                   every span, reported and rebuilt, one JSON object a line\n"
     "  --json                           traces, show, stats: one JSON document on stdout\n"
+    "  --clickhouse URL                 instead of --db FILE, with any command: the ClickHouse store\n"
+    "                                   (http://HOST:PORT of any node; read through its Distributed tables)\n"
     "  eval --truth FILE --db FILE ...  ground truth vs the store (see difftrace eval --help)\n"
     "  critical-path --db FILE TRACE_ID_HEX [--json]\n"
     "                                   what the root's latency waited on, share per component,\n"
@@ -164,7 +169,7 @@ static bool is_cmd(const char *cmd, const char *a, const char *b, const char *c,
 	return !strcmp(cmd, a) || (b && !strcmp(cmd, b)) || (c && !strcmp(cmd, c)) || (d && !strcmp(cmd, d));
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	struct dft_query_opts o = {.limit = 20};
 	const char *cmd, *json_file = NULL, *trace = NULL;
@@ -260,4 +265,50 @@ int main(int argc, char **argv)
 	if (!trace)
 		return usage_err("%s", "show needs TRACE_ID_HEX");
 	return dft_cli_show(&o, trace);
+}
+
+/*
+ * --clickhouse URL, with any command: the rows it needs are read from ClickHouse into a private
+ * SQLite file (cli_clickhouse.h) and the command runs with --db on that file, removed afterwards.
+ */
+int main(int argc, char **argv)
+{
+	const char *url = NULL, *trace = NULL;
+	char path[256], **av;
+	int at = -1, rc;
+
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--clickhouse")) {
+			if (i + 1 == argc)
+				return usage_err("%s needs a URL (http://HOST:PORT)", argv[i]);
+			url = argv[i + 1];
+			at = i;
+		} else if (strlen(argv[i]) == 32 && strspn(argv[i], "0123456789abcdefABCDEF") == 32) {
+			trace = argv[i];
+		} else if (!strcmp(argv[i], "--db") && url) {
+			return usage_err("%s", "--db FILE or --clickhouse URL, not both");
+		}
+	}
+	if (!url)
+		return run(argc, argv);
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--db"))
+			return usage_err("%s", "--db FILE or --clickhouse URL, not both");
+	/* one trace is enough for show and critical-path; the rest look at many */
+	if (argc < 2 || (strcmp(argv[1], "show") && strcmp(argv[1], "critical-path")))
+		trace = NULL;
+	if (dft_ch_snapshot(url, trace, path, sizeof(path)))
+		return DFT_EXIT_RUNTIME;
+	av = calloc((size_t)argc + 1, sizeof(*av));
+	if (!av) {
+		unlink(path);
+		return DFT_EXIT_RUNTIME;
+	}
+	memcpy(av, argv, (size_t)argc * sizeof(*av));
+	av[at] = "--db";
+	av[at + 1] = path;
+	rc = run(argc, av);
+	free(av);
+	unlink(path);
+	return rc;
 }

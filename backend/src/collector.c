@@ -40,6 +40,7 @@
 
 #include "dft/clock.h"
 #include "collector.h"
+#include "sink_clickhouse.h"
 
 #ifdef DFT_HAVE_RDMA
 #include "dft/rdma.h"
@@ -66,7 +67,7 @@ struct dft_collector {
 	uint32_t next_gen;
 	struct dft_store *store;
 	struct dft_dedup dedup;
-	struct dft_sink sinks[2];
+	struct dft_sink sinks[3];
 	unsigned nsinks;
 	struct dft_collector_stats stats;
 	struct dft_profiles profiles;
@@ -771,6 +772,14 @@ int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collect
 			fprintf(stderr, "difftrace-collector: --otlp-json %s: %s\n", c->cfg.otlp_json_path,
 			        strerror(-rc));
 			goto close_store;
+		}
+		c->nsinks++;
+	}
+	if (c->cfg.clickhouse_url) {
+		rc = dft_ch_sink_open(c->cfg.clickhouse_url, &c->sinks[c->nsinks]);
+		if (rc) {
+			fprintf(stderr, "difftrace-collector: --clickhouse %s: %s\n", c->cfg.clickhouse_url, strerror(-rc));
+			goto destroy_sinks;
 		}
 		c->nsinks++;
 	}

@@ -324,6 +324,7 @@ struct dft_collector_cfg {
 	uint32_t recon_max_pending; /* 0: 65536 */
 	const char *db_path;
 	const char *otlp_json_path; /* NULL: no OTLP JSON sink */
+	const char *clickhouse_url; /* NULL: no ClickHouse store (sink_clickhouse.h) */
 	const char *stats_path;     /* NULL: no stats file */
 	const char *ready_path;     /* NULL: no ready file */
 	uint32_t max_conns;         /* 0: DFT_MAX_CONNS */
