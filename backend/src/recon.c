@@ -330,6 +330,9 @@ int dft_recon_run(struct dft_recon *r, struct dft_store *st, const struct dft_pr
 	if (rc)
 		return rc;
 	kinds_clear(r);
+	/* profiles stored in this round may answer differently than what the reader remembers */
+	if (r->reader)
+		dft_treader_forget(r->reader);
 	while (r->head && r->head->due_ms <= now_ms) {
 		struct chain *c = r->head;
 

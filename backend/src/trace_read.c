@@ -27,17 +27,31 @@ static const char all_sql_old[] = "SELECT " COLS "NULL, hops, trace_id FROM span
 #define COL_HOPS  14
 #define COL_TRACE 15
 static const char prof_before_sql[] =
-    "SELECT component, operation, duration_p50_ns FROM profiles WHERE name_hash = ?1 AND created_ns <= ?2"
-    " ORDER BY created_ns DESC, sender_id DESC LIMIT 1";
+    "SELECT component, operation, duration_p50_ns, created_ns FROM profiles WHERE name_hash = ?1"
+    " AND created_ns <= ?2 ORDER BY created_ns DESC, sender_id DESC LIMIT 1";
 static const char prof_after_sql[] =
     "SELECT component, operation, duration_p50_ns FROM profiles WHERE name_hash = ?1 AND created_ns > ?2"
     " ORDER BY created_ns ASC, sender_id ASC LIMIT 1";
+/* the next profile of a name after a time: how long the answer "newest at or before" stays right */
+static const char prof_next_sql[] = "SELECT min(created_ns) FROM profiles WHERE name_hash = ?1 AND created_ns > ?2";
 static const char kind_sql[] =
     "SELECT span_kind FROM span_kinds WHERE name_hash = ?1 ORDER BY votes DESC, span_kind ASC LIMIT 1";
+
+#define CACHE_SLOTS 1024u /* profile answers remembered, direct-mapped by name hash */
+
+/* "newest profile of hash at or before t" is the same answer for every t in [from, until) */
+struct cached {
+	uint32_t hash;
+	bool used, found;
+	uint64_t from, until;
+	struct dft_rb_prof prof;
+};
 
 struct dft_treader {
 	sqlite3 *db;
 	sqlite3_stmt *trace_q, *before_q, *after_q, *kind_q; /* the last three may be NULL (old store) */
+	sqlite3_stmt *next_q;
+	struct cached *cache;
 	struct dft_rb_src src;
 	struct dft_rb_out out;
 	struct dft_rb_span *rb;
@@ -60,9 +74,9 @@ const char *dft_treader_errmsg(const struct dft_treader *r)
 	return r->err;
 }
 
-static int src_profile(void *arg, uint32_t hash, uint64_t at_ns, struct dft_rb_prof *out)
+static int lookup_profile(struct dft_treader *r, uint32_t hash, uint64_t at_ns, struct dft_rb_prof *out,
+                          uint64_t *created)
 {
-	struct dft_treader *r = arg;
 	sqlite3_stmt *qs[2] = {r->before_q, r->after_q};
 
 	for (int i = 0; i < 2; i++) {
@@ -82,6 +96,7 @@ static int src_profile(void *arg, uint32_t hash, uint64_t at_ns, struct dft_rb_p
 			snprintf(out->component, sizeof(out->component), "%s", c ? c : "");
 			snprintf(out->operation, sizeof(out->operation), "%s", o ? o : "");
 			out->p50_ns = (uint64_t)sqlite3_column_int64(q, 2);
+			*created = i == 0 ? (uint64_t)sqlite3_column_int64(q, 3) : UINT64_MAX; /* "after": not cached */
 			sqlite3_reset(q);
 			return 1;
 		}
@@ -90,6 +105,41 @@ static int src_profile(void *arg, uint32_t hash, uint64_t at_ns, struct dft_rb_p
 			return fail(r, -EIO, "read profiles");
 	}
 	return 0;
+}
+
+/* The newest profile at or before at_ns, else the oldest after; answers of the first kind are
+ * remembered with the interval they hold for (until the next profile of the name). */
+static int src_profile(void *arg, uint32_t hash, uint64_t at_ns, struct dft_rb_prof *out)
+{
+	struct dft_treader *r = arg;
+	struct cached *c = r->cache ? &r->cache[hash & (CACHE_SLOTS - 1)] : NULL;
+	uint64_t created = UINT64_MAX, until = UINT64_MAX;
+	int rc, step;
+
+	if (c && c->used && c->hash == hash && c->found && at_ns >= c->from && at_ns < c->until) {
+		*out = c->prof;
+		return 1;
+	}
+	rc = lookup_profile(r, hash, at_ns, out, &created);
+	if (rc != 1 || created == UINT64_MAX || !c || !r->next_q)
+		return rc;
+	sqlite3_reset(r->next_q);
+	sqlite3_bind_int64(r->next_q, 1, hash);
+	sqlite3_bind_int64(r->next_q, 2, (sqlite3_int64)(at_ns > INT64_MAX ? INT64_MAX : at_ns));
+	step = sqlite3_step(r->next_q);
+	if (step == SQLITE_ROW && sqlite3_column_type(r->next_q, 0) == SQLITE_INTEGER)
+		until = (uint64_t)sqlite3_column_int64(r->next_q, 0);
+	sqlite3_reset(r->next_q);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		return fail(r, -EIO, "read profiles");
+	*c = (struct cached){.hash = hash, .used = true, .found = true, .from = created, .until = until, .prof = *out};
+	return 1;
+}
+
+void dft_treader_forget(struct dft_treader *r)
+{
+	if (r->cache)
+		memset(r->cache, 0, CACHE_SLOTS * sizeof(*r->cache));
 }
 
 static int src_kind(void *arg, uint32_t hash)
@@ -132,6 +182,9 @@ int dft_treader_create(sqlite3 *db, struct dft_treader **out)
 	}
 	if (sqlite3_prepare_v2(db, kind_sql, -1, &r->kind_q, NULL) != SQLITE_OK)
 		r->kind_q = NULL;
+	if (r->before_q && sqlite3_prepare_v2(db, prof_next_sql, -1, &r->next_q, NULL) != SQLITE_OK)
+		r->next_q = NULL;
+	r->cache = calloc(CACHE_SLOTS, sizeof(*r->cache)); /* NULL: every answer from the store */
 	r->src = (struct dft_rb_src){.profile = src_profile, .kind = src_kind, .arg = r};
 	*out = r;
 	return 0;
@@ -141,6 +194,7 @@ void dft_treader_destroy(struct dft_treader *r)
 {
 	if (!r)
 		return;
+	sqlite3_finalize(r->next_q);
 	sqlite3_finalize(r->kind_q);
 	sqlite3_finalize(r->after_q);
 	sqlite3_finalize(r->before_q);
@@ -149,6 +203,7 @@ void dft_treader_destroy(struct dft_treader *r)
 	free(r->rb);
 	free(r->hops);
 	free(r->hop_off);
+	free(r->cache);
 	free(r);
 }
 

@@ -40,6 +40,8 @@ struct dft_treader;
 int dft_treader_create(sqlite3 *db, struct dft_treader **out);
 void dft_treader_destroy(struct dft_treader *r);
 const char *dft_treader_errmsg(const struct dft_treader *r);
+/* Drops remembered profile answers: the store got profiles since (the collector, every round). */
+void dft_treader_forget(struct dft_treader *r);
 /* The source the rebuild asks (profiles and span kinds of this store). */
 const struct dft_rb_src *dft_treader_src(struct dft_treader *r);
 
