@@ -4,6 +4,8 @@
 #   scripts/setup-deps.sh            build + unit + integration tests + demo
 #   scripts/setup-deps.sh --rxe      also what the Soft-RoCE VM tests need (qemu, kernel tools; best effort)
 #   scripts/setup-deps.sh --view     also chromium, which the view tests render pages in (best effort)
+#   scripts/setup-deps.sh --clickhouse  also clickhouse-server and clickhouse-client (~106 MB), which the
+#                                    clickhouse tests start privately (best effort)
 #   scripts/setup-deps.sh --fuzz     also clang and its sanitizer/fuzzer runtime
 #   scripts/setup-deps.sh --bench    also what bench/run-all.sh needs (gnuplot for the plots, LTTng-UST as
 #                                    dft-bench-host's reference)
@@ -12,11 +14,13 @@ set -euo pipefail
 
 BASE=(build-essential cmake ninja-build pkg-config python3 git
       libdpdk-dev dpdk-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libsqlite3-dev sqlite3
-      libibverbs-dev librdmacm-dev ibverbs-providers rdma-core libinih-dev libjansson-dev libmicrohttpd-dev)
+      libibverbs-dev librdmacm-dev ibverbs-providers rdma-core libinih-dev libjansson-dev libmicrohttpd-dev
+      libcurl4-openssl-dev)
 RXE=(qemu-system-x86 busybox-static cpio kmod iproute2 xz-utils ibverbs-utils rdmacm-utils perftest)
 FUZZ=(clang libclang-rt-14-dev)
 BENCH=(gnuplot-nox lttng-tools liblttng-ust-dev)
 VIEW=(chromium)
+CLICKHOUSE=(clickhouse-server clickhouse-client)
 
 want=("${BASE[@]}")
 optional=()
@@ -24,10 +28,11 @@ for a in "$@"; do
   case $a in
     --rxe) optional+=("${RXE[@]}") ;;
     --view) optional+=("${VIEW[@]}") ;;
+    --clickhouse) optional+=("${CLICKHOUSE[@]}") ;;
     --fuzz) want+=("${FUZZ[@]}") ;;
     --bench) want+=("${BENCH[@]}") ;;
-    --all) optional+=("${RXE[@]}" "${VIEW[@]}"); want+=("${FUZZ[@]}" "${BENCH[@]}") ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --all) optional+=("${RXE[@]}" "${VIEW[@]}" "${CLICKHOUSE[@]}"); want+=("${FUZZ[@]}" "${BENCH[@]}") ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "setup-deps.sh: unknown option '$a' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -53,5 +58,5 @@ fi
 if [ ${#opt_missing[@]} -gt 0 ]; then
   echo "setup-deps.sh: installing ${opt_missing[*]}" >&2
   $SUDO apt-get install -y -q --no-install-recommends "${opt_missing[@]}" >&2 ||
-    echo "setup-deps.sh: could not install ${opt_missing[*]}: the tests needing them (rxe, view) will be skipped" >&2
+    echo "setup-deps.sh: could not install ${opt_missing[*]}: the tests needing them (rxe, view, clickhouse) will be skipped" >&2
 fi

@@ -14,7 +14,8 @@
  *      ingest: decode, validate (invalid: frames_bad, drop the connection), dedup; a new batch goes
  *      to every sink and into the open SQLite transaction, with its profile entries, and its
  *      function spans' missing hops become reconstruction candidates;
- *   2. synthesize the reconstruction candidates that are due, into the same transaction;
+ *   2. export the reconstruction candidates that are due (rebuilt from the store as readers
+ *      rebuild them; nothing rebuilt is stored);
  *   3. group commit: flush the sinks (OTLP JSON lands before the spans are durable, so a crash can
  *      duplicate an export but never lose one), write the senders rows, COMMIT, then queue the ACKs
  *      and return the RDMA credits; if anything fails, roll back and drop the connections whose
@@ -39,6 +40,7 @@
 
 #include "dft/clock.h"
 #include "collector.h"
+#include "sink_clickhouse.h"
 
 #ifdef DFT_HAVE_RDMA
 #include "dft/rdma.h"
@@ -65,7 +67,7 @@ struct dft_collector {
 	uint32_t next_gen;
 	struct dft_store *store;
 	struct dft_dedup dedup;
-	struct dft_sink sinks[2];
+	struct dft_sink sinks[3];
 	unsigned nsinks;
 	struct dft_collector_stats stats;
 	struct dft_profiles profiles;
@@ -478,11 +480,7 @@ static int emit_reconstructed(void *arg, const Difftrace__SpanBatch *b)
 			return rc;
 		}
 	}
-	rc = dft_store_put_reconstructed(c->store, b);
-	if (rc) {
-		fprintf(stderr, "difftrace-collector: store: %s\n", dft_store_errmsg(c->store));
-		return rc;
-	}
+	/* not stored: readers rebuild the same spans from the hop lists and profiles (invariant 6) */
 	c->round_exported += exported;
 	return 0;
 }
@@ -774,6 +772,14 @@ int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collect
 			fprintf(stderr, "difftrace-collector: --otlp-json %s: %s\n", c->cfg.otlp_json_path,
 			        strerror(-rc));
 			goto close_store;
+		}
+		c->nsinks++;
+	}
+	if (c->cfg.clickhouse_url) {
+		rc = dft_ch_sink_open(c->cfg.clickhouse_url, &c->sinks[c->nsinks]);
+		if (rc) {
+			fprintf(stderr, "difftrace-collector: --clickhouse %s: %s\n", c->cfg.clickhouse_url, strerror(-rc));
+			goto destroy_sinks;
 		}
 		c->nsinks++;
 	}

@@ -130,7 +130,8 @@ void dft_store_close(struct dft_store *st);
 int dft_store_begin(struct dft_store *st);
 /* Inserts every span and every profile entry of a validated batch. */
 int dft_store_put_batch(struct dft_store *st, const Difftrace__SpanBatch *b);
-/* Inserts the spans of a batch the collector synthesized itself (reconstructed = 1, no profiles). */
+/* Inserts the spans of a batch as reconstructed = 1 rows (no profiles): the layout of stores from before
+ * lazy rebuilding, which readers still read; the collector itself no longer stores rebuilt spans. */
 int dft_store_put_reconstructed(struct dft_store *st, const Difftrace__SpanBatch *b);
 /* 1: a span with this id is stored in this trace (the open transaction included), 0: not, or -EIO. */
 int dft_store_span_exists(struct dft_store *st, const uint8_t trace_id[16], uint64_t span_id);
@@ -138,6 +139,10 @@ int dft_store_span_exists(struct dft_store *st, const uint8_t trace_id[16], uint
 int dft_store_span_get(struct dft_store *st, const uint8_t trace_id[16], uint64_t span_id, uint64_t *start_ns,
                        uint64_t *end_ns);
 int dft_store_put_sender(struct dft_store *st, const struct dft_sender *s);
+/* Adds votes for span_kind to the name's tally (span_kinds: rebuilt spans take the majority). */
+int dft_store_put_kind(struct dft_store *st, uint32_t name_hash, uint32_t span_kind, uint64_t votes);
+/* The store's connection, for reading traces back in the open transaction (trace_read.h). */
+struct sqlite3 *dft_store_sqlite(struct dft_store *st);
 int dft_store_commit(struct dft_store *st);
 void dft_store_rollback(struct dft_store *st);
 bool dft_store_in_txn(const struct dft_store *st);
@@ -179,7 +184,7 @@ const struct dft_profile *dft_profiles_get_hash(const struct dft_profiles *p, ui
 /* Every entry of every Profile of a validated batch. */
 void dft_profiles_put_batch(struct dft_profiles *p, const Difftrace__SpanBatch *b);
 
-/* ---- reconstruction of filtered platform spans from function spans' hops (recon.c) */
+/* ---- export of the platform spans rebuilt from function spans' hops (recon.c; rebuild.h rebuilds) */
 
 #define DFT_RECON_HOPS_MAX 64u /* hops per function span considered; longer lists are cut whole */
 
@@ -189,13 +194,13 @@ struct dft_recon_cfg {
 };
 
 struct dft_recon_stats {
-	uint64_t reconstructed; /* spans synthesized and committed */
+	uint64_t reconstructed; /* rebuilt spans exported, in committed rounds */
 	uint64_t pending;       /* candidates waiting */
-	uint64_t cut;           /* candidates dropped because the table was full or the hop list too long */
-	uint64_t skipped;       /* candidates whose span was stored by the time they were due */
-	uint64_t unresolved;    /* spans rebuilt without a name: no profile knew the hop's name hash */
-	uint64_t superseded;    /* rebuilt spans replaced in the store by the real span arriving later */
-	uint64_t kinds_cut;     /* span kinds not learned: the name table (4096) was full */
+	uint64_t cut;           /* candidates not exported: the table was full or the hop list too long */
+	uint64_t skipped;       /* candidates stored by the time they were due, or owned by another list */
+	uint64_t unresolved;    /* spans exported without a name: no profile knew the hop's name hash */
+	uint64_t superseded;    /* old stores only: stored rebuilt rows replaced by the real span */
+	uint64_t kinds_cut;     /* span-kind votes not kept: more than 4096 names in one round */
 };
 
 struct dft_recon;
@@ -209,11 +214,12 @@ void dft_recon_destroy(struct dft_recon *r);
  */
 int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__SpanBatch *b, const Difftrace__Span *fn,
                   uint64_t now_ms);
-/* Receives each synthesized batch (one per function span) to hand to the sinks and the store. */
+/* Receives each rebuilt batch (one per function span) to hand to the sinks; nothing is stored. */
 typedef int (*dft_recon_emit_fn)(void *arg, const Difftrace__SpanBatch *b);
 /*
- * Synthesizes every candidate due at now_ms (UINT64_MAX: all of them) whose span is still not
- * stored, ends estimated from the profiles. Returns 0 or the first failure of emit or the store.
+ * Writes the round's span-kind votes to the store, then, for every chain due at now_ms (UINT64_MAX:
+ * all of them), reads its trace back from the store, rebuilds it (trace_read.h) and emits the spans
+ * its function span's hop list owns. Returns 0 or the first failure of emit or the store.
  */
 int dft_recon_run(struct dft_recon *r, struct dft_store *st, const struct dft_profiles *prof, uint64_t now_ms,
                   dft_recon_emit_fn emit, void *arg);
@@ -320,6 +326,7 @@ struct dft_collector_cfg {
 	uint32_t recon_max_pending; /* 0: 65536 */
 	const char *db_path;
 	const char *otlp_json_path; /* NULL: no OTLP JSON sink */
+	const char *clickhouse_url; /* NULL: no ClickHouse store (sink_clickhouse.h) */
 	const char *stats_path;     /* NULL: no stats file */
 	const char *ready_path;     /* NULL: no ready file */
 	uint32_t max_conns;         /* 0: DFT_MAX_CONNS */

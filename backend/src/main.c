@@ -17,12 +17,15 @@ static void usage(FILE *f)
 	        "usage: difftrace-collector --listen HOST:PORT --db FILE [--transport tcp|rdma] [--otlp-json FILE]\n"
 	        "                           [--stats-json FILE] [--ready-file FILE] [--max-conns N] [--max-senders N]\n"
 	        "                           [--rdma-slots N] [--rdma-slot-size B] [--recon-delay-ms MS]\n"
-	        "                           [--recon-max-pending N]\n"
+	        "                           [--recon-max-pending N] [--clickhouse URL[,URL...]]\n"
 	        "  --listen HOST:PORT   address for difftrace-nic senders (port 0: ephemeral; [v6]:port); with\n"
 	        "                       rdma, the address of the RDMA device's interface\n"
 	        "  --transport T        tcp (default) or rdma (%s)\n"
 	        "  --db FILE            SQLite database (created if missing)\n"
 	        "  --otlp-json FILE     append one OTLP ExportTraceServiceRequest JSON line per batch\n"
+	        "  --clickhouse URL[,URL...]  also store what was reported in ClickHouse (http://HOST:PORT):\n"
+	        "                       inserted through the first node's Distributed tables; the schema is\n"
+	        "                       created on every node listed (docs/clickhouse.md)\n"
 	        "  --stats-json FILE    stats, rewritten atomically every second and at exit\n"
 	        "  --ready-file FILE    written with the bound port and a newline once listening\n"
 	        "  --max-conns N        concurrent TCP sender connections (default %u)\n"
@@ -32,7 +35,7 @@ static void usage(FILE *f)
 	        "  --recon-delay-ms MS  how long a filtered hop waits for its real span before it is\n"
 	        "                       reconstructed (default %u)\n"
 	        "  --recon-max-pending N  reconstruction candidates held at once (default 65536)\n"
-	        "SIGINT/SIGTERM: reconstruct what is pending, commit, flush, write stats, exit 0.\n",
+	        "SIGINT/SIGTERM: export the reconstructions pending, commit, flush, write stats, exit 0.\n",
 #ifdef DFT_HAVE_RDMA
 	        "built in",
 #else
@@ -83,6 +86,7 @@ int main(int argc, char **argv)
 	    {"listen", required_argument, NULL, 'l'},
 	    {"db", required_argument, NULL, 'd'},
 	    {"otlp-json", required_argument, NULL, 'o'},
+	    {"clickhouse", required_argument, NULL, 'C'},
 	    {"stats-json", required_argument, NULL, 's'},
 	    {"ready-file", required_argument, NULL, 'r'},
 	    {"max-conns", required_argument, NULL, 'c'},
@@ -115,6 +119,9 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			cfg.otlp_json_path = optarg;
+			break;
+		case 'C':
+			cfg.clickhouse_url = optarg;
 			break;
 		case 's':
 			cfg.stats_path = optarg;

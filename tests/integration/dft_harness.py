@@ -199,6 +199,11 @@ class Pipeline:
         return False
 
     # ---- reading results
+    def read_spans(self):
+        """Every span as the store's readers see it (`difftrace dump`): reported rows and the
+        platform spans rebuilt from the stored hop lists (reconstructed = True)."""
+        return dump_spans(self.bindir, self.db)
+
     def stored_spans(self):
         """Spans the NIC reported (reconstructed ones excluded), keyed by (trace id, span id)."""
         con = sqlite3.connect(self.db)
@@ -287,6 +292,15 @@ class Pipeline:
 
 LOST_KEYS = ("lost_ring_full", "lost_invalid", "lost_backlog_full", "lost_transport", "lost_hold_overflow",
              "lost_no_ring")
+
+
+def dump_spans(bindir, db):
+    """`difftrace dump --db DB`: one dict per span (trace_id and ids as lower-case hex)."""
+    r = subprocess.run([os.path.join(bindir, "difftrace"), "dump", "--db", db], capture_output=True, text=True,
+                       timeout=600)
+    if r.returncode != 0:
+        raise HarnessError(f"difftrace dump exited {r.returncode}: {r.stderr.strip()[-2000:]}")
+    return [json.loads(line) for line in r.stdout.splitlines() if line]
 
 
 def accounting(counters):
