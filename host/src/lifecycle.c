@@ -70,6 +70,29 @@ static int dft_socket_path_pick(const char *opt_path)
 	return 0;
 }
 
+/*
+ * DFT_NIC=ADDR:PORT (numeric): register with a daemon on another machine over the network
+ * (dft/reg.h N1-N5) instead of the Unix socket. -EINVAL for a malformed value, -EOPNOTSUPP in a
+ * build without verbs: refusing beats tracing into rings nobody can ever read.
+ */
+static int dft_nic_pick(void)
+{
+	const char *v = getenv("DFT_NIC");
+
+	dft_host.net = false;
+	if (!v || !*v)
+		return 0;
+#ifndef DFT_HAVE_RDMA
+	return -EOPNOTSUPP;
+#else
+	_Static_assert(sizeof(dft_host.nic_addr) == DFT_REG_ADDR_MAX, "DFT_NIC address buffer");
+	if (dft_reg_net_parse(v, dft_host.nic_addr, &dft_host.nic_port))
+		return -EINVAL;
+	dft_host.net = true;
+	return 0;
+#endif
+}
+
 static uint64_t dft_instance_id_new(void)
 {
 	uint64_t id = 0;
@@ -201,6 +224,8 @@ int dft_init(const char *component, enum dft_component_kind kind, const struct d
 		goto unlock;
 	}
 	err = dft_socket_path_pick(o.socket_path);
+	if (!err)
+		err = dft_nic_pick();
 	if (err)
 		goto unlock;
 	err = dft_region_create(&o, kind);
