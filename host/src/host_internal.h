@@ -63,6 +63,7 @@ struct dft_host {
 	/* DFT_NIC=ADDR:PORT: register over the network (rdma_cm, reg_rdma.c) instead of the socket */
 	bool net;
 	char nic_addr[48]; /* DFT_REG_ADDR_MAX */
+	char nic_bind[48];  /* DFT_NIC_BIND: local address picking the RDMA device, or "" (by route) */
 	uint16_t nic_port;
 	bool thread_running;
 	pthread_t thread;

@@ -204,7 +204,8 @@ uint64_t dft_reg_rdma_wake_ms(void)
 
 static int start_connect(void)
 {
-	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM}, *dst;
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM}, *dst,
+			*src = NULL;
 	char port[8];
 	int rc;
 
@@ -218,9 +219,16 @@ static int start_connect(void)
 	snprintf(port, sizeof(port), "%u", rr.at.port);
 	if (getaddrinfo(rr.at.addr, port, &hints, &dst))
 		return -EINVAL;
+	/* network registration: DFT_NIC_BIND picks the local device (checked numeric at dft_init) */
+	if (rr.net && dft_host.nic_bind[0] && getaddrinfo(dft_host.nic_bind, NULL, &hints, &src)) {
+		freeaddrinfo(dst);
+		return -EINVAL;
+	}
 	rc = rdma_create_id(rr.ec, &rr.id, NULL, RDMA_PS_TCP) ? -errno : 0;
-	if (!rc && rdma_resolve_addr(rr.id, NULL, dst->ai_addr, RR_RESOLVE_MS))
+	if (!rc && rdma_resolve_addr(rr.id, src ? src->ai_addr : NULL, dst->ai_addr, RR_RESOLVE_MS))
 		rc = -errno;
+	if (src)
+		freeaddrinfo(src);
 	freeaddrinfo(dst);
 	if (!rc)
 		rr.state = RR_RESOLVING;

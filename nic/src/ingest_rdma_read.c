@@ -673,7 +673,7 @@ static int rr_attach(struct dft_nic_region *r)
 	/* from here on the worker reads the shadow, never the mapping; an odd clock_seq makes its
 	 * attach-time calibration read fail until a READ brought the real clock */
 	shadow_hdr(q)->clock_seq = 1;
-	q->mapped = r->base;
+	q->mapped = q->net ? NULL : r->base; /* a network registration has no mapping */
 	r->base = q->shadow;
 	/* and the mapping is closed to this process: a read of it anywhere would fault, not pass unseen */
 	if (q->mapped && mprotect(q->mapped, r->g.map_len, PROT_NONE))

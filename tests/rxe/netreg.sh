@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs inside the Soft-RoCE VM (scripts/rxe-vm.sh): registration over the network. The traced apps and
+# difftrace-nic share nothing but a veth pair with Soft-RoCE on each end: the apps connect to the
+# NIC with DFT_NIC=ADDR:PORT (rdma_cm, no socket, no fd) from a private mount namespace in which the
+# NIC's socket directory is an empty tmpfs; the NIC validates each region's header from its first
+# RDMA READ, reads the rings by RDMA READ over the wire and sends batches to the collector by RDMA
+# WRITE_WITH_IMM. Checks: the exact accounting identity at the NIC and in the collector, every kept
+# span stored verbatim (SQLite and OTLP), both regions registered over the network, none refused, no
+# RDMA error, and RoCE packets really crossed the veth.
+#
+# Why not two network namespaces: the VM's kernel (Debian 12, 6.1) creates rdma_rxe's UDP tunnel
+# socket (port 4791) in the initial namespace only, so an rxe device on a veth end moved into
+# another namespace cannot receive (rping across: RDMA_CM_EVENT_UNREACHABLE, error -110). Both
+# ends stay in the initial namespace; policy routing makes the traffic between their two addresses
+# leave through one veth end and arrive on the other, instead of being delivered locally.
+set -euo pipefail
+BIN=${1:?usage: netreg.sh BINDIR}
+[ -n "${DFT_IN_VM:-}" ] || { echo "run me inside scripts/rxe-vm.sh"; exit 2; }
+HERE=$(cd "$(dirname "$0")" && pwd)
+NIC_IP=10.77.0.1 APP_IP=10.77.0.2 PORT=7475
+
+ip link add dftnic type veth peer name dftapp
+ip addr add $NIC_IP/24 dev dftnic
+ip addr add $APP_IP/24 dev dftapp
+ip link set dftnic up
+ip link set dftapp up
+for i in all dftnic dftapp; do
+  sysctl -qw net.ipv4.conf.$i.accept_local=1 net.ipv4.conf.$i.rp_filter=0
+done
+# local delivery only for what arrives on a veth end; what the app side sends to the NIC side (and
+# back) is routed out through its own end
+ip rule add pref 100 lookup local
+ip rule del pref 0
+ip rule add pref 10 iif dftnic lookup local
+ip rule add pref 11 iif dftapp lookup local
+ip route add $NIC_IP/32 dev dftapp src $APP_IP table 77
+ip route add $APP_IP/32 dev dftnic src $NIC_IP table 78
+ip rule add pref 20 from $APP_IP lookup 77
+ip rule add pref 21 from $NIC_IP lookup 78
+rdma link add rxenic type rxe netdev dftnic
+rdma link add rxeapp type rxe netdev dftapp
+
+pkts() { cat /sys/class/infiniband/$1/ports/1/hw_counters/$2; }
+app_sent0=$(pkts rxeapp sent_pkts); nic_rcvd0=$(pkts rxenic rcvd_pkts); veth_tx0=$(cat /sys/class/net/dftapp/statistics/tx_packets)
+python3 "$HERE/../integration/test_pipeline.py" --bindir "$BIN" --scenario exact --transport rdma \
+  --ingest rdma-read --host "$NIC_IP" --net-nic "$NIC_IP:$PORT" --net-bind "$APP_IP"
+app_sent=$(( $(pkts rxeapp sent_pkts) - app_sent0 )); nic_rcvd=$(( $(pkts rxenic rcvd_pkts) - nic_rcvd0 ))
+veth_tx=$(( $(cat /sys/class/net/dftapp/statistics/tx_packets) - veth_tx0 ))
+echo "netreg: the app side's rxe sent $app_sent RoCE packets ($veth_tx frames left its veth end); the NIC side's rxe received $nic_rcvd"
+[ "$app_sent" -gt 0 ] && [ "$veth_tx" -ge "$app_sent" ] && [ "$nic_rcvd" -gt 0 ] || { echo "FAIL: no RoCE traffic crossed the veth"; exit 1; }
+echo "PASS netreg"
