@@ -6,7 +6,8 @@
 # RDMA READ, reads the rings by RDMA READ over the wire and sends batches to the collector by RDMA
 # WRITE_WITH_IMM. Checks: the exact accounting identity at the NIC and in the collector, every kept
 # span stored verbatim (SQLite and OTLP), both regions registered over the network, none refused, no
-# RDMA error, and RoCE packets really crossed the veth.
+# RDMA error, and RoCE packets really crossed the veth. Before that, a hostile peer (tests/rxe/
+# netreg_peer.c) tries four bad registrations: each must be refused, counted and logged.
 #
 # Why not two network namespaces: the VM's kernel (Debian 12, 6.1) creates rdma_rxe's UDP tunnel
 # socket (port 4791) in the initial namespace only, so an rxe device on a veth end moved into
@@ -40,6 +41,29 @@ ip rule add pref 21 from $NIC_IP lookup 78
 rdma link add rxenic type rxe netdev dftnic
 rdma link add rxeapp type rxe netdev dftapp
 
+# 1. hostile peers, against a daemon of their own: each attempt is refused (counted, logged), none
+#    becomes a region, and the daemon stays up
+W=$(mktemp -d)
+trap 'kill -9 $(jobs -p) 2>/dev/null || true; rm -rf "$W"' EXIT
+"$BIN/difftrace-nic" --no-huge --no-pci -m 256 -l 0-1 --file-prefix=netreg-hostile --log-level='*:error' -- \
+  --socket "$W/nic.sock" --collector 127.0.0.1:9 --ingest rdma-read --rdma-ingest-bind "$NIC_IP:0" \
+  --net-listen "$NIC_IP:$PORT" --stats-json "$W/nic.json" --ready-file "$W/ready" > "$W/nic.log" 2>&1 &
+NICPID=$!
+for _ in $(seq 300); do [ -s "$W/ready" ] && break; sleep 0.1; done
+[ -s "$W/ready" ] || { cat "$W/nic.log"; echo "FAIL: difftrace-nic did not start"; exit 1; }
+for c in garbage noflag short-mr bad-header; do
+  "$BIN/netreg_peer" --nic "$NIC_IP:$PORT" --bind "$APP_IP" --case $c || { cat "$W/nic.log"; echo "FAIL: hostile case $c"; exit 1; }
+done
+kill -TERM $NICPID; nrc=0; wait $NICPID || nrc=$?
+cat "$W/nic.log"
+[ "$nrc" = 0 ] || { echo "FAIL: difftrace-nic exited $nrc after the hostile peers"; exit 1; }
+ctr() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$W/nic.json" "$1"; }
+[ "$(ctr regions_refused)" = 4 ] && [ "$(ctr regions_attached)" = 0 ] && [ "$(ctr regions_net)" = 0 ] ||
+  { echo "FAIL: hostile peers: regions_refused=$(ctr regions_refused) regions_attached=$(ctr regions_attached), want 4 and 0"; exit 1; }
+grep -q "network registration from $APP_IP refused" "$W/nic.log" || { echo "FAIL: no refusal was logged"; exit 1; }
+echo "netreg: 4 hostile registrations refused, counted and logged"
+
+# 2. the real thing: two traced apps registered over the network, exact accounting
 pkts() { cat /sys/class/infiniband/$1/ports/1/hw_counters/$2; }
 app_sent0=$(pkts rxeapp sent_pkts); nic_rcvd0=$(pkts rxenic rcvd_pkts); veth_tx0=$(cat /sys/class/net/dftapp/statistics/tx_packets)
 python3 "$HERE/../integration/test_pipeline.py" --bindir "$BIN" --scenario exact --transport rdma \
