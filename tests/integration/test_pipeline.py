@@ -243,9 +243,10 @@ def main():
     elif a.ingest == "rdma-read":
         nic_args += ["--rdma-ingest-bind", f"{a.host}:0"]  # any free port: the registration reply names it
     if a.net_nic:
-        check(a.ingest == "rdma-read" and a.scenario == "exact", "--net-nic goes with --ingest rdma-read, exact")
+        check(a.ingest == "rdma-read" and a.scenario in ("exact", "late"),
+              "--net-nic goes with --ingest rdma-read and the exact or late scenario")
         nic_args += ["--net-listen", a.net_nic]
-        NET_REGIONS = 2
+        NET_REGIONS = 2 if a.scenario == "exact" else 1
     with Pipeline(a.bindir, lcores=a.lcores, keep=a.keep, transport=a.transport, host=a.host,
                   nic_args=nic_args, eal_args=eal_args) as p:
         if a.net_nic:

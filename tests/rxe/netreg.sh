@@ -68,6 +68,10 @@ pkts() { cat /sys/class/infiniband/$1/ports/1/hw_counters/$2; }
 app_sent0=$(pkts rxeapp sent_pkts); nic_rcvd0=$(pkts rxenic rcvd_pkts); veth_tx0=$(cat /sys/class/net/dftapp/statistics/tx_packets)
 python3 "$HERE/../integration/test_pipeline.py" --bindir "$BIN" --scenario exact --transport rdma \
   --ingest rdma-read --host "$NIC_IP" --net-nic "$NIC_IP:$PORT" --net-bind "$APP_IP"
+# 3. no daemon yet: the app never waits, its full rings drop (counted), it registers over the network
+#    once the daemon is up, and the accounting still closes
+python3 "$HERE/../integration/test_pipeline.py" --bindir "$BIN" --scenario late --transport rdma \
+  --ingest rdma-read --host "$NIC_IP" --net-nic "$NIC_IP:$PORT" --net-bind "$APP_IP"
 app_sent=$(( $(pkts rxeapp sent_pkts) - app_sent0 )); nic_rcvd=$(( $(pkts rxenic rcvd_pkts) - nic_rcvd0 ))
 veth_tx=$(( $(cat /sys/class/net/dftapp/statistics/tx_packets) - veth_tx0 ))
 echo "netreg: the app side's rxe sent $app_sent RoCE packets ($veth_tx frames left its veth end); the NIC side's rxe received $nic_rcvd"
