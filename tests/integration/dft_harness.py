@@ -46,7 +46,12 @@ def run_checked(p, name, fn, *args):
     return 0
 
 
-def wait_for_file(path, proc, what, timeout=30.0):
+# seconds a daemon may take to be ready: EAL init under ASan in a TCG VM can take longer than the default
+READY_S = float(os.environ.get("DFT_IT_READY_S", "30"))
+
+
+def wait_for_file(path, proc, what, timeout=None):
+    timeout = timeout or READY_S
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if os.path.exists(path) and os.path.getsize(path) > 0:

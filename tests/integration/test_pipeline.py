@@ -23,6 +23,7 @@ from dft_harness import LOST_KEYS, Pipeline, accounting, check, run_checked  # n
 TICK_TOLERANCE_NS = 200_000_000  # tick-converted times vs the app's own clock reads
 INGEST = "mmap"
 NET_REGIONS = None  # --net-nic: how many regions must have registered over the network
+APP_EXTRA = {}      # options every app run gets
 
 
 def load_manifest(path):
@@ -39,7 +40,7 @@ def load_manifest(path):
 def run_app(p, app, name, **kw):
     manifest = p.path(f"{name}.manifest.jsonl")
     args = [app, "--manifest", manifest, "--component", name]
-    for k, v in kw.items():
+    for k, v in {**APP_EXTRA, **kw}.items():
         args += ["--" + k.replace("_", "-"), str(v)]
     out = p.run_app(args)
     summary = json.loads(out.strip().splitlines()[-1])
@@ -234,7 +235,7 @@ def main():
                          "an empty tmpfs (needs --ingest rdma-read, root)")
     ap.add_argument("--net-bind", metavar="ADDR", help="with --net-nic: the apps' DFT_NIC_BIND")
     a = ap.parse_args()
-    global INGEST, NET_REGIONS
+    global INGEST, NET_REGIONS, APP_EXTRA
     INGEST = a.ingest
     app = os.path.join(a.bindir, "dft_testapp")
     nic_args, eal_args = ["--ingest", a.ingest], []
@@ -247,6 +248,9 @@ def main():
               "--net-nic goes with --ingest rdma-read and the exact or late scenario")
         nic_args += ["--net-listen", a.net_nic]
         NET_REGIONS = 2 if a.scenario == "exact" else 1
+        # dft_fini waits only as long as the rings take to drain; under ASan in a TCG VM the first
+        # registration over the network can take longer than the default 10 s
+        APP_EXTRA["fini_ms"] = 60000
     with Pipeline(a.bindir, lcores=a.lcores, keep=a.keep, transport=a.transport, host=a.host,
                   nic_args=nic_args, eal_args=eal_args) as p:
         if a.net_nic:

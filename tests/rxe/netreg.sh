@@ -18,6 +18,7 @@ set -euo pipefail
 BIN=${1:?usage: netreg.sh BINDIR}
 [ -n "${DFT_IN_VM:-}" ] || { echo "run me inside scripts/rxe-vm.sh"; exit 2; }
 HERE=$(cd "$(dirname "$0")" && pwd)
+export DFT_IT_READY_S=${DFT_IT_READY_S:-120} # daemons under ASan in a TCG VM start slowly
 NIC_IP=10.77.0.1 APP_IP=10.77.0.2 PORT=7475
 
 ip link add dftnic type veth peer name dftapp
@@ -49,7 +50,7 @@ trap 'kill -9 $(jobs -p) 2>/dev/null || true; rm -rf "$W"' EXIT
   --socket "$W/nic.sock" --collector 127.0.0.1:9 --ingest rdma-read --rdma-ingest-bind "$NIC_IP:0" \
   --net-listen "$NIC_IP:$PORT" --stats-json "$W/nic.json" --ready-file "$W/ready" > "$W/nic.log" 2>&1 &
 NICPID=$!
-for _ in $(seq 300); do [ -s "$W/ready" ] && break; sleep 0.1; done
+for _ in $(seq 1200); do [ -s "$W/ready" ] && break; sleep 0.1; done
 [ -s "$W/ready" ] || { cat "$W/nic.log"; echo "FAIL: difftrace-nic did not start"; exit 1; }
 for c in garbage noflag short-mr bad-header; do
   "$BIN/netreg_peer" --nic "$NIC_IP:$PORT" --bind "$APP_IP" --case $c || { cat "$W/nic.log"; echo "FAIL: hostile case $c"; exit 1; }
