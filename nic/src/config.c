@@ -73,6 +73,7 @@ static const struct key keys[] = {
 	{"ingest", "socket", K_SPECIAL, 0, 0, "", "Unix socket hosts register their regions on"},
 	{"ingest", "backend", K_SPECIAL, 0, 0, "mmap", "how slots are read out of a region"},
 	{"ingest", "rdma_bind", K_SPECIAL, 0, 0, "", "rdma-read: ADDR:PORT hosts connect their MR to"},
+	{"ingest", "listen", K_SPECIAL, 0, 0, "", "rdma-read: ADDR:PORT hosts on other machines register on (rdma_cm)"},
 	{"ingest", "busy_poll", K_BOOL, 0, 0, "false", "never sleep when idle"},
 	{"ingest", "evict", K_BOOL, 0, 0, "true", "mmap: evict a slot's lines from this core's cache once read"},
 };
@@ -101,6 +102,7 @@ void dft_nic_usage(const char *prog)
 	       "  --rdma-bind ADDR           rdma: local address picking the device     [transport] rdma_bind\n"
 	       "  --ingest NAME              mmap, dmadev (EAL --vdev=dma_skeleton), rdma-read [ingest] backend\n"
 	       "  --rdma-ingest-bind A:P     rdma-read: where hosts connect their MR       [ingest] rdma_bind\n"
+	       "  --net-listen A:P           rdma-read: network registration (rdma_cm)       [ingest] listen\n"
 	       "  --sender-id HEX            64-bit sender id (default: random)         [transport] sender_id\n"
 	       "  --batch-spans N            spans per batch (default 256)                    [batch] spans\n"
 	       "  --flush-us N               close a non-empty batch after N us (default 1000) [batch] flush_us\n"
@@ -221,6 +223,19 @@ static int set_special(struct dft_nic_config *cfg, const struct key *k, const ch
 		if (snprintf(buf, sizeof(buf), "%s", v) >= (int)sizeof(buf) || dft_parse_hostport(buf, 0, &host, &port))
 			return why_set(why, wl, "expected ADDR:PORT (port 0: any free one), got '%s'", v);
 		snprintf(cfg->rdma_ingest_bind, sizeof(cfg->rdma_ingest_bind), "%s", v);
+		return 0;
+	}
+	if (!strcmp(k->name, "listen")) {
+		char buf[sizeof(cfg->net_listen)];
+		const char *host;
+		uint16_t port;
+
+#ifndef DFT_HAVE_RDMA
+		return why_set(why, wl, "network registration needs a build with libibverbs and librdmacm");
+#endif
+		if (snprintf(buf, sizeof(buf), "%s", v) >= (int)sizeof(buf) || dft_parse_hostport(buf, 1, &host, &port))
+			return why_set(why, wl, "expected ADDR:PORT (a fixed port: hosts are configured with it), got '%s'", v);
+		snprintf(cfg->net_listen, sizeof(cfg->net_listen), "%s", v);
 		return 0;
 	}
 	if (!strcmp(k->name, "collector"))
@@ -484,6 +499,7 @@ static const struct opt_alias {
 	{"rdma-bind", "transport", "rdma_bind", NULL},
 	{"ingest", "ingest", "backend", NULL},
 	{"rdma-ingest-bind", "ingest", "rdma_bind", NULL},
+	{"net-listen", "ingest", "listen", NULL},
 	{"batch-spans", "batch", "spans", NULL},
 	{"flush-us", "batch", "flush_us", NULL},
 	{"backlog", "batch", "backlog", NULL},
@@ -579,6 +595,11 @@ int dft_nic_config_parse(struct dft_nic_config *cfg, int argc, char **argv)
 	}
 	if (!strcmp(cfg->ingest, "rdma-read") && !cfg->rdma_ingest_bind[0]) {
 		fprintf(stderr, "difftrace-nic: --ingest rdma-read needs --rdma-ingest-bind ADDR:PORT (or [ingest] rdma_bind)\n");
+		return -EINVAL;
+	}
+	if (cfg->net_listen[0] && strcmp(cfg->ingest, "rdma-read")) {
+		fprintf(stderr, "difftrace-nic: --net-listen (network registration) needs --ingest rdma-read: a region "
+			"registered over the network is reached by RDMA READ only\n");
 		return -EINVAL;
 	}
 	while (cfg->sender_id == 0)

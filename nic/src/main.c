@@ -25,6 +25,9 @@
 #include "ctx.h"
 #include "log.h"
 #include "dft/reg.h"
+#ifdef DFT_HAVE_RDMA
+#include "reg_net.h"
+#endif
 
 #define CTL_RING_SIZE 1024u
 #define BATCH_RING_SIZE 64u
@@ -37,6 +40,9 @@ struct main_state {
 	struct dft_nic_ctx ctx;
 	struct dft_nic_config cfg;
 	struct dft_reg_server *reg;
+#ifdef DFT_HAVE_RDMA
+	struct dft_reg_net *net; /* --net-listen: registration over the network, or NULL */
+#endif
 	const struct dft_tx_ops *txo;
 	struct dft_tx *tx;
 	uint64_t seq;
@@ -193,6 +199,10 @@ static int main_step(struct main_state *ms, bool accept_regions)
 
 	if (accept_regions && rte_rdtsc() >= ms->next_reg_poll) {
 		work += dft_reg_server_poll(ms->reg, on_attach, on_detach, ms);
+#ifdef DFT_HAVE_RDMA
+		if (ms->net)
+			work += dft_reg_net_poll(ms->net, on_attach, on_detach, ms);
+#endif
 		ms->next_reg_poll = rte_rdtsc() + rte_get_tsc_hz() / 1000;
 	}
 	n = rte_ring_sc_dequeue_burst(ctx->ctl_to_main, objs, 16, NULL);
@@ -394,6 +404,15 @@ int main(int argc, char **argv)
 			goto destroy_reg;
 		}
 	}
+	if (ms.cfg.net_listen[0]) {
+		rc = dft_reg_net_create(ms.cfg.net_listen, &ms.net);
+		if (rc) {
+			fprintf(stderr, "difftrace-nic: --net-listen %s: %s%s\n", ms.cfg.net_listen, strerror(-rc),
+				rc == -ENODEV ? " (no RDMA device has that address)" : "");
+			rc = 1;
+			goto destroy_reg;
+		}
+	}
 #endif
 	dft_tenants_publish(&ms.cfg.tenants);
 	rc = dft_nic_telemetry_register();
@@ -432,6 +451,9 @@ destroy_reg:
 	dft_reg_server_destroy(ms.reg);
 	while (ms.n_live)
 		forget_region(&ms, ms.live[0]);
+#ifdef DFT_HAVE_RDMA
+	dft_reg_net_destroy(ms.net); /* after the regions: each frees its own connection */
+#endif
 destroy_tx:
 	dft_tenant_ledger_fini(&ms.ledger);
 	ms.txo->destroy(ms.tx);

@@ -177,6 +177,7 @@ struct dft_nic_config {
 	char transport[DFT_NIC_TRANSPORT_MAX]; /* name of the dft_tx_ops to use ("tcp") */
 	char ingest[DFT_NIC_TRANSPORT_MAX];    /* name of the dft_ingest_ops ("mmap") */
 	char rdma_ingest_bind[256]; /* rdma-read: ADDR:PORT the daemon listens on for hosts' connections */
+	char net_listen[256]; /* rdma-read: ADDR:PORT hosts on other machines register on (reg_net.c) */
 	uint64_t sender_id;
 	uint32_t batch_spans;
 	uint32_t flush_us;
@@ -274,6 +275,7 @@ struct dft_nic_counters {
 	uint64_t disconnects;
 	uint64_t regions_attached;
 	uint64_t regions_refused;
+	uint64_t regions_net; /* of regions_attached: registered over the network (reg_net.c) */
 	uint64_t backlog_batches;
 };
 
@@ -343,10 +345,12 @@ struct dft_nic_ring_state {
 	uint64_t skip_until;   /* tsc: a corrupt ring is left alone until then */
 };
 
+struct dft_net_conn;
 struct dft_nic_region {
 	uint32_t id;
-	int fd;                /* the memfd (main owns it) */
+	int fd;                /* the memfd (main owns it); -1 when registered over the network */
 	int conn;              /* the host's registration connection (main owns it) */
+	struct dft_net_conn *net; /* registered over the network (reg_net.c, main owns it), else NULL */
 	void *base;
 	struct dft_region_geom g;
 	/* worker-owned from ATTACH to DETACHED */

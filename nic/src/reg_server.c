@@ -22,6 +22,9 @@
 
 #include "dft/reg.h"
 #include "nic.h"
+#ifdef DFT_HAVE_RDMA
+#include "reg_net.h"
+#endif
 
 #define MAX_CONNS DFT_NIC_MAX_REGIONS
 
@@ -96,6 +99,9 @@ void dft_region_free(struct dft_nic_region *r)
 		munmap(r->base, r->g.map_len);
 	if (r->fd >= 0)
 		close(r->fd);
+#ifdef DFT_HAVE_RDMA
+	dft_net_conn_free(r->net); /* registered over the network: its connection goes with it */
+#endif
 	free(r);
 }
 

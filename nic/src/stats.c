@@ -21,7 +21,7 @@ bool dft_nic_tx_ready;
 	X(produced) X(reported) X(filtered) X(lost_ring_full) X(lost_no_ring) X(lost_invalid) X(lost_backlog_full) \
 	X(lost_transport) X(lost_hold_overflow) X(batches_built) X(batches_admitted) X(batches_sent)               \
 	X(batches_acked) X(backlog_batches) X(ring_corrupt) X(connects) X(connect_failures) X(disconnects) X(regions_attached)          \
-	X(regions_refused) X(regions_retired) X(held) X(hold_timeouts) X(hold_root_drops) X(hold_released)           \
+	X(regions_refused) X(regions_net) X(regions_retired) X(held) X(hold_timeouts) X(hold_root_drops) X(hold_released)           \
 	X(anomalous_evicted) X(hold_path_drops) X(hold_want_full) X(hold_extended) X(names_full) X(prof_keys_full)                  \
 	X(children_evicted) X(prof_clock_resets) X(span_clock_jumps) X(profiles_built) X(profiles_dropped)          \
 	X(metrics_torn) X(metrics_bad) X(dma_copies) X(dma_errors) X(rdma_reads) X(rdma_writes) X(rdma_errors)      \

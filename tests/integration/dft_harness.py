@@ -46,7 +46,12 @@ def run_checked(p, name, fn, *args):
     return 0
 
 
-def wait_for_file(path, proc, what, timeout=30.0):
+# seconds a daemon may take to be ready: EAL init under ASan in a TCG VM can take longer than the default
+READY_S = float(os.environ.get("DFT_IT_READY_S", "30"))
+
+
+def wait_for_file(path, proc, what, timeout=None):
+    timeout = timeout or READY_S
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if os.path.exists(path) and os.path.getsize(path) > 0:
@@ -99,6 +104,8 @@ class Pipeline:
         self.collector = None
         self.nic = None
         self.port = None
+        self.app_prefix = []   # argv the apps run under (e.g. a private mount namespace)
+        self.app_env_extra = {}
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -139,10 +146,12 @@ class Pipeline:
     def app_env(self):
         env = dict(os.environ)
         env["DFT_SOCKET"] = self.socket
+        env.update(self.app_env_extra)
         return env
 
     def run_app(self, args, timeout=300):
-        r = subprocess.run(args, env=self.app_env(), capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(self.app_prefix + list(args), env=self.app_env(), capture_output=True, text=True,
+                           timeout=timeout)
         if r.returncode != 0:
             raise HarnessError(f"{args[0]} exited {r.returncode}: {r.stderr.strip()}")
         return r.stdout
