@@ -8,7 +8,10 @@
  *                  to the real difftrace-collector) in a background thread of this process, as an
  *                  OpenTelemetry SDK's batch span processor and exporter would run (hostrep.c);
  *   lttng          an LTTng-UST tracepoint with the same payload, in a session this program starts
- *                  (discard mode), run in a child process (dft-bench-host-lttng).
+ *                  (discard mode), run in a child process (dft-bench-host-lttng);
+ *   otel_go        the OpenTelemetry Go SDK (1.1.0) with its BatchSpanProcessor and an exporter that
+ *                  protobuf-encodes OTLP and writes it to a socket, same payload, a child process
+ *                  pinned to the application's CPU (dft-bench-otel-go, bench/otel-go/main.go).
  * For 1 and 2 producer threads: min/median/p99 ns per span on the application thread, spans/s per
  * thread, and application CPU per span (getrusage of the whole process: for host_reporting that
  * includes its background thread). Loss is counted for each: ring-full drops, events LTTng discarded.
@@ -59,7 +62,7 @@ static double tick_read_ns(double ticks_per_ns)
 }
 
 struct opts {
-	bool json, no_lttng, no_hostrep, no_difftrace, no_same_core, busy_poll;
+	bool json, no_lttng, no_hostrep, no_difftrace, no_same_core, busy_poll, no_otel;
 	unsigned rounds, warm, batch, ring_slots, lttng_pace_ns;
 	unsigned nthreads[4], n_nthreads;
 	enum dft_component_kind kind;
@@ -290,24 +293,112 @@ out:
 	return rc;
 }
 
+/* ---- the OpenTelemetry Go SDK (dft-bench-otel-go): its JSON object and the figures used here */
+struct otel_result {
+	bool have;
+	double ns_min, ns_median, ns_p99, app_cpu_ns_per_span;
+	char json[2048]; /* its object as printed, embedded in ours */
+};
+
+static double json_double(const char *buf, const char *key, bool *ok)
+{
+	char pat[96];
+	const char *p;
+	char *end;
+	double v;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(buf, pat);
+	if (!p) {
+		*ok = false;
+		return 0;
+	}
+	v = strtod(p + strlen(pat), &end);
+	if (end == p + strlen(pat))
+		*ok = false;
+	return v;
+}
+
+/* Run dft-bench-otel-go (one producer on the app's CPU, the sink on the NIC's); r->have, or a reason in
+ * *skip when the binary is missing or fails. */
+static void bench_otel(const struct opts *o, struct otel_result *r, const char **skip)
+{
+	char exe[PATH_MAX + 32], rounds[16], batch[16], app[16], sink[16];
+	int pfd[2], st;
+	size_t n = 0;
+	ssize_t got;
+	pid_t pid;
+	bool ok = true;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(exe, sizeof(exe), "%s/dft-bench-otel-go", o->bindir);
+	if (access(exe, X_OK)) {
+		*skip = "dft-bench-otel-go not built (scripts/setup-deps.sh --bench installs Go and the SDK)";
+		return;
+	}
+	snprintf(rounds, sizeof(rounds), "%u", o->rounds);
+	snprintf(batch, sizeof(batch), "%u", o->batch);
+	snprintf(app, sizeof(app), "%d", o->app_cpu);
+	snprintf(sink, sizeof(sink), "%d", o->nic_cpu);
+	if (pipe(pfd)) {
+		*skip = "pipe failed";
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		close(pfd[1]);
+		execl(exe, exe, "-rounds", rounds, "-batch", batch, "-app-cpu", app, "-sink-cpu", sink, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	if (pid < 0) {
+		close(pfd[0]);
+		*skip = "fork failed";
+		return;
+	}
+	while (n < sizeof(r->json) - 1 && (got = read(pfd[0], r->json + n, sizeof(r->json) - 1 - n)) > 0)
+		n += (size_t)got;
+	close(pfd[0]);
+	r->json[n] = '\0';
+	while (n && (r->json[n - 1] == '\n' || r->json[n - 1] == ' '))
+		r->json[--n] = '\0';
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) || n == 0 || r->json[0] != '{') {
+		*skip = "dft-bench-otel-go failed";
+		return;
+	}
+	r->ns_min = json_double(r->json, "ns_min", &ok);
+	r->ns_median = json_double(r->json, "ns_median", &ok);
+	r->ns_p99 = json_double(r->json, "ns_p99", &ok);
+	r->app_cpu_ns_per_span = json_double(r->json, "app_cpu_ns_per_span", &ok);
+	if (!ok) {
+		*skip = "dft-bench-otel-go printed no figures";
+		return;
+	}
+	r->have = true;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: dft-bench-host [--json] [--quick] [--rounds N] [--batch N] [--threads 1,2] [--kind function|platform]\n"
 		"                      [--ring-slots N] [--app-cpu N] [--nic-cpu N] [--no-busy-poll] [--lttng-pace-ns N]\n"
-		"                      [--no-lttng] [--no-host-reporting] [--no-difftrace] [--no-same-core] [--bindir DIR]\n"
+		"                      [--no-lttng] [--no-host-reporting] [--no-difftrace] [--no-same-core] [--no-otel]\n"
+		"                      [--bindir DIR]\n"
 		"  --rounds N        timed rounds per system and thread count (default 2000; --quick: 300)\n"
 		"  --batch N         spans per timed round (default 1000)\n"
 		"  --kind K          the app's component kind: function (default: every span is reported) or\n"
 		"                    platform (the filter leaves normal spans out)\n"
 		"  --lttng-pace-ns N LTTng: sleep N ns per event of a round after it, so the consumer keeps up (500)\n"
-		"  --no-same-core    skip the second difftrace run with the daemon on the app's CPU (no busy-poll)\n");
+		"  --no-same-core    skip the second difftrace run with the daemon on the app's CPU (no busy-poll)\n"
+		"  --no-otel         skip the OpenTelemetry Go SDK (dft-bench-otel-go, 1 producer)\n");
 }
 
 static int parse(int argc, char **argv, struct opts *o)
 {
 	enum { O_ROUNDS = 256, O_BATCH, O_THREADS, O_KIND, O_RING, O_APP, O_NIC, O_NOBUSY, O_PACE, O_NOLTTNG,
-	       O_NOHR, O_NODT, O_NOSC, O_BINDIR, O_QUICK, O_JSON, O_HELP };
+	       O_NOHR, O_NODT, O_NOSC, O_NOOTEL, O_BINDIR, O_QUICK, O_JSON, O_HELP };
 	static const struct option lo[] = {
 		{"json", no_argument, NULL, O_JSON},          {"quick", no_argument, NULL, O_QUICK},
 		{"rounds", required_argument, NULL, O_ROUNDS}, {"batch", required_argument, NULL, O_BATCH},
@@ -317,7 +408,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"lttng-pace-ns", required_argument, NULL, O_PACE}, {"no-lttng", no_argument, NULL, O_NOLTTNG},
 		{"no-host-reporting", no_argument, NULL, O_NOHR}, {"no-difftrace", no_argument, NULL, O_NODT},
 		{"bindir", required_argument, NULL, O_BINDIR}, {"help", no_argument, NULL, O_HELP},
-		{"no-same-core", no_argument, NULL, O_NOSC},
+		{"no-same-core", no_argument, NULL, O_NOSC}, {"no-otel", no_argument, NULL, O_NOOTEL},
 		{NULL, 0, NULL, 0}};
 	int c, ncpu = dft_bench_ncpus();
 
@@ -374,6 +465,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case O_NOHR: o->no_hostrep = true; break;
 		case O_NODT: o->no_difftrace = true; break;
 		case O_NOSC: o->no_same_core = true; break;
+		case O_NOOTEL: o->no_otel = true; break;
 		case O_BINDIR: snprintf(o->bindir, sizeof(o->bindir), "%s", optarg); break;
 		case O_HELP: usage(stdout); return 1;
 		default: goto bad;
@@ -421,7 +513,8 @@ int main(int argc, char **argv)
 	int64_t nic[8] = {-1, -1, -1, -1, -1, -1, -1, -1}, nic_sc[8];
 	struct opts o;
 	int rc = parse(argc, argv, &o);
-	const char *lttng_skip = NULL;
+	const char *lttng_skip = NULL, *otel_skip = NULL;
+	static struct otel_result ot;
 	double tick_ns;
 
 	if (rc)
@@ -464,6 +557,11 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (o.no_otel)
+		otel_skip = "disabled by --no-otel";
+	else
+		bench_otel(&o, &ot, &otel_skip);
+
 	if (o.json) {
 		FILE *f = stdout;
 
@@ -493,6 +591,20 @@ int main(int argc, char **argv)
 		dft_bench_json_num(f, "host_reporting_vs_offloaded_cpu_ratio",
 				   ratio(hr[0].app_cpu_ns_per_span, dt[0].app_cpu_ns_per_span), hr[0].have && dt[0].have,
 				   true);
+		dft_bench_json_num(f, "otel_go_ns_min", ot.ns_min, ot.have, true);
+		dft_bench_json_num(f, "otel_go_ns_median", ot.ns_median, ot.have, true);
+		dft_bench_json_num(f, "otel_go_ns_p99", ot.ns_p99, ot.have, true);
+		dft_bench_json_num(f, "otel_go_app_cpu_ns_per_span", ot.app_cpu_ns_per_span, ot.have, true);
+		dft_bench_json_num(f, "otel_go_vs_offloaded_cpu_ratio",
+				   ratio(ot.app_cpu_ns_per_span, dt[0].app_cpu_ns_per_span), ot.have && dt[0].have, true);
+		dft_bench_json_num(f, "otel_go_vs_difftrace_median_ratio", ratio(ot.ns_median, dt[0].d.median),
+				   ot.have && dt[0].have, true);
+		fprintf(f, ",\"otel_go\":%s", ot.have ? ot.json : "null");
+		fprintf(f, ",\"otel_go_skipped\":");
+		if (otel_skip)
+			fprintf(f, "\"%s\"", otel_skip);
+		else
+			fprintf(f, "null");
 		fprintf(f, ",\"lttng_skipped\":");
 		if (lttng_skip)
 			fprintf(f, "\"%s\"", lttng_skip);
@@ -545,6 +657,11 @@ int main(int argc, char **argv)
 			       (unsigned long long)r->drops, (unsigned long long)r->lost);
 		}
 	}
+	if (ot.have)
+		printf("%-16s %3u %9.1f %9.1f %9.1f %12.0f %12.1f\n", "otel-go-sdk", 1u, ot.ns_min, ot.ns_median, ot.ns_p99,
+		       ot.ns_median > 0 ? 1e9 / ot.ns_median : 0, ot.app_cpu_ns_per_span);
+	else
+		printf("otel-go-sdk skipped: %s\n", otel_skip);
 	if (lttng_skip)
 		printf("lttng-ust skipped: %s\n", lttng_skip);
 	printf("one tick-counter read: %.1f ns (a span takes two)\n", tick_ns);
@@ -553,5 +670,8 @@ int main(int argc, char **argv)
 	if (dt[0].have && hr[0].have)
 		printf("host-reporting / offloaded app cpu per span: %.1fx\n",
 		       ratio(hr[0].app_cpu_ns_per_span, dt[0].app_cpu_ns_per_span));
+	if (dt[0].have && ot.have)
+		printf("otel-go-sdk / offloaded app cpu per span: %.1fx\n",
+		       ratio(ot.app_cpu_ns_per_span, dt[0].app_cpu_ns_per_span));
 	return 0;
 }
