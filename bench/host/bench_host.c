@@ -3,7 +3,9 @@
  * dft-bench-host: the application-side cost of one span (begin, two attributes, end, with a parent
  * context), side by side in one run:
  *   difftrace      libdifftrace, the real difftrace-nic attached and draining on its own core
- *                  (the NIC half offloaded; the daemon is another process);
+ *                  (the NIC half offloaded; the daemon is another process); and "difftrace_tick",
+ *                  the same span begun at the tick the previous one ended at (dft_tick,
+ *                  dft_span_begin_tick, dft_span_end_tick: one tick read per span; 1 thread);
  *   host_reporting the same library, with the NIC's pipeline (validate, filter, protobuf batch, TCP
  *                  to the real difftrace-collector) in a background thread of this process, as an
  *                  OpenTelemetry SDK's batch span processor and exporter would run (hostrep.c);
@@ -90,6 +92,7 @@ struct worker {
 	unsigned rounds, warm, batch;
 	uint64_t room_limit;
 	int cpu;
+	bool chain; /* one tick read per span: dft_span_begin_tick at the previous span's end tick */
 	uint16_t op, k1, k2;
 	struct dft_ctx parent;
 	struct dft_bench_thread_res res;
@@ -114,6 +117,20 @@ static void *produce(void *arg)
 
 	dft_bench_pin(w->cpu);
 	pthread_barrier_wait(&barrier);
+	if (w->chain) {
+		uint64_t t = dft_tick();
+
+		DFT_BENCH_ROUNDS(&w->res, w->rounds, w->warm, w->batch, tick_per_ns, wait_room(w->room_limit), {
+			struct dft_span sp;
+
+			dft_span_begin_tick(&sp, w->op, &w->parent, t);
+			dft_span_set_attr(&sp, w->k1, (int64_t)i);
+			dft_span_set_attr(&sp, w->k2, 42);
+			t = dft_tick();
+			dft_span_end_tick(&sp, t);
+		});
+		return NULL;
+	}
 	DFT_BENCH_ROUNDS(&w->res, w->rounds, w->warm, w->batch, tick_per_ns, wait_room(w->room_limit), {
 		struct dft_span sp;
 
@@ -141,7 +158,8 @@ static bool hostrep_drained(void *arg)
 }
 
 /* Run `threads` producers, wait for the consumer to finish, fill r. */
-static int run_producers(const struct opts *o, unsigned threads, drained_fn drained, void *darg, struct result *r)
+static int run_producers(const struct opts *o, unsigned threads, bool chain, drained_fn drained, void *darg,
+			 struct result *r)
 {
 	struct worker w[MAX_THREADS];
 	struct dft_host_stats s0, s1;
@@ -164,7 +182,7 @@ static int run_producers(const struct opts *o, unsigned threads, drained_fn drai
 	cpu0 = dft_bench_cpu_ns_self();
 	for (unsigned t = 0; t < threads; t++) {
 		w[t] = (struct worker){.rounds = o->rounds, .warm = o->warm, .batch = o->batch, .cpu = o->app_cpu,
-				       .op = op, .k1 = k1, .k2 = k2, .parent = parent};
+				       .chain = chain, .op = op, .k1 = k1, .k2 = k2, .parent = parent};
 		/* every ring has room for its next round when the total pending leaves it */
 		w[t].room_limit = o->ring_slots - (uint64_t)o->batch * threads;
 		w[t].res.samples = all + (size_t)t * o->rounds;
@@ -225,7 +243,8 @@ static int lib_init(const struct opts *o, const char *socket)
  * comes round to write them again, as with a DPU that reads host memory by DMA; with the daemon
  * on its own core (the emulation) every slot's two lines cross between cores twice.
  */
-static int bench_difftrace(const struct opts *o, bool same_core, struct result *res, int64_t nic[8])
+static int bench_difftrace(const struct opts *o, bool same_core, struct result *res, struct result *chained,
+			   int64_t nic[8])
 {
 	struct dft_bench_daemon_opts dop = {.bindir = o->bindir, .nic_cpu = same_core ? o->app_cpu : o->nic_cpu,
 					    .busy_poll = same_core ? false : o->busy_poll, .hold = false,
@@ -244,7 +263,7 @@ static int bench_difftrace(const struct opts *o, bool same_core, struct result *
 		int64_t before[8], after[8];
 
 		dft_bench_nic_counters(&d, keys, before, 8);
-		rc = run_producers(o, o->nthreads[k], ring_drained, NULL, &res[k]);
+		rc = run_producers(o, o->nthreads[k], false, ring_drained, NULL, &res[k]);
 		dft_bench_sleep_us(50000); /* the last batches reach the transport (or the backlog limit) */
 		dft_bench_nic_counters(&d, keys, after, 8);
 		/* spans the daemon lost downstream (backlog full: the collector is slower; transport) */
@@ -252,6 +271,9 @@ static int bench_difftrace(const struct opts *o, bool same_core, struct result *
 			if (after[i] >= 0 && before[i] >= 0)
 				res[k].lost += (uint64_t)(after[i] - before[i]);
 	}
+	/* the same span with one tick read (the caller passes the previous span's end), 1 thread */
+	if (!rc && chained)
+		rc = run_producers(o, 1, true, ring_drained, NULL, chained);
 	dft_fini(5000);
 	dft_bench_daemons_stop(&d);
 	for (int k = 0; k < 8; k++)
@@ -282,7 +304,7 @@ static int bench_hostrep(const struct opts *o, struct result *res, struct dft_ho
 	if (rc)
 		goto out;
 	for (unsigned k = 0; k < o->n_nthreads && !rc; k++)
-		rc = run_producers(o, o->nthreads[k], hostrep_drained, h, &res[k]);
+		rc = run_producers(o, o->nthreads[k], false, hostrep_drained, h, &res[k]);
 	dft_fini(5000);
 	dft_hostrep_stats(h, hs);
 	for (unsigned k = 0; k < o->n_nthreads; k++)
@@ -507,7 +529,7 @@ static double ratio(double a, double b)
 
 int main(int argc, char **argv)
 {
-	struct result dt[4] = {0}, hr[4] = {0}, lt[4] = {0}, sc[4] = {0};
+	struct result dt[4] = {0}, hr[4] = {0}, lt[4] = {0}, sc[4] = {0}, ch = {0};
 	struct dft_hostrep_stats hs = {0};
 	struct dft_bench_lttng_info li = {0};
 	int64_t nic[8] = {-1, -1, -1, -1, -1, -1, -1, -1}, nic_sc[8];
@@ -522,11 +544,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	tick_per_ns = dft_bench_tick_per_ns();
 	tick_ns = tick_read_ns(tick_per_ns);
-	if (!o.no_difftrace && (rc = bench_difftrace(&o, false, dt, nic))) {
+	if (!o.no_difftrace && (rc = bench_difftrace(&o, false, dt, &ch, nic))) {
 		fprintf(stderr, "dft-bench-host: difftrace run failed: %s\n", strerror(-rc));
 		return 1;
 	}
-	if (!o.no_difftrace && !o.no_same_core && (rc = bench_difftrace(&o, true, sc, nic_sc))) {
+	if (!o.no_difftrace && !o.no_same_core && (rc = bench_difftrace(&o, true, sc, NULL, nic_sc))) {
 		fprintf(stderr, "dft-bench-host: difftrace same-core run failed: %s\n", strerror(-rc));
 		return 1;
 	}
@@ -573,6 +595,10 @@ int main(int argc, char **argv)
 		dft_bench_json_num(f, "difftrace_ns_min", dt[0].d.min, dt[0].have, true);
 		dft_bench_json_num(f, "difftrace_ns_median", dt[0].d.median, dt[0].have, true);
 		dft_bench_json_num(f, "difftrace_ns_p99", dt[0].d.p99, dt[0].have, true);
+		dft_bench_json_num(f, "difftrace_tick_ns_min", ch.d.min, ch.have, true);
+		dft_bench_json_num(f, "difftrace_tick_ns_median", ch.d.median, ch.have, true);
+		dft_bench_json_num(f, "difftrace_tick_ns_p99", ch.d.p99, ch.have, true);
+		dft_bench_json_num(f, "difftrace_tick_app_cpu_ns_per_span", ch.app_cpu_ns_per_span, ch.have, true);
 		dft_bench_json_num(f, "lttng_ns_min", lt[0].d.min, lt[0].have, true);
 		dft_bench_json_num(f, "lttng_ns_median", lt[0].d.median, lt[0].have, true);
 		dft_bench_json_num(f, "lttng_ns_p99", lt[0].d.p99, lt[0].have, true);
@@ -657,6 +683,10 @@ int main(int argc, char **argv)
 			       (unsigned long long)r->drops, (unsigned long long)r->lost);
 		}
 	}
+	if (ch.have)
+		printf("%-16s %3u %9.1f %9.1f %9.1f %12.0f %12.1f %10llu %10llu\n", "difftrace-tick", 1u, ch.d.min,
+		       ch.d.median, ch.d.p99, ch.d.median > 0 ? 1e9 / ch.d.median : 0, ch.app_cpu_ns_per_span,
+		       (unsigned long long)ch.drops, (unsigned long long)ch.lost);
 	if (ot.have)
 		printf("%-16s %3u %9.1f %9.1f %9.1f %12.0f %12.1f\n", "otel-go-sdk", 1u, ot.ns_min, ot.ns_median, ot.ns_p99,
 		       ot.ns_median > 0 ? 1e9 / ot.ns_median : 0, ot.app_cpu_ns_per_span);
