@@ -6,7 +6,8 @@
 #   scripts/setup-deps.sh --view     also chromium, which the view tests render pages in (best effort)
 #   scripts/setup-deps.sh --fuzz     also clang and its sanitizer/fuzzer runtime
 #   scripts/setup-deps.sh --bench    also what bench/run-all.sh needs (gnuplot for the plots, LTTng-UST and
-#                                    the OpenTelemetry Go SDK with Go and protobuf-go as dft-bench-host's peers)
+#                                    the OpenTelemetry Go SDK with Go and protobuf-go as dft-bench-host's peers,
+#                                    valgrind for bench/host/instr.sh)
 #   scripts/setup-deps.sh --all      everything
 set -euo pipefail
 
@@ -15,7 +16,7 @@ BASE=(build-essential cmake ninja-build pkg-config python3 git
       libibverbs-dev librdmacm-dev ibverbs-providers rdma-core libinih-dev libjansson-dev libmicrohttpd-dev)
 RXE=(qemu-system-x86 busybox-static cpio kmod iproute2 xz-utils ibverbs-utils rdmacm-utils perftest)
 FUZZ=(clang libclang-rt-14-dev)
-BENCH=(gnuplot-nox lttng-tools liblttng-ust-dev golang-go golang-opentelemetry-otel-dev golang-google-protobuf-dev)
+BENCH=(gnuplot-nox lttng-tools liblttng-ust-dev golang-go golang-opentelemetry-otel-dev golang-google-protobuf-dev valgrind)
 VIEW=(chromium)
 
 want=("${BASE[@]}")

@@ -160,6 +160,7 @@ def assemble(args):
     host, e2e = load(args.raw, "host"), load(args.raw, "e2e")
     nic = {"mmap": load(args.raw, "nic_mmap"), "dmadev": load(args.raw, "nic_dmadev")}
     col = load(args.raw, "collector")
+    instr = load(args.raw, "instr")
     notes = []
     try:
         with open(os.path.join(args.raw, "notes.txt")) as f:
@@ -181,6 +182,9 @@ def assemble(args):
         "otel_go_app_cpu_ns_per_span": h.get("otel_go_app_cpu_ns_per_span"),
         "otel_go_vs_offloaded_cpu_ratio": ratio(h.get("otel_go_app_cpu_ns_per_span"),
                                                 h.get("offloaded_app_cpu_ns_per_span")),
+        "span_instructions_per_span": ((instr or {}).get("variants", {}).get("child") or {}).get("instructions_per_span"),
+        "span_tick_instructions_per_span": ((instr or {}).get("variants", {}).get("chain") or {}).get("instructions_per_span"),
+        "difftrace_tick_ns_median": h.get("difftrace_tick_ns_median"),
         "nic_mmap_ingest_filter_spans_per_s": min(filt) if filt else None,
         "nic_mmap_ingest_validate_spans_per_s": nic_rate(nic["mmap"], "ingest_validate", 1),
         "nic_mmap_transport_spans_per_s": nic_rate(nic["mmap"], "transport", 1),
@@ -215,6 +219,7 @@ def assemble(args):
         "e2e_cdf_source": cdf_source,
         "nic": nic,
         "collector": col,
+        "instr": instr,
         "notes": notes,
     }
     tmp = args.out + ".tmp"
