@@ -7,8 +7,9 @@
 #   scripts/setup-deps.sh --clickhouse  also clickhouse-server and clickhouse-client (~106 MB), which the
 #                                    clickhouse tests start privately (best effort)
 #   scripts/setup-deps.sh --fuzz     also clang and its sanitizer/fuzzer runtime
-#   scripts/setup-deps.sh --bench    also what bench/run-all.sh needs (gnuplot for the plots, LTTng-UST as
-#                                    dft-bench-host's reference)
+#   scripts/setup-deps.sh --bench    also what bench/run-all.sh needs (gnuplot for the plots, LTTng-UST and
+#                                    the OpenTelemetry Go SDK with Go and protobuf-go as dft-bench-host's peers,
+#                                    valgrind for bench/host/instr.sh)
 #   scripts/setup-deps.sh --all      everything
 set -euo pipefail
 
@@ -18,7 +19,7 @@ BASE=(build-essential cmake ninja-build pkg-config python3 git
       libcurl4-openssl-dev)
 RXE=(qemu-system-x86 busybox-static cpio kmod iproute2 xz-utils ibverbs-utils rdmacm-utils perftest)
 FUZZ=(clang libclang-rt-14-dev)
-BENCH=(gnuplot-nox lttng-tools liblttng-ust-dev)
+BENCH=(gnuplot-nox lttng-tools liblttng-ust-dev golang-go golang-opentelemetry-otel-dev golang-google-protobuf-dev valgrind)
 VIEW=(chromium)
 CLICKHOUSE=(clickhouse-server clickhouse-client)
 

@@ -12,6 +12,13 @@
  * count of those held back, so a collector that is down for hours is visible without flooding.
  * The backlog is a ring of --backlog packed frames; a batch that finds it full is refused and the
  * caller counts its spans as lost_backlog_full.
+ *
+ * Cost per batch: on loopback (and any local peer) each send also runs the receiver's TCP input
+ * and its wake-up on this core, so the frames waiting to be sent go out together in one sendmsg
+ * (up to IOV_MAX_FRAMES) once TX_COALESCE of them wait or the oldest has waited TX_HOLD_US; while
+ * up, the socket is read for ACKs at most once per RX_EVERY_US unless the backlog is half full
+ * (a recv that finds nothing is a syscall per poll, and the main loop polls far more often than
+ * ACKs arrive).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -34,6 +42,10 @@
 #include "nic.h"
 
 #define FAIL_LOG_NS 10000000000ull
+#define IOV_MAX_FRAMES 32u
+#define RX_EVERY_US 20u
+#define TX_COALESCE 4u
+#define TX_HOLD_US 50u
 
 enum tx_state { TX_DOWN, TX_CONNECTING, TX_HELLO, TX_UP };
 
@@ -49,6 +61,10 @@ struct dft_tx {
 	uint8_t hello[DFT_FRAME_HDR_LEN + DFT_FRAME_ACK_LEN];
 	size_t hello_off;
 	struct dft_frame_rx rx;
+	uint64_t next_rx; /* tsc: when up, the next ACK read (earlier when the backlog fills) */
+	uint64_t rx_every; /* tsc ticks in RX_EVERY_US */
+	uint64_t tx_hold;  /* tsc ticks in TX_HOLD_US */
+	uint64_t unsent_since; /* tsc: admit of the oldest entry not yet begun to be sent */
 	struct dft_log_limit fail_log;
 };
 
@@ -63,6 +79,8 @@ static int tcp_create(const struct dft_nic_config *cfg, struct dft_tx **out)
 	t->fd = -1;
 	t->backoff_us = 10000;
 	t->fail_log.interval_ns = FAIL_LOG_NS;
+	t->rx_every = rte_get_tsc_hz() / 1000000 * RX_EVERY_US;
+	t->tx_hold = rte_get_tsc_hz() / 1000000 * TX_HOLD_US;
 	rc = dft_backlog_init(&t->bl, cfg->backlog + 1); /* +1: the final zero-span batch always has a place */
 	if (rc)
 		goto free_tx;
@@ -173,8 +191,52 @@ static int on_frame(void *arg, uint16_t type, const uint8_t *p, uint32_t len)
 	return 0;
 }
 
-/* Write what the socket takes: the rest of the HELLO, then backlog entries in order. */
-static int flush_out(struct dft_tx *t)
+/*
+ * Backlog entries from send_idx (the first from send_off) in one sendmsg, as many as the socket
+ * takes; advances send_idx/send_off. Returns the frames completed, or -errno.
+ */
+static int write_backlog(struct dft_tx *t)
+{
+	struct iovec iov[IOV_MAX_FRAMES];
+	struct msghdr mh = {.msg_iov = iov};
+	uint32_t n = t->bl.count - t->send_idx;
+	ssize_t w;
+	int done = 0;
+
+	if (n > IOV_MAX_FRAMES)
+		n = IOV_MAX_FRAMES;
+	for (uint32_t i = 0; i < n; i++) {
+		struct dft_backlog_entry *e = dft_backlog_at(&t->bl, t->send_idx + i);
+		size_t off = i ? 0 : t->send_off;
+
+		iov[i] = (struct iovec){.iov_base = e->buf + off, .iov_len = e->len - off};
+	}
+	mh.msg_iovlen = n;
+	do
+		w = sendmsg(t->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	while (w > 0) {
+		struct dft_backlog_entry *e = dft_backlog_at(&t->bl, t->send_idx);
+		size_t left = e->len - t->send_off;
+
+		if ((size_t)w < left) {
+			t->send_off += (size_t)w;
+			break;
+		}
+		w -= (ssize_t)left;
+		t->send_idx++;
+		t->send_off = 0;
+		done++;
+		dft_ctr_add(&dft_nic_ctr.batches_sent, 1);
+	}
+	return done;
+}
+
+/* Write what the socket takes: the rest of the HELLO, then backlog entries in order (when enough
+ * wait, or long enough: see the top of the file). */
+static int flush_out(struct dft_tx *t, uint64_t now)
 {
 	int work = 0;
 
@@ -186,19 +248,15 @@ static int flush_out(struct dft_tx *t)
 		t->hello_off += (size_t)w;
 		return w > 0;
 	}
+	if (t->state == TX_UP && t->send_off == 0 && t->bl.count - t->send_idx < TX_COALESCE &&
+	    now - t->unsent_since < t->tx_hold && t->bl.count * 2 < t->bl.cap)
+		return 0;
 	while (t->state == TX_UP && t->send_idx < t->bl.count) {
-		struct dft_backlog_entry *e = dft_backlog_at(&t->bl, t->send_idx);
-		ssize_t w = dft_write_some(t->fd, e->buf + t->send_off, e->len - t->send_off);
+		int rc = write_backlog(t);
 
-		if (w < 0)
-			return (int)w;
-		t->send_off += (size_t)w;
-		work += w > 0;
-		if (t->send_off < e->len)
-			break;
-		t->send_idx++;
-		t->send_off = 0;
-		dft_ctr_add(&dft_nic_ctr.batches_sent, 1);
+		if (rc <= 0)
+			return rc < 0 ? rc : work;
+		work += rc;
 	}
 	return work;
 }
@@ -237,14 +295,18 @@ static int tcp_poll(struct dft_tx *t, uint64_t now)
 	default:
 		break;
 	}
-	rc = flush_out(t);
+	rc = flush_out(t, now);
 	if (rc < 0)
 		goto down;
 	work += rc;
+	/* up: ACKs retire entries in order and may wait; a half-full backlog wants them now */
+	if (t->state == TX_UP && now < t->next_rx && t->bl.count * 2 < t->bl.cap)
+		return work;
+	t->next_rx = now + t->rx_every;
 	rc = dft_frame_rx_read(&t->rx, t->fd, on_frame, t);
 	if (rc < 0)
 		goto down;
-	rc = flush_out(t); /* the ACK of a HELLO may have opened the way for the backlog */
+	rc = flush_out(t, now); /* the ACK of a HELLO may have opened the way for the backlog */
 	if (rc < 0)
 		goto down;
 	return work + rc;
@@ -257,6 +319,8 @@ static int tcp_admit(struct dft_tx *t, uint64_t seq, uint32_t n_spans, uint8_t *
 {
 	if (t->bl.count < t->bl.cap)
 		dft_frame_hdr_encode(buf, DFT_FRAME_BATCH, (uint32_t)(len - DFT_FRAME_HDR_LEN));
+	if (t->send_idx == t->bl.count)
+		t->unsent_since = rte_rdtsc();
 	return dft_backlog_push(&t->bl, seq, n_spans, buf, len);
 }
 
