@@ -5,6 +5,7 @@
  * never writes them.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,49 +28,38 @@ bool dft_nic_tx_ready;
 	X(metrics_torn) X(metrics_bad) X(dma_copies) X(dma_errors) X(rdma_reads) X(rdma_writes) X(rdma_errors)      \
 	X(hops_dropped) X(status_msg_invalid)
 
-/*
- * Per-region rows, one writer (the worker) and any number of readers (telemetry). A seqlock rather
- * than a lock: the worker never waits for a reader.
- *   [Q1] the writer makes seq odd, then (release fence) writes the rows, then makes it even with a
- *        release store; a reader that loads an even seq with acquire, copies, and (acquire fence)
- *        finds seq unchanged saw one whole publication.
- */
+/* Per-region rows, one writer (the worker) and any number of readers (telemetry). */
 static struct {
-	uint32_t seq;
+	pthread_mutex_t mu;
 	uint32_t n;
 	struct dft_nic_region_stat v[DFT_NIC_MAX_REGIONS];
-} regions_pub;
+} regions_pub = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
+/*
+ * The worker publishes every 10 ms and never waits: when a telemetry reader holds the lock it skips
+ * this publication (the next one comes 10 ms later). A lock, not a seqlock: off the span path, and
+ * checkable by ThreadSanitizer.
+ */
 void dft_nic_regions_publish(const struct dft_nic_region_stat *v, unsigned n)
 {
-	uint32_t seq = __atomic_load_n(&regions_pub.seq, __ATOMIC_RELAXED);
-
 	if (n > DFT_NIC_MAX_REGIONS)
 		n = DFT_NIC_MAX_REGIONS;
-	__atomic_store_n(&regions_pub.seq, seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE); /* [Q1] odd before any row changes */
-	__atomic_store_n(&regions_pub.n, n, __ATOMIC_RELAXED);
+	if (pthread_mutex_trylock(&regions_pub.mu))
+		return;
+	regions_pub.n = n;
 	memcpy(regions_pub.v, v, n * sizeof(*v));
-	__atomic_store_n(&regions_pub.seq, seq + 2, __ATOMIC_RELEASE); /* [Q1] */
+	pthread_mutex_unlock(&regions_pub.mu);
 }
 
 int dft_nic_regions_read(struct dft_nic_region_stat *out, unsigned max)
 {
-	for (int tries = 0; tries < 100; tries++) {
-		uint32_t s1 = __atomic_load_n(&regions_pub.seq, __ATOMIC_ACQUIRE), s2, n; /* [Q1] */
+	unsigned n;
 
-		if (s1 & 1)
-			continue;
-		n = __atomic_load_n(&regions_pub.n, __ATOMIC_RELAXED);
-		if (n > DFT_NIC_MAX_REGIONS)
-			continue; /* torn */
-		memcpy(out, regions_pub.v, (n < max ? n : max) * sizeof(*out));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE); /* [Q1] the copy before the second look */
-		s2 = __atomic_load_n(&regions_pub.seq, __ATOMIC_RELAXED);
-		if (s1 == s2)
-			return (int)n;
-	}
-	return -EBUSY;
+	pthread_mutex_lock(&regions_pub.mu);
+	n = regions_pub.n;
+	memcpy(out, regions_pub.v, (n < max ? n : max) * sizeof(*out));
+	pthread_mutex_unlock(&regions_pub.mu);
+	return (int)n;
 }
 
 void dft_nic_snapshot(struct dft_nic_snapshot *s)
