@@ -91,9 +91,9 @@ static struct dft_slot span(uint64_t id, uint16_t comp, uint16_t op, uint16_t fl
 	s.span_kind = 2;
 	s.n_attrs = 2;
 	s.attr_key[0] = N_KEY1;
-	s.attr_val[0] = -(int64_t)id;
+	s.attr_val[0] = (int64_t)(0 - id); /* unsigned arithmetic: ids from the random test wrap, by design */
 	s.attr_key[1] = N_KEY2;
-	s.attr_val[1] = INT64_MAX - (int64_t)id;
+	s.attr_val[1] = (int64_t)((uint64_t)INT64_MAX - id);
 	return s;
 }
 
