@@ -54,9 +54,8 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 		struct dft_nic_region_stat *row = &ctx->region_rows[i];
 
 		/*
-		 * A ring cannot drop spans faster than one a nanosecond, nor produce more than it wrote
-		 * (at most a ring ahead of what the NIC read) plus what it dropped: claims beyond that are
-		 * cut here, so a host scribbling over its counters moves its own account by what time
+		 * A ring cannot produce or drop spans faster than one a nanosecond (plus a ring's worth):
+		 * claims beyond that are cut here, so a host scribbling over its counters moves its own account by what time
 		 * allows and nobody else's. The first reading may cover drops from before this daemon
 		 * saw the region (an app that started first): up to 2^32 of them.
 		 */
@@ -72,9 +71,10 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 
 			row->lost_ring_full += dft_claim_clamp(&rs->dropped_full, dft_load_relaxed(&rs->cons.hdr->dropped_full),
 							       full_max < budget ? UINT64_MAX : full_max);
-			made_max = rs->cons.tail + r->g.ring_slots + rs->dropped_full;
+			/* every ingest backend sees time, not every one keeps the ring's tail here */
+			made_max = rs->produced + budget + r->g.ring_slots;
 			row->produced += dft_claim_clamp(&rs->produced, dft_load_relaxed(&rs->cons.hdr->produced),
-							 made_max < rs->dropped_full ? UINT64_MAX : made_max);
+							 made_max < rs->produced ? UINT64_MAX : made_max);
 			/* after produced: the bound uses this refresh's clamp of it (saturating: hostile) */
 			row->hops_dropped += dft_claim_clamp(&rs->dropped_hops,
 							     dft_load_relaxed(&rs->cons.hdr->dropped_hops),
