@@ -153,11 +153,10 @@ unsigned dft_tenant_of(const struct dft_tenants_cfg *c, bool has_uid, uint32_t u
 }
 
 void dft_tenant_sched_step(struct dft_tenant_sched *s, const struct dft_tenants_cfg *c, uint64_t tsc,
-			   uint64_t tsc_hz, uint64_t backlog_spans)
+			   uint64_t tsc_hz)
 {
 	double dt = s->last_tsc && tsc > s->last_tsc && tsc_hz ? (double)(tsc - s->last_tsc) / (double)tsc_hz : 0;
 
-	(void)backlog_spans;
 	s->last_tsc = tsc;
 	for (unsigned i = 0; i < c->n; i++) {
 		int64_t q = (int64_t)c->t[i].weight * DFT_TENANT_QUANTUM;
@@ -196,10 +195,11 @@ bool dft_tenant_may_poll(struct dft_tenant_sched *s, const struct dft_tenants_cf
 	return ok;
 }
 
-void dft_tenant_spend(struct dft_tenant_sched *s, unsigned i, uint32_t n)
+void dft_tenant_spend(struct dft_tenant_sched *s, const struct dft_tenants_cfg *c, unsigned i, uint32_t n)
 {
 	s->deficit[i] -= n;
-	s->tokens[i] -= n;
+	if (c->t[i].max_spans_per_s) /* a tenant without a quota has no bucket to drain */
+		s->tokens[i] -= n;
 	dft_ctr_add(&dft_tenant_ctr[i].consumed, n);
 }
 

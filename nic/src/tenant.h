@@ -83,13 +83,13 @@ struct dft_tenant_sched {
 
 /* Start of a worker step: earn credit and quota tokens. */
 void dft_tenant_sched_step(struct dft_tenant_sched *s, const struct dft_tenants_cfg *c, uint64_t tsc,
-			   uint64_t tsc_hz, uint64_t backlog_spans);
+			   uint64_t tsc_hz);
 /* May tenant i's regions be read now? fair: its fair share (credit) counts too, else only its quotas
  * (the second, work-conserving pass of a step). Counts a deferral when not. */
 bool dft_tenant_may_poll(struct dft_tenant_sched *s, const struct dft_tenants_cfg *c, unsigned i,
 			 uint64_t backlog_spans, bool fair);
 /* Tenant i read n slots. */
-void dft_tenant_spend(struct dft_tenant_sched *s, unsigned i, uint32_t n);
+void dft_tenant_spend(struct dft_tenant_sched *s, const struct dft_tenants_cfg *c, unsigned i, uint32_t n);
 
 /*
  * Main lcore: which tenants' spans each admitted batch holds, until the transport settles it. A

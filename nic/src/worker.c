@@ -419,7 +419,7 @@ static int poll_region(struct dft_nic_ctx *ctx, unsigned i, uint64_t now, bool f
 			return work ? work : 0;
 		ctx->ingest->release(r, k, (uint32_t)used);
 		if (sched)
-			dft_tenant_spend(&ctx->sched, r->tenant, (uint32_t)used);
+			dft_tenant_spend(&ctx->sched, tc, r->tenant, (uint32_t)used);
 		work += used;
 	}
 	return work;
@@ -450,8 +450,7 @@ int dft_worker_step(struct dft_nic_ctx *ctx)
 		int polled = 0;
 
 		if (ctx->cfg->tenants.n > 1)
-			dft_tenant_sched_step(&ctx->sched, &ctx->cfg->tenants, now, ctx->tsc_hz,
-					      (uint64_t)ctx->cfg->backlog * ctx->cfg->batch_spans);
+			dft_tenant_sched_step(&ctx->sched, &ctx->cfg->tenants, now, ctx->tsc_hz);
 		for (unsigned i = 0; i < ctx->n_regions; i++)
 			polled += poll_region(ctx, i, now, true);
 		/* work-conserving: when the fair pass found little to do, tenants past their share may
