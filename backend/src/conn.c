@@ -9,13 +9,14 @@
 
 #define ACK_FRAME_LEN (DFT_FRAME_HDR_LEN + DFT_FRAME_ACK_LEN)
 
-int dft_conn_open(struct dft_conn *cn, int fd, uint32_t gen)
+int dft_conn_open(struct dft_conn *cn, int fd, uint32_t gen, struct dft_frame_budget *budget)
 {
 	int rc;
 
 	memset(cn, 0, sizeof(*cn));
 	cn->fd = -1;
-	rc = dft_frame_rx_init(&cn->rx, DFT_FRAME_MAX_PAYLOAD);
+	/* frames beyond the base buffer are charged to the collector's one budget for all peers */
+	rc = dft_frame_rx_init_budget(&cn->rx, DFT_FRAME_MAX_PAYLOAD, budget);
 	if (rc)
 		return rc;
 	cn->out = malloc(DFT_CONN_OUT_MAX);
