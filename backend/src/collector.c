@@ -45,6 +45,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <openssl/ssl.h>
+
 #include "dft/clock.h"
 #include "collector.h"
 
@@ -79,6 +81,7 @@ struct dft_collector {
 	struct dft_profiles profiles;
 	struct dft_recon *recon;
 	struct dft_frame_budget budget; /* partial frames of every connection together */
+	SSL_CTX *tls;                   /* NULL: --insecure */
 #ifdef DFT_HAVE_RDMA
 	struct dft_rdma_server *rdma;
 	struct dft_rdma_server_stats rdma_base; /* what servers before a restart counted */
@@ -191,6 +194,16 @@ static int on_hello(struct dft_collector *c, struct dft_conn *cn, const uint8_t 
 		c->stats.frames_bad++;
 		log_conn(cn, "bad frame", "second HELLO");
 		return -EBADMSG;
+	}
+	/* with TLS the certificate says who this is; the HELLO may only agree */
+	if (cn->ssl && sender_id != cn->cert_sender_id) {
+		char why[96];
+
+		c->stats.hello_refused++;
+		snprintf(why, sizeof(why), "HELLO names sender %016llx, the certificate %016llx",
+		         (unsigned long long)sender_id, (unsigned long long)cn->cert_sender_id);
+		log_conn(cn, "refused", why);
+		return -EACCES;
 	}
 	s = sender_get(c, sender_id);
 	if (!s) {
@@ -369,20 +382,29 @@ static void read_conn(struct dft_collector *c, uint32_t slot)
 	struct dft_conn *cn = &c->conns[slot];
 	struct frame_ctx fc = {c, cn, slot, 0, 0};
 
+	if (cn->ssl && !cn->tls_done) {
+		char err[256];
+		int rc = dft_conn_handshake(cn, err, sizeof(err));
+
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			c->stats.tls_refused++;
+			log_conn(cn, "refused", err);
+			cn->closing = true;
+			return;
+		}
+		cn->last_rx_ms = c->now_ms;
+	}
 	while (!cn->closing && cn->round_bytes < ROUND_BYTES_PER_CONN && cn->round_acks < ROUND_ACKS_PER_CONN) {
-		ssize_t r = recv(cn->fd, c->chunk, sizeof(c->chunk), MSG_DONTWAIT);
+		ssize_t r = dft_conn_recv(cn, c->chunk, sizeof(c->chunk));
 		uint32_t frames = fc.frames;
 		int rc;
 
-		if (r == 0) {
-			cn->closing = true;
+		if (r == 0)
 			break;
-		}
 		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				cn->closing = true;
+			cn->closing = true;
 			break;
 		}
 		cn->round_bytes += (size_t)r;
@@ -750,6 +772,15 @@ static void accept_conns(struct dft_collector *c)
 			close(fd);
 			continue;
 		}
+		if (c->tls) {
+			cn->ssl = SSL_new(c->tls);
+			if (!cn->ssl || SSL_set_fd(cn->ssl, fd) != 1) {
+				c->stats.connections_refused++;
+				dft_conn_close(cn);
+				continue;
+			}
+			SSL_set_accept_state(cn->ssl);
+		}
 		memcpy(cn->peer, key, sizeof(cn->peer));
 		cn->peer_len = key_len;
 		cn->opened_ms = c->now_ms;
@@ -832,7 +863,7 @@ int dft_collector_run(struct dft_collector *c, int stop_fd)
 {
 	const bool rdma = c->cfg.transport == DFT_TRANSPORT_RDMA;
 	uint64_t next_stats = dft_clock_ns(CLOCK_MONOTONIC) / 1000000u + 1000;
-	bool busy = false;
+	bool busy = false, tls_pending = false;
 	uint32_t i;
 	int rc;
 
@@ -849,7 +880,7 @@ int dft_collector_run(struct dft_collector *c, int stop_fd)
 
 			/* fd -1 makes poll skip the entry, so slots map 1:1 to pfds[3 + i] */
 			c->pfds[n].fd = cn->fd;
-			c->pfds[n].events = (short)(POLLIN | (cn->out_len ? POLLOUT : 0));
+			c->pfds[n].events = (short)(POLLIN | (cn->out_len || cn->tls_want_write ? POLLOUT : 0));
 			c->pfds[n].revents = 0;
 			n++;
 		}
@@ -861,25 +892,32 @@ int dft_collector_run(struct dft_collector *c, int stop_fd)
 		/* RDMA completions do not wake poll(): spin while they come, nap briefly when idle */
 		if (rdma)
 			timeout = busy ? 0 : timeout < 1 ? timeout : 1;
+		/* bytes TLS already decrypted do not wake poll() */
+		if (tls_pending)
+			timeout = 0;
 		pr = poll(c->pfds, n, timeout);
 		if (pr < 0 && errno != EINTR)
 			return -errno;
 		if (pr > 0 && c->pfds[0].revents)
 			break;
 		c->now_ms = dft_clock_ns(CLOCK_MONOTONIC) / 1000000u;
-		if (pr > 0) {
-			if (c->pfds[1].revents & POLLIN)
-				accept_conns(c);
+		if (pr > 0 && (c->pfds[1].revents & POLLIN))
+			accept_conns(c);
+		if (pr > 0 || tls_pending) {
+			tls_pending = false;
 			for (i = 0; i < c->cfg.max_conns; i++) {
 				struct dft_conn *cn = &c->conns[i];
-				short re = c->pfds[3 + i].revents;
+				short re = pr > 0 ? c->pfds[3 + i].revents : 0;
+				bool pending = cn->fd >= 0 && cn->ssl && cn->tls_done && SSL_pending(cn->ssl) > 0;
 
-				if (cn->fd < 0 || !re)
+				if (cn->fd < 0 || (!re && !pending))
 					continue;
 				cn->round_bytes = 0;
 				cn->round_acks = 0;
-				if (re & (POLLIN | POLLHUP | POLLERR))
+				if (pending || (re & (POLLIN | POLLHUP | POLLERR)) || (cn->tls_want_write && (re & POLLOUT)))
 					read_conn(c, i);
+				if (cn->fd >= 0 && !cn->closing && cn->ssl && cn->tls_done && SSL_pending(cn->ssl) > 0)
+					tls_pending = true; /* the round's read budget stopped it: come back at once */
 			}
 		}
 		rc = poll_rdma(c);
@@ -984,6 +1022,32 @@ int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collect
 	if (!c->cfg.seq_window)
 		c->cfg.seq_window = DFT_SEQ_WINDOW;
 	c->budget.max = (size_t)c->cfg.rx_budget;
+	if (c->cfg.tls.cert || c->cfg.tls.key || c->cfg.tls.ca) {
+		char err[512];
+
+		rc = dft_tls_ctx_create(true, &c->cfg.tls, &c->tls, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "difftrace-collector: TLS: %s\n", err);
+			free(c);
+			return rc;
+		}
+	} else if (!c->cfg.insecure) {
+		fprintf(stderr, "difftrace-collector: no sender authentication: give --tls-cert, --tls-key and --tls-ca "
+		                "(TCP), or --insecure to accept senders that prove nothing\n");
+		free(c);
+		return -EACCES;
+	}
+	if (c->cfg.transport == DFT_TRANSPORT_RDMA && !c->cfg.insecure) {
+		fprintf(stderr, "difftrace-collector: the RDMA transport does not authenticate senders yet: run it "
+		                "with --insecure (docs/security.md)\n");
+		dft_tls_ctx_destroy(c->tls);
+		free(c);
+		return -EACCES;
+	}
+	if (c->cfg.insecure)
+		fprintf(stderr, "difftrace-collector: WARNING: --insecure: %s senders are not authenticated; any peer "
+		                "that reaches the port can claim any sender id (docs/security.md)\n",
+		        c->cfg.transport == DFT_TRANSPORT_RDMA ? "RDMA" : c->tls ? "no" : "TCP");
 	if (!c->cfg.recon_delay_set)
 		c->cfg.recon_delay_ms = DFT_RECON_DELAY_MS;
 	c->lfd = -1;
@@ -1059,6 +1123,7 @@ destroy_dedup:
 free_arrays:
 	free(c->pfds);
 	free(c->conns);
+	dft_tls_ctx_destroy(c->tls);
 	free(c);
 	return rc;
 }
@@ -1104,5 +1169,6 @@ void dft_collector_destroy(struct dft_collector *c)
 	free(c->acks);
 	free(c->pfds);
 	free(c->conns);
+	dft_tls_ctx_destroy(c->tls);
 	free(c);
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "dft/frame.h"
+#include "dft/tls.h"
 #include "difftrace.pb-c.h"
 
 /* ---- bounded text buffer (json.c) */
@@ -286,6 +287,8 @@ struct dft_collector_stats {
 	uint64_t rx_budget_refused;        /* frames refused: the partial-frame memory budget was spent */
 	uint64_t batches_seq_refused;      /* sequence beyond the window ahead of the durable maximum */
 	uint64_t batches_refused;          /* the store refused the batch: undone alone, connection dropped */
+	uint64_t tls_refused;              /* TLS handshake failed, or a certificate naming no sender */
+	uint64_t hello_refused;            /* HELLO naming another sender than the certificate */
 	uint64_t senders_evicted;          /* (from the dedup table) */
 	uint64_t frames;
 	uint64_t frames_bad;
@@ -319,6 +322,10 @@ struct dft_conn {
 	uint64_t opened_ms;
 	uint64_t last_rx_ms;       /* last byte received */
 	uint64_t partial_since_ms; /* a frame has been in progress since (0: none) */
+	struct ssl_st *ssl;        /* NULL: plain TCP (--insecure) */
+	bool tls_done;             /* handshake complete, cert_sender_id proven */
+	bool tls_want_write;       /* the handshake waits for the socket to take bytes */
+	uint64_t cert_sender_id;
 	bool hello;
 	bool closing; /* protocol error or EOF: close at the end of the round */
 	uint64_t sender_id;
@@ -332,6 +339,11 @@ struct dft_conn {
 struct dft_frame_budget;
 int dft_conn_open(struct dft_conn *cn, int fd, uint32_t gen, struct dft_frame_budget *budget);
 void dft_conn_close(struct dft_conn *cn);
+/* Continues the TLS handshake: 1 done (cert_sender_id set), 0 not yet, -EACCES (no sender in the
+ * certificate) or -EPROTO (handshake failed; why in err). */
+int dft_conn_handshake(struct dft_conn *cn, char *err, size_t err_len);
+/* Reads up to len bytes: > 0 bytes, 0 nothing for now, -ECONNRESET on EOF, or -errno. */
+ssize_t dft_conn_recv(struct dft_conn *cn, void *buf, size_t len);
 /* Queues an ACK frame. Returns 0 or -ENOBUFS when the peer does not read its ACKs. */
 int dft_conn_queue_ack(struct dft_conn *cn, uint64_t sender_id, uint64_t seq);
 /* Writes what the socket takes. Returns 0 or -errno (the connection is broken). */
@@ -375,6 +387,8 @@ struct dft_collector_cfg {
 	uint32_t idle_timeout_ms;    /* 0: DFT_IDLE_TIMEOUT_MS */
 	uint64_t rx_budget;          /* 0: DFT_RX_BUDGET */
 	uint64_t seq_window;         /* 0: DFT_SEQ_WINDOW */
+	struct dft_tls_files tls;    /* TCP: mutual TLS 1.3; required unless insecure */
+	bool insecure;               /* accept unauthenticated senders (TCP without TLS, RDMA) */
 };
 
 struct dft_collector;

@@ -20,6 +20,11 @@ static void usage(FILE *f)
 	        "                           [--rdma-slots N] [--rdma-slot-size B] [--recon-delay-ms MS]\n"
 	        "                           [--recon-max-pending N] [--max-conns-per-peer N] [--read-timeout-ms MS]\n"
 	        "                           [--idle-timeout-ms MS] [--rx-budget-mb N] [--seq-window N]\n"
+	        "                           (--tls-cert FILE --tls-key FILE --tls-ca FILE | --insecure)\n"
+	        "  --tls-cert/--tls-key/--tls-ca  TLS 1.3 with mutual certificates: this collector's certificate\n"
+	        "                       and key (0600), and the CA senders' certificates must chain to; a\n"
+	        "                       sender's id is the one its certificate names (docs/security.md)\n"
+	        "  --insecure           accept senders that prove nothing (TCP without TLS; RDMA): logged\n"
 	        "  --listen HOST:PORT   address for difftrace-nic senders (port 0: ephemeral; [v6]:port); with\n"
 	        "                       rdma, the address of the RDMA device's interface\n"
 	        "  --transport T        tcp (default) or rdma (%s)\n"
@@ -106,6 +111,10 @@ int main(int argc, char **argv)
 	    {"idle-timeout-ms", required_argument, NULL, 'I'},
 	    {"rx-budget-mb", required_argument, NULL, 'B'},
 	    {"seq-window", required_argument, NULL, 'W'},
+	    {"tls-cert", required_argument, NULL, 'C'},
+	    {"tls-key", required_argument, NULL, 'K'},
+	    {"tls-ca", required_argument, NULL, 'A'},
+	    {"insecure", no_argument, NULL, 'X'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -198,6 +207,18 @@ int main(int argc, char **argv)
 			cfg.seq_window = w;
 			break;
 		}
+		case 'C':
+			cfg.tls.cert = optarg;
+			break;
+		case 'K':
+			cfg.tls.key = optarg;
+			break;
+		case 'A':
+			cfg.tls.ca = optarg;
+			break;
+		case 'X':
+			cfg.insecure = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -37,6 +37,8 @@ void dft_stats_json(struct dft_buf *b, const struct dft_collector_stats *st, str
 	dft_buf_printf(b, ",\"batches_seq_refused\":%" PRIu64 ",\"batches_refused\":%" PRIu64,
 	               st->batches_seq_refused, st->batches_refused);
 	dft_buf_printf(b, ",\"senders_evicted\":%" PRIu64, d->evicted);
+	dft_buf_printf(b, ",\"tls_refused\":%" PRIu64 ",\"hello_refused\":%" PRIu64, st->tls_refused,
+	               st->hello_refused);
 	dft_buf_printf(b, ",\"frames\":%" PRIu64 ",\"frames_bad\":%" PRIu64, st->frames, st->frames_bad);
 	dft_buf_printf(b, ",\"batches_accepted\":%" PRIu64 ",\"batches_duplicate\":%" PRIu64, st->batches_accepted,
 	               st->batches_duplicate);

@@ -55,7 +55,8 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 		const struct dft_region_hdr *h = r->base;
 		struct dft_nic_region_stat *row = &ctx->region_rows[i];
 
-		*row = (struct dft_nic_region_stat){.id = r->id, .pid = r->g.pid, .instance_id = r->g.instance_id};
+		*row = (struct dft_nic_region_stat){.id = r->id, .pid = r->g.pid, .peer_pid = r->peer_pid,
+						    .peer_uid = r->peer_uid, .instance_id = r->g.instance_id};
 		for (uint32_t k = 0; k < r->g.ring_count; k++) {
 			struct dft_nic_ring_state *rs = &r->rings[k];
 
@@ -172,6 +173,26 @@ static bool close_batch(struct dft_nic_ctx *ctx)
 		ctx->open = NULL;
 	}
 	return true;
+}
+
+/*
+ * May the region's registering peer trace as component id (a validated, published name)? The
+ * answer is cached per name id: names never change once published.
+ */
+static bool comp_allowed(struct dft_nic_region *r, uint16_t id)
+{
+	char name[DFT_NAME_MAX + 1];
+
+	if (!r->policy)
+		return true;
+	if (id == 0 || id > r->g.name_capacity || !r->comp_ok)
+		return false;
+	if (!r->comp_ok[id]) {
+		if (dft_name_read(r->base, &r->g, r->names_published, id, name, sizeof(name)) < 0)
+			return false; /* not published yet: refused now, looked at again next time */
+		r->comp_ok[id] = dft_reg_policy_check(r->policy, r->peer_uid, r->peer_gid, name) ? 2 : 1;
+	}
+	return r->comp_ok[id] == 1;
 }
 
 static void count_invalid(enum dft_invalid_reason why)
@@ -584,6 +605,11 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 		}
 		if (!(s->flags & DFT_SF_TS_NS) && !r->cal_tsc) {
 			count_invalid(DFT_INVALID_BAD_TIME); /* ticks and never a usable calibration */
+			i += need;
+			continue;
+		}
+		if (!comp_allowed(r, s->component_id ? s->component_id : r->g.component_id)) {
+			count_invalid(DFT_INVALID_NOT_ALLOWED); /* a process tracing as a service it is not */
 			i += need;
 			continue;
 		}

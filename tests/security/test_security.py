@@ -13,6 +13,7 @@ import resource
 import select
 import socket
 import sqlite3
+import ssl
 import stat
 import struct
 import subprocess
@@ -133,7 +134,7 @@ def stored_by(p, sender):
         con.close()
 
 
-def well_behaved_run(p, app, traces=300, name="victim"):
+def well_behaved_run(p, app, traces=300, name="victim", not_allowed_ok=False):
     """The honest side: an app through the NIC. After the NIC's drain, every span it reported is
     stored under its sender id and nothing is lost. Returns (nic stats, collector stats)."""
     out = p.run_app([app, "--manifest", p.path(f"{name}.manifest.jsonl"), "--component", name, "--threads", "2",
@@ -143,17 +144,22 @@ def well_behaved_run(p, app, traces=300, name="victim"):
     p.stop_nic()
     nic = read_json(p.nic_stats)
     lost = {k: v for k, v in nic.items() if k.startswith("lost_") and v}
+    if not_allowed_ok and lost.get("lost_invalid") == nic.get("invalid_not_allowed"):
+        del lost["lost_invalid"]  # refused by the allow-list, counted: what the probe provoked
     check(nic["produced"] > 0, "the NIC saw nothing of the app")
     check(not lost, f"spans lost: {lost}")
-    check(nic["produced"] == nic["reported"] + nic["filtered"], f"accounting: {nic}")
+    check(nic["produced"] == nic["reported"] + nic["filtered"] + (nic["lost_invalid"] if not_allowed_ok else 0),
+          f"accounting: {nic}")
     stored = stored_by(p, NIC_SENDER)
     check(stored == nic["reported"], f"the NIC reported {nic['reported']} spans, the store holds {stored} of them")
     return nic, collector_stats(p)
 
 
-def pipeline(bindir, **kw):
+def pipeline(bindir, insecure=False, **kw):
+    """TLS on, as by default; insecure: plain TCP, for probes that speak the frames by hand (the
+    limits they test must hold for an authenticated sender too)."""
     nic_args = ["--sender-id", NIC_SENDER_HEX] + list(kw.pop("nic_args", ()))
-    return Pipeline(bindir, nic_args=nic_args, **kw)
+    return Pipeline(bindir, nic_args=nic_args, collector_args=["--insecure"] if insecure else [], **kw)
 
 
 # ---- probes
@@ -364,6 +370,13 @@ def as_user(uid, gid):
     return pre
 
 
+def nobody_manifest(p, name):
+    d = p.path("nobody")
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o777)
+    return os.path.join(d, f"{name}.manifest.jsonl")
+
+
 def probe_reg_peercred(p, app):
     """A process of uid 65534 that can reach the socket may not register: not in the allow-list."""
     if os.geteuid() != 0:
@@ -374,15 +387,12 @@ def probe_reg_peercred(p, app):
     p.start()
     os.chmod(p.socket, 0o660)
     env = p.app_env()
-    man = os.path.join("/tmp", f"dft-sec-{os.getpid()}.manifest.jsonl")
-    r = subprocess.run([app, "--manifest", "/dev/null", "--component", "payments", "--traces", "20",
+    r = subprocess.run([app, "--manifest", nobody_manifest(p, "payments"), "--component", "payments", "--traces", "20",
                         "--threads", "1", "--fini-ms", "3000"], env=env, capture_output=True, text=True,
                        timeout=120, preexec_fn=as_user(65534, 65534))
     check(r.returncode == 0, f"app as uid 65534 exited {r.returncode}: {r.stderr}")
     st = wait_until(lambda: (lambda t: t if t and t.get("regions_refused", 0) >= 1 else None)(p.nic_telemetry()),
                     30, "registration of uid 65534 refused and counted")
-    if os.path.exists(man):
-        os.remove(man)
     nic, col = well_behaved_run(p, app, traces=50)
     con = sqlite3.connect(p.db)
     n = con.execute("SELECT count(*) FROM spans WHERE component = 'payments'").fetchone()[0]
@@ -397,32 +407,44 @@ def probe_reg_component(p, app):
         print("SKIP: needs root to run a process as another uid")
         sys.exit(77)
     os.chmod(p.dir, 0o755)
-    p.nic_args += ["--socket-group", "65534", "--reg-allow", "uid=65534:frontend", "--reg-allow", "uid=0:*"]
+    p.nic_args += ["--socket-group", "65534", "--reg-allow", "uid=65534:frontend,ingress-gateway,activator,queue-proxy",
+                   "--reg-allow", "uid=0:*"]
     p.start()
-    r = subprocess.run([app, "--manifest", "/dev/null", "--component", "payments", "--traces", "20",
+    r = subprocess.run([app, "--manifest", nobody_manifest(p, "payments"), "--component", "payments", "--traces", "20",
                         "--threads", "1", "--fini-ms", "3000"], env=p.app_env(), capture_output=True, text=True,
                        timeout=120, preexec_fn=as_user(65534, 65534))
     check(r.returncode == 0, f"app exited {r.returncode}: {r.stderr}")
     st = wait_until(lambda: (lambda t: t if t and t.get("regions_refused", 0) >= 1 else None)(p.nic_telemetry()),
                     30, "registration as 'payments' by a uid allowed only 'frontend' refused")
-    r = subprocess.run([app, "--manifest", "/dev/null", "--component", "frontend", "--traces", "20",
+    fe_manifest = nobody_manifest(p, "frontend")
+    r = subprocess.run([app, "--manifest", fe_manifest, "--component", "frontend", "--traces", "20",
                         "--threads", "1"], env=p.app_env(), capture_output=True, text=True,
                        timeout=120, preexec_fn=as_user(65534, 65534))
     check(r.returncode == 0 and json.loads(r.stdout.strip().splitlines()[-1])["fini"] == 0,
           f"uid 65534 as its own component 'frontend' did not register: {r.stdout} {r.stderr}")
-    regions = p.nic_regions()
-    nic, col = well_behaved_run(p, app, traces=50)
+    nic, col = well_behaved_run(p, app, traces=50, not_allowed_ok=True)
+    fe_traces = set()
+    for part in os.listdir(os.path.dirname(fe_manifest)):
+        if part.startswith("frontend.manifest"):
+            with open(os.path.join(os.path.dirname(fe_manifest), part)) as f:
+                fe_traces |= {json.loads(line)["trace_id"] for line in f}
     con = sqlite3.connect(p.db)
     n = con.execute("SELECT count(*) FROM spans WHERE component = 'payments'").fetchone()[0]
+    fn = sum(con.execute("SELECT count(*) FROM spans WHERE lower(hex(trace_id)) = ? AND component = 'user-fn'",
+                         (t,)).fetchone()[0] for t in fe_traces)
     con.close()
     check(n == 0, f"{n} spans stored as 'payments'")
-    return f"'payments' refused, 'frontend' registered; regions {regions.get('regions')}"
+    check(fe_traces, "no manifest of the 'frontend' run")
+    check(fn == 0, f"{fn} 'user-fn' spans of the uid allowed only frontend and platform components were stored")
+    check(nic["invalid_not_allowed"] > 0, "no span refused as not_allowed")
+    return (f"'payments' refused at registration; 'frontend' registered, its {nic['invalid_not_allowed']} spans "
+            f"as 'user-fn' refused and counted (invalid_not_allowed)")
 
 
 def probe_reg_peer_pid(p, app):
     """The region's pid and uid in telemetry are the kernel's (SO_PEERCRED), not the message's."""
     p.start()
-    proc = subprocess.Popen([app, "--manifest", "/dev/null", "--component", "pidcheck", "--traces", "2000",
+    proc = subprocess.Popen([app, "--manifest", p.path("pidcheck.manifest.jsonl"), "--component", "pidcheck", "--traces", "2000",
                              "--threads", "1", "--pace-us", "2000"], env=p.app_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -458,7 +480,113 @@ def probe_reg_idle_conns(p, app):
     return f"{len(held)} idle connections held; the app registered and {nic['reported']} spans were stored"
 
 
+# ---- TLS
+
+
+def tls_client_cert(p, sender_hex, name):
+    """Another certificate from the pipeline's throwaway CA, naming sender_hex."""
+    d = p.path("tls")
+    key, csr, crt, ext = (os.path.join(d, f"{name}.{x}") for x in ("key", "csr", "pem", "ext"))
+    with open(ext, "w") as f:
+        f.write(f"subjectAltName=URI:urn:difftrace:sender:{sender_hex}\nextendedKeyUsage=clientAuth\n")
+    for args in (["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
+                  "-subj", f"/CN={name}"],
+                 ["x509", "-req", "-in", csr, "-CA", os.path.join(d, "ca.pem"), "-CAkey", os.path.join(d, "ca.key"),
+                  "-CAcreateserial", "-days", "1", "-out", crt, "-extfile", ext]):
+        subprocess.run(["openssl"] + args, check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    return crt, key
+
+
+def tls_connect(p, cert=None, key=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_verify_locations(p.tls_files["ca"])
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+    return ctx.wrap_socket(s, server_hostname="127.0.0.1")
+
+
+def closed_by_peer(s, timeout=30):
+    s.settimeout(timeout)
+    try:
+        return s.recv(64) == b""
+    except (ssl.SSLError, OSError):
+        return True
+
+
+def probe_tls_no_cert(p, app):
+    """A plain-TCP sender, and a TLS client without a certificate: both refused, counted; the NIC
+    with its certificate stores everything."""
+    p.start()
+    s = connect(p.port)
+    try:
+        s.sendall(hello(NIC_SENDER) + frame(BATCH, batch(NIC_SENDER, 1 << 62)))
+    except OSError:
+        pass  # reset already: refused
+    check(closed_by_peer(s), "a plain-TCP HELLO was not refused")
+    s.close()
+    try:
+        t = tls_connect(p)
+        try:
+            t.sendall(hello(NIC_SENDER))
+        except OSError:
+            pass
+        check(closed_by_peer(t), "a TLS client without a certificate was not refused")
+        t.close()
+    except (ssl.SSLError, OSError):
+        pass  # refused during the handshake itself
+    wait_stat(p, "tls_refused", lambda v: v >= 2, 30, "both refusals counted in tls_refused")
+    nic, col = well_behaved_run(p, app)
+    check(col["batches_seq_refused"] == 0 and col["frames_bad"] == 0, f"a frame got past TLS: {col}")
+    return f"tls_refused {col['tls_refused']}; the NIC's {nic['reported']} spans stored"
+
+
+def probe_tls_wrong_sender(p, app):
+    """A sender with a valid certificate of its own says HELLO as the running NIC: refused."""
+    p.start()
+    crt, key = tls_client_cert(p, "00000000000e7e11", "intruder")
+    t = tls_connect(p, crt, key)
+    try:
+        t.sendall(hello(NIC_SENDER) + frame(BATCH, batch(NIC_SENDER, 1 << 62)))
+    except OSError:
+        pass  # reset already: refused
+    check(closed_by_peer(t), "a HELLO naming another sender than the certificate was not refused")
+    t.close()
+    wait_stat(p, "hello_refused", lambda v: v >= 1, 30, "hello_refused counted")
+    nic, col = well_behaved_run(p, app)
+    return f"hello_refused {col['hello_refused']}; the NIC's {nic['reported']} spans stored"
+
+
+def probe_tls_key_perms(p, app):
+    """A private key readable by others is refused at start, with a message naming it; so is a
+    collector started with neither credentials nor --insecure."""
+    t = p.tls_files
+    os.chmod(t["collector_key"], 0o644)
+    exe = os.path.join(os.path.dirname(app), "difftrace-collector")
+    base = [exe, "--listen", "127.0.0.1:0", "--db", p.db]
+    r = subprocess.run(base + ["--tls-cert", t["collector_cert"], "--tls-key", t["collector_key"], "--tls-ca", t["ca"]],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode != 0 and "too open" in r.stderr and t["collector_key"] in r.stderr,
+          f"collector with a 0644 key: exit {r.returncode}, {r.stderr.strip()}")
+    r2 = subprocess.run(base, capture_output=True, text=True, timeout=30)
+    check(r2.returncode != 0 and "--insecure" in r2.stderr, f"collector without credentials: {r2.returncode} {r2.stderr}")
+    r3 = subprocess.Popen(base + ["--insecure", "--ready-file", p.path("insecure.port")], stderr=subprocess.PIPE,
+                          text=True)
+    try:
+        wait_until(lambda: os.path.exists(p.path("insecure.port")), 30, "collector --insecure listening")
+    finally:
+        r3.terminate()
+        err = r3.communicate(timeout=30)[1]
+    check("WARNING" in err and "--insecure" in err, f"--insecure without a warning: {err}")
+    return "0644 key refused, no credentials refused, --insecure warns"
+
+
 PROBES = {
+    "tls_no_cert": probe_tls_no_cert,
+    "tls_wrong_sender": probe_tls_wrong_sender,
+    "tls_key_perms": probe_tls_key_perms,
     "seq_poison": probe_seq_poison,
     "sender_flood": probe_sender_flood,
     "idle_conns": probe_idle_conns,
@@ -474,13 +602,17 @@ PROBES = {
 }
 
 
+# probes that speak the frames by hand as a sender would after HELLO: plain TCP (--insecure)
+RAW_PROBES = {"seq_poison", "sender_flood", "slow_loris", "partial_flood", "big_batch"}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--bindir", required=True)
     ap.add_argument("--probe", required=True, choices=sorted(PROBES))
     a = ap.parse_args()
     app = os.path.join(a.bindir, "dft_testapp")
-    with pipeline(a.bindir) as p:
+    with pipeline(a.bindir, insecure=a.probe in RAW_PROBES) as p:
         return run_checked(p, f"security_{a.probe}", PROBES[a.probe], app)
 
 

@@ -192,7 +192,7 @@ static void *run_thread(void *arg)
 
 static void start(struct running *r, const char *db)
 {
-	struct dft_collector_cfg cfg = {.listen_host = "127.0.0.1", .listen_port = 0, .db_path = db};
+	struct dft_collector_cfg cfg = {.listen_host = "127.0.0.1", .listen_port = 0, .db_path = db, .insecure = true};
 
 	assert_int_equal(dft_collector_create(&cfg, &r->c), 0);
 	assert_int_equal(pipe(r->stop), 0);
