@@ -16,7 +16,7 @@ set -euo pipefail
 BASE=(build-essential cmake ninja-build pkg-config python3 git
       libdpdk-dev dpdk-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libsqlite3-dev sqlite3
       libibverbs-dev librdmacm-dev ibverbs-providers rdma-core libinih-dev libjansson-dev libmicrohttpd-dev
-      libcurl4-openssl-dev)
+      libcurl4-openssl-dev libssl-dev openssl)
 RXE=(qemu-system-x86 busybox-static cpio kmod iproute2 xz-utils ibverbs-utils rdmacm-utils perftest)
 FUZZ=(clang libclang-rt-14-dev)
 BENCH=(gnuplot-nox lttng-tools liblttng-ust-dev golang-go golang-opentelemetry-otel-dev golang-google-protobuf-dev valgrind)

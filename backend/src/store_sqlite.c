@@ -26,6 +26,7 @@ struct dft_store {
 	bool in_txn;
 	bool legacy_recon; /* rows rebuilt and stored by a collector before lazy rebuilding */
 	uint64_t superseded, superseded_txn;
+	uint64_t superseded_sp; /* superseded_txn when the savepoint was set */
 	struct dft_buf attrs;
 	uint8_t hops[DFT_RB_HOPS_MAX * DFT_RB_HOP_BYTES];
 	char err[256];
@@ -508,6 +509,64 @@ int dft_store_load_profiles(struct dft_store *st, struct dft_profiles *p)
 	return rc;
 }
 
+int dft_store_savepoint(struct dft_store *st)
+{
+	int rc = dft_store_begin(st);
+
+	if (rc)
+		return rc;
+	if (sqlite3_exec(st->db, "SAVEPOINT dft_batch", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, "SAVEPOINT");
+	st->superseded_sp = st->superseded_txn;
+	return 0;
+}
+
+int dft_store_savepoint_release(struct dft_store *st)
+{
+	if (sqlite3_exec(st->db, "RELEASE dft_batch", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, "RELEASE");
+	return 0;
+}
+
+void dft_store_savepoint_rollback(struct dft_store *st)
+{
+	/* ROLLBACK TO keeps the savepoint open: RELEASE ends it, the outer transaction goes on */
+	sqlite3_exec(st->db, "ROLLBACK TO dft_batch; RELEASE dft_batch", NULL, NULL, NULL);
+	st->superseded_txn = st->superseded_sp;
+}
+
+int dft_store_get_sender(struct dft_store *st, uint64_t sender_id, struct dft_sender *s)
+{
+	sqlite3_stmt *q;
+	int rc = 0, step;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT max_seq, spans_stored, counters FROM senders WHERE sender_id = ?1", -1,
+	                       &q, NULL) != SQLITE_OK)
+		return store_fail(st, "select sender");
+	if (bind_u64(q, 1, sender_id) != SQLITE_OK) {
+		rc = store_fail(st, "bind sender");
+		goto finalize;
+	}
+	step = sqlite3_step(q);
+	if (step == SQLITE_ROW) {
+		dft_sender_restore(s, (uint64_t)sqlite3_column_int64(q, 0), (uint64_t)sqlite3_column_int64(q, 1));
+		memset(&s->counters, 0, sizeof(s->counters));
+		if (dft_counters_parse((const char *)sqlite3_column_text(q, 2), &s->counters)) {
+			snprintf(st->err, sizeof(st->err), "sender %016llx: bad counters JSON",
+			         (unsigned long long)sender_id);
+			rc = -EIO;
+			goto finalize;
+		}
+		s->counters_seq = s->max_seq;
+		rc = 1;
+	} else if (step != SQLITE_DONE) {
+		rc = store_fail(st, "read sender");
+	}
+finalize:
+	sqlite3_finalize(q);
+	return rc;
+}
+
 int dft_store_put_sender(struct dft_store *st, const struct dft_sender *s)
 {
 	sqlite3_stmt *q = st->put_sender;
@@ -546,10 +605,14 @@ int dft_store_load_senders(struct dft_store *st, struct dft_dedup *d)
 	                       NULL) != SQLITE_OK)
 		return store_fail(st, "select senders");
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		struct dft_sender *s = dft_dedup_get(d, (uint64_t)sqlite3_column_int64(q, 0), true);
+		struct dft_sender *s;
 
+		/* the rest are loaded one by one when they send again (dft_store_get_sender) */
+		if (d->count >= d->max)
+			break;
+		s = dft_dedup_get(d, (uint64_t)sqlite3_column_int64(q, 0), true);
 		if (!s) {
-			snprintf(st->err, sizeof(st->err), "more senders in the database than the table holds");
+			snprintf(st->err, sizeof(st->err), "sender table refused a stored sender");
 			rc = -ENOSPC;
 			break;
 		}
@@ -562,7 +625,7 @@ int dft_store_load_senders(struct dft_store *st, struct dft_dedup *d)
 		}
 		s->counters_seq = s->max_seq;
 	}
-	if (!rc && step != SQLITE_DONE)
+	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
 		rc = store_fail(st, "read senders");
 	sqlite3_finalize(q);
 	return rc;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -307,6 +308,9 @@ int main(int argc, char **argv)
 	uint64_t hz;
 	void *obj = NULL;
 
+	/* stats files and the socket are made by this process: never readable by others (the socket
+	 * is set to 0660 where it is made, the group chosen with --socket-group) */
+	umask(umask(0) | 027);
 	/* our options come after `--`; parse them before EAL so a typo costs no EAL start */
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--")) {
@@ -387,6 +391,13 @@ int main(int argc, char **argv)
 		DFT_LOG(ERR, main, "--socket %s: %s", ms.cfg.socket_path, strerror(-rc));
 		rc = 1;
 		goto destroy_tx;
+	}
+	rc = dft_reg_server_secure(ms.reg, &ms.cfg.reg_allow, ms.cfg.reg_socket_gid, ms.cfg.reg_await_ms);
+	if (rc) {
+		DFT_LOG(ERR, main, "--socket %s: group %lld: %s", ms.cfg.socket_path, (long long)ms.cfg.reg_socket_gid,
+			strerror(-rc));
+		rc = 1;
+		goto destroy_reg;
 	}
 #ifdef DFT_HAVE_RDMA
 	if (ctx->ingest == &dft_ingest_rdma_read_ops) {

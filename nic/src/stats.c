@@ -26,7 +26,7 @@ bool dft_nic_tx_ready;
 	X(anomalous_evicted) X(hold_path_drops) X(hold_want_full) X(hold_extended) X(names_full) X(prof_keys_full)                  \
 	X(children_evicted) X(prof_clock_resets) X(span_clock_jumps) X(profiles_built) X(profiles_dropped)          \
 	X(metrics_torn) X(metrics_bad) X(dma_copies) X(dma_errors) X(rdma_reads) X(rdma_writes) X(rdma_errors)      \
-	X(hops_dropped) X(status_msg_invalid)
+	X(hops_dropped) X(status_msg_invalid) X(reg_conns_timed_out) X(reg_conns_evicted)
 
 /* Per-region rows, one writer (the worker) and any number of readers (telemetry). */
 static struct {
@@ -129,6 +129,8 @@ static int telemetry_regions(const char *cmd, const char *params, struct rte_tel
 			return -ENOMEM;
 		rte_tel_data_start_dict(r);
 		rte_tel_data_add_dict_u64(r, "pid", v[i].pid);
+		rte_tel_data_add_dict_u64(r, "peer_pid", v[i].peer_pid);
+		rte_tel_data_add_dict_u64(r, "peer_uid", v[i].peer_uid);
 		rte_tel_data_add_dict_u64(r, "instance_id", v[i].instance_id);
 		rte_tel_data_add_dict_u64(r, "produced", v[i].produced);
 		rte_tel_data_add_dict_u64(r, "lost_ring_full", v[i].lost_ring_full);

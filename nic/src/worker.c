@@ -64,7 +64,8 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 		if (!r->claims_ns)
 			budget = 1ull << 32;
 		r->claims_ns = ctx->now_ns ? ctx->now_ns : 1;
-		*row = (struct dft_nic_region_stat){.id = r->id, .pid = r->g.pid, .instance_id = r->g.instance_id};
+		*row = (struct dft_nic_region_stat){.id = r->id, .pid = r->g.pid, .peer_pid = r->peer_pid,
+						    .peer_uid = r->peer_uid, .instance_id = r->g.instance_id};
 		for (uint32_t k = 0; k < r->g.ring_count; k++) {
 			struct dft_nic_ring_state *rs = &r->rings[k];
 			uint64_t full_max = rs->dropped_full + budget, made_max;
@@ -196,7 +197,28 @@ static int handle_ctl(struct dft_nic_ctx *ctx)
 	return (int)n;
 }
 
+/*
+ * May the region's registering peer trace as component id (a validated, published name)? The
+ * answer is cached per name id: names never change once published.
+ */
+static bool comp_allowed(struct dft_nic_region *r, uint16_t id)
+{
+	char name[DFT_NAME_MAX + 1];
+
+	if (!r->policy)
+		return true;
+	if (id == 0 || id > r->g.name_capacity || !r->comp_ok)
+		return false;
+	if (!r->comp_ok[id]) {
+		if (dft_name_read(r->base, &r->g, r->names_published, id, name, sizeof(name)) < 0)
+			return false; /* not published yet: refused now, looked at again next time */
+		r->comp_ok[id] = dft_reg_policy_check(r->policy, r->peer_uid, r->peer_gid, name) ? 2 : 1;
+	}
+	return r->comp_ok[id] == 1;
+}
+
 static void count_invalid(const struct dft_nic_region *r, enum dft_invalid_reason why)
+
 {
 	dft_ctr_add(&dft_tenant_ctr[r->tenant].lost_invalid, 1);
 	dft_ctr_add(&dft_nic_ctr.lost_invalid, 1);
@@ -331,6 +353,11 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 		}
 		if (!(s->flags & DFT_SF_TS_NS) && !r->cal_tsc) {
 			count_invalid(r, DFT_INVALID_BAD_TIME); /* ticks and never a usable calibration */
+			i += need;
+			continue;
+		}
+		if (!comp_allowed(r, s->component_id ? s->component_id : r->g.component_id)) {
+			count_invalid(r, DFT_INVALID_NOT_ALLOWED); /* a process tracing as a service it is not */
 			i += need;
 			continue;
 		}

@@ -1,10 +1,14 @@
 """Start and stop the real difftrace daemons on loopback for integration tests and the demo.
 
 Everything runs under one temporary directory; every process is stopped and every DPDK runtime
-directory removed on exit, whatever happened.
+directory removed on exit, whatever happened. The TCP transport runs over mutual TLS 1.3 with a
+throwaway CA and certificates made here with the openssl CLI (make_tls); a caller that passes
+--insecure to the collector gets plain TCP, and the RDMA transport (no sender authentication yet)
+always runs with --insecure.
 """
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -82,6 +86,38 @@ def telemetry(prefix, cmd, timeout=5.0):
     return reply.get(cmd.split(",")[0])
 
 
+def make_tls(dirpath, sender_hex, hosts=("127.0.0.1",)):
+    """A throwaway CA (P-256, valid 2 days), a collector certificate for hosts, 127.0.0.1, ::1 and
+    localhost, and a NIC certificate naming sender_hex (urn:difftrace:sender:<hex>), under dirpath;
+    private keys 0600. Returns {"ca", "collector_cert", "collector_key", "nic_cert", "nic_key"}."""
+    os.makedirs(dirpath, exist_ok=True)
+
+    def ossl(*args):
+        r = subprocess.run(["openssl", *args], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise HarnessError(f"openssl {args[0]}: {r.stderr.strip()}")
+
+    def p(name):
+        return os.path.join(dirpath, name)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    ossl("req", "-x509", *ec, "-keyout", p("ca.key"), "-out", p("ca.pem"), "-days", "2",
+         "-subj", "/CN=difftrace throwaway test CA")
+    ips = sorted({"127.0.0.1", "::1", *[h for h in hosts if h.replace(".", "").replace(":", "").isalnum()]})
+    san = ",".join([f"IP:{h}" for h in ips if any(c.isdigit() for c in h) and not h.isalpha()] + ["DNS:localhost"])
+    for name, alt in (("collector", san), ("nic", f"URI:urn:difftrace:sender:{sender_hex}")):
+        with open(p(f"{name}.ext"), "w") as f:
+            f.write(f"subjectAltName={alt}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
+                    "extendedKeyUsage=serverAuth,clientAuth\n")
+        ossl("req", *ec, "-keyout", p(f"{name}.key"), "-out", p(f"{name}.csr"), "-subj", f"/CN=difftrace {name}")
+        ossl("x509", "-req", "-in", p(f"{name}.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"),
+             "-CAcreateserial", "-days", "2", "-out", p(f"{name}.pem"), "-extfile", p(f"{name}.ext"))
+    for k in ("ca.key", "collector.key", "nic.key"):
+        os.chmod(p(k), 0o600)
+    return {"ca": p("ca.pem"), "collector_cert": p("collector.pem"), "collector_key": p("collector.key"),
+            "nic_cert": p("nic.pem"), "nic_key": p("nic.key")}
+
+
 class Pipeline:
     def __init__(self, bindir, workdir=None, lcores="0-1", nic_args=(), collector_args=(), keep=False,
                  transport="tcp", host="127.0.0.1", eal_args=()):
@@ -106,6 +142,18 @@ class Pipeline:
         self.port = None
         self.app_prefix = []   # argv the apps run under (e.g. a private mount namespace)
         self.app_env_extra = {}
+        # TLS on by default for TCP (set DFT_TLS=0 to run every test in the clear): the NIC's sender id
+        # is the one its certificate names, so take the caller's --sender-id or make one up
+        self.tls = (transport == "tcp" and "--insecure" not in self.collector_args
+                    and os.environ.get("DFT_TLS", "1") != "0")
+        self.sender_hex = None
+        if "--sender-id" in self.nic_args:
+            self.sender_hex = "%016x" % int(self.nic_args[self.nic_args.index("--sender-id") + 1], 16)
+        if self.tls:
+            self.sender_hex = self.sender_hex or "%016x" % (secrets.randbits(63) | 1)
+            self.tls_files = make_tls(self.path("tls"), self.sender_hex, hosts=(host,))
+        elif "--insecure" not in self.collector_args:
+            self.collector_args.append("--insecure")
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -119,7 +167,7 @@ class Pipeline:
             [os.path.join(self.bindir, "difftrace-collector"), "--transport", self.transport,
              "--listen", "%s:%d" % (self.host, self.port or 0),
              "--db", self.db, "--otlp-json", self.otlp, "--stats-json", self.collector_stats,
-             "--ready-file", ready] + self.collector_args,
+             "--ready-file", ready] + self.tls_collector_args() + self.collector_args,
             stdout=log, stderr=subprocess.STDOUT)
         wait_for_file(ready, self.collector, "difftrace-collector")
         with open(ready) as f:
@@ -135,9 +183,21 @@ class Pipeline:
              "-l", self.lcores, f"--file-prefix={self.prefix}", "--log-level=*:error"] + self.eal_args + [
              "--", "--transport", self.transport,
              "--socket", self.socket, "--collector", f"{self.host}:{self.port}",
-             "--stats-json", self.nic_stats, "--ready-file", ready] + self.nic_args,
+             "--stats-json", self.nic_stats, "--ready-file", ready] + self.tls_nic_args() + self.nic_args,
             stdout=log, stderr=subprocess.STDOUT)
         wait_for_file(ready, self.nic, "difftrace-nic")
+
+    def tls_collector_args(self):
+        if not self.tls:
+            return []
+        t = self.tls_files
+        return ["--tls-cert", t["collector_cert"], "--tls-key", t["collector_key"], "--tls-ca", t["ca"]]
+
+    def tls_nic_args(self):
+        if not self.tls:
+            return []
+        t = self.tls_files
+        return ["--tls-cert", t["nic_cert"], "--tls-key", t["nic_key"], "--tls-ca", t["ca"]]
 
     def start(self):
         self.start_collector()

@@ -414,11 +414,40 @@ static void test_tenants(void **state)
 	dft_tenant_ledger_fini(&l);
 }
 
+/* The registration allow-list: parsing, and which peer may trace as which component. */
+static void test_reg_policy(void **state)
+{
+	struct dft_reg_policy p = {0};
+	char why[160];
+
+	(void)state;
+	assert_int_equal(dft_reg_policy_add(&p, "uid=1000:payments,frontend", why, sizeof(why)), 0);
+	assert_int_equal(dft_reg_policy_add(&p, "gid=50:*", why, sizeof(why)), 0);
+	assert_int_equal(dft_reg_policy_add(&p, "uid=root:activator", why, sizeof(why)), 0);
+	assert_int_equal(dft_reg_policy_add(&p, "pid=1:*", why, sizeof(why)), -EINVAL);
+	assert_int_equal(dft_reg_policy_add(&p, "uid=1000:", why, sizeof(why)), -EINVAL);
+	assert_int_equal(dft_reg_policy_add(&p, "uid=no-such-user-here:*", why, sizeof(why)), -EINVAL);
+	assert_int_equal(dft_reg_policy_add(&p, "uid=1000:a,,b", why, sizeof(why)), -EINVAL);
+	/* known peers */
+	assert_int_equal(dft_reg_policy_check(&p, 1000, 100, NULL), 0);
+	assert_int_equal(dft_reg_policy_check(&p, 2000, 50, NULL), 0);
+	assert_int_equal(dft_reg_policy_check(&p, 2000, 100, NULL), -EACCES);
+	/* components */
+	assert_int_equal(dft_reg_policy_check(&p, 1000, 100, "payments"), 0);
+	assert_int_equal(dft_reg_policy_check(&p, 1000, 100, "activator"), -EACCES);
+	assert_int_equal(dft_reg_policy_check(&p, 1000, 50, "activator"), 0); /* through its group */
+	assert_int_equal(dft_reg_policy_check(&p, 0, 0, "activator"), 0);
+	assert_int_equal(dft_reg_policy_check(&p, 0, 0, "payments"), -EACCES);
+	assert_false(dft_reg_policy_any(&p, 1000, 100));
+	assert_true(dft_reg_policy_any(&p, 1000, 50));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_docs_table),
 		cmocka_unit_test(test_tenants),
+		cmocka_unit_test(test_reg_policy),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_file_and_overrides),
 		cmocka_unit_test(test_cli_aliases),
