@@ -79,6 +79,13 @@ run nic_mmap "$T" dft-bench-nic --ingest mmap --json "${Q[@]}"
 DMA_ARGS=(--spans 65536 --reps 10); [ $QUICK = 1 ] && DMA_ARGS=("${Q[@]}")
 run nic_dmadev "$T" dft-bench-nic --ingest dmadev --json "${DMA_ARGS[@]}"
 run collector "$T" dft-bench-collector --json "${Q[@]}" --collector "$BIN/difftrace-collector"
+# instructions per span of the host hot path (callgrind: the same count on a loaded machine)
+if command -v valgrind >/dev/null; then
+  bench/host/instr.sh --bindir "$BIN" --json > "$OUT/raw/instr.json" 2> "$OUT/logs/instr.log" ||
+    { note "instr: bench/host/instr.sh failed (see logs/instr.log): recorded as null"; rm -f "$OUT/raw/instr.json"; }
+else
+  note "instr: valgrind not installed: recorded as null"
+fi
 
 CMD="bench/run-all.sh"; [ $QUICK = 1 ] && CMD="$CMD --quick"
 python3 bench/plot/assemble.py --raw "$OUT/raw" --out "$OUT/results.json" --data "$OUT/plotdata" \

@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "cli_eval.h"
+#include "cli_eval_store.h"
 
 const char *const dft_eval_lost_names[DFT_EVAL_LOST_REASONS] = {
     "lost_ring_full", "lost_no_ring", "lost_invalid", "lost_backlog_full", "lost_transport", "lost_hold_overflow",
@@ -24,39 +25,6 @@ static const char eval_usage[] =
     "usage: difftrace eval --truth FILE --db FILE [--nic-stats FILE] [--collector-stats FILE] [--json]\n"
     "  compares difftrace-gen's ground truth with the collector's store: anomalous-span recall, platform\n"
     "  span reduction, trace completeness, reconstruction error, accounting (docs/evaluation.md)\n";
-
-/* ---- the store's spans, keyed by (trace id, span id) */
-
-struct stored {
-	uint8_t trace_id[16];
-	uint64_t span_id, parent, start, end;
-	uint8_t used, reconstructed, matched;
-};
-
-struct span_set {
-	struct stored *e;
-	size_t cap; /* power of two */
-};
-
-static uint64_t key_hash(const uint8_t tid[16], uint64_t sid)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (int i = 0; i < 16; i++)
-		h = (h ^ tid[i]) * 1099511628211ull;
-	h ^= sid * 0x9e3779b97f4a7c15ull;
-	return h ^ (h >> 29);
-}
-
-/* The slot holding the key, or the empty slot where it belongs. The set is never more than half full. */
-static struct stored *set_slot(struct span_set *s, const uint8_t tid[16], uint64_t sid)
-{
-	size_t i = (size_t)key_hash(tid, sid) & (s->cap - 1);
-
-	while (s->e[i].used && !(s->e[i].span_id == sid && !memcmp(s->e[i].trace_id, tid, 16)))
-		i = (i + 1) & (s->cap - 1);
-	return &s->e[i];
-}
 
 /* ---- traces of the truth: trace id -> complete so far */
 
@@ -83,7 +51,7 @@ static struct trace_ent *trace_get(struct trace_set *t, const uint8_t tid[16])
 		for (size_t k = 0; k < t->cap; k++) {
 			if (!t->e[k].used)
 				continue;
-			for (i = (size_t)key_hash(t->e[k].trace_id, 0) & (ncap - 1); ne[i].used;
+			for (i = (size_t)dft_eval_key_hash(t->e[k].trace_id, 0) & (ncap - 1); ne[i].used;
 			     i = (i + 1) & (ncap - 1))
 				;
 			ne[i] = t->e[k];
@@ -92,7 +60,7 @@ static struct trace_ent *trace_get(struct trace_set *t, const uint8_t tid[16])
 		t->e = ne;
 		t->cap = ncap;
 	}
-	for (i = (size_t)key_hash(tid, 0) & (t->cap - 1); t->e[i].used; i = (i + 1) & (t->cap - 1))
+	for (i = (size_t)dft_eval_key_hash(tid, 0) & (t->cap - 1); t->e[i].used; i = (i + 1) & (t->cap - 1))
 		if (!memcmp(t->e[i].trace_id, tid, 16))
 			return &t->e[i];
 	t->e[i].used = 1;
@@ -163,65 +131,6 @@ static double quantile(const double *v, size_t n, double q)
 	if (lo + 1 >= n)
 		return v[n - 1];
 	return v[lo] + (v[lo + 1] - v[lo]) * (pos - (double)lo);
-}
-
-/* ---- loading the store */
-
-static int load_store(sqlite3 *db, struct span_set *set, struct dft_eval *ev, char *err, size_t errlen)
-{
-	sqlite3_stmt *q;
-	sqlite3_int64 n = 0;
-	int step, rc = 0;
-
-	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM spans", -1, &q, NULL) != SQLITE_OK)
-		return fail(err, errlen, -EIO, "count spans: %s", sqlite3_errmsg(db));
-	if (sqlite3_step(q) == SQLITE_ROW)
-		n = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	for (set->cap = 1024; set->cap < 2 * (size_t)n + 2; set->cap *= 2)
-		;
-	set->e = calloc(set->cap, sizeof(*set->e));
-	if (!set->e)
-		return fail(err, errlen, -ENOMEM, "out of memory for %lld stored spans", (long long)n);
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT trace_id, span_id, parent_span_id, start_ns, end_ns, reconstructed FROM spans"
-	                       " LIMIT ?1",
-	                       -1, &q, NULL) != SQLITE_OK)
-		return fail(err, errlen, -EIO, "read spans: %s", sqlite3_errmsg(db));
-	/* rows added between the count and this read would overfill the set */
-	sqlite3_bind_int64(q, 1, n);
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		const void *tid = sqlite3_column_blob(q, 0);
-		uint64_t sid = (uint64_t)sqlite3_column_int64(q, 1);
-		int recon = sqlite3_column_int(q, 5) != 0;
-		struct stored *e;
-
-		ev->store_spans++;
-		if (recon)
-			ev->store_reconstructed++;
-		else
-			ev->store_reported++;
-		if (!tid || sqlite3_column_bytes(q, 0) != 16)
-			continue; /* not a trace id: no truth span can match it */
-		e = set_slot(set, tid, sid);
-		if (e->used) {
-			ev->store_duplicates++;
-			/* a reported copy is what the recall asks about */
-			if (recon || !e->reconstructed)
-				continue;
-		}
-		e->used = 1;
-		memcpy(e->trace_id, tid, 16);
-		e->span_id = sid;
-		e->parent = (uint64_t)sqlite3_column_int64(q, 2);
-		e->start = (uint64_t)sqlite3_column_int64(q, 3);
-		e->end = (uint64_t)sqlite3_column_int64(q, 4);
-		e->reconstructed = (uint8_t)recon;
-	}
-	if (step != SQLITE_DONE)
-		rc = fail(err, errlen, -EIO, "read spans: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(q);
-	return rc;
 }
 
 /* ---- counters */
@@ -372,7 +281,7 @@ static int errs_push(struct errs *e, double x)
 	return 0;
 }
 
-static int walk_truth(const char *path, struct span_set *set, struct trace_set *traces, struct errs *re,
+static int walk_truth(const char *path, struct dft_eval_set *set, struct trace_set *traces, struct errs *re,
                       struct dft_eval *ev, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
@@ -386,7 +295,7 @@ static int walk_truth(const char *path, struct span_set *set, struct trace_set *
 		return fail(err, errlen, -errno, "--truth %s: %s", path, strerror(errno));
 	while ((len = getline(&line, &cap, f)) >= 0) {
 		struct truth_rec r;
-		struct stored *s;
+		struct dft_eval_stored *s;
 		struct trace_ent *t;
 		bool reported;
 
@@ -399,7 +308,7 @@ static int walk_truth(const char *path, struct span_set *set, struct trace_set *
 			break;
 		}
 		ev->truth_spans++;
-		s = set_slot(set, r.trace_id, r.span_id);
+		s = dft_eval_set_slot(set, r.trace_id, r.span_id);
 		if (!s->used)
 			s = NULL;
 		else
@@ -447,7 +356,7 @@ static int walk_truth(const char *path, struct span_set *set, struct trace_set *
 int dft_eval_compute(const char *truth, const char *dbpath, const char *nic_stats, const char *collector_stats,
                      struct dft_eval *ev, char *err, size_t errlen)
 {
-	struct span_set set = {0};
+	struct dft_eval_set set = {0};
 	struct trace_set traces = {0};
 	struct errs re = {0};
 	sqlite3 *db = NULL;
@@ -459,7 +368,7 @@ int dft_eval_compute(const char *truth, const char *dbpath, const char *nic_stat
 		goto close_db;
 	}
 	sqlite3_busy_timeout(db, 2000);
-	rc = load_store(db, &set, ev, err, errlen);
+	rc = dft_eval_load_store(db, &set, ev, err, errlen);
 	if (rc)
 		goto free_set;
 	rc = walk_truth(truth, &set, &traces, &re, ev, err, errlen);

@@ -1,39 +1,49 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * difftrace: query what difftrace-collector stored.
- *   difftrace traces --db FILE [--limit N]
- *   difftrace show --db FILE TRACE_ID_HEX
- *   difftrace stats --db FILE
- *   difftrace stats --json FILE
- *   difftrace critical-path --db FILE TRACE_ID_HEX [--json]
- *   difftrace view --db FILE TRACE_ID_HEX -o FILE.html
- *   difftrace serve --db FILE [--listen HOST:PORT] [--allow-remote]
- * Exit codes: 0 ok, 1 runtime error (database, file), 2 usage error.
+ * difftrace: query what difftrace-collector stored (docs/running.md, "The difftrace CLI").
+ *   difftrace traces --db FILE [--limit N] [--service NAME] [--min-duration DUR] [--errors]
+ *                    [--since DUR|TIME] [--json]
+ *   difftrace show --db FILE TRACE_ID_HEX [--json]
+ *   difftrace stats --db FILE [--json]
+ *   difftrace stats --json FILE             pretty-print a collector stats JSON file
+ *   difftrace dump --db FILE                every span, one JSON object a line
+ *   difftrace eval | critical-path | view | serve ...
+ *   any of them with --clickhouse URL instead of --db FILE: the ClickHouse store
+ * Every command reads the reported spans and the platform spans rebuilt from them (trace_read.h).
+ * Exit codes: 0 ok, 1 runtime error (database, file), 2 usage error, 3 trace not found.
  */
+#define _GNU_SOURCE /* strptime, timegm */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#include <sqlite3.h>
-
+#include "cli_clickhouse.h"
 #include "cli_eval.h"
+#include "cli_query.h"
 #include "view/cli_view.h"
-
-#define SHOW_MAX_SPANS 100000
 
 static const char usage_text[] =
     "usage: difftrace <command> [options]\n"
     "  traces --db FILE [--limit N]     one line per trace, newest first (default limit 20), with the\n"
     "                                   spans reported and the platform spans reconstructed\n"
+    "         [--service NAME]          only traces with a span of this component (rebuilt ones count)\n"
+    "         [--min-duration DUR]      only traces lasting at least DUR (250ms, 1.5s, 800us, 2m)\n"
+    "         [--errors]                only traces with an error span\n"
+    "         [--since DUR|TIME]        only traces ending in the last DUR, or after TIME\n"
+    "                                   (2026-12-05T08:00:00Z, UTC)\n"
     "  show --db FILE TRACE_ID_HEX      the spans of one trace as a tree; reconstructed spans are\n"
     "                                   marked [reconstructed], their estimated duration with ~\n"
     "  stats --db FILE                  span counts per component and per sender\n"
     "  stats --json FILE                pretty-print a collector stats JSON file\n"
+    "  dump --db FILE                   every span, reported and rebuilt, one JSON object a line\n"
+    "  --json                           traces, show, stats: one JSON document on stdout\n"
+    "  --clickhouse URL                 instead of --db FILE, with any command: the ClickHouse store\n"
+    "                                   (http://HOST:PORT of any node; read through its Distributed tables)\n"
     "  eval --truth FILE --db FILE ...  ground truth vs the store (see difftrace eval --help)\n"
     "  critical-path --db FILE TRACE_ID_HEX [--json]\n"
     "                                   what the root's latency waited on, share per component,\n"
@@ -43,331 +53,15 @@ static const char usage_text[] =
     "                                   the root operation's latencies and usual shape\n"
     "  serve --db FILE [--listen 127.0.0.1:8470] [--allow-remote]\n"
     "                                   local web UI: traces with filters, pages, JSON endpoints\n"
-    "  --help                           this text\n";
+    "  --help                           this text\n"
+    "exit codes: 0 ok, 1 runtime error (store, file), 2 usage error, 3 trace not found\n";
 
 static int usage_err(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "difftrace: ");
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, " (see difftrace --help)\n");
-	return 2;
-}
-
-static int open_db(const char *path, sqlite3 **db)
-{
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		fprintf(stderr, "difftrace: --db %s: %s\n", path, *db ? sqlite3_errmsg(*db) : "out of memory");
-		sqlite3_close(*db);
-		return 1;
-	}
-	sqlite3_busy_timeout(*db, 2000);
-	return 0;
-}
-
-static int db_err(sqlite3 *db, const char *what)
-{
-	fprintf(stderr, "difftrace: %s: %s\n", what, sqlite3_errmsg(db));
-	sqlite3_close(db);
-	return 1;
-}
-
-static void fmt_time(uint64_t ns, char *buf, size_t len)
-{
-	time_t sec = (time_t)(ns / 1000000000u);
-	struct tm tm;
-
-	gmtime_r(&sec, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-	         tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ns % 1000000000u / 1000u));
-}
-
-/* Names come from the traced processes: show control bytes as '?' so they cannot break a line. */
-static const char *clean(const char *s, char *buf, size_t len)
-{
-	size_t i;
-
-	if (!s)
-		return "-";
-	for (i = 0; s[i] && i + 1 < len; i++)
-		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-	buf[i] = '\0';
-	return buf;
-}
-
-static void print_hex(const unsigned char *p, int n)
-{
-	for (int i = 0; i < n; i++)
-		printf("%02x", p[i]);
-}
-
-static int cmd_traces(const char *dbpath, long limit)
-{
-	static const char sql[] =
-	    "SELECT trace_id, sum(reconstructed = 0), group_concat(DISTINCT component), min(start_ns), max(end_ns),"
-	    " max(status = 2), sum(reconstructed != 0) FROM spans GROUP BY trace_id ORDER BY min(start_ns) DESC"
-	    " LIMIT ?1";
-	sqlite3_stmt *q;
-	sqlite3 *db;
-	int step;
-
-	if (open_db(dbpath, &db))
-		return 1;
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
-		return db_err(db, "query traces");
-	sqlite3_bind_int64(q, 1, limit);
-	/* REPORTED: spans the senders delivered; RECON: platform spans rebuilt from function spans' hops */
-	printf("%-32s %8s %5s %-26s %12s %5s  %s\n", "TRACE", "REPORTED", "RECON", "START (UTC)", "DURATION_US",
-	       "ERROR", "COMPONENTS");
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		uint64_t start = (uint64_t)sqlite3_column_int64(q, 3);
-		uint64_t end = (uint64_t)sqlite3_column_int64(q, 4);
-		char when[96], comps[1024];
-
-		fmt_time(start, when, sizeof(when));
-		print_hex(sqlite3_column_blob(q, 0), sqlite3_column_bytes(q, 0));
-		printf(" %8lld %5lld %-26s %12.1f %5s  %s\n", sqlite3_column_int64(q, 1), sqlite3_column_int64(q, 6),
-		       when, end >= start ? (double)(end - start) / 1000.0 : 0.0,
-		       sqlite3_column_int(q, 5) ? "yes" : "no",
-		       clean((const char *)sqlite3_column_text(q, 2), comps, sizeof(comps)));
-	}
-	if (step != SQLITE_DONE) {
-		sqlite3_finalize(q);
-		return db_err(db, "read traces");
-	}
-	sqlite3_finalize(q);
-	sqlite3_close(db);
-	return 0;
-}
-
-struct span {
-	uint64_t id, parent, start, end;
-	char *component, *operation;
-	char *message; /* the error's status message, or NULL */
-	int status, reconstructed;
-	int first_child, next_sibling; /* indices, -1 = none */
-	bool printed;
-};
-
-static const char *status_name(int s)
-{
-	return s == 2 ? "ERROR" : s == 1 ? "OK" : "UNSET";
-}
-
-static void print_tree(struct span *sp, int i, int depth)
-{
-	/* iterative over siblings, recursive over depth; depth is bounded by the span count */
-	for (; i >= 0; i = sp[i].next_sibling) {
-		struct span *s = &sp[i];
-		char comp[256], op[256], msg[256];
-
-		if (s->printed)
-			continue; /* a cycle in hostile data */
-		s->printed = true;
-		/* a reconstructed span's end is an estimate from the profiles: say so on the line */
-		printf("%*s%016" PRIx64 " %s %s %s%.1fus %s%s%s%s%s\n", depth * 2, "", s->id,
-		       clean(s->component, comp, sizeof(comp)), clean(s->operation, op, sizeof(op)),
-		       s->reconstructed ? "~" : "", (double)(s->end - s->start) / 1000.0, status_name(s->status),
-		       s->message ? " \"" : "", s->message ? clean(s->message, msg, sizeof(msg)) : "",
-		       s->message ? "\"" : "", s->reconstructed ? " [reconstructed]" : "");
-		if (depth < 256)
-			print_tree(sp, s->first_child, depth + 1);
-	}
-}
-
-static int parse_trace_id(const char *hex, unsigned char out[16])
-{
-	if (strlen(hex) != 32)
-		return -EINVAL;
-	for (int i = 0; i < 16; i++) {
-		unsigned v;
-
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", hex[2 * i]) ||
-		    !strchr("0123456789abcdefABCDEF", hex[2 * i + 1]))
-			return -EINVAL;
-		out[i] = (unsigned char)v;
-	}
-	return 0;
-}
-
-static int cmp_start(const void *a, const void *b)
-{
-	const struct span *x = a, *y = b;
-
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-static int cmd_show(const char *dbpath, const char *hex)
-{
-	static const char sql[] = "SELECT span_id, parent_span_id, start_ns, end_ns, component, operation, status,"
-	                          " reconstructed, status_message FROM spans WHERE trace_id = ?1 LIMIT ?2";
-	/* a store the collector has not opened since spans had a status message */
-	static const char sql_old[] = "SELECT span_id, parent_span_id, start_ns, end_ns, component, operation, status,"
-	                              " reconstructed, NULL FROM spans WHERE trace_id = ?1 LIMIT ?2";
-	unsigned char tid[16];
-	struct span *sp = NULL;
-	sqlite3_stmt *q;
-	sqlite3 *db;
-	int n = 0, cap = 0, step, i, j, rc = 0;
-
-	if (parse_trace_id(hex, tid))
-		return usage_err("bad trace id '%s': expected 32 hex digits", hex);
-	if (open_db(dbpath, &db))
-		return 1;
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK &&
-	    sqlite3_prepare_v2(db, sql_old, -1, &q, NULL) != SQLITE_OK)
-		return db_err(db, "query spans");
-	sqlite3_bind_blob(q, 1, tid, 16, SQLITE_STATIC);
-	sqlite3_bind_int(q, 2, SHOW_MAX_SPANS);
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		struct span *s;
-
-		if (n == cap) {
-			struct span *ns;
-
-			cap = cap ? 2 * cap : 64;
-			ns = realloc(sp, (size_t)cap * sizeof(*sp));
-			if (!ns) {
-				fprintf(stderr, "difftrace: out of memory\n");
-				rc = 1;
-				goto free_spans;
-			}
-			sp = ns;
-		}
-		s = &sp[n++];
-		memset(s, 0, sizeof(*s));
-		s->id = (uint64_t)sqlite3_column_int64(q, 0);
-		s->parent = (uint64_t)sqlite3_column_int64(q, 1);
-		s->start = (uint64_t)sqlite3_column_int64(q, 2);
-		s->end = (uint64_t)sqlite3_column_int64(q, 3);
-		s->component = strdup((const char *)sqlite3_column_text(q, 4));
-		s->operation = strdup((const char *)sqlite3_column_text(q, 5));
-		s->status = sqlite3_column_int(q, 6);
-		s->reconstructed = sqlite3_column_int(q, 7);
-		if (sqlite3_column_type(q, 8) == SQLITE_TEXT) {
-			s->message = strdup((const char *)sqlite3_column_text(q, 8));
-			if (!s->message) {
-				fprintf(stderr, "difftrace: out of memory\n");
-				rc = 1;
-				goto free_spans;
-			}
-		}
-		if (!s->component || !s->operation) {
-			fprintf(stderr, "difftrace: out of memory\n");
-			rc = 1;
-			goto free_spans;
-		}
-	}
-	if (step != SQLITE_DONE) {
-		fprintf(stderr, "difftrace: read spans: %s\n", sqlite3_errmsg(db));
-		rc = 1;
-		goto free_spans;
-	}
-	if (n == 0) {
-		fprintf(stderr, "difftrace: trace %s: not found in %s\n", hex, dbpath);
-		rc = 1;
-		goto free_spans;
-	}
-	qsort(sp, (size_t)n, sizeof(*sp), cmp_start);
-	for (i = 0; i < n; i++)
-		sp[i].first_child = sp[i].next_sibling = -1;
-	/* link children in start order: walk backwards so prepending keeps the order (O(n^2) is fine
-	 * for one trace; SHOW_MAX_SPANS bounds it) */
-	for (i = n - 1; i >= 0; i--) {
-		if (!sp[i].parent)
-			continue;
-		for (j = 0; j < n && sp[j].id != sp[i].parent; j++)
-			;
-		if (j < n && j != i) {
-			sp[i].next_sibling = sp[j].first_child;
-			sp[j].first_child = i;
-		}
-	}
-	for (i = 0, j = 0; i < n; i++)
-		j += sp[i].reconstructed != 0;
-	printf("trace %s: %d spans (%d reported, %d reconstructed)\n", hex, n, n - j, j);
-	for (i = 0; i < n; i++) {
-		bool child = false;
-
-		if (sp[i].parent) {
-			for (j = 0; j < n && !(sp[j].id == sp[i].parent && j != i); j++)
-				;
-			child = j < n;
-		}
-		if (child)
-			continue;
-		if (sp[i].parent)
-			printf("(parent %016" PRIx64 " not stored)\n", sp[i].parent);
-		sp[i].next_sibling = -1; /* roots are printed one by one */
-		print_tree(sp, i, sp[i].parent ? 1 : 0);
-	}
-	for (i = 0; i < n; i++) {
-		if (!sp[i].printed) {
-			printf("(cycle)\n");
-			print_tree(sp, i, 1);
-		}
-	}
-free_spans:
-	for (i = 0; i < n; i++) {
-		free(sp[i].component);
-		free(sp[i].operation);
-		free(sp[i].message);
-	}
-	free(sp);
-	sqlite3_finalize(q);
-	sqlite3_close(db);
-	return rc;
-}
-
-static int cmd_stats_db(const char *dbpath)
-{
-	sqlite3_stmt *q;
-	sqlite3 *db;
-	int step;
-
-	if (open_db(dbpath, &db))
-		return 1;
-	if (sqlite3_prepare_v2(db, "SELECT count(*), count(DISTINCT trace_id) FROM spans", -1, &q, NULL) != SQLITE_OK)
-		return db_err(db, "count spans");
-	if (sqlite3_step(q) == SQLITE_ROW)
-		printf("spans %lld, traces %lld\n", sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1));
-	sqlite3_finalize(q);
-
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT component, kind, count(*), sum(status = 2), sum(reconstructed) FROM spans"
-	                       " GROUP BY component, kind ORDER BY count(*) DESC",
-	                       -1, &q, NULL) != SQLITE_OK)
-		return db_err(db, "count components");
-	printf("\n%-32s %-9s %10s %8s %14s\n", "COMPONENT", "KIND", "SPANS", "ERRORS", "RECONSTRUCTED");
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		int kind = sqlite3_column_int(q, 1);
-		char comp[256];
-
-		printf("%-32s %-9s %10lld %8lld %14lld\n",
-		       clean((const char *)sqlite3_column_text(q, 0), comp, sizeof(comp)),
-		       kind == 1   ? "platform"
-		       : kind == 2 ? "function"
-		                   : "unknown",
-		       sqlite3_column_int64(q, 2), sqlite3_column_int64(q, 3), sqlite3_column_int64(q, 4));
-	}
-	sqlite3_finalize(q);
-	if (step != SQLITE_DONE)
-		return db_err(db, "read components");
-
-	if (sqlite3_prepare_v2(db, "SELECT sender_id, max_seq, spans_stored, counters FROM senders ORDER BY sender_id",
-	                       -1, &q, NULL) != SQLITE_OK)
-		return db_err(db, "read senders");
-	printf("\n%-16s %10s %12s  %s\n", "SENDER", "MAX_SEQ", "SPANS", "COUNTERS");
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *c = (const char *)sqlite3_column_text(q, 3);
-
-		printf("%016" PRIx64 " %10" PRIu64 " %12" PRIu64 "  %s\n", (uint64_t)sqlite3_column_int64(q, 0),
-		       (uint64_t)sqlite3_column_int64(q, 1), (uint64_t)sqlite3_column_int64(q, 2), c ? c : "-");
-	}
-	sqlite3_finalize(q);
-	if (step != SQLITE_DONE)
-		return db_err(db, "read senders");
-	sqlite3_close(db);
-	return 0;
+	return DFT_EXIT_USAGE;
 }
 
 /* Re-indents JSON without interpreting it beyond strings, so any stats file prints. */
@@ -427,10 +121,59 @@ static int cmd_stats_json(const char *path)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* "250ms", "1.5s", "800us", "1200ns", "2m", "1h" -> ns; 0 or -EINVAL */
+static int dft_parse_duration(const char *s, uint64_t *ns)
 {
-	const char *cmd, *db = NULL, *json = NULL, *trace = NULL;
-	long limit = 20;
+	static const struct {
+		const char *unit;
+		double mult;
+	} units[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (!strcmp(end, units[i].unit)) {
+			if (v * units[i].mult >= 1.8e19)
+				return -EINVAL;
+			*ns = (uint64_t)(v * units[i].mult);
+			return 0;
+		}
+	}
+	return -EINVAL; /* a bare number is ambiguous: the unit is required */
+}
+
+/* a duration back from now ("15m") or a UTC time "2026-12-05T08:00:00Z" -> unix ns; 0 or -EINVAL */
+static int dft_parse_since(const char *s, uint64_t now_ns, uint64_t *ns)
+{
+	struct tm tm = {0};
+	uint64_t back;
+	char *end;
+
+	if (!dft_parse_duration(s, &back)) {
+		*ns = back < now_ns ? now_ns - back : 0;
+		return 0;
+	}
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end || (strcmp(end, "Z") && *end))
+		return -EINVAL;
+	*ns = (uint64_t)timegm(&tm) * 1000000000u;
+	return 0;
+}
+
+static bool is_cmd(const char *cmd, const char *a, const char *b, const char *c, const char *d)
+{
+	return !strcmp(cmd, a) || (b && !strcmp(cmd, b)) || (c && !strcmp(cmd, c)) || (d && !strcmp(cmd, d));
+}
+
+static int run(int argc, char **argv)
+{
+	struct dft_query_opts o = {.limit = 20};
+	const char *cmd, *json_file = NULL, *trace = NULL;
+	struct timespec now;
 	int i;
 
 	if (argc < 2)
@@ -448,10 +191,12 @@ int main(int argc, char **argv)
 		return dft_cli_view(argc - 1, argv + 1);
 	if (!strcmp(cmd, "serve"))
 		return dft_cli_serve(argc - 1, argv + 1);
-	if (strcmp(cmd, "traces") && strcmp(cmd, "show") && strcmp(cmd, "stats"))
+	if (!is_cmd(cmd, "traces", "show", "stats", "dump"))
 		return usage_err("unknown command '%s'", cmd);
+	clock_gettime(CLOCK_REALTIME, &now);
 	for (i = 2; i < argc; i++) {
 		const char *a = argv[i];
+		bool traces = !strcmp(cmd, "traces");
 
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			fputs(usage_text, stdout);
@@ -459,42 +204,111 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--db")) {
 			if (++i == argc)
 				return usage_err("%s needs a FILE", a);
-			db = argv[i];
-		} else if (!strcmp(a, "--json") && !strcmp(cmd, "stats")) {
-			if (++i == argc)
-				return usage_err("%s needs a FILE", a);
-			json = argv[i];
-		} else if (!strcmp(a, "--limit") && !strcmp(cmd, "traces")) {
+			o.db = argv[i];
+		} else if (!strcmp(a, "--json") && is_cmd(cmd, "traces", "show", "stats", NULL)) {
+			/* stats --json FILE (a collector stats file) predates --json as a switch */
+			if (!strcmp(cmd, "stats") && i + 1 < argc && argv[i + 1][0] != '-')
+				json_file = argv[++i];
+			else
+				o.json = true;
+		} else if (!strcmp(a, "--limit") && traces) {
 			char *end;
 
 			if (++i == argc)
 				return usage_err("%s needs a number", a);
 			errno = 0;
-			limit = strtol(argv[i], &end, 10);
-			if (errno || end == argv[i] || *end || limit < 1)
+			o.limit = strtol(argv[i], &end, 10);
+			if (errno || end == argv[i] || *end || o.limit < 1)
 				return usage_err("bad --limit '%s': expected a positive number", argv[i]);
+		} else if (!strcmp(a, "--service") && traces) {
+			if (++i == argc || !argv[i][0])
+				return usage_err("%s needs a component name", a);
+			o.service = argv[i];
+		} else if (!strcmp(a, "--min-duration") && traces) {
+			if (++i == argc)
+				return usage_err("%s needs a duration", a);
+			if (dft_parse_duration(argv[i], &o.min_duration_ns))
+				return usage_err(
+				    "bad --min-duration '%s': expected a number and a unit (ns, us, ms, s, m, h)",
+				    argv[i]);
+		} else if (!strcmp(a, "--errors") && traces) {
+			o.errors = true;
+		} else if (!strcmp(a, "--since") && traces) {
+			if (++i == argc)
+				return usage_err("%s needs a duration or a time", a);
+			if (dft_parse_since(argv[i], (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec,
+			                    &o.since_ns))
+				return usage_err("bad --since '%s': expected a duration (15m) or a UTC time "
+				                 "(2026-12-05T08:00:00Z)",
+				                 argv[i]);
 		} else if (a[0] == '-') {
-			return usage_err("unknown option '%s'", a);
+			return usage_err("unknown option '%s' for this command", a);
 		} else if (!strcmp(cmd, "show") && !trace) {
 			trace = a;
 		} else {
 			return usage_err("unexpected argument '%s'", a);
 		}
 	}
-	if (!strcmp(cmd, "stats")) {
-		if (json && db)
+	if (!strcmp(cmd, "stats") && json_file) {
+		if (o.db)
 			return usage_err("%s", "stats takes --db FILE or --json FILE, not both");
-		if (json)
-			return cmd_stats_json(json);
-		if (!db)
-			return usage_err("%s", "stats needs --db FILE or --json FILE");
-		return cmd_stats_db(db);
+		return cmd_stats_json(json_file);
 	}
-	if (!db)
+	if (!o.db)
 		return usage_err("%s needs --db FILE", cmd);
+	if (!strcmp(cmd, "stats"))
+		return dft_cli_stats(&o);
 	if (!strcmp(cmd, "traces"))
-		return cmd_traces(db, limit);
+		return dft_cli_traces(&o);
+	if (!strcmp(cmd, "dump"))
+		return dft_cli_dump(&o);
 	if (!trace)
 		return usage_err("%s", "show needs TRACE_ID_HEX");
-	return cmd_show(db, trace);
+	return dft_cli_show(&o, trace);
+}
+
+/*
+ * --clickhouse URL, with any command: the rows it needs are read from ClickHouse into a private
+ * SQLite file (cli_clickhouse.h) and the command runs with --db on that file, removed afterwards.
+ */
+int main(int argc, char **argv)
+{
+	const char *url = NULL, *trace = NULL;
+	char path[256], **av;
+	int at = -1, rc;
+
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--clickhouse")) {
+			if (i + 1 == argc)
+				return usage_err("%s needs a URL (http://HOST:PORT)", argv[i]);
+			url = argv[i + 1];
+			at = i;
+		} else if (strlen(argv[i]) == 32 && strspn(argv[i], "0123456789abcdefABCDEF") == 32) {
+			trace = argv[i];
+		} else if (!strcmp(argv[i], "--db") && url) {
+			return usage_err("%s", "--db FILE or --clickhouse URL, not both");
+		}
+	}
+	if (!url)
+		return run(argc, argv);
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--db"))
+			return usage_err("%s", "--db FILE or --clickhouse URL, not both");
+	/* one trace is enough for show and critical-path; the rest look at many */
+	if (argc < 2 || (strcmp(argv[1], "show") && strcmp(argv[1], "critical-path")))
+		trace = NULL;
+	if (dft_ch_snapshot(url, trace, path, sizeof(path)))
+		return DFT_EXIT_RUNTIME;
+	av = calloc((size_t)argc + 1, sizeof(*av));
+	if (!av) {
+		unlink(path);
+		return DFT_EXIT_RUNTIME;
+	}
+	memcpy(av, argv, (size_t)argc * sizeof(*av));
+	av[at] = "--db";
+	av[at + 1] = path;
+	rc = run(argc, av);
+	free(av);
+	unlink(path);
+	return rc;
 }

@@ -188,6 +188,10 @@ static int span_validate(const Difftrace__SpanBatch *b, const Difftrace__Span *s
 		return bad(reason, "status out of range");
 	if (s->span_kind > 5)
 		return bad(reason, "span_kind out of range (OTLP SpanKind 0..5)");
+	/* a NIC sends at most DFT_SLOT_ATTRS per span: a sender far past that is broken or hostile, and
+	 * must not make the store refuse (and roll back) the work of others */
+	if (s->n_attrs > DFT_BATCH_ATTRS_MAX)
+		return bad(reason, "more attributes on a span than a NIC sends");
 	for (i = 0; i < s->n_attrs; i++) {
 		if (!s->attrs[i] || !str_ok(b, s->attrs[i]->key))
 			return bad(reason, "attribute key string index out of range");
@@ -238,6 +242,10 @@ int dft_batch_validate(const Difftrace__SpanBatch *b, uint64_t hello_sender, con
 		return bad(reason, "sequence 0 (sequences start at 1)");
 	if (b->header->sender_id != hello_sender)
 		return bad(reason, "sender_id differs from the HELLO");
+	for (i = 0; i < b->n_strings; i++) {
+		if (b->strings[i] && strnlen(b->strings[i], DFT_BATCH_STRING_MAX + 1) > DFT_BATCH_STRING_MAX)
+			return bad(reason, "a string longer than a NIC sends");
+	}
 	for (i = 0; i < b->n_spans; i++) {
 		rc = span_validate(b, b->spans[i], reason);
 		if (rc)

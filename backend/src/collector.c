@@ -5,7 +5,8 @@
  * every round (busy while batches come, 1 ms naps when idle).
  *
  * One poll round:
- *   1. TCP: accept new connections (past max_conns: accept and close at once, counted), read each
+ *   1. TCP: accept new connections (past max_conns or the peer's quota: evict the oldest connection
+ *      that has not said HELLO, else accept and close at once, counted), read each
  *      readable connection up to a per-round budget and handle every complete frame:
  *        HELLO(sender, 0)  -> ACK(sender, durable max sequence of that sender), sent at once;
  *        BATCH             -> the shared ingest path (below); its ACK waits for the commit;
@@ -14,7 +15,8 @@
  *      ingest: decode, validate (invalid: frames_bad, drop the connection), dedup; a new batch goes
  *      to every sink and into the open SQLite transaction, with its profile entries, and its
  *      function spans' missing hops become reconstruction candidates;
- *   2. synthesize the reconstruction candidates that are due, into the same transaction;
+ *   2. export the reconstruction candidates that are due (rebuilt from the store as readers
+ *      rebuild them; nothing rebuilt is stored);
  *   3. group commit: flush the sinks (OTLP JSON lands before the spans are durable, so a crash can
  *      duplicate an export but never lose one), write the senders rows, COMMIT, then queue the ACKs
  *      and return the RDMA credits; if anything fails, roll back and drop the connections whose
@@ -23,6 +25,12 @@
  *   4. write queued ACKs; rewrite the stats file once a second.
  * The read budget bounds both the transaction and the ACKs a round can queue on one connection;
  * the RDMA ring bounds what a connection can hand over before its credits come back.
+ *
+ * Limits no peer can exhaust (docs/security.md): connections per source address and in total, with
+ * connections that have not said HELLO evicted first; HELLO, and every frame once begun, due within
+ * read_timeout_ms; nothing received for idle_timeout_ms closes a connection; one memory budget for
+ * frames larger than a connection's base buffer, across all connections; a sender may run at most
+ * seq_window ahead of its durable maximum; a batch the store refuses is undone alone (savepoint).
  */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
@@ -32,6 +40,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,8 +48,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <openssl/ssl.h>
+
 #include "dft/clock.h"
 #include "collector.h"
+#include "sink_clickhouse.h"
 
 #ifdef DFT_HAVE_RDMA
 #include "dft/rdma.h"
@@ -73,6 +85,8 @@ struct dft_collector {
 	struct dft_collector_stats stats;
 	struct dft_profiles profiles;
 	struct dft_recon *recon;
+	struct dft_frame_budget budget; /* partial frames of every connection together */
+	SSL_CTX *tls;                   /* NULL: --insecure */
 #ifdef DFT_HAVE_RDMA
 	struct dft_rdma_server *rdma;
 	struct dft_rdma_server_stats rdma_base; /* what servers before a restart counted */
@@ -95,13 +109,69 @@ struct frame_ctx {
 	struct dft_collector *c;
 	struct dft_conn *cn;
 	uint32_t slot;
-	int cb_rc; /* what the callback returned last: tells its errors from the reader's */
+	int cb_rc;       /* what the callback returned last: tells its errors from the reader's */
+	uint32_t frames; /* complete frames handled */
 };
 
 static void log_conn(const struct dft_conn *cn, const char *what, const char *detail)
 {
 	fprintf(stderr, "difftrace-collector: connection fd %d sender %016llx: %s%s%s\n", cn->fd,
 	        (unsigned long long)cn->sender_id, what, detail ? ": " : "", detail ? detail : "");
+}
+
+/*
+ * The sender's entry, reloaded from the store when it is not in the table (evicted as idle, or
+ * past the table when the collector started), so dedup never forgets a committed sequence.
+ * NULL: every entry is busy (counted in senders_refused) or the store failed.
+ */
+static struct dft_sender *sender_get(struct dft_collector *c, uint64_t sender_id)
+{
+	struct dft_sender *s = dft_dedup_get(&c->dedup, sender_id, false);
+	int rc;
+
+	if (s)
+		goto touch;
+	s = dft_dedup_get(&c->dedup, sender_id, true);
+	if (!s) {
+		fprintf(stderr, "difftrace-collector: sender %016llx: refused: every sender table entry has "
+		                "uncommitted batches\n", (unsigned long long)sender_id);
+		return NULL;
+	}
+	rc = dft_store_get_sender(c->store, sender_id, s);
+	if (rc < 0) {
+		fprintf(stderr, "difftrace-collector: sender %016llx: store: %s\n", (unsigned long long)sender_id,
+		        dft_store_errmsg(c->store));
+		dft_dedup_remove(&c->dedup, s);
+		return NULL;
+	}
+touch:
+	s->last_ms = c->now_ms;
+	return s;
+}
+
+/* A sender past its connection quota: its least recently active connection goes (a NIC that
+ * reconnects while its old connection is half-open must get in). */
+static void sender_conn_quota(struct dft_collector *c, const struct dft_conn *cn, struct dft_sender *s)
+{
+	struct dft_conn *old = NULL;
+	uint32_t i, n = 0;
+
+	if (s->conns < c->cfg.max_conns_per_peer)
+		return;
+	for (i = 0; i < c->cfg.max_conns; i++) {
+		struct dft_conn *o = &c->conns[i];
+
+		if (o == cn || o->fd < 0 || !o->hello || o->closing || o->sender_id != s->sender_id)
+			continue;
+		n++;
+		if (!old || o->last_rx_ms < old->last_rx_ms)
+			old = o;
+	}
+	if (old && n >= c->cfg.max_conns_per_peer) {
+		c->stats.sender_conns_evicted++;
+		log_conn(old, "closed", "its sender opened more connections than max_conns_per_peer");
+		old->closing = true;
+	}
 }
 
 static int ack_later(struct dft_collector *c, uint32_t slot, struct dft_conn *cn, uint64_t seq)
@@ -130,35 +200,65 @@ static int on_hello(struct dft_collector *c, struct dft_conn *cn, const uint8_t 
 		log_conn(cn, "bad frame", "second HELLO");
 		return -EBADMSG;
 	}
-	s = dft_dedup_get(&c->dedup, sender_id, true);
+	/* with TLS the certificate says who this is; the HELLO may only agree */
+	if (cn->ssl && sender_id != cn->cert_sender_id) {
+		char why[96];
+
+		c->stats.hello_refused++;
+		snprintf(why, sizeof(why), "HELLO names sender %016llx, the certificate %016llx",
+		         (unsigned long long)sender_id, (unsigned long long)cn->cert_sender_id);
+		log_conn(cn, "refused", why);
+		return -EACCES;
+	}
+	s = sender_get(c, sender_id);
 	if (!s) {
-		log_conn(cn, "refused", "sender table full");
+		log_conn(cn, "refused", "sender table busy");
 		return -EDQUOT;
 	}
+	sender_conn_quota(c, cn, s);
+	s->conns++;
 	cn->hello = true;
 	cn->sender_id = sender_id;
 	/* durable_seq, not max_seq: only what is committed may be dropped from the sender's backlog */
 	return dft_conn_queue_ack(cn, sender_id, s->durable_seq);
 }
 
-/* Everything a new batch goes to; failures make the whole round roll back. */
+/*
+ * Everything a new batch goes to. The store comes first, under a savepoint: a batch it refuses is
+ * undone alone and -EBADMSG returned (counted; the sender's connection is dropped, nothing of the
+ * others' is touched). Any other failure makes the whole round roll back.
+ */
 static int take_batch(struct dft_collector *c, struct dft_sender *s, const Difftrace__SpanBatch *b)
 {
 	uint64_t exported = 0;
 	unsigned i;
 	int rc;
 
+	rc = dft_store_savepoint(c->store);
+	if (rc) {
+		fprintf(stderr, "difftrace-collector: store: %s\n", dft_store_errmsg(c->store));
+		return rc;
+	}
+	rc = dft_store_put_batch(c->store, b);
+	if (rc) {
+		fprintf(stderr, "difftrace-collector: sender %016llx: batch %llu refused by the store (%s): undone alone\n",
+		        (unsigned long long)s->sender_id, (unsigned long long)b->header->sequence,
+		        dft_store_errmsg(c->store));
+		dft_store_savepoint_rollback(c->store);
+		c->stats.batches_refused++;
+		return -EBADMSG;
+	}
+	rc = dft_store_savepoint_release(c->store);
+	if (rc) {
+		fprintf(stderr, "difftrace-collector: store: %s\n", dft_store_errmsg(c->store));
+		return rc;
+	}
 	for (i = 0; i < c->nsinks; i++) {
 		rc = c->sinks[i].ops->put(c->sinks[i].ctx, b, false, &exported);
 		if (rc) {
 			fprintf(stderr, "difftrace-collector: sink %s: %s\n", c->sinks[i].ops->name, strerror(-rc));
 			return rc;
 		}
-	}
-	rc = dft_store_put_batch(c->store, b);
-	if (rc) {
-		fprintf(stderr, "difftrace-collector: store: %s\n", dft_store_errmsg(c->store));
-		return rc;
 	}
 	/* profiles first: the candidates of this very batch are estimated with its own summary */
 	dft_profiles_put_batch(&c->profiles, b);
@@ -205,21 +305,35 @@ int dft_collector_ingest(struct dft_collector *c, uint64_t sender_id, uint64_t e
 		return rc == -ENOMEM ? rc : -EBADMSG;
 	}
 	b = dec->batch;
-	s = dft_dedup_get(&c->dedup, sender_id, true);
+	s = sender_get(c, sender_id);
 	if (!s) {
-		fprintf(stderr, "difftrace-collector: sender %016llx: refused: sender table full\n",
-		        (unsigned long long)sender_id);
 		rc = -EDQUOT;
 		goto free_batch;
 	}
 	*seq = b->header->sequence;
-	*dup = !dft_dedup_accept(s, b->header->sequence);
+	/*
+	 * The sequence is a claim: one far ahead of what this collector made durable would become the
+	 * new maximum and turn every later honest batch into a "duplicate". An honest sender is never
+	 * more than its backlog (plus a round) ahead.
+	 */
+	if (*seq > s->durable_seq && *seq - s->durable_seq > c->cfg.seq_window) {
+		c->stats.batches_seq_refused++;
+		fprintf(stderr, "difftrace-collector: sender %016llx: batch refused: sequence %llu is more than %llu "
+		                "ahead of the acknowledged %llu\n", (unsigned long long)sender_id,
+		        (unsigned long long)*seq, (unsigned long long)c->cfg.seq_window,
+		        (unsigned long long)s->durable_seq);
+		rc = -EBADMSG;
+		goto free_batch;
+	}
+	*dup = !dft_dedup_is_new(s, *seq);
 	if (*dup) {
 		/* already stored, or in this very round: acknowledged after the commit like any other */
 		c->stats.batches_duplicate++;
 	} else {
 		rc = take_batch(c, s, b);
-		if (rc)
+		if (rc == 0)
+			dft_dedup_accept(s, *seq);
+		else if (rc != -EBADMSG)
 			c->round_failed = true;
 	}
 free_batch:
@@ -253,6 +367,7 @@ static int on_frame(void *arg, uint16_t type, const uint8_t *payload, uint32_t l
 	struct dft_collector *c = fc->c;
 
 	c->stats.frames++;
+	fc->frames++;
 	if (c->round_failed) {
 		fc->cb_rc = -EIO; /* stop taking work the round cannot commit */
 	} else if (type == DFT_FRAME_HELLO) {
@@ -270,25 +385,47 @@ static int on_frame(void *arg, uint16_t type, const uint8_t *payload, uint32_t l
 static void read_conn(struct dft_collector *c, uint32_t slot)
 {
 	struct dft_conn *cn = &c->conns[slot];
-	struct frame_ctx fc = {c, cn, slot, 0};
+	struct frame_ctx fc = {c, cn, slot, 0, 0};
 
+	if (cn->ssl && !cn->tls_done) {
+		char err[256];
+		int rc = dft_conn_handshake(cn, err, sizeof(err));
+
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			c->stats.tls_refused++;
+			log_conn(cn, "refused", err);
+			cn->closing = true;
+			return;
+		}
+		cn->last_rx_ms = c->now_ms;
+	}
 	while (!cn->closing && cn->round_bytes < ROUND_BYTES_PER_CONN && cn->round_acks < ROUND_ACKS_PER_CONN) {
-		ssize_t r = recv(cn->fd, c->chunk, sizeof(c->chunk), MSG_DONTWAIT);
+		ssize_t r = dft_conn_recv(cn, c->chunk, sizeof(c->chunk));
+		uint32_t frames = fc.frames;
 		int rc;
 
-		if (r == 0) {
+		if (r == 0)
+			break;
+		if (r < 0) {
 			cn->closing = true;
 			break;
 		}
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				cn->closing = true;
+		cn->round_bytes += (size_t)r;
+		cn->last_rx_ms = c->now_ms;
+		rc = dft_frame_rx_feed(&cn->rx, c->chunk, (size_t)r, on_frame, &fc);
+		/* the read timeout runs from the start of the frame in progress, however slowly it trickles */
+		if (cn->rx.have == 0)
+			cn->partial_since_ms = 0;
+		else if (fc.frames != frames || !cn->partial_since_ms)
+			cn->partial_since_ms = c->now_ms;
+		if (rc == -ENOBUFS && fc.cb_rc == 0) {
+			/* counted in the budget's refused */
+			log_conn(cn, "dropped", "frame refused: the partial-frame memory budget is spent");
+			cn->closing = true;
 			break;
 		}
-		cn->round_bytes += (size_t)r;
-		rc = dft_frame_rx_feed(&cn->rx, c->chunk, (size_t)r, on_frame, &fc);
 		if (rc) {
 			if (fc.cb_rc == 0) {
 				/* the reader refused a frame header: the callback never saw that frame */
@@ -304,7 +441,41 @@ static void read_conn(struct dft_collector *c, uint32_t slot)
 
 static void close_slot(struct dft_collector *c, uint32_t slot)
 {
-	dft_conn_close(&c->conns[slot]);
+	struct dft_conn *cn = &c->conns[slot];
+
+	if (cn->fd >= 0 && cn->hello) {
+		struct dft_sender *s = dft_dedup_get(&c->dedup, cn->sender_id, false);
+
+		if (s && s->conns)
+			s->conns--;
+	}
+	dft_conn_close(cn);
+}
+
+/* Closes connections past their deadlines: HELLO or a frame in progress (read timeout), silence. */
+static void sweep_conns(struct dft_collector *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->cfg.max_conns; i++) {
+		struct dft_conn *cn = &c->conns[i];
+
+		if (cn->fd < 0 || cn->closing)
+			continue;
+		if (!cn->hello && c->now_ms - cn->opened_ms >= c->cfg.read_timeout_ms) {
+			c->stats.connections_timed_out++;
+			log_conn(cn, "closed", "no HELLO within the read timeout");
+			cn->closing = true;
+		} else if (cn->partial_since_ms && c->now_ms - cn->partial_since_ms >= c->cfg.read_timeout_ms) {
+			c->stats.connections_timed_out++;
+			log_conn(cn, "closed", "a frame not completed within the read timeout");
+			cn->closing = true;
+		} else if (c->now_ms - cn->last_rx_ms >= c->cfg.idle_timeout_ms) {
+			c->stats.connections_idle_closed++;
+			log_conn(cn, "closed", "nothing received within the idle timeout");
+			cn->closing = true;
+		}
+	}
 }
 
 #ifdef DFT_HAVE_RDMA
@@ -312,7 +483,7 @@ static void close_slot(struct dft_collector *c, uint32_t slot)
 static uint64_t rdma_resume(void *arg, uint64_t sender_id)
 {
 	struct dft_collector *c = arg;
-	struct dft_sender *s = dft_dedup_get(&c->dedup, sender_id, true);
+	struct dft_sender *s = sender_get(c, sender_id);
 
 	return s ? s->durable_seq : 0;
 }
@@ -481,11 +652,7 @@ static int emit_reconstructed(void *arg, const Difftrace__SpanBatch *b)
 			return rc;
 		}
 	}
-	rc = dft_store_put_reconstructed(c->store, b);
-	if (rc) {
-		fprintf(stderr, "difftrace-collector: store: %s\n", dft_store_errmsg(c->store));
-		return rc;
-	}
+	/* not stored: readers rebuild the same spans from the hop lists and profiles (invariant 6) */
 	c->round_exported += exported;
 	return 0;
 }
@@ -507,22 +674,118 @@ int dft_collector_end_round(struct dft_collector *c)
 	return end_round(c, c->now_ms);
 }
 
+/* The per-peer quota's key: the source address (an IPv4-mapped IPv6 address counts as IPv4). */
+static void peer_key(const struct sockaddr_storage *ss, uint8_t key[16], uint8_t *len)
+{
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	memset(key, 0, 16);
+	*len = 0;
+	if (ss->ss_family == AF_INET) {
+		memcpy(key, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+		*len = 4;
+	} else if (ss->ss_family == AF_INET6) {
+		const uint8_t *a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+
+		if (!memcmp(a, v4mapped, sizeof(v4mapped))) {
+			memcpy(key, a + 12, 4);
+			*len = 4;
+		} else {
+			memcpy(key, a, 16);
+			*len = 16;
+		}
+	}
+}
+
+/*
+ * A slot for a newcomer from peer key: a free one, or one freed by evicting the oldest connection
+ * that has not said HELLO (the peer's own when its quota is what is full). Such a connection has
+ * shown nothing yet, and a sender says HELLO at once, so holding slots idle gains a peer nothing.
+ * -1: refused (counted).
+ */
+static int conn_slot(struct dft_collector *c, const uint8_t key[16], uint8_t key_len)
+{
+	uint32_t i, total = 0, mine = 0, free_slot = UINT32_MAX;
+	int old_mine = -1, old_any = -1, victim;
+
+	for (i = 0; i < c->cfg.max_conns; i++) {
+		const struct dft_conn *cn = &c->conns[i];
+		bool same;
+
+		if (cn->fd < 0) {
+			if (free_slot == UINT32_MAX)
+				free_slot = i;
+			continue;
+		}
+		same = cn->peer_len == key_len && !memcmp(cn->peer, key, key_len);
+		total++;
+		mine += same;
+		if (cn->hello && !cn->closing)
+			continue;
+		if (old_any < 0 || cn->opened_ms < c->conns[old_any].opened_ms)
+			old_any = (int)i;
+		if (same && (old_mine < 0 || cn->opened_ms < c->conns[old_mine].opened_ms))
+			old_mine = (int)i;
+	}
+	if (mine >= c->cfg.max_conns_per_peer) {
+		victim = old_mine;
+		if (victim < 0) {
+			c->stats.connections_refused_peer++;
+			return -1;
+		}
+	} else if (total >= c->cfg.max_conns) {
+		victim = old_any;
+		if (victim < 0) {
+			c->stats.connections_refused++;
+			return -1;
+		}
+	} else {
+		return (int)free_slot;
+	}
+	c->stats.connections_evicted++;
+	log_conn(&c->conns[victim], "evicted", "no HELLO yet and its slot is wanted by a new connection");
+	dft_conn_flush(&c->conns[victim]);
+	close_slot(c, (uint32_t)victim);
+	return victim;
+}
+
 static void accept_conns(struct dft_collector *c)
 {
 	for (int n = 0; n < ACCEPT_PER_ROUND; n++) {
-		int fd = accept4(c->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		uint32_t slot;
-		int one = 1;
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(c->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct dft_conn *cn;
+		uint8_t key[16], key_len;
+		int slot, one = 1;
 
 		if (fd < 0)
 			return; /* EAGAIN, or a connection that died in the backlog */
-		for (slot = 0; slot < c->cfg.max_conns && c->conns[slot].fd >= 0; slot++)
-			;
-		if (slot == c->cfg.max_conns || dft_conn_open(&c->conns[slot], fd, ++c->next_gen)) {
+		peer_key(&ss, key, &key_len);
+		slot = conn_slot(c, key, key_len);
+		if (slot < 0) {
+			close(fd);
+			continue;
+		}
+		cn = &c->conns[slot];
+		if (dft_conn_open(cn, fd, ++c->next_gen, &c->budget)) {
 			c->stats.connections_refused++;
 			close(fd);
 			continue;
 		}
+		if (c->tls) {
+			cn->ssl = SSL_new(c->tls);
+			if (!cn->ssl || SSL_set_fd(cn->ssl, fd) != 1) {
+				c->stats.connections_refused++;
+				dft_conn_close(cn);
+				continue;
+			}
+			SSL_set_accept_state(cn->ssl);
+		}
+		memcpy(cn->peer, key, sizeof(cn->peer));
+		cn->peer_len = key_len;
+		cn->opened_ms = c->now_ms;
+		cn->last_rx_ms = c->now_ms;
 		/* ACKs are small and latency-bound */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->stats.connections++;
@@ -542,6 +805,8 @@ void dft_collector_get_stats(struct dft_collector *c, struct dft_collector_stats
 	c->stats.otlp_http = c->http != NULL;
 	if (c->http)
 		dft_otlp_http_get_stats(c->http, &c->stats.otlp_http_st);
+	c->stats.rx_budget_refused = c->budget.refused;
+	c->stats.senders_evicted = c->dedup.evicted;
 #ifdef DFT_HAVE_RDMA
 	c->stats.rdma = c->cfg.transport == DFT_TRANSPORT_RDMA;
 	if (c->rdma) {
@@ -625,7 +890,7 @@ int dft_collector_run(struct dft_collector *c, int stop_fd)
 {
 	const bool rdma = c->cfg.transport == DFT_TRANSPORT_RDMA;
 	uint64_t next_stats = dft_clock_ns(CLOCK_MONOTONIC) / 1000000u + 1000;
-	bool busy = false;
+	bool busy = false, tls_pending = false;
 	uint32_t i;
 	int rc;
 
@@ -642,7 +907,7 @@ int dft_collector_run(struct dft_collector *c, int stop_fd)
 
 			/* fd -1 makes poll skip the entry, so slots map 1:1 to pfds[3 + i] */
 			c->pfds[n].fd = cn->fd;
-			c->pfds[n].events = (short)(POLLIN | (cn->out_len ? POLLOUT : 0));
+			c->pfds[n].events = (short)(POLLIN | (cn->out_len || cn->tls_want_write ? POLLOUT : 0));
 			c->pfds[n].revents = 0;
 			n++;
 		}
@@ -654,6 +919,9 @@ int dft_collector_run(struct dft_collector *c, int stop_fd)
 		/* RDMA completions do not wake poll(): spin while they come, nap briefly when idle */
 		if (rdma)
 			timeout = busy ? 0 : timeout < 1 ? timeout : 1;
+		/* bytes TLS already decrypted do not wake poll() */
+		if (tls_pending)
+			timeout = 0;
 		pr = poll(c->pfds, n, timeout);
 		if (pr < 0 && errno != EINTR)
 			return -errno;
@@ -664,19 +932,23 @@ int dft_collector_run(struct dft_collector *c, int stop_fd)
 			continue;
 		}
 		c->now_ms = dft_clock_ns(CLOCK_MONOTONIC) / 1000000u;
-		if (pr > 0) {
-			if (c->pfds[1].revents & POLLIN)
-				accept_conns(c);
+		if (pr > 0 && (c->pfds[1].revents & POLLIN))
+			accept_conns(c);
+		if (pr > 0 || tls_pending) {
+			tls_pending = false;
 			for (i = 0; i < c->cfg.max_conns; i++) {
 				struct dft_conn *cn = &c->conns[i];
-				short re = c->pfds[3 + i].revents;
+				short re = pr > 0 ? c->pfds[3 + i].revents : 0;
+				bool pending = cn->fd >= 0 && cn->ssl && cn->tls_done && SSL_pending(cn->ssl) > 0;
 
-				if (cn->fd < 0 || !re)
+				if (cn->fd < 0 || (!re && !pending))
 					continue;
 				cn->round_bytes = 0;
 				cn->round_acks = 0;
-				if (re & (POLLIN | POLLHUP | POLLERR))
+				if (pending || (re & (POLLIN | POLLHUP | POLLERR)) || (cn->tls_want_write && (re & POLLOUT)))
 					read_conn(c, i);
+				if (cn->fd >= 0 && !cn->closing && cn->ssl && cn->tls_done && SSL_pending(cn->ssl) > 0)
+					tls_pending = true; /* the round's read budget stopped it: come back at once */
 			}
 		}
 		rc = poll_rdma(c);
@@ -684,6 +956,7 @@ int dft_collector_run(struct dft_collector *c, int stop_fd)
 			return rc;
 		busy = c->round_rdma > 0;
 		end_round(c, c->now_ms);
+		sweep_conns(c);
 		for (i = 0; i < c->cfg.max_conns; i++) {
 			struct dft_conn *cn = &c->conns[i];
 
@@ -769,6 +1042,43 @@ int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collect
 		c->cfg.max_conns = DFT_MAX_CONNS;
 	if (!c->cfg.max_senders)
 		c->cfg.max_senders = DFT_MAX_SENDERS;
+	if (!c->cfg.max_conns_per_peer)
+		c->cfg.max_conns_per_peer = DFT_MAX_CONNS_PER_PEER;
+	if (!c->cfg.read_timeout_ms)
+		c->cfg.read_timeout_ms = DFT_READ_TIMEOUT_MS;
+	if (!c->cfg.idle_timeout_ms)
+		c->cfg.idle_timeout_ms = DFT_IDLE_TIMEOUT_MS;
+	if (!c->cfg.rx_budget)
+		c->cfg.rx_budget = DFT_RX_BUDGET;
+	if (!c->cfg.seq_window)
+		c->cfg.seq_window = DFT_SEQ_WINDOW;
+	c->budget.max = (size_t)c->cfg.rx_budget;
+	if (c->cfg.tls.cert || c->cfg.tls.key || c->cfg.tls.ca) {
+		char err[512];
+
+		rc = dft_tls_ctx_create(true, &c->cfg.tls, &c->tls, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "difftrace-collector: TLS: %s\n", err);
+			free(c);
+			return rc;
+		}
+	} else if (!c->cfg.insecure) {
+		fprintf(stderr, "difftrace-collector: no sender authentication: give --tls-cert, --tls-key and --tls-ca "
+		                "(TCP), or --insecure to accept senders that prove nothing\n");
+		free(c);
+		return -EACCES;
+	}
+	if (c->cfg.transport == DFT_TRANSPORT_RDMA && !c->cfg.insecure) {
+		fprintf(stderr, "difftrace-collector: the RDMA transport does not authenticate senders yet: run it "
+		                "with --insecure (docs/security.md)\n");
+		dft_tls_ctx_destroy(c->tls);
+		free(c);
+		return -EACCES;
+	}
+	if (c->cfg.insecure)
+		fprintf(stderr, "difftrace-collector: WARNING: --insecure: %s senders are not authenticated; any peer "
+		                "that reaches the port can claim any sender id (docs/security.md)\n",
+		        c->cfg.transport == DFT_TRANSPORT_RDMA ? "RDMA" : c->tls ? "no" : "TCP");
 	if (!c->cfg.recon_delay_set)
 		c->cfg.recon_delay_ms = DFT_RECON_DELAY_MS;
 	c->lfd = -1;
@@ -820,6 +1130,14 @@ int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collect
 		}
 		dft_otlp_http_sink(c->http, &c->sinks[c->nsinks++]);
 	}
+	if (c->cfg.clickhouse_url) {
+		rc = dft_ch_sink_open(c->cfg.clickhouse_url, &c->sinks[c->nsinks]);
+		if (rc) {
+			fprintf(stderr, "difftrace-collector: --clickhouse %s: %s\n", c->cfg.clickhouse_url, strerror(-rc));
+			goto destroy_sinks;
+		}
+		c->nsinks++;
+	}
 #ifdef DFT_HAVE_RDMA
 	if (c->cfg.transport == DFT_TRANSPORT_RDMA) {
 		rc = rdma_open(c, c->cfg.listen_port);
@@ -854,6 +1172,7 @@ destroy_dedup:
 free_arrays:
 	free(c->pfds);
 	free(c->conns);
+	dft_tls_ctx_destroy(c->tls);
 	free(c);
 	return rc;
 }
@@ -902,5 +1221,6 @@ void dft_collector_destroy(struct dft_collector *c)
 	free(c->acks);
 	free(c->pfds);
 	free(c->conns);
+	dft_tls_ctx_destroy(c->tls);
 	free(c);
 }

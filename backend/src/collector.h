@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "dft/frame.h"
+#include "dft/tls.h"
 #include "difftrace.pb-c.h"
 #include "otlp_http.h"
 
@@ -61,6 +62,11 @@ int dft_counters_parse(const char *json, struct dft_counters *out);
 
 /* ---- batch decoding and validation (batch.c) */
 
+/* What an honest NIC never exceeds (DFT_SLOT_ATTRS attributes, DFT_NAME_MAX names): past these a
+ * batch is refused as bad before the store sees it. */
+#define DFT_BATCH_ATTRS_MAX  64u
+#define DFT_BATCH_STRING_MAX 1024u
+
 /* Decode budget: protobuf-c expands small wire fields into larger structs; this bounds the total. */
 #define DFT_DECODE_MAX_BYTES (256u << 20)
 
@@ -104,6 +110,8 @@ struct dft_sender {
 	uint64_t pending_spans; /* accepted in the open transaction */
 	uint64_t counters_seq;  /* sequence the counters came from */
 	struct dft_counters counters;
+	uint64_t last_ms;       /* last HELLO or batch: the least recently used idle sender is evicted first */
+	uint32_t conns;         /* TCP connections that said HELLO as this sender */
 	bool dirty; /* touched in the open transaction */
 	bool used;
 };
@@ -113,13 +121,23 @@ struct dft_dedup {
 	uint32_t cap; /* power of two, >= 2 * max */
 	uint32_t count;
 	uint32_t max;
-	uint64_t refused; /* lookups that wanted a new sender while the table was full */
+	uint64_t refused; /* lookups that wanted a new sender while every entry was busy */
+	uint64_t evicted; /* idle senders dropped from the table to make room (their state is in the store) */
 };
 
 int dft_dedup_init(struct dft_dedup *d, uint32_t max_senders);
 void dft_dedup_destroy(struct dft_dedup *d);
-/* Finds a sender; create adds it when missing. NULL: not found, or the table is full (counted). */
+/*
+ * Finds a sender; create adds it when missing. A full table evicts the least recently used sender
+ * with nothing uncommitted (preferring one without connections): its durable state is in the
+ * store, where the caller reloads it from should it come back. NULL: not found, or every entry is
+ * busy (counted in refused). Eviction moves entries: pointers from earlier lookups are stale.
+ */
 struct dft_sender *dft_dedup_get(struct dft_dedup *d, uint64_t sender_id, bool create);
+/* Removes s from the table (pointers from earlier lookups are stale afterwards). */
+void dft_dedup_remove(struct dft_dedup *d, struct dft_sender *s);
+/* true: seq would be accepted (new, inside the window); nothing is recorded. */
+bool dft_dedup_is_new(const struct dft_sender *s, uint64_t seq);
 /* true: seq is new and is now recorded; false: seen before, older than the window, or 0. */
 bool dft_dedup_accept(struct dft_sender *s, uint64_t seq);
 /* State after a restart: everything up to max_seq counts as stored. */
@@ -139,7 +157,8 @@ void dft_store_close(struct dft_store *st);
 int dft_store_begin(struct dft_store *st);
 /* Inserts every span and every profile entry of a validated batch. */
 int dft_store_put_batch(struct dft_store *st, const Difftrace__SpanBatch *b);
-/* Inserts the spans of a batch the collector synthesized itself (reconstructed = 1, no profiles). */
+/* Inserts the spans of a batch as reconstructed = 1 rows (no profiles): the layout of stores from before
+ * lazy rebuilding, which readers still read; the collector itself no longer stores rebuilt spans. */
 int dft_store_put_reconstructed(struct dft_store *st, const Difftrace__SpanBatch *b);
 /* 1: a span with this id is stored in this trace (the open transaction included), 0: not, or -EIO. */
 int dft_store_span_exists(struct dft_store *st, const uint8_t trace_id[16], uint64_t span_id);
@@ -147,6 +166,19 @@ int dft_store_span_exists(struct dft_store *st, const uint8_t trace_id[16], uint
 int dft_store_span_get(struct dft_store *st, const uint8_t trace_id[16], uint64_t span_id, uint64_t *start_ns,
                        uint64_t *end_ns);
 int dft_store_put_sender(struct dft_store *st, const struct dft_sender *s);
+/* Adds votes for span_kind to the name's tally (span_kinds: rebuilt spans take the majority). */
+int dft_store_put_kind(struct dft_store *st, uint32_t name_hash, uint32_t span_kind, uint64_t votes);
+/* The store's connection, for reading traces back in the open transaction (trace_read.h). */
+struct sqlite3 *dft_store_sqlite(struct dft_store *st);
+/* The stored row of one sender into s (restored as after a restart): 1 found, 0 none, or -EIO. */
+int dft_store_get_sender(struct dft_store *st, uint64_t sender_id, struct dft_sender *s);
+/*
+ * A savepoint around one batch inside the open transaction (begun if needed): a batch the store
+ * refuses is undone alone, and the rest of the group commit stands. 0 or -EIO.
+ */
+int dft_store_savepoint(struct dft_store *st);
+int dft_store_savepoint_release(struct dft_store *st);
+void dft_store_savepoint_rollback(struct dft_store *st);
 int dft_store_commit(struct dft_store *st);
 void dft_store_rollback(struct dft_store *st);
 bool dft_store_in_txn(const struct dft_store *st);
@@ -188,7 +220,7 @@ const struct dft_profile *dft_profiles_get_hash(const struct dft_profiles *p, ui
 /* Every entry of every Profile of a validated batch. */
 void dft_profiles_put_batch(struct dft_profiles *p, const Difftrace__SpanBatch *b);
 
-/* ---- reconstruction of filtered platform spans from function spans' hops (recon.c) */
+/* ---- export of the platform spans rebuilt from function spans' hops (recon.c; rebuild.h rebuilds) */
 
 #define DFT_RECON_HOPS_MAX 64u /* hops per function span considered; longer lists are cut whole */
 
@@ -198,13 +230,13 @@ struct dft_recon_cfg {
 };
 
 struct dft_recon_stats {
-	uint64_t reconstructed; /* spans synthesized and committed */
+	uint64_t reconstructed; /* rebuilt spans exported, in committed rounds */
 	uint64_t pending;       /* candidates waiting */
-	uint64_t cut;           /* candidates dropped because the table was full or the hop list too long */
-	uint64_t skipped;       /* candidates whose span was stored by the time they were due */
-	uint64_t unresolved;    /* spans rebuilt without a name: no profile knew the hop's name hash */
-	uint64_t superseded;    /* rebuilt spans replaced in the store by the real span arriving later */
-	uint64_t kinds_cut;     /* span kinds not learned: the name table (4096) was full */
+	uint64_t cut;           /* candidates not exported: the table was full or the hop list too long */
+	uint64_t skipped;       /* candidates stored by the time they were due, or owned by another list */
+	uint64_t unresolved;    /* spans exported without a name: no profile knew the hop's name hash */
+	uint64_t superseded;    /* old stores only: stored rebuilt rows replaced by the real span */
+	uint64_t kinds_cut;     /* span-kind votes not kept: more than 4096 names in one round */
 };
 
 struct dft_recon;
@@ -218,11 +250,12 @@ void dft_recon_destroy(struct dft_recon *r);
  */
 int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__SpanBatch *b, const Difftrace__Span *fn,
                   uint64_t now_ms);
-/* Receives each synthesized batch (one per function span) to hand to the sinks and the store. */
+/* Receives each rebuilt batch (one per function span) to hand to the sinks; nothing is stored. */
 typedef int (*dft_recon_emit_fn)(void *arg, const Difftrace__SpanBatch *b);
 /*
- * Synthesizes every candidate due at now_ms (UINT64_MAX: all of them) whose span is still not
- * stored, ends estimated from the profiles. Returns 0 or the first failure of emit or the store.
+ * Writes the round's span-kind votes to the store, then, for every chain due at now_ms (UINT64_MAX:
+ * all of them), reads its trace back from the store, rebuilds it (trace_read.h) and emits the spans
+ * its function span's hop list owns. Returns 0 or the first failure of emit or the store.
  */
 int dft_recon_run(struct dft_recon *r, struct dft_store *st, const struct dft_profiles *prof, uint64_t now_ms,
                   dft_recon_emit_fn emit, void *arg);
@@ -263,7 +296,18 @@ int dft_otlp_json_encode(const Difftrace__SpanBatch *b, bool reconstructed, stru
 struct dft_collector_stats {
 	uint64_t connections; /* accepted since start */
 	uint64_t connections_open;
-	uint64_t connections_refused;
+	uint64_t connections_refused;      /* table full, no connection that could be evicted */
+	uint64_t connections_refused_peer; /* the peer's quota full, none of its own to evict */
+	uint64_t connections_evicted;      /* not past HELLO yet, closed to make room for a newcomer */
+	uint64_t connections_timed_out;    /* no HELLO, or a frame not completed, within read_timeout_ms */
+	uint64_t connections_idle_closed;  /* nothing received for idle_timeout_ms */
+	uint64_t sender_conns_evicted;     /* a sender's least recently active connection, past its quota */
+	uint64_t rx_budget_refused;        /* frames refused: the partial-frame memory budget was spent */
+	uint64_t batches_seq_refused;      /* sequence beyond the window ahead of the durable maximum */
+	uint64_t batches_refused;          /* the store refused the batch: undone alone, connection dropped */
+	uint64_t tls_refused;              /* TLS handshake failed, or a certificate naming no sender */
+	uint64_t hello_refused;            /* HELLO naming another sender than the certificate */
+	uint64_t senders_evicted;          /* (from the dedup table) */
 	uint64_t frames;
 	uint64_t frames_bad;
 	uint64_t batches_accepted;
@@ -293,6 +337,15 @@ void dft_stats_json(struct dft_buf *b, const struct dft_collector_stats *st, str
 struct dft_conn {
 	int fd;       /* -1: slot free */
 	uint32_t gen; /* tells a reused slot apart from the connection an ACK was meant for */
+	uint8_t peer[16]; /* source address (IPv4 in the first 4 bytes): the per-peer quota's key */
+	uint8_t peer_len;
+	uint64_t opened_ms;
+	uint64_t last_rx_ms;       /* last byte received */
+	uint64_t partial_since_ms; /* a frame has been in progress since (0: none) */
+	struct ssl_st *ssl;        /* NULL: plain TCP (--insecure) */
+	bool tls_done;             /* handshake complete, cert_sender_id proven */
+	bool tls_want_write;       /* the handshake waits for the socket to take bytes */
+	uint64_t cert_sender_id;
 	bool hello;
 	bool closing; /* protocol error or EOF: close at the end of the round */
 	uint64_t sender_id;
@@ -303,8 +356,14 @@ struct dft_conn {
 	size_t out_len;
 };
 
-int dft_conn_open(struct dft_conn *cn, int fd, uint32_t gen);
+struct dft_frame_budget;
+int dft_conn_open(struct dft_conn *cn, int fd, uint32_t gen, struct dft_frame_budget *budget);
 void dft_conn_close(struct dft_conn *cn);
+/* Continues the TLS handshake: 1 done (cert_sender_id set), 0 not yet, -EACCES (no sender in the
+ * certificate) or -EPROTO (handshake failed; why in err). */
+int dft_conn_handshake(struct dft_conn *cn, char *err, size_t err_len);
+/* Reads up to len bytes: > 0 bytes, 0 nothing for now, -ECONNRESET on EOF, or -errno. */
+ssize_t dft_conn_recv(struct dft_conn *cn, void *buf, size_t len);
 /* Queues an ACK frame. Returns 0 or -ENOBUFS when the peer does not read its ACKs. */
 int dft_conn_queue_ack(struct dft_conn *cn, uint64_t sender_id, uint64_t seq);
 /* Writes what the socket takes. Returns 0 or -errno (the connection is broken). */
@@ -312,8 +371,13 @@ int dft_conn_flush(struct dft_conn *cn);
 
 /* ---- the collector (collector.c) */
 
-#define DFT_MAX_CONNS   64u
-#define DFT_MAX_SENDERS 4096u
+#define DFT_MAX_CONNS          64u
+#define DFT_MAX_CONNS_PER_PEER 16u
+#define DFT_MAX_SENDERS        4096u
+#define DFT_READ_TIMEOUT_MS    10000u  /* HELLO, and each frame once begun, must arrive within */
+#define DFT_IDLE_TIMEOUT_MS    300000u /* a connection that sends nothing for this long is closed */
+#define DFT_RX_BUDGET          (64u << 20)
+#define DFT_SEQ_WINDOW         (1u << 21) /* > the NIC's largest --backlog (2^20): see docs/security.md */
 
 enum dft_transport {
 	DFT_TRANSPORT_TCP,
@@ -338,10 +402,18 @@ struct dft_collector_cfg {
 	uint32_t otlp_json_keep;      /* rotated files kept, with otlp_json_keep_set; otherwise 5 */
 	bool otlp_json_keep_set;
 	const struct dft_otlp_http_cfg *otlp_http; /* NULL: no OTLP/HTTP export */
+	const char *clickhouse_url; /* NULL: no ClickHouse store (sink_clickhouse.h) */
 	const char *stats_path;     /* NULL: no stats file */
 	const char *ready_path;     /* NULL: no ready file */
 	uint32_t max_conns;         /* 0: DFT_MAX_CONNS */
 	uint32_t max_senders;       /* 0: DFT_MAX_SENDERS */
+	uint32_t max_conns_per_peer; /* 0: DFT_MAX_CONNS_PER_PEER */
+	uint32_t read_timeout_ms;    /* 0: DFT_READ_TIMEOUT_MS */
+	uint32_t idle_timeout_ms;    /* 0: DFT_IDLE_TIMEOUT_MS */
+	uint64_t rx_budget;          /* 0: DFT_RX_BUDGET */
+	uint64_t seq_window;         /* 0: DFT_SEQ_WINDOW */
+	struct dft_tls_files tls;    /* TCP: mutual TLS 1.3; required unless insecure */
+	bool insecure;               /* accept unauthenticated senders (TCP without TLS, RDMA) */
 };
 
 struct dft_collector;
@@ -365,8 +437,9 @@ void dft_collector_destroy(struct dft_collector *c);
  *
  * dft_collector_ingest: one BATCH payload from sender_id (as the transport authenticated it;
  * expect_seq: the transport's own sequence for it, 0 = none). Returns 0 with *seq set (*dup: already
- * stored or in this round), -EBADMSG for a bad batch (counted in frames_bad, the connection must be
- * dropped), or another -errno when the round failed (it will roll back).
+ * stored or in this round), -EBADMSG for a bad or refused batch (counted in frames_bad, or
+ * batches_seq_refused / batches_refused; the connection must be dropped, nothing else is undone),
+ * -EDQUOT (sender table busy), or another -errno when the round failed (it will roll back).
  */
 void dft_collector_set_clock(struct dft_collector *c, uint64_t now_ms);
 int dft_collector_ingest(struct dft_collector *c, uint64_t sender_id, uint64_t expect_seq, const uint8_t *p, size_t len,

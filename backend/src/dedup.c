@@ -6,8 +6,11 @@
  * sequences just below it; anything older than the window was necessarily seen (sequences are
  * contiguous) and is dropped.
  *
- * The table is open addressing without deletion, sized for a fixed number of senders: a collector
- * serves a bounded fleet of NICs, and a sender that shows up past the limit is refused and counted.
+ * The table is open addressing (linear probing, backward-shift deletion), sized for a fixed number
+ * of senders. A new sender that finds it full evicts the least recently used one that has nothing
+ * uncommitted: its durable maximum is in the store and is reloaded should it return, so a peer that
+ * invents sender ids churns the table but can neither fill it for good nor make dedup forget a
+ * committed sequence. Only when every entry has uncommitted work is a newcomer refused (counted).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -48,10 +51,61 @@ static uint32_t hash64(uint64_t x)
 	return (uint32_t)x;
 }
 
+void dft_dedup_remove(struct dft_dedup *d, struct dft_sender *s)
+{
+	uint32_t mask = d->cap - 1, i = (uint32_t)(s - d->tab), j = i;
+
+	s->used = false;
+	d->count--;
+	/* backward shift: move later entries of the probe run into the hole unless their home lies
+	 * cyclically in (i, j], where the hole does not break their run */
+	for (;;) {
+		uint32_t k;
+
+		j = (j + 1) & mask;
+		if (!d->tab[j].used)
+			return;
+		k = hash64(d->tab[j].sender_id) & mask;
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		d->tab[i] = d->tab[j];
+		d->tab[j].used = false;
+		i = j;
+	}
+}
+
+/* The least recently used sender with nothing uncommitted, preferring one without connections. */
+static struct dft_sender *evict_victim(struct dft_dedup *d)
+{
+	struct dft_sender *best = NULL;
+	uint32_t i;
+
+	for (i = 0; i < d->cap; i++) {
+		struct dft_sender *s = &d->tab[i];
+
+		if (!s->used || s->dirty)
+			continue;
+		if (!best || (s->conns == 0) > (best->conns == 0) ||
+		    ((s->conns == 0) == (best->conns == 0) && s->last_ms < best->last_ms))
+			best = s;
+	}
+	return best;
+}
+
 struct dft_sender *dft_dedup_get(struct dft_dedup *d, uint64_t sender_id, bool create)
 {
 	uint32_t i = hash64(sender_id) & (d->cap - 1);
 
+	if (create && d->count >= d->max && !dft_dedup_get(d, sender_id, false)) {
+		struct dft_sender *v = evict_victim(d);
+
+		if (!v) {
+			d->refused++;
+			return NULL;
+		}
+		dft_dedup_remove(d, v);
+		d->evicted++;
+	}
 	for (;;) {
 		struct dft_sender *s = &d->tab[i];
 
@@ -72,6 +126,18 @@ struct dft_sender *dft_dedup_get(struct dft_dedup *d, uint64_t sender_id, bool c
 	d->tab[i].sender_id = sender_id;
 	d->count++;
 	return &d->tab[i];
+}
+
+bool dft_dedup_is_new(const struct dft_sender *s, uint64_t seq)
+{
+	uint64_t off;
+
+	if (seq == 0 || seq == s->max_seq)
+		return false;
+	if (seq > s->max_seq)
+		return true;
+	off = s->max_seq - 1 - seq;
+	return off < 64 && !(s->window & (1ULL << off));
 }
 
 bool dft_dedup_accept(struct dft_sender *s, uint64_t seq)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dft/parse.h"
@@ -17,8 +18,13 @@ static void usage(FILE *f)
 	        "usage: difftrace-collector --listen HOST:PORT --db FILE [--transport tcp|rdma] [--otlp-json FILE]\n"
 	        "                           [--stats-json FILE] [--ready-file FILE] [--max-conns N] [--max-senders N]\n"
 	        "                           [--rdma-slots N] [--rdma-slot-size B] [--recon-delay-ms MS]\n"
-	        "                           [--recon-max-pending N] [--otlp-http URL [--otlp-http-gzip]\n"
-	        "                           [--otlp-http-queue SPANS]] [--otlp-json-max-mb MB] [--otlp-json-keep N]\n"
+	        "                           [--recon-max-pending N] [--clickhouse URL[,URL...]] [--max-conns-per-peer N] [--read-timeout-ms MS]\n"
+	        "                           [--idle-timeout-ms MS] [--rx-budget-mb N] [--seq-window N]\n"
+	        "                           (--tls-cert FILE --tls-key FILE --tls-ca FILE | --insecure)\n"
+	        "  --tls-cert/--tls-key/--tls-ca  TLS 1.3 with mutual certificates: this collector's certificate\n"
+	        "                       and key (0600), and the CA senders' certificates must chain to; a\n"
+	        "                       sender's id is the one its certificate names (docs/security.md)\n"
+	        "  --insecure           accept senders that prove nothing (TCP without TLS; RDMA): logged\n"
 	        "  --listen HOST:PORT   address for difftrace-nic senders (port 0: ephemeral; [v6]:port); with\n"
 	        "                       rdma, the address of the RDMA device's interface\n"
 	        "  --transport T        tcp (default) or rdma (%s)\n"
@@ -27,10 +33,19 @@ static void usage(FILE *f)
 	        "  --otlp-json-max-mb MB  rotate the OTLP JSON file once it reaches MB MiB: FILE -> FILE.1 -> ...\n"
 	        "                       (default: never)\n"
 	        "  --otlp-json-keep N   rotated files kept, FILE.1 (newest) .. FILE.N (default 5; 0: none)\n"
+	        "  --clickhouse URL[,URL...]  also store what was reported in ClickHouse (http://HOST:PORT):\n"
+	        "                       inserted through the first node's Distributed tables; the schema is\n"
+	        "                       created on every node listed (docs/clickhouse.md)\n"
 	        "  --stats-json FILE    stats, rewritten atomically every second and at exit\n"
 	        "  --ready-file FILE    written with the bound port and a newline once listening\n"
 	        "  --max-conns N        concurrent TCP sender connections (default %u)\n"
-	        "  --max-senders N      distinct senders tracked (default %u)\n"
+	        "  --max-senders N      distinct senders tracked; idle ones are evicted (default %u)\n"
+	        "  --max-conns-per-peer N  connections per source address, and per sender (default %u)\n"
+	        "  --read-timeout-ms MS HELLO, and each frame once begun, must arrive within (default %u)\n"
+	        "  --idle-timeout-ms MS a connection that sends nothing this long is closed (default %u)\n"
+	        "  --rx-budget-mb N     memory for frames in progress, all connections together (default %u)\n"
+	        "  --seq-window N       how far ahead of its acknowledged maximum a sender's sequence may\n"
+	        "                       go (default %u)\n"
 	        "  --rdma-slots N       receive ring slots per RDMA connection (default 256, max %u)\n"
 	        "  --rdma-slot-size B   bytes per slot, a multiple of 8 (default 65536, %u..%u)\n"
 	        "  --recon-delay-ms MS  how long a filtered hop waits for its real span before it is\n"
@@ -41,14 +56,15 @@ static void usage(FILE *f)
 	        "  --otlp-http-gzip     gzip the request bodies (Content-Encoding: gzip)\n"
 	        "  --otlp-http-queue SPANS  spans waiting for the sender at most; more are dropped and counted\n"
 	        "                       (default %u)\n"
-	        "SIGINT/SIGTERM: reconstruct what is pending, commit, flush, write stats, exit 0.\n"
+	        "SIGINT/SIGTERM: export the reconstructions pending, commit, flush, write stats, exit 0.\n"
 	        "SIGHUP: close and reopen the OTLP JSON file (after logrotate moved it).\n",
 #ifdef DFT_HAVE_RDMA
 	        "built in",
 #else
 	        "not in this build",
 #endif
-	        DFT_MAX_CONNS, DFT_MAX_SENDERS, 4096u, 256u, 4u << 20, DFT_RECON_DELAY_MS, DFT_OTLP_HTTP_QUEUE_SPANS);
+	        DFT_MAX_CONNS, DFT_MAX_SENDERS, DFT_MAX_CONNS_PER_PEER, DFT_READ_TIMEOUT_MS, DFT_IDLE_TIMEOUT_MS,
+	        DFT_RX_BUDGET >> 20, DFT_SEQ_WINDOW, 4096u, 256u, 4u << 20, DFT_RECON_DELAY_MS, DFT_OTLP_HTTP_QUEUE_SPANS);
 }
 
 static int bad_arg(const char *opt, const char *val, const char *why)
@@ -93,6 +109,7 @@ int main(int argc, char **argv)
 	    {"listen", required_argument, NULL, 'l'},
 	    {"db", required_argument, NULL, 'd'},
 	    {"otlp-json", required_argument, NULL, 'o'},
+	    {"clickhouse", required_argument, NULL, 'C'},
 	    {"stats-json", required_argument, NULL, 's'},
 	    {"ready-file", required_argument, NULL, 'r'},
 	    {"max-conns", required_argument, NULL, 'c'},
@@ -102,11 +119,20 @@ int main(int argc, char **argv)
 	    {"rdma-slot-size", required_argument, NULL, 'z'},
 	    {"recon-delay-ms", required_argument, NULL, 'D'},
 	    {"recon-max-pending", required_argument, NULL, 'P'},
-	    {"otlp-http", required_argument, NULL, 'H'},
-	    {"otlp-http-gzip", no_argument, NULL, 'g'},
-	    {"otlp-http-queue", required_argument, NULL, 'Q'},
-	    {"otlp-json-max-mb", required_argument, NULL, 'M'},
-	    {"otlp-json-keep", required_argument, NULL, 'K'},
+	    {"max-conns-per-peer", required_argument, NULL, 'p'},
+	    {"read-timeout-ms", required_argument, NULL, 'T'},
+	    {"idle-timeout-ms", required_argument, NULL, 'I'},
+	    {"rx-budget-mb", required_argument, NULL, 'B'},
+	    {"seq-window", required_argument, NULL, 'W'},
+	    {"tls-cert", required_argument, NULL, 0x101},
+	    {"tls-key", required_argument, NULL, 'K'},
+	    {"tls-ca", required_argument, NULL, 'A'},
+	    {"insecure", no_argument, NULL, 'X'},
+	    {"otlp-http", required_argument, NULL, 0x110},
+	    {"otlp-http-gzip", no_argument, NULL, 0x111},
+	    {"otlp-http-queue", required_argument, NULL, 0x112},
+	    {"otlp-json-max-mb", required_argument, NULL, 0x113},
+	    {"otlp-json-keep", required_argument, NULL, 0x114},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -131,6 +157,9 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			cfg.otlp_json_path = optarg;
+			break;
+		case 'C':
+			cfg.clickhouse_url = optarg;
 			break;
 		case 's':
 			cfg.stats_path = optarg;
@@ -171,20 +200,20 @@ int main(int argc, char **argv)
 			if (parse_u32(optarg, 1, 1u << 24, &cfg.recon_max_pending))
 				return bad_arg("--recon-max-pending", optarg, "expected 1..16777216");
 			break;
-		case 'H':
+		case 0x110:
 			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8))
 				return bad_arg("--otlp-http", optarg, "expected an http:// or https:// URL");
 			http.url = optarg;
 			cfg.otlp_http = &http;
 			break;
-		case 'g':
+		case 0x111:
 			http.gzip = true;
 			break;
-		case 'Q':
+		case 0x112:
 			if (parse_u32(optarg, 1, 1u << 26, &http.queue_spans))
 				return bad_arg("--otlp-http-queue", optarg, "expected 1..67108864");
 			break;
-		case 'M': {
+		case 0x113: {
 			uint32_t mb;
 
 			if (parse_u32(optarg, 1, 1u << 20, &mb))
@@ -192,10 +221,51 @@ int main(int argc, char **argv)
 			cfg.otlp_json_max_bytes = (uint64_t)mb << 20;
 			break;
 		}
-		case 'K':
+		case 0x114:
 			if (parse_u32(optarg, 0, 1000, &cfg.otlp_json_keep))
 				return bad_arg("--otlp-json-keep", optarg, "expected 0..1000");
 			cfg.otlp_json_keep_set = true;
+			break;
+		case 'p':
+			if (parse_u32(optarg, 1, 4096, &cfg.max_conns_per_peer))
+				return bad_arg("--max-conns-per-peer", optarg, "expected 1..4096");
+			break;
+		case 'T':
+			if (parse_u32(optarg, 100, 3600000, &cfg.read_timeout_ms))
+				return bad_arg("--read-timeout-ms", optarg, "expected 100..3600000");
+			break;
+		case 'I':
+			if (parse_u32(optarg, 100, 86400000, &cfg.idle_timeout_ms))
+				return bad_arg("--idle-timeout-ms", optarg, "expected 100..86400000");
+			break;
+		case 'B': {
+			uint32_t mb;
+
+			/* at least one largest frame must fit, or no large batch could ever be received */
+			if (parse_u32(optarg, 16, 65536, &mb))
+				return bad_arg("--rx-budget-mb", optarg, "expected 16..65536");
+			cfg.rx_budget = (uint64_t)mb << 20;
+			break;
+		}
+		case 'W': {
+			uint64_t w;
+
+			if (dft_parse_u64(optarg, 1024, 1ull << 40, &w))
+				return bad_arg("--seq-window", optarg, "expected 1024..2^40");
+			cfg.seq_window = w;
+			break;
+		}
+		case 0x101:
+			cfg.tls.cert = optarg;
+			break;
+		case 'K':
+			cfg.tls.key = optarg;
+			break;
+		case 'A':
+			cfg.tls.ca = optarg;
+			break;
+		case 'X':
+			cfg.insecure = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -238,6 +308,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	/* the store, the OTLP file and the stats hold every tenant's spans: never readable by others */
+	umask(umask(0) | 027);
 	/* signals become a readable fd the poll loop watches, so shutdown happens between rounds */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);

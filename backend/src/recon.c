@@ -1,39 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reconstruction of platform spans the NIC filtered out. A function span carries the hops its
- * request passed through (span id, parent, start, and a hash of component and operation); a hop
- * whose span is not stored was filtered, and the collector rebuilds it so the trace stays whole.
+ * Export of the platform spans the NIC filtered out. A function span carries the hops its request
+ * passed through (span id, parent, start, and a hash of component and operation); a hop whose span
+ * is not stored was filtered. Nothing rebuilt is stored (the store keeps the hop lists and the
+ * profiles, and every reader rebuilds from them, rebuild.h): this module only decides when the
+ * collector exports the rebuilt spans, and exports what a reader of the store would see then.
  *
- * A hop is not rebuilt at once: the NIC holds platform spans for a while before deciding, so the
+ * A hop is not exported at once: the NIC holds platform spans for a while before deciding, so the
  * real span may still come. Each function span's hops wait as one chain for delay_ms; when due,
- * every candidate whose span is still not stored (checked in the store, which also catches a hop
- * named by several function spans and one already rebuilt) is synthesized. Chains are queued in
- * arrival order, which is due order since the delay is constant.
+ * the trace is read back from the store in the open transaction and rebuilt (trace_read.h), and the
+ * rebuilt spans this function span's list owns (the first function span, in start order, naming a
+ * hop owns it) go to the sinks. Chains are queued in arrival order, which is due order since the
+ * delay is constant.
  *
- * Names: a hop's hash is resolved from the latest profiles (every NIC's profiler sees every span,
- * filtered or not, and ships (component, operation) with its figures). A chain with a candidate
- * whose name is not known yet goes to the back of the queue for another delay, up to
- * NAME_RETRIES times; after that it is rebuilt under component "unresolved" (counted).
+ * Names: a chain with a candidate whose name no profile knows yet goes to the back of the queue for
+ * another delay, up to NAME_RETRIES times; after that it is exported under component "unresolved"
+ * (counted). A reader later resolves it from profiles stored since.
  *
- * Ends, innermost first. The hops on the path to the function: the part of the hop's median that
- * its child on the path does not account for, less what the hop spent before that child started
- * (known exactly), comes after the child's end. Hops off the path (a component's step spans):
- * start plus their median, or, when the next sibling started within [median / 2, 2 x median] of
- * this one, that start (a proxy runs its steps one after the other: the next began when this one
- * ended). Never earlier than a child's end (a stored child's real end: a rebuilt span wraps the
- * reported spans under it) or the hop's own start.
+ * Span kinds: every stored span votes for its name's kind; the votes of a round go to the store's
+ * span_kinds table before that round's rebuilds, so export and readers see the same majority.
  *
- * Then each rebuilt span is fitted into its parent, outermost first: the parent's interval is the
- * one just fitted when the parent is rebuilt in the same chain, else the stored span's (real, or
- * rebuilt earlier); start and end are clamped into it, so a rebuilt span never lies outside its
- * parent and a chain of rebuilt spans stays nested. A parent not stored anywhere leaves it as is.
- *
- * Span kind: the kind the real spans of the same (component, operation) were reported with (the
- * most frequent non-zero one, learned from every stored span, bounded table keyed by the hop name
- * hash); a name never seen with a kind takes the hop's role: SERVER for a hop that forwards the
- * request (it has a child hop or the function as its child), INTERNAL for a step.
- *
- * Everything follows the store's transaction: chains added and spans synthesized in a round that
+ * Everything follows the store's transaction: chains added and spans exported in a round that
  * rolls back are undone with it.
  */
 #include <errno.h>
@@ -43,28 +30,19 @@
 
 #include "collector.h"
 #include "dft/hops.h"
+#include "trace_read.h"
 
 #define DEFAULT_MAX_PENDING 65536u
 #define NAME_RETRIES        3u
 #define KINDS_MAX           4096u /* (component, operation) names whose span kind is learned */
 #define KINDS_CAP           8192u /* open addressing, power of two, >= 2 * KINDS_MAX */
-#define SPAN_KIND_INTERNAL  1u
-#define SPAN_KIND_SERVER    2u
 #define SPAN_KIND_MAX       5u
 
-/* votes per OTLP span kind 1..5 of the real spans of one name hash */
+/* votes per OTLP span kind 1..5 of the real spans of one name hash, in the open round */
 struct kind_ent {
 	uint32_t hash;
 	bool used;
 	uint32_t votes[SPAN_KIND_MAX];
-};
-
-struct rhop {
-	uint64_t span_id;
-	uint64_t parent_span_id;
-	uint64_t start_ns;
-	uint32_t name_hash;
-	bool candidate;
 };
 
 struct chain {
@@ -73,26 +51,25 @@ struct chain {
 	uint64_t round; /* the round that added it */
 	uint32_t retries;
 	uint8_t trace_id[16];
-	uint64_t sender_id;
-	uint64_t batch_seq;
-	uint64_t fn_parent_span_id;
-	uint64_t fn_start_ns, fn_end_ns;
-	char *fn_component;
-	char *fn_operation;
+	uint64_t fn_span_id;
 	uint32_t n_hops;
 	uint32_t n_candidates;
-	struct rhop hops[]; /* then the strings */
+	uint32_t hashes[]; /* the candidates' name hashes */
 };
 
 struct dft_recon {
 	struct dft_recon_cfg cfg;
 	struct chain *head, *tail; /* waiting, oldest first */
-	struct chain *taken;       /* synthesized in the open round, newest first */
+	struct chain *taken;       /* exported in the open round, newest first */
 	uint64_t round;
 	uint64_t round_synth;
 	struct dft_recon_stats st;
 	struct kind_ent *kinds; /* KINDS_CAP entries */
+	uint16_t *kinds_used;   /* the slots in use, KINDS_MAX */
 	uint32_t n_kinds;
+	struct dft_treader *reader; /* on the store's connection, made at the first export */
+	struct dft_store *reader_store;
+	struct dft_rb_out out;
 };
 
 int dft_recon_create(const struct dft_recon_cfg *cfg, struct dft_recon **out)
@@ -104,7 +81,10 @@ int dft_recon_create(const struct dft_recon_cfg *cfg, struct dft_recon **out)
 	if (!r)
 		return -ENOMEM;
 	r->kinds = calloc(KINDS_CAP, sizeof(*r->kinds));
-	if (!r->kinds) {
+	r->kinds_used = calloc(KINDS_MAX, sizeof(*r->kinds_used));
+	if (!r->kinds || !r->kinds_used) {
+		free(r->kinds_used);
+		free(r->kinds);
 		free(r);
 		return -ENOMEM;
 	}
@@ -131,6 +111,9 @@ void dft_recon_destroy(struct dft_recon *r)
 		return;
 	free_list(r->head);
 	free_list(r->taken);
+	dft_treader_destroy(r->reader);
+	dft_rb_out_free(&r->out);
+	free(r->kinds_used);
 	free(r->kinds);
 	free(r);
 }
@@ -157,36 +140,33 @@ static void kind_learn(struct dft_recon *r, uint32_t hash, uint32_t span_kind)
 		}
 		e->used = true;
 		e->hash = hash;
-		r->n_kinds++;
+		r->kinds_used[r->n_kinds++] = (uint16_t)(e - r->kinds);
 	}
 	if (e->votes[span_kind - 1] < UINT32_MAX)
 		e->votes[span_kind - 1]++;
 }
 
-/* The most frequent kind real spans of this name had (ties: the lower kind), or 0: never seen. */
-static uint32_t kind_learned(const struct dft_recon *r, uint32_t hash)
+/* The round's votes go to the store (or are forgotten with a round that rolls back). */
+static int kinds_flush(struct dft_recon *r, struct dft_store *st)
 {
-	const struct kind_ent *e = kind_slot(r, hash);
-	uint32_t best = 0, votes = 0;
+	for (uint32_t i = 0; i < r->n_kinds; i++) {
+		struct kind_ent *e = &r->kinds[r->kinds_used[i]];
 
-	if (!e->used)
-		return 0;
-	for (uint32_t k = 0; k < SPAN_KIND_MAX; k++)
-		if (e->votes[k] > votes) {
-			votes = e->votes[k];
-			best = k + 1;
+		for (uint32_t k = 0; k < SPAN_KIND_MAX; k++) {
+			int rc = e->votes[k] ? dft_store_put_kind(st, e->hash, k + 1, e->votes[k]) : 0;
+
+			if (rc)
+				return rc;
 		}
-	return best;
+	}
+	return 0;
 }
 
-static char *put_str(char **arena, const char *s)
+static void kinds_clear(struct dft_recon *r)
 {
-	size_t n = strlen(s) + 1;
-	char *p = *arena;
-
-	memcpy(p, s, n);
-	*arena += n;
-	return p;
+	for (uint32_t i = 0; i < r->n_kinds; i++)
+		memset(&r->kinds[r->kinds_used[i]], 0, sizeof(r->kinds[0]));
+	r->n_kinds = 0;
 }
 
 static bool seen_before(const Difftrace__Span *fn, size_t k)
@@ -200,11 +180,9 @@ static bool seen_before(const Difftrace__Span *fn, size_t k)
 int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__SpanBatch *b, const Difftrace__Span *fn,
                   uint64_t now_ms)
 {
-	bool cand[DFT_RECON_HOPS_MAX];
+	uint32_t hashes[DFT_RECON_HOPS_MAX];
 	uint32_t n = (uint32_t)fn->n_hops, ncand = 0, k;
-	size_t strbytes;
 	struct chain *c;
-	char *arena;
 	int rc;
 
 	/* every stored span teaches the kind of its name; the hop hash is the key rebuilt spans look up */
@@ -216,24 +194,20 @@ int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__Sp
 	if (fn->kind != DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_FUNCTION || n == 0)
 		return 0;
 	if (fn->n_hops > DFT_RECON_HOPS_MAX) {
-		/* a bounded chain keeps synthesis off the heap; real hop lists are a handful long */
+		/* a bounded chain keeps the rebuild off the heap; real hop lists are a handful long */
 		r->st.cut += fn->n_hops;
 		return 0;
 	}
-	strbytes = strlen(b->strings[fn->component]) + strlen(b->strings[fn->operation]) + 2;
 	for (k = 0; k < n; k++) {
 		const Difftrace__Hop *h = fn->hops[k];
 
-		cand[k] = false;
 		if (h->span_id == 0 || seen_before(fn, k))
 			continue;
 		rc = dft_store_span_exists(st, fn->trace_id.data, h->span_id);
 		if (rc < 0)
 			return rc;
-		if (rc == 0) {
-			cand[k] = true;
-			ncand++;
-		}
+		if (rc == 0)
+			hashes[ncand++] = h->name_hash;
 	}
 	if (ncand == 0)
 		return 0;
@@ -241,34 +215,18 @@ int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__Sp
 		r->st.cut += ncand;
 		return 0;
 	}
-	c = malloc(sizeof(*c) + n * sizeof(c->hops[0]) + strbytes);
+	c = malloc(sizeof(*c) + ncand * sizeof(c->hashes[0]));
 	if (!c)
 		return -ENOMEM;
-	arena = (char *)&c->hops[n];
 	c->next = NULL;
 	c->due_ms = now_ms + r->cfg.delay_ms;
 	c->round = r->round;
 	c->retries = 0;
 	memcpy(c->trace_id, fn->trace_id.data, 16);
-	c->sender_id = b->header->sender_id;
-	c->batch_seq = b->header->sequence;
-	c->fn_parent_span_id = fn->parent_span_id;
-	c->fn_start_ns = fn->start_ns;
-	c->fn_end_ns = fn->end_ns;
-	c->fn_component = put_str(&arena, b->strings[fn->component]);
-	c->fn_operation = put_str(&arena, b->strings[fn->operation]);
+	c->fn_span_id = fn->span_id;
 	c->n_hops = n;
 	c->n_candidates = ncand;
-	for (k = 0; k < n; k++) {
-		const Difftrace__Hop *h = fn->hops[k];
-		struct rhop *rh = &c->hops[k];
-
-		rh->span_id = h->span_id;
-		rh->parent_span_id = h->parent_span_id;
-		rh->start_ns = h->start_ns;
-		rh->name_hash = h->name_hash;
-		rh->candidate = cand[k];
-	}
+	memcpy(c->hashes, hashes, ncand * sizeof(hashes[0]));
 	if (r->tail)
 		r->tail->next = c;
 	else
@@ -278,238 +236,80 @@ int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__Sp
 	return 0;
 }
 
-static uint64_t p50_of(const struct dft_profile *p)
-{
-	return p ? p->duration_p50_ns : 0;
-}
-
 static uint64_t add_sat(uint64_t a, uint64_t b)
 {
 	return b > UINT64_MAX - a ? UINT64_MAX : a + b;
 }
 
-/*
- * The earliest start after hop k's own among its siblings (hops, or the function, with the same
- * parent); 0 when there is none.
- */
-static uint64_t next_sibling_start(const struct chain *c, uint32_t k)
-{
-	const struct rhop *h = &c->hops[k];
-	uint64_t best = 0;
-
-	for (uint32_t j = 0; j < c->n_hops; j++) {
-		const struct rhop *o = &c->hops[j];
-
-		if (j != k && o->parent_span_id == h->parent_span_id && o->start_ns > h->start_ns &&
-		    (!best || o->start_ns < best))
-			best = o->start_ns;
-	}
-	if (c->fn_parent_span_id == h->parent_span_id && c->fn_start_ns > h->start_ns &&
-	    (!best || c->fn_start_ns < best))
-		best = c->fn_start_ns;
-	return best;
-}
-
-/*
- * prof[k]: hop k's profile (NULL: not known). stored[k]: hop k's span is stored (reported, or
- * rebuilt before) and ends[k] holds its end on entry: taken as it is, so a rebuilt parent is
- * measured against its real children, not against estimates of them.
- */
-static void estimate_ends(const struct chain *c, const struct dft_profile *const *prof,
-                          const struct dft_profile *fn_prof, const bool *stored, uint64_t *ends)
-{
-	bool on_path[DFT_RECON_HOPS_MAX] = {false};
-	uint64_t want = c->fn_parent_span_id;
-
-	/* the path: the function's parent, its parent, ... among the hops (newest first) */
-	for (uint32_t k = c->n_hops; k-- > 0;) {
-		if (want && c->hops[k].span_id == want) {
-			on_path[k] = true;
-			want = c->hops[k].parent_span_id;
-		}
-	}
-	for (uint32_t k = c->n_hops; k-- > 0;) {
-		const struct rhop *h = &c->hops[k];
-		uint64_t end = h->start_ns;
-
-		if (stored[k])
-			continue;
-		if (on_path[k]) {
-			/* the child on the path: the function, or the one on-path hop whose parent this is */
-			uint64_t child_start = c->fn_start_ns, child_end = c->fn_end_ns;
-			const struct dft_profile *child_prof = fn_prof;
-
-			if (c->fn_parent_span_id != h->span_id) {
-				for (uint32_t j = k + 1; j < c->n_hops; j++) {
-					if (on_path[j] && c->hops[j].parent_span_id == h->span_id) {
-						child_start = c->hops[j].start_ns;
-						child_end = ends[j];
-						child_prof = prof[j];
-						break;
-					}
-				}
-			}
-			end = child_end;
-			if (prof[k] && child_prof && p50_of(prof[k]) > p50_of(child_prof)) {
-				uint64_t self = p50_of(prof[k]) - p50_of(child_prof);
-				uint64_t before = child_start > h->start_ns ? child_start - h->start_ns : 0;
-
-				if (self > before)
-					end = add_sat(child_end, self - before);
-			}
-		} else if (prof[k]) {
-			uint64_t p50 = p50_of(prof[k]), next = next_sibling_start(c, k);
-
-			end = add_sat(h->start_ns, p50);
-			/* steps run one after another: the next one began when this one ended, when that
-			 * is a plausible duration for it (parallel steps start together and fail the test) */
-			if (next && next - h->start_ns >= p50 / 2 && (next - h->start_ns) / 2 <= p50)
-				end = next; /* halved, not p50 doubled: a sender's figure cannot overflow it */
-		}
-		for (uint32_t j = k + 1; j < c->n_hops; j++)
-			if (c->hops[j].parent_span_id == h->span_id && ends[j] > end)
-				end = ends[j];
-		/* a hop starting after its estimated end can only be clock skew between hosts */
-		ends[k] = end < h->start_ns ? h->start_ns : end;
-	}
-}
-
 /* True when every candidate's name is known (or the chain has waited long enough for it). */
-static bool names_ready(const struct chain *c, const struct dft_profile *const *prof)
+static bool names_ready(const struct chain *c, const struct dft_profiles *prof)
 {
 	if (c->retries >= NAME_RETRIES)
 		return true;
-	for (uint32_t k = 0; k < c->n_hops; k++)
-		if (c->hops[k].candidate && !prof[k])
+	for (uint32_t k = 0; k < c->n_candidates; k++)
+		if (!dft_profiles_get_hash(prof, c->hashes[k]))
 			return false;
 	return true;
 }
 
-/* True when hop k forwarded the request: some hop, or the function, is its child. */
-static bool forwards(const struct chain *c, uint32_t k)
+/* Rebuilds the chain's trace as a reader would now and exports the spans its list owns. */
+static int synthesize(struct dft_recon *r, struct dft_store *st, const struct chain *c, dft_recon_emit_fn emit,
+                      void *arg)
 {
-	if (c->fn_parent_span_id == c->hops[k].span_id)
-		return true;
-	for (uint32_t j = 0; j < c->n_hops; j++)
-		if (j != k && c->hops[j].parent_span_id == c->hops[k].span_id)
-			return true;
-	return false;
-}
-
-/*
- * Clamp the rebuilt hops' intervals into their parents', outermost first (a parent's hop comes
- * before its children's in the list; one that does not is taken as estimated). build[k]: hop k is
- * rebuilt in this round. Returns 0 or -EIO (store).
- */
-static int fit_into_parents(struct dft_store *st, const struct chain *c, const bool *build, uint64_t *starts,
-                            uint64_t *ends)
-{
-	for (uint32_t k = 0; k < c->n_hops; k++) {
-		const struct rhop *h = &c->hops[k];
-		uint64_t ps = 0, pe = 0;
-		int found = 0;
-
-		if (!build[k] || h->parent_span_id == 0)
-			continue;
-		for (uint32_t j = 0; j < c->n_hops && !found; j++) {
-			if (j != k && build[j] && c->hops[j].span_id == h->parent_span_id) {
-				ps = starts[j];
-				pe = ends[j];
-				found = 1;
-			}
-		}
-		if (!found) {
-			found = dft_store_span_get(st, c->trace_id, h->parent_span_id, &ps, &pe);
-			if (found < 0)
-				return found;
-		}
-		if (!found || pe < ps)
-			continue; /* the parent is nowhere (yet): nothing to fit into */
-		if (starts[k] < ps)
-			starts[k] = ps;
-		if (starts[k] > pe)
-			starts[k] = pe;
-		if (ends[k] > pe)
-			ends[k] = pe;
-		if (ends[k] < starts[k])
-			ends[k] = starts[k];
-	}
-	return 0;
-}
-
-static int synthesize(struct dft_recon *r, struct dft_store *st, const struct dft_profile *const *prof,
-                      const struct dft_profile *fn_prof, const struct chain *c, dft_recon_emit_fn emit, void *arg)
-{
-	uint64_t starts[DFT_RECON_HOPS_MAX], ends[DFT_RECON_HOPS_MAX];
-	bool build[DFT_RECON_HOPS_MAX], stored[DFT_RECON_HOPS_MAX];
 	char *strings[2 * DFT_RECON_HOPS_MAX];
-	char hexname[DFT_RECON_HOPS_MAX][9];
-	static char unresolved[] = "unresolved";
 	Difftrace__Span spans[DFT_RECON_HOPS_MAX], *sp[DFT_RECON_HOPS_MAX];
 	Difftrace__SpanBatch b = DIFFTRACE__SPAN_BATCH__INIT;
 	Difftrace__BatchHeader hdr = DIFFTRACE__BATCH_HEADER__INIT;
 	size_t n = 0;
 	int rc;
 
-	for (uint32_t k = 0; k < c->n_hops; k++) {
-		uint64_t ss = 0, se = 0;
-
-		starts[k] = c->hops[k].start_ns;
-		ends[k] = 0;
-		rc = dft_store_span_get(st, c->trace_id, c->hops[k].span_id, &ss, &se);
-		if (rc < 0)
-			return rc;
-		stored[k] = rc;
-		build[k] = !rc && c->hops[k].candidate;
-		if (rc) {
-			/* the real span came in time, another chain rebuilt it, or it was never filtered */
-			if (c->hops[k].candidate)
-				r->st.skipped++;
-			ends[k] = se > ss ? se : ss;
-		}
+	if (r->reader && r->reader_store != st) {
+		dft_treader_destroy(r->reader);
+		r->reader = NULL;
 	}
-	estimate_ends(c, prof, fn_prof, stored, ends);
-	rc = fit_into_parents(st, c, build, starts, ends);
-	if (rc)
+	if (!r->reader) {
+		rc = dft_treader_create(dft_store_sqlite(st), &r->reader);
+		if (rc)
+			return rc;
+		r->reader_store = st;
+	}
+	rc = dft_treader_rebuild(r->reader, c->trace_id, &r->out);
+	if (rc) {
+		fprintf(stderr, "difftrace-collector: rebuild: %s\n", dft_treader_errmsg(r->reader));
 		return rc;
-	for (uint32_t k = 0; k < c->n_hops; k++) {
-		const struct rhop *h = &c->hops[k];
+	}
+	for (uint32_t i = 0; i < r->out.n && n < DFT_RECON_HOPS_MAX; i++) {
+		struct dft_rb_out_span *o = &r->out.sp[i];
 		Difftrace__Span *s = &spans[n];
-		uint32_t kind;
 
-		if (!build[k])
+		if (o->owner_span_id != c->fn_span_id)
 			continue;
 		difftrace__span__init(s);
 		s->trace_id.data = (uint8_t *)c->trace_id;
 		s->trace_id.len = 16;
-		s->span_id = h->span_id;
-		s->parent_span_id = h->parent_span_id;
-		s->start_ns = starts[k];
-		s->end_ns = ends[k];
-		if (prof[k]) {
-			strings[2 * n] = prof[k]->component;
-			strings[2 * n + 1] = prof[k]->operation;
-		} else {
-			/* no NIC has profiled this name: the hash is all there is to show */
-			snprintf(hexname[n], sizeof(hexname[n]), "%08x", (unsigned)h->name_hash);
-			strings[2 * n] = unresolved;
-			strings[2 * n + 1] = hexname[n];
-			r->st.unresolved++;
-		}
+		s->span_id = o->span_id;
+		s->parent_span_id = o->parent_span_id;
+		s->start_ns = o->start_ns;
+		s->end_ns = o->end_ns;
+		strings[2 * n] = o->component;
+		strings[2 * n + 1] = o->operation;
 		s->component = (uint32_t)(2 * n);
 		s->operation = (uint32_t)(2 * n + 1);
 		s->kind = DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_PLATFORM;
 		s->status = DIFFTRACE__STATUS__STATUS_UNSET;
-		kind = kind_learned(r, h->name_hash);
-		s->span_kind = kind ? kind : forwards(c, k) ? SPAN_KIND_SERVER : SPAN_KIND_INTERNAL;
-		sp[n] = s;
-		n++;
+		s->span_kind = o->span_kind;
+		r->st.unresolved += !o->resolved;
+		sp[n++] = s;
 	}
+	/* the real span came in time, or an earlier function span's list rebuilt it */
+	r->st.skipped += c->n_candidates > n ? c->n_candidates - n : 0;
 	if (n == 0)
 		return 0;
-	/* rows carry the sender and batch of the function span they were rebuilt from */
-	hdr.sender_id = c->sender_id;
-	hdr.sequence = c->batch_seq;
+	/* the round's commit flushes the sinks only with a transaction open: nothing else may be */
+	rc = dft_store_begin(st);
+	if (rc)
+		return rc;
+	hdr.sender_id = 0; /* no sender made these: the collector did */
 	b.header = &hdr;
 	b.n_strings = 2 * n;
 	b.strings = strings;
@@ -525,18 +325,21 @@ static int synthesize(struct dft_recon *r, struct dft_store *st, const struct df
 int dft_recon_run(struct dft_recon *r, struct dft_store *st, const struct dft_profiles *prof, uint64_t now_ms,
                   dft_recon_emit_fn emit, void *arg)
 {
+	int rc = kinds_flush(r, st);
+
+	if (rc)
+		return rc;
+	kinds_clear(r);
+	/* profiles stored in this round may answer differently than what the reader remembers */
+	if (r->reader)
+		dft_treader_forget(r->reader);
 	while (r->head && r->head->due_ms <= now_ms) {
-		const struct dft_profile *hp[DFT_RECON_HOPS_MAX], *fn_prof;
 		struct chain *c = r->head;
-		int rc;
 
 		r->head = c->next;
 		if (!r->head)
 			r->tail = NULL;
-		for (uint32_t k = 0; k < c->n_hops; k++)
-			hp[k] = dft_profiles_get_hash(prof, c->hops[k].name_hash);
-		fn_prof = dft_profiles_get(prof, c->fn_component, c->fn_operation);
-		if (!names_ready(c, hp)) {
+		if (!names_ready(c, prof)) {
 			/* the profile naming it is likely a snapshot interval away: wait once more */
 			c->retries++;
 			c->due_ms = add_sat(now_ms, r->cfg.delay_ms);
@@ -552,7 +355,7 @@ int dft_recon_run(struct dft_recon *r, struct dft_store *st, const struct dft_pr
 		/* taken before it is tried: a failure rolls the round back, which puts it back */
 		c->next = r->taken;
 		r->taken = c;
-		rc = synthesize(r, st, hp, fn_prof, c, emit, arg);
+		rc = synthesize(r, st, c, emit, arg);
 		if (rc)
 			return rc;
 	}
@@ -599,6 +402,7 @@ void dft_recon_rollback(struct dft_recon *r)
 		r->st.pending += c->n_candidates;
 	}
 	r->round_synth = 0;
+	kinds_clear(r); /* the round's spans come back with their resent batches, and vote again */
 	r->round++;
 }
 

@@ -28,6 +28,17 @@ void dft_stats_json(struct dft_buf *b, const struct dft_collector_stats *st, str
 	dft_buf_printf(b, "{\"connections\":%" PRIu64 ",\"connections_open\":%" PRIu64, st->connections,
 	               st->connections_open);
 	dft_buf_printf(b, ",\"connections_refused\":%" PRIu64, st->connections_refused);
+	dft_buf_printf(b, ",\"connections_refused_peer\":%" PRIu64 ",\"connections_evicted\":%" PRIu64,
+	               st->connections_refused_peer, st->connections_evicted);
+	dft_buf_printf(b, ",\"connections_timed_out\":%" PRIu64 ",\"connections_idle_closed\":%" PRIu64,
+	               st->connections_timed_out, st->connections_idle_closed);
+	dft_buf_printf(b, ",\"sender_conns_evicted\":%" PRIu64 ",\"rx_budget_refused\":%" PRIu64,
+	               st->sender_conns_evicted, st->rx_budget_refused);
+	dft_buf_printf(b, ",\"batches_seq_refused\":%" PRIu64 ",\"batches_refused\":%" PRIu64,
+	               st->batches_seq_refused, st->batches_refused);
+	dft_buf_printf(b, ",\"senders_evicted\":%" PRIu64, d->evicted);
+	dft_buf_printf(b, ",\"tls_refused\":%" PRIu64 ",\"hello_refused\":%" PRIu64, st->tls_refused,
+	               st->hello_refused);
 	dft_buf_printf(b, ",\"frames\":%" PRIu64 ",\"frames_bad\":%" PRIu64, st->frames, st->frames_bad);
 	dft_buf_printf(b, ",\"batches_accepted\":%" PRIu64 ",\"batches_duplicate\":%" PRIu64, st->batches_accepted,
 	               st->batches_duplicate);

@@ -12,6 +12,8 @@
 #include <sqlite3.h>
 
 #include "collector.h"
+#include "dft/hops.h"
+#include "rebuild.h"
 
 struct dft_store {
 	sqlite3 *db;
@@ -20,10 +22,13 @@ struct dft_store {
 	sqlite3_stmt *ins_profile;
 	sqlite3_stmt *span_exists;
 	sqlite3_stmt *del_recon;
+	sqlite3_stmt *put_kind;
 	bool in_txn;
+	bool legacy_recon; /* rows rebuilt and stored by a collector before lazy rebuilding */
 	uint64_t superseded, superseded_txn;
+	uint64_t superseded_sp; /* superseded_txn when the savepoint was set */
 	struct dft_buf attrs;
-	struct dft_buf hops;
+	uint8_t hops[DFT_RB_HOPS_MAX * DFT_RB_HOP_BYTES];
 	char err[256];
 };
 
@@ -40,7 +45,20 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS profiles(sender_id INTEGER NOT NULL, created_ns INTEGER NOT NULL,"
     " component TEXT NOT NULL, operation TEXT NOT NULL, count INTEGER NOT NULL, kept INTEGER NOT NULL,"
     " filtered INTEGER NOT NULL, duration_p50_ns INTEGER NOT NULL, duration_p99_ns INTEGER NOT NULL,"
-    " queue_p99_ns INTEGER NOT NULL, self_time_ns INTEGER NOT NULL);";
+    " queue_p99_ns INTEGER NOT NULL, self_time_ns INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS span_kinds(name_hash INTEGER NOT NULL, span_kind INTEGER NOT NULL,"
+    " votes INTEGER NOT NULL, PRIMARY KEY(name_hash, span_kind)) WITHOUT ROWID;";
+
+/* a store made before lazy rebuilding: profiles get the hop name hash rebuilding looks them up by */
+static const char has_name_hash_sql[] = "SELECT name_hash FROM profiles LIMIT 0";
+static const char add_name_hash_sql[] = "ALTER TABLE profiles ADD COLUMN name_hash INTEGER";
+static const char profiles_index_sql[] =
+    "CREATE INDEX IF NOT EXISTS profiles_by_hash ON profiles(name_hash, created_ns)";
+static const char has_legacy_recon_sql[] = "SELECT 1 FROM spans WHERE reconstructed = 1 LIMIT 1";
+
+static const char put_kind_sql[] =
+    "INSERT INTO span_kinds(name_hash, span_kind, votes) VALUES(?1, ?2, ?3)"
+    " ON CONFLICT(name_hash, span_kind) DO UPDATE SET votes = votes + excluded.votes";
 
 static const char ins_span_sql[] =
     "INSERT INTO spans(trace_id, span_id, parent_span_id, start_ns, end_ns, component, operation, kind,"
@@ -53,7 +71,8 @@ static const char add_status_message_sql[] = "ALTER TABLE spans ADD COLUMN statu
 
 static const char ins_profile_sql[] =
     "INSERT INTO profiles(sender_id, created_ns, component, operation, count, kept, filtered, duration_p50_ns,"
-    " duration_p99_ns, queue_p99_ns, self_time_ns) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    " duration_p99_ns, queue_p99_ns, self_time_ns, name_hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+    " ?12)";
 
 /* the interval too: reconstruction fits a rebuilt span into its stored parent */
 static const char span_exists_sql[] =
@@ -94,7 +113,6 @@ int dft_store_open(const char *path, struct dft_store **out)
 	if (!st)
 		return -ENOMEM;
 	dft_buf_init(&st->attrs, 1u << 20);
-	dft_buf_init(&st->hops, 1u << 20);
 	/* NOMUTEX: one thread uses a connection at a time; SQLite's per-call mutexes were 14% of an insert.
 	 * No memory statistics either (their global mutex): refused, harmlessly, once SQLite is in use. */
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
@@ -118,6 +136,20 @@ int dft_store_open(const char *path, struct dft_store **out)
 		rc = -EIO;
 		goto close_db;
 	}
+	if (sqlite3_prepare_v2(st->db, has_name_hash_sql, -1, &probe, NULL) == SQLITE_OK) {
+		sqlite3_finalize(probe);
+	} else if (sqlite3_exec(st->db, add_name_hash_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		rc = -EIO;
+		goto close_db;
+	}
+	probe = NULL;
+	if (sqlite3_exec(st->db, profiles_index_sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, has_legacy_recon_sql, -1, &probe, NULL) != SQLITE_OK) {
+		rc = -EIO;
+		goto close_db;
+	}
+	st->legacy_recon = sqlite3_step(probe) == SQLITE_ROW;
+	sqlite3_finalize(probe);
 	if (sqlite3_prepare_v3(st->db, ins_span_sql, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_span, NULL) != SQLITE_OK) {
 		rc = -EIO;
 		goto close_db;
@@ -142,9 +174,15 @@ int dft_store_open(const char *path, struct dft_store **out)
 		rc = -EIO;
 		goto finalize_exists;
 	}
+	if (sqlite3_prepare_v3(st->db, put_kind_sql, -1, SQLITE_PREPARE_PERSISTENT, &st->put_kind, NULL) != SQLITE_OK) {
+		rc = -EIO;
+		goto finalize_del;
+	}
 	*out = st;
 	return 0;
 
+finalize_del:
+	sqlite3_finalize(st->del_recon);
 finalize_exists:
 	sqlite3_finalize(st->span_exists);
 finalize_profile:
@@ -158,7 +196,6 @@ close_db:
 	fprintf(stderr, "difftrace-collector: sqlite %s: %s\n", path,
 	        st->db ? sqlite3_errmsg(st->db) : "out of memory");
 	sqlite3_close(st->db);
-	dft_buf_free(&st->hops);
 	dft_buf_free(&st->attrs);
 	free(st);
 	return rc;
@@ -170,13 +207,14 @@ void dft_store_close(struct dft_store *st)
 		return;
 	if (st->in_txn)
 		dft_store_rollback(st);
+	sqlite3_finalize(st->put_kind);
 	sqlite3_finalize(st->del_recon);
 	sqlite3_finalize(st->span_exists);
 	sqlite3_finalize(st->ins_profile);
 	sqlite3_finalize(st->put_sender);
 	sqlite3_finalize(st->ins_span);
-	sqlite3_close(st->db);
-	dft_buf_free(&st->hops);
+	/* v2: a trace reader's statements on this connection may outlive it (closed when finalized) */
+	sqlite3_close_v2(st->db);
 	dft_buf_free(&st->attrs);
 	free(st);
 }
@@ -239,24 +277,19 @@ static void attrs_json(struct dft_buf *b, const Difftrace__SpanBatch *batch, con
 	dft_buf_puts(b, "}");
 }
 
-static void hops_json(struct dft_buf *b, const Difftrace__Span *s)
+/* The hop list as DFT_RB_HOP_BYTES records (rebuild.h): what rebuilding reads back. */
+static size_t hops_blob(uint8_t *out, const Difftrace__Span *s)
 {
-	size_t i;
+	struct dft_rb_hop h[DFT_RB_HOPS_MAX];
+	size_t n = s->n_hops;
 
-	dft_buf_reset(b);
-	dft_buf_puts(b, "[");
-	for (i = 0; i < s->n_hops; i++) {
-		const Difftrace__Hop *h = s->hops[i];
-
-		/* names are resolved by reconstruction, not here: the hash is what the header carried */
-		dft_buf_printf(b, i ? ",{\"name_hash\":\"%08x\"" : "{\"name_hash\":\"%08x\"", (unsigned)h->name_hash);
-		dft_buf_puts(b, ",\"span_id\":\"");
-		dft_buf_hex64(b, h->span_id);
-		dft_buf_puts(b, "\",\"parent_span_id\":\"");
-		dft_buf_hex64(b, h->parent_span_id);
-		dft_buf_printf(b, "\",\"start_ns\":%llu}", (unsigned long long)h->start_ns);
-	}
-	dft_buf_puts(b, "]");
+	for (size_t i = 0; i < n; i++)
+		h[i] = (struct dft_rb_hop){.span_id = s->hops[i]->span_id,
+		                           .parent_span_id = s->hops[i]->parent_span_id,
+		                           .start_ns = s->hops[i]->start_ns,
+		                           .name_hash = s->hops[i]->name_hash};
+	dft_rb_hops_encode(h, (uint32_t)n, out);
+	return n * DFT_RB_HOP_BYTES;
 }
 
 /* u64 values keep their 64 bits in SQLite's signed INTEGER */
@@ -268,6 +301,7 @@ static int bind_u64(sqlite3_stmt *q, int i, uint64_t v)
 static int put_span(struct dft_store *st, const Difftrace__SpanBatch *b, const Difftrace__Span *s, bool reconstructed)
 {
 	sqlite3_stmt *q = st->ins_span;
+	size_t hops_len = 0;
 	int rc = 0;
 
 	if (s->n_attrs) {
@@ -277,14 +311,10 @@ static int put_span(struct dft_store *st, const Difftrace__SpanBatch *b, const D
 			return -E2BIG;
 		}
 	}
-	if (s->n_hops) {
-		hops_json(&st->hops, s);
-		if (st->hops.overflow) {
-			snprintf(st->err, sizeof(st->err), "hops JSON too large");
-			return -E2BIG;
-		}
-	}
-	if (!reconstructed && s->kind == DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_PLATFORM) {
+	/* a longer list is stored as nothing: rebuilding cuts such lists whole, as the collector did */
+	if (s->n_hops && s->n_hops <= DFT_RB_HOPS_MAX)
+		hops_len = hops_blob(st->hops, s);
+	if (st->legacy_recon && !reconstructed && s->kind == DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_PLATFORM) {
 		sqlite3_stmt *d = st->del_recon;
 
 		sqlite3_reset(d);
@@ -311,8 +341,8 @@ static int put_span(struct dft_store *st, const Difftrace__SpanBatch *b, const D
 		rc |= sqlite3_bind_text(q, 14, st->attrs.p, (int)st->attrs.len, SQLITE_STATIC);
 	else
 		rc |= sqlite3_bind_null(q, 14);
-	if (s->n_hops)
-		rc |= sqlite3_bind_text(q, 15, st->hops.p, (int)st->hops.len, SQLITE_STATIC);
+	if (hops_len)
+		rc |= sqlite3_bind_blob(q, 15, st->hops, (int)hops_len, SQLITE_STATIC);
 	else
 		rc |= sqlite3_bind_null(q, 15);
 	rc |= bind_u64(q, 16, b->header->sender_id);
@@ -347,6 +377,9 @@ static int put_profile(struct dft_store *st, const Difftrace__SpanBatch *b, cons
 	rc |= bind_u64(q, 9, e->duration_p99_ns);
 	rc |= bind_u64(q, 10, e->queue_p99_ns);
 	rc |= bind_u64(q, 11, e->self_time_ns);
+	rc |= sqlite3_bind_int64(q, 12,
+	                         dft_hops_name_hash(b->strings[e->component], strlen(b->strings[e->component]),
+	                                            b->strings[e->operation], strlen(b->strings[e->operation])));
 	if (rc != SQLITE_OK)
 		return store_fail(st, "bind profile");
 	if (sqlite3_step(q) != SQLITE_DONE)
@@ -417,6 +450,27 @@ int dft_store_span_get(struct dft_store *st, const uint8_t trace_id[16], uint64_
 	return 0;
 }
 
+int dft_store_put_kind(struct dft_store *st, uint32_t name_hash, uint32_t span_kind, uint64_t votes)
+{
+	sqlite3_stmt *q = st->put_kind;
+	int rc;
+
+	rc = dft_store_begin(st);
+	if (rc)
+		return rc;
+	sqlite3_reset(q);
+	if (sqlite3_bind_int64(q, 1, name_hash) | sqlite3_bind_int64(q, 2, span_kind) | bind_u64(q, 3, votes))
+		return store_fail(st, "bind span kind");
+	if (sqlite3_step(q) != SQLITE_DONE)
+		return store_fail(st, "update span kind");
+	return 0;
+}
+
+sqlite3 *dft_store_sqlite(struct dft_store *st)
+{
+	return st->db;
+}
+
 int dft_store_span_exists(struct dft_store *st, const uint8_t trace_id[16], uint64_t span_id)
 {
 	return dft_store_span_get(st, trace_id, span_id, NULL, NULL);
@@ -459,6 +513,64 @@ int dft_store_load_profiles(struct dft_store *st, struct dft_profiles *p)
 	return rc;
 }
 
+int dft_store_savepoint(struct dft_store *st)
+{
+	int rc = dft_store_begin(st);
+
+	if (rc)
+		return rc;
+	if (sqlite3_exec(st->db, "SAVEPOINT dft_batch", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, "SAVEPOINT");
+	st->superseded_sp = st->superseded_txn;
+	return 0;
+}
+
+int dft_store_savepoint_release(struct dft_store *st)
+{
+	if (sqlite3_exec(st->db, "RELEASE dft_batch", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, "RELEASE");
+	return 0;
+}
+
+void dft_store_savepoint_rollback(struct dft_store *st)
+{
+	/* ROLLBACK TO keeps the savepoint open: RELEASE ends it, the outer transaction goes on */
+	sqlite3_exec(st->db, "ROLLBACK TO dft_batch; RELEASE dft_batch", NULL, NULL, NULL);
+	st->superseded_txn = st->superseded_sp;
+}
+
+int dft_store_get_sender(struct dft_store *st, uint64_t sender_id, struct dft_sender *s)
+{
+	sqlite3_stmt *q;
+	int rc = 0, step;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT max_seq, spans_stored, counters FROM senders WHERE sender_id = ?1", -1,
+	                       &q, NULL) != SQLITE_OK)
+		return store_fail(st, "select sender");
+	if (bind_u64(q, 1, sender_id) != SQLITE_OK) {
+		rc = store_fail(st, "bind sender");
+		goto finalize;
+	}
+	step = sqlite3_step(q);
+	if (step == SQLITE_ROW) {
+		dft_sender_restore(s, (uint64_t)sqlite3_column_int64(q, 0), (uint64_t)sqlite3_column_int64(q, 1));
+		memset(&s->counters, 0, sizeof(s->counters));
+		if (dft_counters_parse((const char *)sqlite3_column_text(q, 2), &s->counters)) {
+			snprintf(st->err, sizeof(st->err), "sender %016llx: bad counters JSON",
+			         (unsigned long long)sender_id);
+			rc = -EIO;
+			goto finalize;
+		}
+		s->counters_seq = s->max_seq;
+		rc = 1;
+	} else if (step != SQLITE_DONE) {
+		rc = store_fail(st, "read sender");
+	}
+finalize:
+	sqlite3_finalize(q);
+	return rc;
+}
+
 int dft_store_put_sender(struct dft_store *st, const struct dft_sender *s)
 {
 	sqlite3_stmt *q = st->put_sender;
@@ -497,10 +609,14 @@ int dft_store_load_senders(struct dft_store *st, struct dft_dedup *d)
 	                       NULL) != SQLITE_OK)
 		return store_fail(st, "select senders");
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		struct dft_sender *s = dft_dedup_get(d, (uint64_t)sqlite3_column_int64(q, 0), true);
+		struct dft_sender *s;
 
+		/* the rest are loaded one by one when they send again (dft_store_get_sender) */
+		if (d->count >= d->max)
+			break;
+		s = dft_dedup_get(d, (uint64_t)sqlite3_column_int64(q, 0), true);
 		if (!s) {
-			snprintf(st->err, sizeof(st->err), "more senders in the database than the table holds");
+			snprintf(st->err, sizeof(st->err), "sender table refused a stored sender");
 			rc = -ENOSPC;
 			break;
 		}
@@ -513,7 +629,7 @@ int dft_store_load_senders(struct dft_store *st, struct dft_dedup *d)
 		}
 		s->counters_seq = s->max_seq;
 	}
-	if (!rc && step != SQLITE_DONE)
+	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
 		rc = store_fail(st, "read senders");
 	sqlite3_finalize(q);
 	return rc;

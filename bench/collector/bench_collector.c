@@ -189,7 +189,7 @@ static void rm_files(const struct opts *o)
 static int run_inproc(const struct opts *o, bool otlp, const struct frame *f, unsigned n, double *ns, double *cpu)
 {
 	char db[PATH_MAX + 16], js[PATH_MAX + 32];
-	struct dft_collector_cfg cfg = {.listen_host = "127.0.0.1", .db_path = db};
+	struct dft_collector_cfg cfg = {.listen_host = "127.0.0.1", .db_path = db, .insecure = true}; /* no network: the ingest path alone */
 	struct dft_collector *c;
 	uint64_t t0, c0, spans = 0;
 	int rc;
@@ -387,7 +387,7 @@ static int run_tcp(const struct opts *o, enum cfg_id id, const struct frame *f, 
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		char *argv[12];
+		char *argv[16];
 		int k = 0;
 
 		argv[k++] = (char *)o->collector;
@@ -397,6 +397,7 @@ static int run_tcp(const struct opts *o, enum cfg_id id, const struct frame *f, 
 		argv[k++] = db;
 		argv[k++] = "--ready-file";
 		argv[k++] = ready;
+		argv[k++] = "--insecure"; /* the benchmark's own sender speaks plain TCP (docs/security.md) */
 		if (id == C_TCP_SQLITE_OTLP) {
 			argv[k++] = "--otlp-json";
 			argv[k++] = js;

@@ -3,12 +3,17 @@
  * dft-bench-host: the application-side cost of one span (begin, two attributes, end, with a parent
  * context), side by side in one run:
  *   difftrace      libdifftrace, the real difftrace-nic attached and draining on its own core
- *                  (the NIC half offloaded; the daemon is another process);
+ *                  (the NIC half offloaded; the daemon is another process); and "difftrace_tick",
+ *                  the same span begun at the tick the previous one ended at (dft_tick,
+ *                  dft_span_begin_tick, dft_span_end_tick: one tick read per span; 1 thread);
  *   host_reporting the same library, with the NIC's pipeline (validate, filter, protobuf batch, TCP
  *                  to the real difftrace-collector) in a background thread of this process, as an
  *                  OpenTelemetry SDK's batch span processor and exporter would run (hostrep.c);
  *   lttng          an LTTng-UST tracepoint with the same payload, in a session this program starts
- *                  (discard mode), run in a child process (dft-bench-host-lttng).
+ *                  (discard mode), run in a child process (dft-bench-host-lttng);
+ *   otel_go        the OpenTelemetry Go SDK (1.1.0) with its BatchSpanProcessor and an exporter that
+ *                  protobuf-encodes OTLP and writes it to a socket, same payload, a child process
+ *                  pinned to the application's CPU (dft-bench-otel-go, bench/otel-go/main.go).
  * For 1 and 2 producer threads: min/median/p99 ns per span on the application thread, spans/s per
  * thread, and application CPU per span (getrusage of the whole process: for host_reporting that
  * includes its background thread). Loss is counted for each: ring-full drops, events LTTng discarded.
@@ -59,7 +64,7 @@ static double tick_read_ns(double ticks_per_ns)
 }
 
 struct opts {
-	bool json, no_lttng, no_hostrep, no_difftrace, no_same_core, busy_poll;
+	bool json, no_lttng, no_hostrep, no_difftrace, no_same_core, busy_poll, no_otel;
 	unsigned rounds, warm, batch, ring_slots, lttng_pace_ns;
 	unsigned nthreads[4], n_nthreads;
 	enum dft_component_kind kind;
@@ -87,6 +92,7 @@ struct worker {
 	unsigned rounds, warm, batch;
 	uint64_t room_limit;
 	int cpu;
+	bool chain; /* one tick read per span: dft_span_begin_tick at the previous span's end tick */
 	uint16_t op, k1, k2;
 	struct dft_ctx parent;
 	struct dft_bench_thread_res res;
@@ -111,6 +117,20 @@ static void *produce(void *arg)
 
 	dft_bench_pin(w->cpu);
 	pthread_barrier_wait(&barrier);
+	if (w->chain) {
+		uint64_t t = dft_tick();
+
+		DFT_BENCH_ROUNDS(&w->res, w->rounds, w->warm, w->batch, tick_per_ns, wait_room(w->room_limit), {
+			struct dft_span sp;
+
+			dft_span_begin_tick(&sp, w->op, &w->parent, t);
+			dft_span_set_attr(&sp, w->k1, (int64_t)i);
+			dft_span_set_attr(&sp, w->k2, 42);
+			t = dft_tick();
+			dft_span_end_tick(&sp, t);
+		});
+		return NULL;
+	}
 	DFT_BENCH_ROUNDS(&w->res, w->rounds, w->warm, w->batch, tick_per_ns, wait_room(w->room_limit), {
 		struct dft_span sp;
 
@@ -138,7 +158,8 @@ static bool hostrep_drained(void *arg)
 }
 
 /* Run `threads` producers, wait for the consumer to finish, fill r. */
-static int run_producers(const struct opts *o, unsigned threads, drained_fn drained, void *darg, struct result *r)
+static int run_producers(const struct opts *o, unsigned threads, bool chain, drained_fn drained, void *darg,
+			 struct result *r)
 {
 	struct worker w[MAX_THREADS];
 	struct dft_host_stats s0, s1;
@@ -161,7 +182,7 @@ static int run_producers(const struct opts *o, unsigned threads, drained_fn drai
 	cpu0 = dft_bench_cpu_ns_self();
 	for (unsigned t = 0; t < threads; t++) {
 		w[t] = (struct worker){.rounds = o->rounds, .warm = o->warm, .batch = o->batch, .cpu = o->app_cpu,
-				       .op = op, .k1 = k1, .k2 = k2, .parent = parent};
+				       .chain = chain, .op = op, .k1 = k1, .k2 = k2, .parent = parent};
 		/* every ring has room for its next round when the total pending leaves it */
 		w[t].room_limit = o->ring_slots - (uint64_t)o->batch * threads;
 		w[t].res.samples = all + (size_t)t * o->rounds;
@@ -222,7 +243,8 @@ static int lib_init(const struct opts *o, const char *socket)
  * comes round to write them again, as with a DPU that reads host memory by DMA; with the daemon
  * on its own core (the emulation) every slot's two lines cross between cores twice.
  */
-static int bench_difftrace(const struct opts *o, bool same_core, struct result *res, int64_t nic[8])
+static int bench_difftrace(const struct opts *o, bool same_core, struct result *res, struct result *chained,
+			   int64_t nic[8])
 {
 	struct dft_bench_daemon_opts dop = {.bindir = o->bindir, .nic_cpu = same_core ? o->app_cpu : o->nic_cpu,
 					    .busy_poll = same_core ? false : o->busy_poll, .hold = false,
@@ -241,7 +263,7 @@ static int bench_difftrace(const struct opts *o, bool same_core, struct result *
 		int64_t before[8], after[8];
 
 		dft_bench_nic_counters(&d, keys, before, 8);
-		rc = run_producers(o, o->nthreads[k], ring_drained, NULL, &res[k]);
+		rc = run_producers(o, o->nthreads[k], false, ring_drained, NULL, &res[k]);
 		dft_bench_sleep_us(50000); /* the last batches reach the transport (or the backlog limit) */
 		dft_bench_nic_counters(&d, keys, after, 8);
 		/* spans the daemon lost downstream (backlog full: the collector is slower; transport) */
@@ -249,6 +271,9 @@ static int bench_difftrace(const struct opts *o, bool same_core, struct result *
 			if (after[i] >= 0 && before[i] >= 0)
 				res[k].lost += (uint64_t)(after[i] - before[i]);
 	}
+	/* the same span with one tick read (the caller passes the previous span's end), 1 thread */
+	if (!rc && chained)
+		rc = run_producers(o, 1, true, ring_drained, NULL, chained);
 	dft_fini(5000);
 	dft_bench_daemons_stop(&d);
 	for (int k = 0; k < 8; k++)
@@ -279,7 +304,7 @@ static int bench_hostrep(const struct opts *o, struct result *res, struct dft_ho
 	if (rc)
 		goto out;
 	for (unsigned k = 0; k < o->n_nthreads && !rc; k++)
-		rc = run_producers(o, o->nthreads[k], hostrep_drained, h, &res[k]);
+		rc = run_producers(o, o->nthreads[k], false, hostrep_drained, h, &res[k]);
 	dft_fini(5000);
 	dft_hostrep_stats(h, hs);
 	for (unsigned k = 0; k < o->n_nthreads; k++)
@@ -290,24 +315,112 @@ out:
 	return rc;
 }
 
+/* ---- the OpenTelemetry Go SDK (dft-bench-otel-go): its JSON object and the figures used here */
+struct otel_result {
+	bool have;
+	double ns_min, ns_median, ns_p99, app_cpu_ns_per_span;
+	char json[2048]; /* its object as printed, embedded in ours */
+};
+
+static double json_double(const char *buf, const char *key, bool *ok)
+{
+	char pat[96];
+	const char *p;
+	char *end;
+	double v;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(buf, pat);
+	if (!p) {
+		*ok = false;
+		return 0;
+	}
+	v = strtod(p + strlen(pat), &end);
+	if (end == p + strlen(pat))
+		*ok = false;
+	return v;
+}
+
+/* Run dft-bench-otel-go (one producer on the app's CPU, the sink on the NIC's); r->have, or a reason in
+ * *skip when the binary is missing or fails. */
+static void bench_otel(const struct opts *o, struct otel_result *r, const char **skip)
+{
+	char exe[PATH_MAX + 32], rounds[16], batch[16], app[16], sink[16];
+	int pfd[2], st;
+	size_t n = 0;
+	ssize_t got;
+	pid_t pid;
+	bool ok = true;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(exe, sizeof(exe), "%s/dft-bench-otel-go", o->bindir);
+	if (access(exe, X_OK)) {
+		*skip = "dft-bench-otel-go not built (scripts/setup-deps.sh --bench installs Go and the SDK)";
+		return;
+	}
+	snprintf(rounds, sizeof(rounds), "%u", o->rounds);
+	snprintf(batch, sizeof(batch), "%u", o->batch);
+	snprintf(app, sizeof(app), "%d", o->app_cpu);
+	snprintf(sink, sizeof(sink), "%d", o->nic_cpu);
+	if (pipe(pfd)) {
+		*skip = "pipe failed";
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		close(pfd[1]);
+		execl(exe, exe, "-rounds", rounds, "-batch", batch, "-app-cpu", app, "-sink-cpu", sink, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	if (pid < 0) {
+		close(pfd[0]);
+		*skip = "fork failed";
+		return;
+	}
+	while (n < sizeof(r->json) - 1 && (got = read(pfd[0], r->json + n, sizeof(r->json) - 1 - n)) > 0)
+		n += (size_t)got;
+	close(pfd[0]);
+	r->json[n] = '\0';
+	while (n && (r->json[n - 1] == '\n' || r->json[n - 1] == ' '))
+		r->json[--n] = '\0';
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) || n == 0 || r->json[0] != '{') {
+		*skip = "dft-bench-otel-go failed";
+		return;
+	}
+	r->ns_min = json_double(r->json, "ns_min", &ok);
+	r->ns_median = json_double(r->json, "ns_median", &ok);
+	r->ns_p99 = json_double(r->json, "ns_p99", &ok);
+	r->app_cpu_ns_per_span = json_double(r->json, "app_cpu_ns_per_span", &ok);
+	if (!ok) {
+		*skip = "dft-bench-otel-go printed no figures";
+		return;
+	}
+	r->have = true;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: dft-bench-host [--json] [--quick] [--rounds N] [--batch N] [--threads 1,2] [--kind function|platform]\n"
 		"                      [--ring-slots N] [--app-cpu N] [--nic-cpu N] [--no-busy-poll] [--lttng-pace-ns N]\n"
-		"                      [--no-lttng] [--no-host-reporting] [--no-difftrace] [--no-same-core] [--bindir DIR]\n"
+		"                      [--no-lttng] [--no-host-reporting] [--no-difftrace] [--no-same-core] [--no-otel]\n"
+		"                      [--bindir DIR]\n"
 		"  --rounds N        timed rounds per system and thread count (default 2000; --quick: 300)\n"
 		"  --batch N         spans per timed round (default 1000)\n"
 		"  --kind K          the app's component kind: function (default: every span is reported) or\n"
 		"                    platform (the filter leaves normal spans out)\n"
 		"  --lttng-pace-ns N LTTng: sleep N ns per event of a round after it, so the consumer keeps up (500)\n"
-		"  --no-same-core    skip the second difftrace run with the daemon on the app's CPU (no busy-poll)\n");
+		"  --no-same-core    skip the second difftrace run with the daemon on the app's CPU (no busy-poll)\n"
+		"  --no-otel         skip the OpenTelemetry Go SDK (dft-bench-otel-go, 1 producer)\n");
 }
 
 static int parse(int argc, char **argv, struct opts *o)
 {
 	enum { O_ROUNDS = 256, O_BATCH, O_THREADS, O_KIND, O_RING, O_APP, O_NIC, O_NOBUSY, O_PACE, O_NOLTTNG,
-	       O_NOHR, O_NODT, O_NOSC, O_BINDIR, O_QUICK, O_JSON, O_HELP };
+	       O_NOHR, O_NODT, O_NOSC, O_NOOTEL, O_BINDIR, O_QUICK, O_JSON, O_HELP };
 	static const struct option lo[] = {
 		{"json", no_argument, NULL, O_JSON},          {"quick", no_argument, NULL, O_QUICK},
 		{"rounds", required_argument, NULL, O_ROUNDS}, {"batch", required_argument, NULL, O_BATCH},
@@ -317,7 +430,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"lttng-pace-ns", required_argument, NULL, O_PACE}, {"no-lttng", no_argument, NULL, O_NOLTTNG},
 		{"no-host-reporting", no_argument, NULL, O_NOHR}, {"no-difftrace", no_argument, NULL, O_NODT},
 		{"bindir", required_argument, NULL, O_BINDIR}, {"help", no_argument, NULL, O_HELP},
-		{"no-same-core", no_argument, NULL, O_NOSC},
+		{"no-same-core", no_argument, NULL, O_NOSC}, {"no-otel", no_argument, NULL, O_NOOTEL},
 		{NULL, 0, NULL, 0}};
 	int c, ncpu = dft_bench_ncpus();
 
@@ -374,6 +487,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case O_NOHR: o->no_hostrep = true; break;
 		case O_NODT: o->no_difftrace = true; break;
 		case O_NOSC: o->no_same_core = true; break;
+		case O_NOOTEL: o->no_otel = true; break;
 		case O_BINDIR: snprintf(o->bindir, sizeof(o->bindir), "%s", optarg); break;
 		case O_HELP: usage(stdout); return 1;
 		default: goto bad;
@@ -415,13 +529,14 @@ static double ratio(double a, double b)
 
 int main(int argc, char **argv)
 {
-	struct result dt[4] = {0}, hr[4] = {0}, lt[4] = {0}, sc[4] = {0};
+	struct result dt[4] = {0}, hr[4] = {0}, lt[4] = {0}, sc[4] = {0}, ch = {0};
 	struct dft_hostrep_stats hs = {0};
 	struct dft_bench_lttng_info li = {0};
 	int64_t nic[8] = {-1, -1, -1, -1, -1, -1, -1, -1}, nic_sc[8];
 	struct opts o;
 	int rc = parse(argc, argv, &o);
-	const char *lttng_skip = NULL;
+	const char *lttng_skip = NULL, *otel_skip = NULL;
+	static struct otel_result ot;
 	double tick_ns;
 
 	if (rc)
@@ -429,11 +544,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	tick_per_ns = dft_bench_tick_per_ns();
 	tick_ns = tick_read_ns(tick_per_ns);
-	if (!o.no_difftrace && (rc = bench_difftrace(&o, false, dt, nic))) {
+	if (!o.no_difftrace && (rc = bench_difftrace(&o, false, dt, &ch, nic))) {
 		fprintf(stderr, "dft-bench-host: difftrace run failed: %s\n", strerror(-rc));
 		return 1;
 	}
-	if (!o.no_difftrace && !o.no_same_core && (rc = bench_difftrace(&o, true, sc, nic_sc))) {
+	if (!o.no_difftrace && !o.no_same_core && (rc = bench_difftrace(&o, true, sc, NULL, nic_sc))) {
 		fprintf(stderr, "dft-bench-host: difftrace same-core run failed: %s\n", strerror(-rc));
 		return 1;
 	}
@@ -464,6 +579,11 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (o.no_otel)
+		otel_skip = "disabled by --no-otel";
+	else
+		bench_otel(&o, &ot, &otel_skip);
+
 	if (o.json) {
 		FILE *f = stdout;
 
@@ -475,6 +595,10 @@ int main(int argc, char **argv)
 		dft_bench_json_num(f, "difftrace_ns_min", dt[0].d.min, dt[0].have, true);
 		dft_bench_json_num(f, "difftrace_ns_median", dt[0].d.median, dt[0].have, true);
 		dft_bench_json_num(f, "difftrace_ns_p99", dt[0].d.p99, dt[0].have, true);
+		dft_bench_json_num(f, "difftrace_tick_ns_min", ch.d.min, ch.have, true);
+		dft_bench_json_num(f, "difftrace_tick_ns_median", ch.d.median, ch.have, true);
+		dft_bench_json_num(f, "difftrace_tick_ns_p99", ch.d.p99, ch.have, true);
+		dft_bench_json_num(f, "difftrace_tick_app_cpu_ns_per_span", ch.app_cpu_ns_per_span, ch.have, true);
 		dft_bench_json_num(f, "lttng_ns_min", lt[0].d.min, lt[0].have, true);
 		dft_bench_json_num(f, "lttng_ns_median", lt[0].d.median, lt[0].have, true);
 		dft_bench_json_num(f, "lttng_ns_p99", lt[0].d.p99, lt[0].have, true);
@@ -493,6 +617,20 @@ int main(int argc, char **argv)
 		dft_bench_json_num(f, "host_reporting_vs_offloaded_cpu_ratio",
 				   ratio(hr[0].app_cpu_ns_per_span, dt[0].app_cpu_ns_per_span), hr[0].have && dt[0].have,
 				   true);
+		dft_bench_json_num(f, "otel_go_ns_min", ot.ns_min, ot.have, true);
+		dft_bench_json_num(f, "otel_go_ns_median", ot.ns_median, ot.have, true);
+		dft_bench_json_num(f, "otel_go_ns_p99", ot.ns_p99, ot.have, true);
+		dft_bench_json_num(f, "otel_go_app_cpu_ns_per_span", ot.app_cpu_ns_per_span, ot.have, true);
+		dft_bench_json_num(f, "otel_go_vs_offloaded_cpu_ratio",
+				   ratio(ot.app_cpu_ns_per_span, dt[0].app_cpu_ns_per_span), ot.have && dt[0].have, true);
+		dft_bench_json_num(f, "otel_go_vs_difftrace_median_ratio", ratio(ot.ns_median, dt[0].d.median),
+				   ot.have && dt[0].have, true);
+		fprintf(f, ",\"otel_go\":%s", ot.have ? ot.json : "null");
+		fprintf(f, ",\"otel_go_skipped\":");
+		if (otel_skip)
+			fprintf(f, "\"%s\"", otel_skip);
+		else
+			fprintf(f, "null");
 		fprintf(f, ",\"lttng_skipped\":");
 		if (lttng_skip)
 			fprintf(f, "\"%s\"", lttng_skip);
@@ -545,6 +683,15 @@ int main(int argc, char **argv)
 			       (unsigned long long)r->drops, (unsigned long long)r->lost);
 		}
 	}
+	if (ch.have)
+		printf("%-16s %3u %9.1f %9.1f %9.1f %12.0f %12.1f %10llu %10llu\n", "difftrace-tick", 1u, ch.d.min,
+		       ch.d.median, ch.d.p99, ch.d.median > 0 ? 1e9 / ch.d.median : 0, ch.app_cpu_ns_per_span,
+		       (unsigned long long)ch.drops, (unsigned long long)ch.lost);
+	if (ot.have)
+		printf("%-16s %3u %9.1f %9.1f %9.1f %12.0f %12.1f\n", "otel-go-sdk", 1u, ot.ns_min, ot.ns_median, ot.ns_p99,
+		       ot.ns_median > 0 ? 1e9 / ot.ns_median : 0, ot.app_cpu_ns_per_span);
+	else
+		printf("otel-go-sdk skipped: %s\n", otel_skip);
 	if (lttng_skip)
 		printf("lttng-ust skipped: %s\n", lttng_skip);
 	printf("one tick-counter read: %.1f ns (a span takes two)\n", tick_ns);
@@ -553,5 +700,8 @@ int main(int argc, char **argv)
 	if (dt[0].have && hr[0].have)
 		printf("host-reporting / offloaded app cpu per span: %.1fx\n",
 		       ratio(hr[0].app_cpu_ns_per_span, dt[0].app_cpu_ns_per_span));
+	if (dt[0].have && ot.have)
+		printf("otel-go-sdk / offloaded app cpu per span: %.1fx\n",
+		       ratio(ot.app_cpu_ns_per_span, dt[0].app_cpu_ns_per_span));
 	return 0;
 }

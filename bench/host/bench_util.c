@@ -224,8 +224,9 @@ int dft_bench_daemons_start(struct dft_bench_daemons *d, const struct dft_bench_
 	snprintf(log, sizeof(log), "%s/collector.log", d->dir);
 	snprintf(db, sizeof(db), "%s/spans.db", d->dir);
 	{
+		/* plain TCP on loopback: the benchmark measures the data path, not TLS (docs/security.md) */
 		char *argv[] = {exe, "--transport", "tcp", "--listen", listen_arg, "--db", db, "--stats-json",
-				d->coll_stats, "--ready-file", ready, NULL};
+				d->coll_stats, "--ready-file", ready, "--insecure", NULL};
 
 		d->collector = spawn(argv, log, o->keep_off_cpu);
 	}

@@ -63,10 +63,12 @@ struct result {
 	enum stage st;
 	unsigned rings;
 	double ns_v[MAX_REPS], wall_v[MAX_REPS]; /* per counted repetition, over all rounds */
+	double own_v[MAX_REPS]; /* transport: ns_v less the CPU spent waiting for the peer (room, ACKs) */
 	unsigned n;
 	bool failed; /* reported on stderr, left out of the output */
 	struct dft_bstats ns;   /* CPU ns of the worker thread per span, over repetitions */
 	struct dft_bstats wall; /* wall-clock ns per span */
+	struct dft_bstats own;  /* CPU ns per span without the peer waits */
 	uint64_t spans;
 	uint64_t filtered, batched, invalid, lost;
 	uint64_t bytes;
@@ -246,7 +248,7 @@ static int run_ingest(const struct dft_ingest_ops *ing, struct dft_synth *s, con
 			}
 		}
 		if (rep) { /* the first pass warms caches and the allocator: not counted */
-			res->ns_v[res->n] = (double)(cpu_ns() - c0) / (double)filled;
+			res->own_v[res->n] = res->ns_v[res->n] = (double)(cpu_ns() - c0) / (double)filled;
 			res->wall_v[res->n++] = (double)(now_ns() - t0) / (double)filled;
 		}
 		res->spans += rep ? filled : 0;
@@ -263,6 +265,7 @@ struct pipe {
 	const struct dft_tx_ops *txo;
 	struct dft_tx *tx;
 	uint64_t seq, bytes;
+	uint64_t wait_cpu; /* CPU ns spent polling the transport for backlog room or the last ACKs */
 };
 
 static int pipe_open(struct pipe *p, const struct dft_ingest_ops *ing, const struct opts *o, uint16_t sink_port)
@@ -334,8 +337,13 @@ static int pipe_main(struct pipe *p, bool encode)
 			continue;
 		}
 		/* the benchmark never loses a batch: wait for room instead of counting lost_backlog_full */
-		while (!p->txo->has_room(p->tx))
-			p->txo->poll(p->tx, rte_rdtsc());
+		if (!p->txo->has_room(p->tx)) {
+			uint64_t w0 = cpu_ns();
+
+			while (!p->txo->has_room(p->tx))
+				p->txo->poll(p->tx, rte_rdtsc());
+			p->wait_cpu += cpu_ns() - w0;
+		}
 		if (p->txo->admit(p->tx, p->seq + 1, spans, buf, len))
 			return -ENOBUFS;
 		p->seq++;
@@ -416,7 +424,7 @@ static int run_worker(enum stage st, const struct dft_ingest_ops *ing, struct df
 		}
 	}
 	for (unsigned rep = 0; rep <= reps && res->n < o->reps; rep++) {
-		uint64_t filled = dft_synth_fill_all(s), t0 = now_ns(), c0 = cpu_ns(), t1, c1;
+		uint64_t filled = dft_synth_fill_all(s), t0 = now_ns(), c0 = cpu_ns(), t1, c1, wait0 = p.wait_cpu;
 
 		while (!drained(r)) {
 			dft_worker_step(&p.ctx);
@@ -439,12 +447,18 @@ static int run_worker(enum stage st, const struct dft_ingest_ops *ing, struct df
 					goto out;
 			}
 		}
-		while (p.tx && p.txo->unacked(p.tx))
-			if ((rc = pipe_main(&p, encode)) < 0)
-				goto out;
+		if (p.tx && p.txo->unacked(p.tx)) {
+			uint64_t w0 = cpu_ns();
+
+			while (p.txo->unacked(p.tx))
+				if ((rc = pipe_main(&p, encode)) < 0)
+					goto out;
+			p.wait_cpu += cpu_ns() - w0;
+		}
 		t1 = now_ns();
 		c1 = cpu_ns();
 		if (rep) {
+			res->own_v[res->n] = (double)(c1 - c0 - (p.wait_cpu - wait0)) / (double)filled;
 			res->ns_v[res->n] = (double)(c1 - c0) / (double)filled;
 			res->wall_v[res->n++] = (double)(t1 - t0) / (double)filled;
 		}
@@ -470,12 +484,12 @@ static void print_text(const struct opts *o, const struct result *rs, unsigned n
 	printf("dft-bench-nic: ingest %s, %u spans per repetition, %u repetitions in %u rounds, hold window %s\n",
 	       o->ingest, o->spans, o->reps, o->rounds, o->hold ? "on" : "off");
 	printf("CPU ns of the worker thread per span (per core); wall clock in the last two columns\n");
-	printf("%-16s %5s %10s %10s %10s %10s %10s %10s\n", "stage", "rings", "Mspans/s", "ns_min", "ns_median",
-	       "ns_p99", "wall_Msp/s", "wall_ns_md");
+	printf("%-16s %5s %10s %10s %10s %10s %10s %10s %10s\n", "stage", "rings", "Mspans/s", "ns_min", "ns_median",
+	       "ns_p99", "wall_Msp/s", "wall_ns_md", "own_ns_md");
 	for (unsigned i = 0; i < n; i++)
-		printf("%-16s %5u %10.2f %10.2f %10.2f %10.2f %10.2f %10.2f\n", stage_names[rs[i].st], rs[i].rings,
+		printf("%-16s %5u %10.2f %10.2f %10.2f %10.2f %10.2f %10.2f %10.2f\n", stage_names[rs[i].st], rs[i].rings,
 		       1e3 / rs[i].ns.median, rs[i].ns.min, rs[i].ns.median, rs[i].ns.p99, 1e3 / rs[i].wall.median,
-		       rs[i].wall.median);
+		       rs[i].wall.median, rs[i].own.median);
 }
 
 static void print_json(const struct opts *o, const struct result *rs, unsigned n)
@@ -490,12 +504,12 @@ static void print_json(const struct opts *o, const struct result *rs, unsigned n
 		       "\"ns_per_span_min\":%.3f,\"ns_per_span_median\":%.3f,\"ns_per_span_p99\":%.3f,"
 		       "\"wall_spans_per_s_median\":%.0f,\"wall_ns_per_span_median\":%.3f,\"wall_ns_per_span_p99\":%.3f,"
 		       "\"spans\":%llu,\"filtered\":%llu,\"batched\":%llu,\"invalid\":%llu,\"lost\":%llu,"
-		       "\"bytes\":%llu}",
+		       "\"bytes\":%llu,\"own_ns_per_span_median\":%.3f,\"own_spans_per_s_median\":%.0f}",
 		       i ? "," : "", stage_names[r->st], r->rings, 1e9 / r->ns.median, 1e9 / r->ns.max, r->ns.min,
 		       r->ns.median, r->ns.p99, 1e9 / r->wall.median, r->wall.median, r->wall.p99,
 		       (unsigned long long)r->spans, (unsigned long long)r->filtered,
 		       (unsigned long long)r->batched, (unsigned long long)r->invalid, (unsigned long long)r->lost,
-		       (unsigned long long)r->bytes);
+		       (unsigned long long)r->bytes, r->own.median, 1e9 / r->own.median);
 	}
 	printf("]}\n");
 }
@@ -594,6 +608,7 @@ int main(int argc, char **argv)
 				continue;
 			dft_bstats_compute(&rs[i].ns, rs[i].ns_v, rs[i].n);
 			dft_bstats_compute(&rs[i].wall, rs[i].wall_v, rs[i].n);
+			dft_bstats_compute(&rs[i].own, rs[i].own_v, rs[i].n);
 			if (k != i)
 				rs[k] = rs[i];
 			k++;

@@ -125,7 +125,8 @@ def write_plot_data(data, host, nic, col, cdf, cdf_source):
         h = host or {}
         for label, wall, cpu in (("difftrace", "difftrace_ns_median", "offloaded_app_cpu_ns_per_span"),
                                  ("LTTng-UST", "lttng_ns_median", "lttng_app_cpu_ns_per_span"),
-                                 ("host-reporting", "host_reporting_ns_median", "host_reporting_app_cpu_ns_per_span")):
+                                 ("host-reporting", "host_reporting_ns_median", "host_reporting_app_cpu_ns_per_span"),
+                                 ("OTel Go SDK", "otel_go_ns_median", "otel_go_app_cpu_ns_per_span")):
             f.write('"%s" %s %s\n' % (label, num(h.get(wall)), num(h.get(cpu))))
     with open(os.path.join(data, "nic_throughput.dat"), "w") as f:
         f.write("# stage " + " ".join("%s_%d" % (b, r) for b in ("mmap", "dmadev") for r in RINGS) + " (Mspans/s)\n")
@@ -159,6 +160,7 @@ def assemble(args):
     host, e2e = load(args.raw, "host"), load(args.raw, "e2e")
     nic = {"mmap": load(args.raw, "nic_mmap"), "dmadev": load(args.raw, "nic_dmadev")}
     col = load(args.raw, "collector")
+    instr = load(args.raw, "instr")
     notes = []
     try:
         with open(os.path.join(args.raw, "notes.txt")) as f:
@@ -176,6 +178,13 @@ def assemble(args):
         "offloaded_app_cpu_ns_per_span": h.get("offloaded_app_cpu_ns_per_span"),
         "host_reporting_vs_offloaded_cpu_ratio": ratio(h.get("host_reporting_app_cpu_ns_per_span"),
                                                        h.get("offloaded_app_cpu_ns_per_span")),
+        "otel_go_ns_median": h.get("otel_go_ns_median"),
+        "otel_go_app_cpu_ns_per_span": h.get("otel_go_app_cpu_ns_per_span"),
+        "otel_go_vs_offloaded_cpu_ratio": ratio(h.get("otel_go_app_cpu_ns_per_span"),
+                                                h.get("offloaded_app_cpu_ns_per_span")),
+        "span_instructions_per_span": ((instr or {}).get("variants", {}).get("child") or {}).get("instructions_per_span"),
+        "span_tick_instructions_per_span": ((instr or {}).get("variants", {}).get("chain") or {}).get("instructions_per_span"),
+        "difftrace_tick_ns_median": h.get("difftrace_tick_ns_median"),
         "nic_mmap_ingest_filter_spans_per_s": min(filt) if filt else None,
         "nic_mmap_ingest_validate_spans_per_s": nic_rate(nic["mmap"], "ingest_validate", 1),
         "nic_mmap_transport_spans_per_s": nic_rate(nic["mmap"], "transport", 1),
@@ -189,7 +198,10 @@ def assemble(args):
         "difftrace_span_ns": goal(summary["difftrace_ns_median"], 25, "le"),
         "lttng_vs_difftrace_ratio": goal(summary["lttng_vs_difftrace_ratio"], 4, "ge"),
         "host_reporting_vs_offloaded_cpu_ratio": goal(summary["host_reporting_vs_offloaded_cpu_ratio"], 50, "ge"),
+        "otel_go_vs_offloaded_cpu_ratio": goal(summary["otel_go_vs_offloaded_cpu_ratio"], 50, "ge"),
         "nic_mmap_ingest_filter_spans_per_s": goal(summary["nic_mmap_ingest_filter_spans_per_s"], 20e6, "ge"),
+        "nic_mmap_transport_spans_per_s": goal(summary["nic_mmap_transport_spans_per_s"], 3e6, "ge"),
+        "nic_dmadev_ingest_filter_spans_per_s": goal(summary["nic_dmadev_ingest_filter_spans_per_s"], 10e6, "ge"),
         "collector_otlp_json_spans_per_s": goal(summary["collector_otlp_json_spans_per_s"], 2e6, "ge"),
     }
     cdf, cdf_source = read_cdf(args.raw, e2e)
@@ -207,6 +219,7 @@ def assemble(args):
         "e2e_cdf_source": cdf_source,
         "nic": nic,
         "collector": col,
+        "instr": instr,
         "notes": notes,
     }
     tmp = args.out + ".tmp"
@@ -250,7 +263,10 @@ def print_markdown(path):
     names = {"difftrace_span_ns": "difftrace span, host ns (median)",
              "lttng_vs_difftrace_ratio": "LTTng-UST event / difftrace span",
              "host_reporting_vs_offloaded_cpu_ratio": "host-reporting / offloaded app CPU per span",
+             "otel_go_vs_offloaded_cpu_ratio": "OpenTelemetry Go SDK / offloaded app CPU per span",
              "nic_mmap_ingest_filter_spans_per_s": "NIC ingest+filter, mmap, per core (lowest of 1/4/16 rings)",
+             "nic_mmap_transport_spans_per_s": "NIC batch + TCP, mmap, kept spans per core (1 ring)",
+             "nic_dmadev_ingest_filter_spans_per_s": "NIC ingest+filter, dmadev (dma_skeleton), 1 ring",
              "collector_otlp_json_spans_per_s": "collector to OTLP JSON (decode + validate + sink)"}
     for k, g in res["goals"].items():
         big = g["target"] >= 1e6
@@ -295,7 +311,8 @@ def print_markdown(path):
         print("|---|---|---|")
         for label, wall, cpu in (("difftrace (offloaded)", "difftrace_ns_median", "offloaded_app_cpu_ns_per_span"),
                                  ("LTTng-UST", "lttng_ns_median", "lttng_app_cpu_ns_per_span"),
-                                 ("host reporting", "host_reporting_ns_median", "host_reporting_app_cpu_ns_per_span")):
+                                 ("host reporting", "host_reporting_ns_median", "host_reporting_app_cpu_ns_per_span"),
+                                 ("OpenTelemetry Go SDK 1.1.0", "otel_go_ns_median", "otel_go_app_cpu_ns_per_span")):
             print("| %s | %s | %s |" % (label, fmt(h.get(wall)), fmt(h.get(cpu))))
         print()
     e = res.get("e2e")

@@ -60,6 +60,11 @@ struct dft_host {
 
 	/* registration thread */
 	char socket_path[DFT_SOCKET_PATH_MAX];
+	/* DFT_NIC=ADDR:PORT: register over the network (rdma_cm, reg_rdma.c) instead of the socket */
+	bool net;
+	char nic_addr[48]; /* DFT_REG_ADDR_MAX */
+	char nic_bind[48];  /* DFT_NIC_BIND: local address picking the RDMA device, or "" (by route) */
+	uint16_t nic_port;
 	bool thread_running;
 	pthread_t thread;
 	int wake_fd;            /* eventfd: dft_fini wakes the thread's poll */
@@ -103,8 +108,12 @@ void dft_reg_rdma_feed(const void *p, size_t n, uint64_t now_ms); /* bytes from 
 int dft_reg_rdma_fd(void);               /* the rdma_cm channel to poll, or -1 */
 uint64_t dft_reg_rdma_wake_ms(void);     /* when dft_reg_rdma_poll has a retry due (UINT64_MAX: none) */
 void dft_reg_rdma_poll(uint64_t now_ms); /* connection events and retries; never blocks */
-/* Disconnect and deregister; with linger_ms, first wait that long at most for the daemon to disconnect. */
+/* Disconnect and deregister; with linger_ms, first wait that long at most for the daemon to disconnect
+ * (a network registration first SENDs its bye, dft/reg.h N5). */
 void dft_reg_rdma_stop(unsigned linger_ms);
+/* Registration over the network: connect to addr:port from now on, retrying while the thread lives. */
+void dft_reg_rdma_net_start(const char *addr, uint16_t port, uint64_t now_ms);
+bool dft_reg_rdma_connected(void); /* the QP is up (for a network registration: registered) */
 #else
 static inline uint32_t dft_reg_rdma_flags(void) { return 0; }
 static inline void dft_reg_rdma_reset(void) {}
@@ -113,6 +122,13 @@ static inline int dft_reg_rdma_fd(void) { return -1; }
 static inline uint64_t dft_reg_rdma_wake_ms(void) { return UINT64_MAX; }
 static inline void dft_reg_rdma_poll(uint64_t now_ms) { (void)now_ms; }
 static inline void dft_reg_rdma_stop(unsigned linger_ms) { (void)linger_ms; }
+static inline void dft_reg_rdma_net_start(const char *addr, uint16_t port, uint64_t now_ms)
+{
+	(void)addr;
+	(void)port;
+	(void)now_ms;
+}
+static inline bool dft_reg_rdma_connected(void) { return false; }
 #endif
 
 /* reg_thread.c: 0 or -errno. */

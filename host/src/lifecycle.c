@@ -4,6 +4,7 @@
  * it down again so a process (or a test) may initialise the library more than once.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -68,6 +69,41 @@ static int dft_socket_path_pick(const char *opt_path)
 		return -EINVAL;
 	strcpy(dft_host.socket_path, p);
 	return 0;
+}
+
+/*
+ * DFT_NIC=ADDR:PORT (numeric): register with a daemon on another machine over the network
+ * (dft/reg.h N1-N5) instead of the Unix socket; DFT_NIC_BIND=ADDR (numeric, optional) is the local
+ * address that picks the RDMA device, as the daemon's --rdma-bind does. -EINVAL for a malformed value, -EOPNOTSUPP in a
+ * build without verbs: refusing beats tracing into rings nobody can ever read.
+ */
+static int dft_nic_pick(void)
+{
+	const char *v = getenv("DFT_NIC");
+
+	dft_host.net = false;
+	if (!v || !*v)
+		return 0;
+#ifndef DFT_HAVE_RDMA
+	return -EOPNOTSUPP;
+#else
+	_Static_assert(sizeof(dft_host.nic_addr) == DFT_REG_ADDR_MAX, "DFT_NIC address buffer");
+	if (dft_reg_net_parse(v, dft_host.nic_addr, &dft_host.nic_port))
+		return -EINVAL;
+	/* DFT_NIC_BIND: the local address whose RDMA device to use (a host with several) */
+	v = getenv("DFT_NIC_BIND");
+	dft_host.nic_bind[0] = 0;
+	if (v && *v) {
+		unsigned char bin[16];
+
+		if (strlen(v) >= sizeof(dft_host.nic_bind) ||
+		    (inet_pton(AF_INET, v, bin) != 1 && inet_pton(AF_INET6, v, bin) != 1))
+			return -EINVAL;
+		strcpy(dft_host.nic_bind, v);
+	}
+	dft_host.net = true;
+	return 0;
+#endif
 }
 
 static uint64_t dft_instance_id_new(void)
@@ -201,6 +237,8 @@ int dft_init(const char *component, enum dft_component_kind kind, const struct d
 		goto unlock;
 	}
 	err = dft_socket_path_pick(o.socket_path);
+	if (!err)
+		err = dft_nic_pick();
 	if (err)
 		goto unlock;
 	err = dft_region_create(&o, kind);

@@ -16,6 +16,12 @@
  * Everything is non-blocking: rdma_cm events arrive on a channel whose fd the registration thread
  * polls beside its socket. Without an RDMA device the library never offers the flag, and a daemon
  * that ingests by rdma-read refuses the region (the app still never waits).
+ *
+ * Registration over the network (DFT_NIC=ADDR:PORT, dft/reg.h N1-N5): there is no socket and no
+ * "connect here" message; the thread connects to DFT_NIC from the start, with
+ * DFT_REG_RDMA_F_REGISTER in the hello, and the same state machine retries (100 ms doubling to 2 s)
+ * whenever the daemon is absent, refuses, or goes away. CONNECTED is "registered". At the end the
+ * QP SENDs its one message, the bye, and waits (bounded) for the daemon to disconnect.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -41,7 +47,8 @@ enum rr_state { RR_IDLE, RR_RESOLVING, RR_CONNECTING, RR_CONNECTED };
 static struct {
 	int capable; /* -1 unknown, 0 no RDMA device, 1 yes */
 	enum rr_state state;
-	bool want; /* the daemon asked for a connection */
+	bool want; /* the daemon asked for a connection (network registration: always) */
+	bool net;  /* registration over the network (DFT_NIC) */
 	struct dft_reg_rdma_at at;
 	uint8_t acc[sizeof(struct dft_reg_rdma_at)]; /* bytes of the at message received so far */
 	size_t acc_len;
@@ -88,6 +95,18 @@ static void conn_teardown(void)
 	rr.state = RR_IDLE;
 }
 
+/* N5: the one SEND this QP makes. 0 or -errno. */
+static int send_bye(void)
+{
+	uint8_t bye[sizeof(struct dft_reg_rdma_bye)];
+	struct ibv_sge sge = {.addr = (uintptr_t)bye, .length = sizeof(bye)};
+	struct ibv_send_wr wr = {.sg_list = &sge, .num_sge = 1, .opcode = IBV_WR_SEND,
+				 .send_flags = IBV_SEND_INLINE | IBV_SEND_SIGNALED}, *bad;
+
+	dft_reg_rdma_bye_encode(bye);
+	return ibv_post_send(rr.id->qp, &wr, &bad) ? -EIO : 0;
+}
+
 static void conn_retry_later(uint64_t now_ms)
 {
 	conn_teardown();
@@ -102,6 +121,7 @@ void dft_reg_rdma_reset(void)
 	memset(&rr.at, 0, sizeof(rr.at));
 	rr.state = RR_IDLE;
 	rr.want = false;
+	rr.net = false;
 	rr.acc_len = 0;
 	rr.ec = NULL;
 	rr.id = NULL;
@@ -114,6 +134,9 @@ void dft_reg_rdma_stop(unsigned linger_ms)
 {
 	uint64_t deadline = dft_clock_ns(CLOCK_MONOTONIC) / 1000000u + linger_ms;
 
+	/* network registration: the bye tells the daemon to read what is left, then let go (N5) */
+	if (linger_ms && rr.net && rr.state == RR_CONNECTED && send_bye())
+		linger_ms = 0; /* the QP is broken: nobody is reading any more */
 	/*
 	 * Leaving while the daemon may still be reading would fail its READs (and stall it until they
 	 * time out): let it disconnect first, for at most linger_ms. It does once it saw our EOF on the
@@ -136,11 +159,26 @@ void dft_reg_rdma_stop(unsigned linger_ms)
 	rr.acc_len = 0;
 }
 
+void dft_reg_rdma_net_start(const char *addr, uint16_t port, uint64_t now_ms)
+{
+	if (dft_reg_rdma_at_make(&rr.at, addr, port))
+		return; /* DFT_NIC was checked at dft_init: cannot happen */
+	rr.net = true;
+	rr.want = true;
+	rr.retry_ms = RR_RETRY_MIN_MS;
+	rr.retry_at_ms = now_ms;
+}
+
+bool dft_reg_rdma_connected(void)
+{
+	return rr.state == RR_CONNECTED;
+}
+
 void dft_reg_rdma_feed(const void *p, size_t n, uint64_t now_ms)
 {
 	size_t take;
 
-	if (rr.want || rr.acc_len >= sizeof(rr.acc))
+	if (rr.want || rr.net || rr.acc_len >= sizeof(rr.acc))
 		return; /* one message per registration; anything after it is ignored like before */
 	take = n < sizeof(rr.acc) - rr.acc_len ? n : sizeof(rr.acc) - rr.acc_len;
 	memcpy(rr.acc + rr.acc_len, p, take);
@@ -166,7 +204,8 @@ uint64_t dft_reg_rdma_wake_ms(void)
 
 static int start_connect(void)
 {
-	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM}, *dst;
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM}, *dst,
+			*src = NULL;
 	char port[8];
 	int rc;
 
@@ -180,9 +219,16 @@ static int start_connect(void)
 	snprintf(port, sizeof(port), "%u", rr.at.port);
 	if (getaddrinfo(rr.at.addr, port, &hints, &dst))
 		return -EINVAL;
+	/* network registration: DFT_NIC_BIND picks the local device (checked numeric at dft_init) */
+	if (rr.net && dft_host.nic_bind[0] && getaddrinfo(dft_host.nic_bind, NULL, &hints, &src)) {
+		freeaddrinfo(dst);
+		return -EINVAL;
+	}
 	rc = rdma_create_id(rr.ec, &rr.id, NULL, RDMA_PS_TCP) ? -errno : 0;
-	if (!rc && rdma_resolve_addr(rr.id, NULL, dst->ai_addr, RR_RESOLVE_MS))
+	if (!rc && rdma_resolve_addr(rr.id, src ? src->ai_addr : NULL, dst->ai_addr, RR_RESOLVE_MS))
 		rc = -errno;
+	if (src)
+		freeaddrinfo(src);
 	freeaddrinfo(dst);
 	if (!rc)
 		rr.state = RR_RESOLVING;
@@ -214,12 +260,14 @@ static int connect_route(void)
 	qa.send_cq = qa.recv_cq = rr.cq;
 	qa.cap.max_send_wr = qa.cap.max_recv_wr = 1;
 	qa.cap.max_send_sge = qa.cap.max_recv_sge = 1;
+	qa.cap.max_inline_data = sizeof(struct dft_reg_rdma_bye); /* the bye goes inline: no MR for it */
 	if (rdma_create_qp(rr.id, rr.pd, &qa))
 		return -errno;
 	h.instance_id = dft_host.hdr->instance_id;
 	h.addr = (uint64_t)(uintptr_t)dft_host.base;
 	h.len = dft_host.size;
 	h.rkey = rr.mr->rkey;
+	h.flags = rr.net ? DFT_REG_RDMA_F_REGISTER : 0;
 	dft_reg_rdma_hello_encode(&h, pd_buf);
 	cp.responder_resources = (uint8_t)(da.max_qp_rd_atom < (int)RR_RESPONDER_RESOURCES ? da.max_qp_rd_atom
 											     : (int)RR_RESPONDER_RESOURCES);

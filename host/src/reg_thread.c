@@ -12,6 +12,9 @@
  * rings keep filling (and dropping, counted) until a daemon is back. The same thread refines the
  * clock calibration. dft_fini wakes it through an eventfd. When the daemon ingests by rdma-read it
  * also exports the region by RDMA (reg_rdma.c), from this thread too.
+ *
+ * With DFT_NIC=ADDR:PORT the socket is never used: the registration is the RDMA connection itself
+ * (reg_rdma.c, dft/reg.h N1-N5), registered while it is up, retried in the background otherwise.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,6 +35,7 @@
 #define DFT_RECAL_FIRST_MS   1000
 #define DFT_RECAL_EVERY_MS   60000
 #define DFT_RDMA_LINGER_MS   1000 /* dft_fini: how long the daemon may take to let go of the region */
+#define DFT_NET_LINGER_MS    2000 /* the same after a network registration's bye (it also drains) */
 
 enum dft_reg_state {
 	DFT_REG_DISCONNECTED,
@@ -177,6 +181,8 @@ static void *dft_reg_main(void *arg)
 	int fd = -1;
 
 	(void)arg;
+	if (dft_host.net)
+		dft_reg_rdma_net_start(dft_host.nic_addr, dft_host.nic_port, dft_now_ms());
 	for (;;) {
 		uint64_t now = dft_now_ms();
 		uint64_t wake = next_recal;
@@ -187,7 +193,7 @@ static void *dft_reg_main(void *arg)
 			next_recal = now + DFT_RECAL_EVERY_MS;
 			continue;
 		}
-		if (state == DFT_REG_DISCONNECTED && now >= next_try) {
+		if (!dft_host.net && state == DFT_REG_DISCONNECTED && now >= next_try) {
 			int rc;
 
 			fd = dft_reg_send();
@@ -208,7 +214,7 @@ static void *dft_reg_main(void *arg)
 			}
 			continue;
 		}
-		if (state == DFT_REG_DISCONNECTED && next_try < wake)
+		if (!dft_host.net && state == DFT_REG_DISCONNECTED && next_try < wake)
 			wake = next_try;
 		if (dft_reg_rdma_wake_ms() < wake)
 			wake = dft_reg_rdma_wake_ms();
@@ -216,6 +222,14 @@ static void *dft_reg_main(void *arg)
 		if (ev < 0)
 			break;
 		dft_reg_rdma_poll(dft_now_ms());
+		if (dft_host.net && dft_reg_rdma_connected() != (state == DFT_REG_REGISTERED)) {
+			/* network registration: the connection is the registration */
+			state = dft_reg_rdma_connected() ? DFT_REG_REGISTERED : DFT_REG_DISCONNECTED;
+			dft_store_release(&dft_host.registered, state == DFT_REG_REGISTERED);
+			if (state == DFT_REG_REGISTERED)
+				__atomic_fetch_add(&dft_host.registrations, 1, __ATOMIC_RELAXED);
+			continue;
+		}
 		if (state == DFT_REG_REGISTERED && ev && !dft_reg_alive(fd)) {
 			/* the daemon went away: the next one continues from the tails stored in the region */
 			dft_store_release(&dft_host.registered, 0);
@@ -229,7 +243,7 @@ static void *dft_reg_main(void *arg)
 	/* our EOF first: the daemon detaches the region and drops the RDMA connection itself */
 	if (fd >= 0)
 		close(fd);
-	dft_reg_rdma_stop(DFT_RDMA_LINGER_MS);
+	dft_reg_rdma_stop(dft_host.net ? DFT_NET_LINGER_MS : DFT_RDMA_LINGER_MS);
 	dft_store_release(&dft_host.registered, 0);
 	return NULL;
 }

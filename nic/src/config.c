@@ -14,10 +14,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <ini.h>
 
 #include "dft/parse.h"
+#include "dft/tls.h"
 #include "nic.h"
 
 enum key_type { K_BOOL, K_U32, K_US, K_MS, K_MULT, K_SPECIAL };
@@ -70,11 +72,18 @@ static const struct key keys[] = {
 	{"transport", "collector", K_SPECIAL, 0, 0, "", "HOST:PORT of difftrace-collector"},
 	{"transport", "sender_id", K_SPECIAL, 0, 0, "random", "64-bit sender id (hex, non-zero)"},
 	{"transport", "rdma_bind", K_SPECIAL, 0, 0, "", "rdma: local address picking the RDMA device"},
+	{"transport", "tls_cert", K_SPECIAL, 0, 0, "", "tcp: this NIC's certificate (names its sender id)"},
+	{"transport", "tls_key", K_SPECIAL, 0, 0, "", "tcp: its private key (0600)"},
+	{"transport", "tls_ca", K_SPECIAL, 0, 0, "", "tcp: CA the collector's certificate must chain to"},
 	{"ingest", "socket", K_SPECIAL, 0, 0, "", "Unix socket hosts register their regions on"},
 	{"ingest", "backend", K_SPECIAL, 0, 0, "mmap", "how slots are read out of a region"},
 	{"ingest", "rdma_bind", K_SPECIAL, 0, 0, "", "rdma-read: ADDR:PORT hosts connect their MR to"},
+	{"ingest", "listen", K_SPECIAL, 0, 0, "", "rdma-read: ADDR:PORT hosts on other machines register on (rdma_cm)"},
 	{"ingest", "busy_poll", K_BOOL, 0, 0, "false", "never sleep when idle"},
 	{"ingest", "evict", K_BOOL, 0, 0, "true", "mmap: evict a slot's lines from this core's cache once read"},
+	{"registration", "socket_group", K_SPECIAL, 0, 0, "", "group of the registration socket (mode 0660)"},
+	{"registration", "allow", K_SPECIAL, 0, 0, "", "uid=ID:a,b or gid=ID:* (adds a rule; none: own uid, root)"},
+	{"registration", "await_ms", K_MS, 1, 60000, "2000", "close a registration connection silent this long"},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -101,6 +110,7 @@ void dft_nic_usage(const char *prog)
 	       "  --rdma-bind ADDR           rdma: local address picking the device     [transport] rdma_bind\n"
 	       "  --ingest NAME              mmap, dmadev (EAL --vdev=dma_skeleton), rdma-read [ingest] backend\n"
 	       "  --rdma-ingest-bind A:P     rdma-read: where hosts connect their MR       [ingest] rdma_bind\n"
+	       "  --net-listen A:P           rdma-read: network registration (rdma_cm)       [ingest] listen\n"
 	       "  --sender-id HEX            64-bit sender id (default: random)         [transport] sender_id\n"
 	       "  --batch-spans N            spans per batch (default 256)                    [batch] spans\n"
 	       "  --flush-us N               close a non-empty batch after N us (default 1000) [batch] flush_us\n"
@@ -110,6 +120,10 @@ void dft_nic_usage(const char *prog)
 	       "  --platform-components a,b  names always platform       [filter] platform_components\n"
 	       "  --hold / --no-hold         hold window on / off                           [hold] enabled\n"
 	       "  --busy-poll                never sleep when idle                      [ingest] busy_poll\n"
+	       "  --socket-group GROUP       group of the 0660 socket         [registration] socket_group\n"
+	       "  --tls-cert/--tls-key/--tls-ca FILE  tcp over mutual TLS 1.3; the sender id is the\n"
+	       "                             certificate's               [transport] tls_cert/tls_key/tls_ca\n"
+	       "  --reg-allow uid=ID:a,b|gid=ID:*  who may register what (repeat)  [registration] allow\n"
 	       "  --help\n"
 	       "config keys (default):\n",
 	       prog);
@@ -198,6 +212,28 @@ static int set_special(struct dft_nic_config *cfg, const struct key *k, const ch
 {
 	if (!strcmp(k->name, "platform_components"))
 		return parse_platform(cfg, v, why, wl);
+	if (!strncmp(k->name, "tls_", 4)) {
+		char *dst = !strcmp(k->name, "tls_cert") ? cfg->tls_cert : !strcmp(k->name, "tls_key") ? cfg->tls_key
+												     : cfg->tls_ca;
+
+		if (strlen(v) >= sizeof(cfg->tls_cert))
+			return why_set(why, wl, "path too long: %s", v);
+		snprintf(dst, sizeof(cfg->tls_cert), "%s", v);
+		return 0;
+	}
+	if (!strcmp(k->name, "allow"))
+		return dft_reg_policy_add(&cfg->reg_allow, v, why, wl);
+	if (!strcmp(k->name, "socket_group")) {
+		struct dft_reg_policy tmp = {0};
+		char spec[80];
+
+		/* the same name-or-number lookup as an allow rule's */
+		if (snprintf(spec, sizeof(spec), "gid=%s:*", v) >= (int)sizeof(spec) ||
+		    dft_reg_policy_add(&tmp, spec, why, wl))
+			return why_set(why, wl, "unknown group '%s'", v);
+		cfg->reg_socket_gid = tmp.rule[0].id;
+		return 0;
+	}
 	if (!strcmp(k->name, "retro")) {
 		if (strcmp(v, "path") && strcmp(v, "trace"))
 			return why_set(why, wl, "'%s': expected path or trace", v);
@@ -221,6 +257,19 @@ static int set_special(struct dft_nic_config *cfg, const struct key *k, const ch
 		if (snprintf(buf, sizeof(buf), "%s", v) >= (int)sizeof(buf) || dft_parse_hostport(buf, 0, &host, &port))
 			return why_set(why, wl, "expected ADDR:PORT (port 0: any free one), got '%s'", v);
 		snprintf(cfg->rdma_ingest_bind, sizeof(cfg->rdma_ingest_bind), "%s", v);
+		return 0;
+	}
+	if (!strcmp(k->name, "listen")) {
+		char buf[sizeof(cfg->net_listen)];
+		const char *host;
+		uint16_t port;
+
+#ifndef DFT_HAVE_RDMA
+		return why_set(why, wl, "network registration needs a build with libibverbs and librdmacm");
+#endif
+		if (snprintf(buf, sizeof(buf), "%s", v) >= (int)sizeof(buf) || dft_parse_hostport(buf, 1, &host, &port))
+			return why_set(why, wl, "expected ADDR:PORT (a fixed port: hosts are configured with it), got '%s'", v);
+		snprintf(cfg->net_listen, sizeof(cfg->net_listen), "%s", v);
 		return 0;
 	}
 	if (!strcmp(k->name, "collector"))
@@ -291,12 +340,26 @@ static void store(struct dft_nic_config *cfg, const struct key *k, uint64_t u, d
 	else if (IS("batch", "backlog")) cfg->backlog = (uint32_t)u;
 	else if (IS("ingest", "busy_poll")) cfg->busy_poll = b;
 	else if (IS("ingest", "evict")) cfg->evict_slots = b;
+	else if (IS("registration", "await_ms")) cfg->reg_await_ms = (uint32_t)(u / 1000000u);
 #undef IS
 }
 
 int dft_nic_config_set(struct dft_nic_config *cfg, const char *section, const char *key, const char *value,
 		       char *why, size_t why_len)
 {
+	/* [tenant.NAME] sections (and --set tenant.NAME.key=value) name a tenant each: tenant.c */
+	if (!strncmp(section, "tenant.", 7))
+		return dft_tenants_cfg_set(&cfg->tenants, section + 7, key, value, why, why_len);
+	if (!strcmp(section, "tenant")) {
+		const char *dot = strrchr(key, '.');
+		char name[DFT_NAME_MAX + 1];
+
+		if (!dot || dot == key || (size_t)(dot - key) > DFT_NAME_MAX)
+			return why_set(why, why_len, "expected tenant.NAME.KEY%s", "");
+		memcpy(name, key, (size_t)(dot - key));
+		name[dot - key] = 0;
+		return dft_tenants_cfg_set(&cfg->tenants, name, dot + 1, value, why, why_len);
+	}
 	const struct key *k = NULL;
 	uint64_t u = 0;
 	double d = 0;
@@ -348,6 +411,8 @@ void dft_nic_config_defaults(struct dft_nic_config *cfg)
 	char why[160];
 
 	memset(cfg, 0, sizeof(*cfg));
+	dft_tenants_cfg_defaults(&cfg->tenants);
+	cfg->reg_socket_gid = -1;
 	for (size_t i = 0; i < N_KEYS; i++) {
 		if (!keys[i].def[0] || !strcmp(keys[i].def, "random"))
 			continue;
@@ -470,11 +535,17 @@ static const struct opt_alias {
 	{"rdma-bind", "transport", "rdma_bind", NULL},
 	{"ingest", "ingest", "backend", NULL},
 	{"rdma-ingest-bind", "ingest", "rdma_bind", NULL},
+	{"net-listen", "ingest", "listen", NULL},
 	{"batch-spans", "batch", "spans", NULL},
 	{"flush-us", "batch", "flush_us", NULL},
 	{"backlog", "batch", "backlog", NULL},
 	{"platform-components", "filter", "platform_components", NULL},
 	{"busy-poll", "ingest", "busy_poll", "true"},
+	{"socket-group", "registration", "socket_group", NULL},
+	{"tls-cert", "transport", "tls_cert", NULL},
+	{"tls-key", "transport", "tls_key", NULL},
+	{"tls-ca", "transport", "tls_ca", NULL},
+	{"reg-allow", "registration", "allow", NULL},
 	{"hold", "hold", "enabled", "true"},
 	{"no-hold", "hold", "enabled", "false"},
 };
@@ -566,6 +637,42 @@ int dft_nic_config_parse(struct dft_nic_config *cfg, int argc, char **argv)
 	if (!strcmp(cfg->ingest, "rdma-read") && !cfg->rdma_ingest_bind[0]) {
 		fprintf(stderr, "difftrace-nic: --ingest rdma-read needs --rdma-ingest-bind ADDR:PORT (or [ingest] rdma_bind)\n");
 		return -EINVAL;
+	}
+	if (cfg->net_listen[0] && strcmp(cfg->ingest, "rdma-read")) {
+		fprintf(stderr, "difftrace-nic: --net-listen (network registration) needs --ingest rdma-read: a region "
+			"registered over the network is reached by RDMA READ only\n");
+		return -EINVAL;
+	}
+	if (cfg->tls_cert[0] || cfg->tls_key[0] || cfg->tls_ca[0]) {
+		uint64_t id;
+		char why[320];
+
+		if (!cfg->tls_cert[0] || !cfg->tls_key[0] || !cfg->tls_ca[0]) {
+			fprintf(stderr, "difftrace-nic: TLS needs --tls-cert, --tls-key and --tls-ca together\n");
+			return -EINVAL;
+		}
+		if (strcmp(cfg->transport, "tcp")) {
+			fprintf(stderr, "difftrace-nic: --tls-* apply to the tcp transport only\n");
+			return -EINVAL;
+		}
+		/* the collector takes the sender id from the certificate: batches must carry the same */
+		if (dft_tls_cert_file_sender_id(cfg->tls_cert, &id, why, sizeof(why)))
+			return bad("--tls-cert", cfg->tls_cert, why);
+		if (cfg->sender_id && cfg->sender_id != id) {
+			fprintf(stderr, "difftrace-nic: --sender-id %016" PRIx64 " differs from the id %016" PRIx64
+				" its certificate %s names\n", cfg->sender_id, id, cfg->tls_cert);
+			return -EINVAL;
+		}
+		cfg->sender_id = id;
+	}
+	if (cfg->reg_allow.n == 0) {
+		/* no rule given: the daemon's own uid and root, as the 0660 socket alone would allow */
+		char spec[32], why[160];
+
+		snprintf(spec, sizeof(spec), "uid=%u:*", (unsigned)geteuid());
+		if (dft_reg_policy_add(&cfg->reg_allow, spec, why, sizeof(why)) ||
+		    (geteuid() != 0 && dft_reg_policy_add(&cfg->reg_allow, "uid=0:*", why, sizeof(why))))
+			return bad("[registration] allow", spec, why);
 	}
 	while (cfg->sender_id == 0)
 		if (getrandom(&cfg->sender_id, sizeof(cfg->sender_id), 0) != sizeof(cfg->sender_id))

@@ -28,6 +28,9 @@ struct dft_nic_ctx {
 	struct dft_batch *closed;         /* closed but not yet handed over (hand-off ring full) */
 	uint64_t tsc_hz, flush_tsc, next_refresh, next_cal;
 	uint64_t retired_produced, retired_ring_full, retired_no_ring, retired_dropped_hops;
+	/* per tenant: produced, lost_ring_full, lost_no_ring of retired regions */
+	uint64_t retired_t[DFT_NIC_MAX_TENANTS][3];
+	struct dft_tenant_sched sched;
 	struct dft_nic_region_stat region_rows[DFT_NIC_MAX_REGIONS]; /* refresh_counters' publication */
 	bool stopping, stopped;
 	uint64_t stop_deadline; /* tsc */

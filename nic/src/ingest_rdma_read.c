@@ -37,8 +37,15 @@
  * reads of names, metrics, clock and counters (code shared with the other backends) see what RDMA
  * READ brought. The mapping itself is made PROT_NONE while attached (any stray read of it faults) and
  * put back in r->base at detach for main to unmap. The daemon still receives the
- * memfd at registration and validates the header there; a DPU without the fd would take step 5's
- * READ of the header as the registration's validation.
+ * memfd at registration and validates the header there.
+ *
+ * A region registered over the network (reg_net.c, r->net set) has no fd and no mapping: steps 1-4
+ * are that file's (its own listener, the hello flagged DFT_REG_RDMA_F_REGISTER, the header READ and
+ * validated before the region exists). At attach this backend adopts that connection's QP, PD and
+ * send CQ (main keeps the rdma_cm id's events and frees it all after the region came back), registers
+ * its own buffer in that PD and runs step 5 at once. The connection cannot come back once lost: a
+ * broken one is disconnected (main then detaches the region) and one main saw go down is marked
+ * gone, after which nothing is posted to it. The host reconnecting is a new registration.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -57,6 +64,7 @@
 #include "dft/parse.h"
 #include "dft/reg.h"
 #include "ingest.h"
+#include "reg_net.h"
 
 #define RR_STAGING_SLOTS 64u /* slots per READ pass (the worker's burst is no larger) */
 #define RR_WAIT_MS 1000u     /* a posted operation still incomplete after this: the connection is broken */
@@ -82,6 +90,7 @@ struct rr_ring {
 
 struct rr_region {
 	struct dft_nic_region *r;
+	struct dft_net_conn_view *net; /* registered over the network: main owns id, pd, cq and QP */
 	enum rr_state state;
 	struct rdma_cm_id *id;
 	struct ibv_pd *pd;
@@ -129,6 +138,12 @@ static void verbs_release(struct rr_region *q)
 {
 	if (q->mr)
 		ibv_dereg_mr(q->mr);
+	if (q->net) { /* the rest is main's (reg_net.c) */
+		q->mr = NULL;
+		q->cq = NULL;
+		q->pd = NULL;
+		return;
+	}
 	if (q->cq)
 		ibv_destroy_cq(q->cq);
 	if (q->pd)
@@ -140,6 +155,16 @@ static void verbs_release(struct rr_region *q)
 
 static void conn_teardown(struct rr_region *q)
 {
+	if (q->net) {
+		/* main hears of it (DISCONNECTED) and detaches the region; a gone one is down already */
+		if (q->id && !dft_load_acquire(&q->net->gone))
+			rdma_disconnect(q->id);
+		verbs_release(q);
+		q->id = NULL;
+		q->outstanding = 0;
+		q->state = RR_WAIT;
+		return;
+	}
 	if (q->id && q->state == RR_READY)
 		rdma_disconnect(q->id);
 	if (q->id && q->id->qp)
@@ -385,7 +410,7 @@ static void on_established(struct rr_region *q)
 static struct rr_region *find_instance(uint64_t instance_id)
 {
 	for (unsigned i = 0; i < rd.n; i++)
-		if (rd.regions[i]->r->g.instance_id == instance_id)
+		if (!rd.regions[i]->net && rd.regions[i]->r->g.instance_id == instance_id)
 			return rd.regions[i];
 	return NULL;
 }
@@ -407,8 +432,8 @@ static int accept_conn(struct rdma_cm_id *id, const struct dft_reg_rdma_hello *h
 	struct ibv_device_attr da;
 	int rc;
 
-	if (!q)
-		return -ENOENT;
+	if (!q || (h->flags & DFT_REG_RDMA_F_REGISTER))
+		return -ENOENT; /* a network registration belongs on --net-listen */
 	if (q->state != RR_WAIT)
 		return -EBUSY; /* one connection per region */
 	if (h->len < q->r->g.region_size || h->len > DFT_REGION_MAP_MAX || h->addr > UINT64_MAX - h->len)
@@ -566,6 +591,40 @@ free_ai:
 	return rc;
 }
 
+_Static_assert(RR_SQ_SPARE <= DFT_NET_SQ_SPARE, "a network registration's QP holds our send queue");
+
+/* A connection main (reg_net.c) set up and saw gone since: stop using it, post nothing more. */
+static bool net_gone(struct rr_region *q)
+{
+	if (!q->net || q->state == RR_WAIT || !dft_load_acquire(&q->net->gone))
+		return false;
+	conn_teardown(q);
+	return true;
+}
+
+/* Network registration: the connection is up and its header valid; adopt it and run step 5 now. */
+static void adopt_net(struct rr_region *q)
+{
+	const struct dft_net_conn_view *v = q->net;
+
+	q->id = v->id;
+	q->pd = v->pd;
+	q->cq = v->send_cq;
+	q->raddr = v->raddr;
+	q->rlen = v->rlen;
+	q->rkey = v->rkey;
+	q->sq_cap = q->r->g.ring_count + RR_SQ_SPARE;
+	q->state = RR_ACCEPTED;
+	if (net_gone(q))
+		return;
+	q->mr = ibv_reg_mr(q->pd, q->buf, q->buf_len, IBV_ACCESS_LOCAL_WRITE);
+	if (!q->mr) {
+		conn_broken(q, "cannot register the staging buffer");
+		return;
+	}
+	on_established(q);
+}
+
 static int rr_attach(struct dft_nic_region *r)
 {
 	uint32_t rc_n = r->g.ring_count;
@@ -573,7 +632,7 @@ static int rr_attach(struct dft_nic_region *r)
 	size_t len;
 	int rc;
 
-	if (!rd.listen)
+	if (!rd.listen && !r->net)
 		return -ENOTCONN; /* main did not set the listener up: cannot happen after a clean start */
 	if (rd.n >= DFT_NIC_MAX_REGIONS)
 		return -ENOSPC;
@@ -581,6 +640,7 @@ static int rr_attach(struct dft_nic_region *r)
 	if (!q)
 		return -ENOMEM;
 	q->r = r;
+	q->net = r->net ? dft_net_conn_view(r->net) : NULL;
 	q->rings = calloc(rc_n, sizeof(*q->rings));
 	q->fresh = calloc(rc_n, 1);
 	len = 3 * (size_t)DFT_PAGE + RR_NAMES_CHUNK * sizeof(struct dft_name) +
@@ -604,6 +664,8 @@ static int rr_attach(struct dft_nic_region *r)
 	q->staging = (struct dft_slot *)(void *)(q->names + RR_NAMES_CHUNK);
 	q->lines = (uint64_t(*)[4])(void *)(q->staging + RR_STAGING_SLOTS);
 	q->tails = (uint64_t *)(void *)(q->lines + rc_n);
+	if (q->net)
+		r->base = q->shadow; /* no mapping at all: the ring states point into the shadow */
 	/* r->rings carries the worker's counter clamps */
 	rc = dft_ingest_mmap_ops.attach(r);
 	if (rc)
@@ -611,18 +673,22 @@ static int rr_attach(struct dft_nic_region *r)
 	/* from here on the worker reads the shadow, never the mapping; an odd clock_seq makes its
 	 * attach-time calibration read fail until a READ brought the real clock */
 	shadow_hdr(q)->clock_seq = 1;
-	q->mapped = r->base;
+	q->mapped = q->net ? NULL : r->base; /* a network registration has no mapping */
 	r->base = q->shadow;
 	/* and the mapping is closed to this process: a read of it anywhere would fault, not pass unseen */
-	if (mprotect(q->mapped, r->g.map_len, PROT_NONE))
+	if (q->mapped && mprotect(q->mapped, r->g.map_len, PROT_NONE))
 		fprintf(stderr, "difftrace-nic: rdma-read region %u: mprotect: %s\n", r->id, strerror(errno));
 	for (uint32_t k = 0; k < rc_n; k++)
 		r->rings[k].cons.hdr = (struct dft_ring_hdr *)(void *)(q->shadow + r->g.rings_off + (uint64_t)k * r->g.ring_stride);
 	r->ingest_priv = q;
 	rd.regions[rd.n++] = q;
+	if (q->net)
+		adopt_net(q);
 	return 0;
 
 free_q:
+	if (q->net)
+		r->base = NULL;
 	if (q->shadow)
 		munmap(q->shadow, r->g.map_len);
 	free(q->buf);
@@ -639,7 +705,7 @@ static int rr_poll(struct dft_nic_region *r, uint32_t ring, struct dft_slot *bur
 	uint64_t size = r->g.ring_slots, n, first, n1, slots_off;
 
 	cm_poll();
-	if (!q || q->state != RR_READY)
+	if (!q || net_gone(q) || q->state != RR_READY)
 		return 0;
 	s = &q->rings[ring];
 	n = s->head_cache - s->tail;
@@ -682,7 +748,7 @@ static void rr_release(struct dft_nic_region *r, uint32_t ring, uint32_t n)
 	if (!q || !n)
 		return;
 	q->rings[ring].tail += n;
-	if (q->state != RR_READY)
+	if (net_gone(q) || q->state != RR_READY)
 		return; /* written back when the host reconnects */
 	/* a WRITE still in flight from this word may carry the newer value: harmless, tails only grow */
 	q->tails[ring] = q->rings[ring].tail;
@@ -697,7 +763,7 @@ static bool rr_empty(struct dft_nic_region *r)
 
 	cm_poll();
 	/* without a connection nothing more can be read: it must not hold a drain up */
-	if (!q || q->state != RR_READY || read_heads(q))
+	if (!q || net_gone(q) || q->state != RR_READY || read_heads(q))
 		return true;
 	for (uint32_t k = 0; k < r->g.ring_count; k++) {
 		uint64_t pending = q->lines[k][0] - q->rings[k].tail;
@@ -720,7 +786,14 @@ static void rr_detach(struct dft_nic_region *r)
 			}
 		if (q->state == RR_READY)
 			wait_all(q); /* the last tail WRITEs land before the QP goes */
-		conn_teardown(q);
+		if (q->net) {
+			/* main disconnects and frees the connection once the region is back */
+			verbs_release(q);
+			q->id = NULL;
+			q->state = RR_WAIT;
+		} else {
+			conn_teardown(q);
+		}
 		r->base = q->mapped; /* main unmaps the real mapping */
 		munmap(q->shadow, r->g.map_len);
 		free(q->buf);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -25,6 +26,9 @@
 #include "ctx.h"
 #include "log.h"
 #include "dft/reg.h"
+#ifdef DFT_HAVE_RDMA
+#include "reg_net.h"
+#endif
 
 #define CTL_RING_SIZE 1024u
 #define BATCH_RING_SIZE 64u
@@ -37,9 +41,13 @@ struct main_state {
 	struct dft_nic_ctx ctx;
 	struct dft_nic_config cfg;
 	struct dft_reg_server *reg;
+#ifdef DFT_HAVE_RDMA
+	struct dft_reg_net *net; /* --net-listen: registration over the network, or NULL */
+#endif
 	const struct dft_tx_ops *txo;
 	struct dft_tx *tx;
 	uint64_t seq;
+	struct dft_tenant_ledger ledger; /* which tenants each unacknowledged batch holds */
 	struct dft_nic_region *live[DFT_NIC_MAX_REGIONS];
 	unsigned n_live;
 	bool worker_stopped;
@@ -153,13 +161,16 @@ static void counters_msg(Difftrace__Counters *c, uint64_t batches)
 static int admit(struct main_state *ms, struct dft_batch *b, bool final)
 {
 	Difftrace__Counters c;
-	uint32_t n = b ? dft_batch_spans(b) : 0;
+	uint32_t n = b ? dft_batch_spans(b) : 0, tenants[DFT_NIC_MAX_TENANTS] = {0};
 	uint8_t *buf;
 	size_t len;
 	int rc;
 
+	if (b)
+		memcpy(tenants, dft_batch_tenants(b), sizeof(tenants));
 	if (!final && !ms->txo->has_room(ms->tx)) {
 		dft_ctr_add(&dft_nic_ctr.lost_backlog_full, n);
+		dft_tenant_lost_backlog(tenants);
 		dft_batch_destroy(b);
 		return -ENOBUFS;
 	}
@@ -171,9 +182,11 @@ static int admit(struct main_state *ms, struct dft_batch *b, bool final)
 		rc = ms->txo->admit(ms->tx, ms->seq + 1, n, buf, len);
 	if (rc) {
 		dft_ctr_add(&dft_nic_ctr.lost_backlog_full, n);
+		dft_tenant_lost_backlog(tenants);
 		return rc;
 	}
 	ms->seq++;
+	dft_tenant_ledger_push(&ms->ledger, ms->seq, tenants);
 	dft_ctr_add(&dft_nic_ctr.batches_admitted, 1);
 	return 0;
 }
@@ -187,6 +200,10 @@ static int main_step(struct main_state *ms, bool accept_regions)
 
 	if (accept_regions && rte_rdtsc() >= ms->next_reg_poll) {
 		work += dft_reg_server_poll(ms->reg, on_attach, on_detach, ms);
+#ifdef DFT_HAVE_RDMA
+		if (ms->net)
+			work += dft_reg_net_poll(ms->net, on_attach, on_detach, ms);
+#endif
 		ms->next_reg_poll = rte_rdtsc() + rte_get_tsc_hz() / 1000;
 	}
 	n = rte_ring_sc_dequeue_burst(ctx->ctl_to_main, objs, 16, NULL);
@@ -205,6 +222,7 @@ static int main_step(struct main_state *ms, bool accept_regions)
 		admit(ms, objs[i], false);
 	work += (int)n;
 	work += ms->txo->poll(ms->tx, rte_rdtsc());
+	dft_tenant_ledger_settle(&ms->ledger, ms->txo->acked_seq(ms->tx), ms->txo->unacked(ms->tx));
 	__atomic_store_n(&dft_nic_tx_ready, ms->txo->ready(ms->tx), __ATOMIC_RELAXED);
 	return work;
 }
@@ -290,6 +308,9 @@ int main(int argc, char **argv)
 	uint64_t hz;
 	void *obj = NULL;
 
+	/* stats files and the socket are made by this process: never readable by others (the socket
+	 * is set to 0660 where it is made, the group chosen with --socket-group) */
+	umask(umask(0) | 027);
 	/* our options come after `--`; parse them before EAL so a typo costs no EAL start */
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--")) {
@@ -358,11 +379,25 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto free_rings;
 	}
+	/* every batch the backlog can hold, and the final one */
+	rc = dft_tenant_ledger_init(&ms.ledger, ms.cfg.backlog + 2);
+	if (rc) {
+		DFT_LOG(ERR, main, "tenant ledger: %s", strerror(-rc));
+		rc = 1;
+		goto destroy_tx;
+	}
 	rc = dft_reg_server_create(ms.cfg.socket_path, ms.cfg.sender_id, &ms.reg);
 	if (rc) {
 		DFT_LOG(ERR, main, "--socket %s: %s", ms.cfg.socket_path, strerror(-rc));
 		rc = 1;
 		goto destroy_tx;
+	}
+	rc = dft_reg_server_secure(ms.reg, &ms.cfg.reg_allow, ms.cfg.reg_socket_gid, ms.cfg.reg_await_ms);
+	if (rc) {
+		DFT_LOG(ERR, main, "--socket %s: group %lld: %s", ms.cfg.socket_path, (long long)ms.cfg.reg_socket_gid,
+			strerror(-rc));
+		rc = 1;
+		goto destroy_reg;
 	}
 #ifdef DFT_HAVE_RDMA
 	if (ctx->ingest == &dft_ingest_rdma_read_ops) {
@@ -380,7 +415,17 @@ int main(int argc, char **argv)
 			goto destroy_reg;
 		}
 	}
+	if (ms.cfg.net_listen[0]) {
+		rc = dft_reg_net_create(ms.cfg.net_listen, &ms.net);
+		if (rc) {
+			fprintf(stderr, "difftrace-nic: --net-listen %s: %s%s\n", ms.cfg.net_listen, strerror(-rc),
+				rc == -ENODEV ? " (no RDMA device has that address)" : "");
+			rc = 1;
+			goto destroy_reg;
+		}
+	}
 #endif
+	dft_tenants_publish(&ms.cfg.tenants);
 	rc = dft_nic_telemetry_register();
 	if (rc)
 		DFT_LOG(ERR, main, "telemetry command not registered: %s", strerror(-rc));
@@ -403,6 +448,7 @@ int main(int argc, char **argv)
 		admit(&ms, obj, false);
 	run_until(&ms, all_acked, rte_rdtsc() + DRAIN_ACK_S * hz, false);
 	dft_ctr_add(&dft_nic_ctr.lost_transport, ms.txo->discard(ms.tx));
+	dft_tenant_ledger_settle(&ms.ledger, ms.txo->acked_seq(ms.tx), 0);
 	if (admit(&ms, NULL, true) == 0)
 		run_until(&ms, all_acked, rte_rdtsc() + FINAL_ACK_S * hz, false);
 	ms.txo->discard(ms.tx); /* an unacknowledged final batch holds no spans */
@@ -416,7 +462,11 @@ destroy_reg:
 	dft_reg_server_destroy(ms.reg);
 	while (ms.n_live)
 		forget_region(&ms, ms.live[0]);
+#ifdef DFT_HAVE_RDMA
+	dft_reg_net_destroy(ms.net); /* after the regions: each frees its own connection */
+#endif
 destroy_tx:
+	dft_tenant_ledger_fini(&ms.ledger);
 	ms.txo->destroy(ms.tx);
 free_rings:
 	while (ctx->ctl_to_main && rte_ring_dequeue(ctx->ctl_to_main, &obj) == 0)

@@ -19,6 +19,8 @@
 #include "dft/clock.h"
 #include "dft/ring.h"
 #include "dft/validate.h"
+#include "names.h"
+#include "tenant.h"
 
 #define DFT_NIC_MAX_REGIONS 256u
 #define DFT_NIC_MAX_PLATFORM 32u
@@ -51,17 +53,7 @@ struct dft_filter_cfg {
 };
 void dft_filter_cfg_defaults(struct dft_filter_cfg *c);
 
-/* ---- profiler.c: NIC-global names and per (component, operation) profiles */
-struct dft_names;
-/* A table of at most cap names (ids 1..cap). 0/-ENOMEM. */
-int dft_names_create(uint32_t cap, struct dft_names **out);
-void dft_names_destroy(struct dft_names *n);
-/* Id of s (at most DFT_NAME_MAX bytes are used), added when new; 0 when the table is full (counted). */
-uint32_t dft_names_intern(struct dft_names *n, const char *s);
-/* The name of id; "" for 0 or an id never handed out. */
-const char *dft_names_str(const struct dft_names *n, uint32_t id);
-uint32_t dft_names_count(const struct dft_names *n);
-uint64_t dft_names_full(const struct dft_names *n);
+/* ---- profiler.c: per (component, operation) profiles (names: names.h) */
 
 struct dft_prof_cfg {
 	uint64_t interval_ns;       /* span time between threshold refreshes; wall time between snapshots */
@@ -175,6 +167,27 @@ bool dft_contention_on(const struct dft_contention *c, uint16_t comp_local_id);
 bool dft_contention_match(const struct dft_contention *c, uint16_t comp_local_id, uint64_t start_ns,
 			  uint64_t end_ns);
 
+/* ---- reg_policy.c: which peer (SO_PEERCRED uid/gid) may register which components */
+#define DFT_REG_RULES_MAX 32u
+#define DFT_REG_RULE_COMPS 16u
+struct dft_reg_rule {
+	bool gid;  /* the rule names a (primary) gid, else a uid */
+	bool any;  /* '*': every component */
+	uint32_t id;
+	uint32_t n_comps;
+	char comps[DFT_REG_RULE_COMPS][DFT_NAME_MAX + 1];
+};
+struct dft_reg_policy {
+	uint32_t n;
+	struct dft_reg_rule rule[DFT_REG_RULES_MAX];
+};
+/* Adds "uid=ID:a,b" / "gid=ID:*" (ID a number or a name). 0, or -EINVAL with why set. */
+int dft_reg_policy_add(struct dft_reg_policy *p, const char *spec, char *why, size_t why_len);
+/* comp NULL: some rule names the peer at all. Else: the peer may trace as comp. 0 or -EACCES. */
+int dft_reg_policy_check(const struct dft_reg_policy *p, uint32_t uid, uint32_t gid, const char *comp);
+/* Some rule naming the peer allows every component (no per-span check needed). */
+bool dft_reg_policy_any(const struct dft_reg_policy *p, uint32_t uid, uint32_t gid);
+
 /* ---- config.c */
 #define DFT_NIC_TRANSPORT_MAX 16u
 struct dft_nic_config {
@@ -185,6 +198,10 @@ struct dft_nic_config {
 	char transport[DFT_NIC_TRANSPORT_MAX]; /* name of the dft_tx_ops to use ("tcp") */
 	char ingest[DFT_NIC_TRANSPORT_MAX];    /* name of the dft_ingest_ops ("mmap") */
 	char rdma_ingest_bind[256]; /* rdma-read: ADDR:PORT the daemon listens on for hosts' connections */
+	char net_listen[256]; /* rdma-read: ADDR:PORT hosts on other machines register on (reg_net.c) */
+	char tls_cert[256];         /* tcp: mutual TLS 1.3 (all three, or none: plain TCP) */
+	char tls_key[256];
+	char tls_ca[256];
 	uint64_t sender_id;
 	uint32_t batch_spans;
 	uint32_t flush_us;
@@ -195,10 +212,14 @@ struct dft_nic_config {
 	bool busy_poll;
 	bool evict_slots; /* mmap ingest: clflushopt each slot after copying it (see ingest_mmap.c) */
 	bool ship_profiles;
+	struct dft_reg_policy reg_allow; /* empty after parsing: the daemon's own uid and root, any component */
+	int64_t reg_socket_gid;          /* -1: the daemon's group */
+	uint32_t reg_await_ms;           /* a registration connection must send its message within */
 	unsigned n_platform;
 	char platform[DFT_NIC_MAX_PLATFORM][DFT_NAME_MAX + 1];
 	uint32_t max_names;
 	uint32_t max_children;   /* children table of the self-time rule */
+	struct dft_tenants_cfg tenants;
 	struct dft_filter_cfg filter;
 	struct dft_prof_cfg prof;
 	struct dft_hold_cfg {
@@ -281,6 +302,9 @@ struct dft_nic_counters {
 	uint64_t disconnects;
 	uint64_t regions_attached;
 	uint64_t regions_refused;
+	uint64_t regions_net; /* of regions_attached: registered over the network (reg_net.c) */
+	uint64_t reg_conns_timed_out; /* registration connections closed: no message within await_ms */
+	uint64_t reg_conns_evicted;   /* ... closed to make room: every slot held, this one the oldest waiting */
 	uint64_t backlog_batches;
 };
 
@@ -319,6 +343,7 @@ extern bool dft_nic_tx_ready;
 struct dft_nic_region_stat {
 	uint32_t id;  /* registration id */
 	uint32_t pid; /* as the region declared it */
+	uint32_t peer_pid, peer_uid; /* as the kernel (SO_PEERCRED) saw the registering process */
 	uint64_t instance_id;
 	uint64_t produced, lost_ring_full, lost_no_ring, hops_dropped;
 };
@@ -350,10 +375,12 @@ struct dft_nic_ring_state {
 	uint64_t skip_until;   /* tsc: a corrupt ring is left alone until then */
 };
 
+struct dft_net_conn;
 struct dft_nic_region {
 	uint32_t id;
-	int fd;                /* the memfd (main owns it) */
+	int fd;                /* the memfd (main owns it); -1 when registered over the network */
 	int conn;              /* the host's registration connection (main owns it) */
+	struct dft_net_conn *net; /* registered over the network (reg_net.c, main owns it), else NULL */
 	void *base;
 	struct dft_region_geom g;
 	/* worker-owned from ATTACH to DETACHED */
@@ -363,7 +390,13 @@ struct dft_nic_region {
 	uint64_t dropped_no_ring;
 	uint32_t names_published;
 	void *ingest_priv;
+	uint32_t peer_pid, peer_uid, peer_gid; /* SO_PEERCRED of the registration connection */
+	const struct dft_reg_policy *policy;   /* NULL: the peer may trace as any component */
+	uint8_t *comp_ok;              /* per region-local name id: 0 unknown, 1 allowed, 2 refused */
 	uint32_t *gname;               /* region-local name id -> NIC-global id (0 = not resolved yet) */
+	uint8_t tenant;                /* tenant.h: set at attach */
+	uint64_t claims_ns;            /* NIC time of the last reading of the host's counters (0: none) */
+	bool has_peer;                 /* peer_* above come from SO_PEERCRED */
 	struct dft_contention cont;
 };
 
@@ -407,6 +440,7 @@ struct dft_span_rec {
 	uint32_t comp, op, attr_key[DFT_SLOT_ATTRS];
 	uint32_t queue_ns, pid, keep_reasons;
 	int32_t prof_key; /* -1 = none */
+	uint8_t tenant;   /* of the region the span came from */
 	bool weak;        /* kept as an outlier only inside the threshold's margin: proves nothing */
 	uint16_t flags;
 	uint8_t status, span_kind, n_attrs, kind;
@@ -478,6 +512,9 @@ struct dft_batch;
 int dft_batch_create(uint32_t cap, struct dft_batch **out);
 void dft_batch_destroy(struct dft_batch *b);
 uint32_t dft_batch_spans(const struct dft_batch *b);
+/* The span just added belongs to tenant (tenant.h); per-tenant span counts of the batch. */
+void dft_batch_note_tenant(struct dft_batch *b, unsigned tenant);
+const uint32_t *dft_batch_tenants(const struct dft_batch *b);
 uint64_t dft_batch_open_tsc(const struct dft_batch *b);
 void dft_batch_set_open_tsc(struct dft_batch *b, uint64_t tsc);
 bool dft_batch_full(const struct dft_batch *b);
@@ -562,6 +599,10 @@ int dft_reg_server_poll(struct dft_reg_server *s, int (*attach)(void *, struct d
 /* rdma-read ingest: refuse hosts that cannot export their region by RDMA, tell the others where to
  * connect (dft/reg.h step 5). 0 or -EINVAL. */
 int dft_reg_server_rdma_at(struct dft_reg_server *s, const char *addr, uint16_t port);
+/* Who may register what (policy: read at every accept and registration, must outlive the server),
+ * the socket's group (gid < 0: leave it) and how long a connection may stay silent. 0 or -errno. */
+int dft_reg_server_secure(struct dft_reg_server *s, const struct dft_reg_policy *policy, int64_t gid,
+			  uint32_t await_ms);
 /* The worker retired the region: unmap and free it. */
 void dft_region_free(struct dft_nic_region *r);
 

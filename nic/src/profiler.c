@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Profiles of what the filter sees, keyed by NAME: the same component runs in many processes whose
- * regions number their names differently, so region-local ids are mapped onto one NIC-global name
- * table first. Both tables are fixed-size open-addressing hashes allocated at start; a name or key
- * that does not fit is counted, never allocated for.
+ * Profiles of what the filter sees, keyed by (component, operation) NIC-global name ids (names.c).
+ * The key table is a fixed-size open-addressing hash allocated at start; a key that does not fit
+ * is counted, never allocated for.
  *
  * Each key keeps windowed histograms (dft_hist_win) of inclusive duration, self time and queue
  * time. Everything that moves a key along runs on SPAN TIME, the end times of its own spans, not on
@@ -23,95 +22,7 @@
 
 #include "nic.h"
 #include "dft/hist.h"
-#include "dft/hash.h"
 
-#define STR_LEN (DFT_NAME_MAX + 1)
-
-struct dft_names {
-	uint32_t cap, n, hash_size;
-	uint64_t full;
-	char *arena;     /* cap * STR_LEN, id N at N-1 */
-	uint32_t *hash;  /* id, 0 = empty */
-};
-
-int dft_names_create(uint32_t cap, struct dft_names **out)
-{
-	struct dft_names *n;
-
-	*out = NULL;
-	if (cap == 0 || cap > (1u << 24))
-		return -EINVAL;
-	n = calloc(1, sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	n->cap = cap;
-	for (n->hash_size = 16; n->hash_size < 2 * cap; n->hash_size <<= 1)
-		;
-	n->arena = calloc(cap, STR_LEN);
-	n->hash = calloc(n->hash_size, sizeof(*n->hash));
-	if (!n->arena || !n->hash) {
-		dft_names_destroy(n);
-		return -ENOMEM;
-	}
-	*out = n;
-	return 0;
-}
-
-void dft_names_destroy(struct dft_names *n)
-{
-	if (!n)
-		return;
-	free(n->arena);
-	free(n->hash);
-	free(n);
-}
-
-uint32_t dft_names_intern(struct dft_names *n, const char *s)
-{
-	size_t len = strnlen(s, DFT_NAME_MAX);
-	uint32_t mask = n->hash_size - 1;
-
-	for (uint32_t h = dft_fnv32(s, len, DFT_FNV32_INIT) & mask;; h = (h + 1) & mask) {
-		uint32_t id = n->hash[h];
-		char *dst;
-
-		if (id) {
-			const char *e = n->arena + (size_t)(id - 1) * STR_LEN;
-
-			if (!strncmp(e, s, len) && e[len] == 0)
-				return id;
-			continue;
-		}
-		if (n->n >= n->cap) {
-			n->full++;
-			return 0;
-		}
-		dst = n->arena + (size_t)n->n * STR_LEN;
-		memcpy(dst, s, len);
-		dst[len] = 0;
-		n->hash[h] = ++n->n;
-		return n->n;
-	}
-}
-
-const char *dft_names_str(const struct dft_names *n, uint32_t id)
-{
-	if (!n || id == 0 || id > n->n)
-		return "";
-	return n->arena + (size_t)(id - 1) * STR_LEN;
-}
-
-uint32_t dft_names_count(const struct dft_names *n)
-{
-	return n->n;
-}
-
-uint64_t dft_names_full(const struct dft_names *n)
-{
-	return n->full;
-}
-
-/* ---- profiler */
 struct prof_entry {
 	uint32_t comp, op;   /* op 0: the component's aggregate */
 	int32_t agg;         /* index of the component aggregate, -1 when it did not fit */

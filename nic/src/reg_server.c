@@ -7,6 +7,11 @@
  * The connection then stays open; EOF means the host is gone and the region is detached.
  * With rdma-read ingest the host must offer DFT_REG_F_RDMA_READ and is sent, right after its reply,
  * the address of the daemon's rdma_cm listener (struct dft_reg_rdma_at).
+ * Trust (docs/security.md): the socket is made 0660 (group from --socket-group); the kernel's
+ * SO_PEERCRED, never the message, says who registers: a peer no allow rule names is refused at
+ * accept, a region whose component the peer may not use at registration, and the peer's pid/uid
+ * are recorded with the region. A connection silent for await_ms is closed, and when every slot is
+ * held the oldest one still waiting for its message makes room, so idle peers cannot starve hosts.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,8 +25,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "dft/clock.h"
 #include "dft/reg.h"
 #include "nic.h"
+#ifdef DFT_HAVE_RDMA
+#include "reg_net.h"
+#endif
 
 #define MAX_CONNS DFT_NIC_MAX_REGIONS
 
@@ -31,6 +40,8 @@ struct conn {
 	enum conn_state state;
 	int fd;
 	struct dft_nic_region *region;
+	uint64_t since_ns; /* accepted (monotonic) */
+	struct ucred cred; /* SO_PEERCRED at accept */
 };
 
 struct dft_reg_server {
@@ -42,7 +53,32 @@ struct dft_reg_server {
 	bool rdma_read; /* hosts must export their region by RDMA; rdma_at tells them where */
 	bool told_no_rdma;
 	struct dft_reg_rdma_at rdma_at;
+	const struct dft_reg_policy *policy; /* NULL: anyone who can open the socket */
+	uint64_t await_ns;
+	uint64_t refused_log_ns; /* refusals are logged at most once per 10 s */
 };
+
+int dft_reg_server_secure(struct dft_reg_server *s, const struct dft_reg_policy *policy, int64_t gid,
+			  uint32_t await_ms)
+{
+	s->policy = policy;
+	s->await_ns = (uint64_t)(await_ms ? await_ms : 2000) * 1000000u;
+	if (gid >= 0 && chown(s->path, (uid_t)-1, (gid_t)gid))
+		return -errno;
+	return 0;
+}
+
+static void log_refusal(struct dft_reg_server *s, const struct ucred *cr, const char *what, const char *comp)
+{
+	uint64_t now = dft_clock_ns(CLOCK_MONOTONIC);
+
+	if (s->refused_log_ns && now - s->refused_log_ns < 10000000000ull)
+		return;
+	s->refused_log_ns = now;
+	fprintf(stderr, "difftrace-nic: registration refused: pid %d uid %u gid %u %s%s%s (more refusals in 10 s are "
+		"only counted: regions_refused)\n", (int)cr->pid, (unsigned)cr->uid, (unsigned)cr->gid, what,
+		comp ? " " : "", comp ? comp : "");
+}
 
 int dft_reg_server_rdma_at(struct dft_reg_server *s, const char *addr, uint16_t port)
 {
@@ -65,6 +101,7 @@ int dft_reg_server_create(const char *path, uint64_t daemon_id, struct dft_reg_s
 	if (!s)
 		return -ENOMEM;
 	s->daemon_id = daemon_id;
+	s->await_ns = 2000000000ull; /* until dft_reg_server_secure says otherwise */
 	strcpy(s->path, path);
 	strcpy(sa.sun_path, path);
 	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -74,8 +111,15 @@ int dft_reg_server_create(const char *path, uint64_t daemon_id, struct dft_reg_s
 	}
 	/* a stale socket file from a previous run would make bind fail */
 	unlink(path);
-	if (bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(s->lfd, 64)) {
-		rc = -errno;
+	{
+		/* born 0660, not from whatever umask the daemon got: others may not even connect */
+		mode_t old = umask(0117);
+
+		rc = bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
+		umask(old);
+	}
+	if (rc || chmod(path, 0660) || listen(s->lfd, 64)) {
+		rc = rc ? rc : -errno;
 		goto close_listener;
 	}
 	*out = s;
@@ -96,6 +140,10 @@ void dft_region_free(struct dft_nic_region *r)
 		munmap(r->base, r->g.map_len);
 	if (r->fd >= 0)
 		close(r->fd);
+#ifdef DFT_HAVE_RDMA
+	dft_net_conn_free(r->net); /* registered over the network: its connection goes with it */
+#endif
+	free(r->comp_ok);
 	free(r);
 }
 
@@ -150,6 +198,7 @@ static int region_open(struct dft_reg_server *s, int mfd, struct dft_nic_region 
 	r->fd = mfd;
 	r->conn = -1;
 	r->g.map_len = (uint64_t)st.st_size;
+	r->comp_ok = NULL;
 	r->base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	if (r->base == MAP_FAILED) {
 		rc = -errno;
@@ -170,6 +219,35 @@ free_region:
 close_fd:
 	close(mfd);
 	return rc;
+}
+
+/*
+ * Bind the region to the kernel's view of its peer: the process's component (from the validated
+ * header and name table) must be one the peer may trace as, and the real pid/uid go with it.
+ */
+static int region_peer(struct dft_reg_server *s, const struct conn *c, struct dft_nic_region *r)
+{
+	const struct dft_region_hdr *h = r->base;
+	uint32_t published = dft_load_relaxed(&h->names_published);
+	char comp[DFT_NAME_MAX + 1];
+
+	r->peer_pid = (uint32_t)c->cred.pid;
+	r->peer_uid = c->cred.uid;
+	r->peer_gid = c->cred.gid;
+	r->has_peer = true; /* a region's tenant is decided by its uid (tenant.h) */
+	if (!s->policy || dft_reg_policy_any(s->policy, c->cred.uid, c->cred.gid))
+		return 0;
+	if (published > r->g.name_capacity)
+		published = r->g.name_capacity;
+	if (dft_name_read(r->base, &r->g, published, r->g.component_id, comp, sizeof(comp)) < 0 ||
+	    dft_reg_policy_check(s->policy, c->cred.uid, c->cred.gid, comp)) {
+		log_refusal(s, &c->cred, "may not trace as", comp);
+		return -EACCES;
+	}
+	/* the process's own component is allowed; its spans' components are checked one by one */
+	r->policy = s->policy;
+	r->comp_ok = calloc((size_t)r->g.name_capacity + 1, 1);
+	return r->comp_ok ? 0 : -ENOMEM;
 }
 
 /* Read the registration message; returns 1 when handled (conn attached or closed), 0 for "later". */
@@ -229,6 +307,11 @@ static int conn_register(struct dft_reg_server *s, struct conn *c, int (*attach)
 	mfd = -1;
 	if (rc)
 		goto refuse;
+	rc = region_peer(s, c, r);
+	if (rc) {
+		dft_region_free(r);
+		goto refuse;
+	}
 	r->conn = c->fd;
 	rc = attach(arg, r);
 	if (rc) {
@@ -276,25 +359,56 @@ int dft_reg_server_poll(struct dft_reg_server *s, int (*attach)(void *, struct d
 {
 	int work = 0;
 
+	uint64_t now = dft_clock_ns(CLOCK_MONOTONIC);
+
 	for (;;) {
 		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		unsigned i;
+		struct ucred cred = {0};
+		socklen_t cl = sizeof(cred);
+		unsigned i, oldest = MAX_CONNS;
 
 		if (fd < 0)
 			break;
+		/* who is there, as the kernel says: a peer no allow rule names is not even heard */
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) ||
+		    (s->policy && dft_reg_policy_check(s->policy, cred.uid, cred.gid, NULL))) {
+			log_refusal(s, &cred, "not in the allow-list", NULL);
+			reply(fd, s->daemon_id, -EACCES);
+			dft_ctr_add(&dft_nic_ctr.regions_refused, 1);
+			close(fd);
+			continue;
+		}
 		for (i = 0; i < MAX_CONNS && s->conns[i].state != CONN_FREE; i++)
-			;
+			if (s->conns[i].state == CONN_AWAIT_MSG &&
+			    (oldest == MAX_CONNS || s->conns[i].since_ns < s->conns[oldest].since_ns))
+				oldest = i;
+		if (i == MAX_CONNS && oldest < MAX_CONNS) {
+			/* every slot held: the one that has waited longest without a message makes room */
+			close(s->conns[oldest].fd);
+			s->conns[oldest].state = CONN_FREE;
+			dft_ctr_add(&dft_nic_ctr.reg_conns_evicted, 1);
+			i = oldest;
+		}
 		if (i == MAX_CONNS) {
 			reply(fd, s->daemon_id, -ENOSPC);
 			dft_ctr_add(&dft_nic_ctr.regions_refused, 1);
 			close(fd);
 			continue;
 		}
-		s->conns[i] = (struct conn){.state = CONN_AWAIT_MSG, .fd = fd};
+		s->conns[i] = (struct conn){.state = CONN_AWAIT_MSG, .fd = fd, .since_ns = now, .cred = cred};
 		work++;
 	}
 	for (unsigned i = 0; i < MAX_CONNS; i++) {
 		struct conn *c = &s->conns[i];
+
+		if (c->state == CONN_AWAIT_MSG && now - c->since_ns > s->await_ns) {
+			/* a host sends its message right after connecting: this one holds a slot for nothing */
+			close(c->fd);
+			c->state = CONN_FREE;
+			dft_ctr_add(&dft_nic_ctr.reg_conns_timed_out, 1);
+			work++;
+			continue;
+		}
 
 		if (c->state == CONN_AWAIT_MSG)
 			work += conn_register(s, c, attach, arg);

@@ -5,6 +5,7 @@
  * never writes them.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,55 +22,44 @@ bool dft_nic_tx_ready;
 	X(produced) X(reported) X(filtered) X(lost_ring_full) X(lost_no_ring) X(lost_invalid) X(lost_backlog_full) \
 	X(lost_transport) X(lost_hold_overflow) X(batches_built) X(batches_admitted) X(batches_sent)               \
 	X(batches_acked) X(backlog_batches) X(ring_corrupt) X(connects) X(connect_failures) X(disconnects) X(regions_attached)          \
-	X(regions_refused) X(regions_retired) X(held) X(hold_timeouts) X(hold_root_drops) X(hold_released)           \
+	X(regions_refused) X(regions_net) X(regions_retired) X(held) X(hold_timeouts) X(hold_root_drops) X(hold_released)           \
 	X(anomalous_evicted) X(hold_path_drops) X(hold_want_full) X(hold_extended) X(names_full) X(prof_keys_full)                  \
 	X(children_evicted) X(prof_clock_resets) X(span_clock_jumps) X(profiles_built) X(profiles_dropped)          \
 	X(metrics_torn) X(metrics_bad) X(dma_copies) X(dma_errors) X(rdma_reads) X(rdma_writes) X(rdma_errors)      \
-	X(hops_dropped) X(status_msg_invalid)
+	X(hops_dropped) X(status_msg_invalid) X(reg_conns_timed_out) X(reg_conns_evicted)
 
-/*
- * Per-region rows, one writer (the worker) and any number of readers (telemetry). A seqlock rather
- * than a lock: the worker never waits for a reader.
- *   [Q1] the writer makes seq odd, then (release fence) writes the rows, then makes it even with a
- *        release store; a reader that loads an even seq with acquire, copies, and (acquire fence)
- *        finds seq unchanged saw one whole publication.
- */
+/* Per-region rows, one writer (the worker) and any number of readers (telemetry). */
 static struct {
-	uint32_t seq;
+	pthread_mutex_t mu;
 	uint32_t n;
 	struct dft_nic_region_stat v[DFT_NIC_MAX_REGIONS];
-} regions_pub;
+} regions_pub = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
+/*
+ * The worker publishes every 10 ms and never waits: when a telemetry reader holds the lock it skips
+ * this publication (the next one comes 10 ms later). A lock, not a seqlock: off the span path, and
+ * checkable by ThreadSanitizer.
+ */
 void dft_nic_regions_publish(const struct dft_nic_region_stat *v, unsigned n)
 {
-	uint32_t seq = __atomic_load_n(&regions_pub.seq, __ATOMIC_RELAXED);
-
 	if (n > DFT_NIC_MAX_REGIONS)
 		n = DFT_NIC_MAX_REGIONS;
-	__atomic_store_n(&regions_pub.seq, seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE); /* [Q1] odd before any row changes */
-	__atomic_store_n(&regions_pub.n, n, __ATOMIC_RELAXED);
+	if (pthread_mutex_trylock(&regions_pub.mu))
+		return;
+	regions_pub.n = n;
 	memcpy(regions_pub.v, v, n * sizeof(*v));
-	__atomic_store_n(&regions_pub.seq, seq + 2, __ATOMIC_RELEASE); /* [Q1] */
+	pthread_mutex_unlock(&regions_pub.mu);
 }
 
 int dft_nic_regions_read(struct dft_nic_region_stat *out, unsigned max)
 {
-	for (int tries = 0; tries < 100; tries++) {
-		uint32_t s1 = __atomic_load_n(&regions_pub.seq, __ATOMIC_ACQUIRE), s2, n; /* [Q1] */
+	unsigned n;
 
-		if (s1 & 1)
-			continue;
-		n = __atomic_load_n(&regions_pub.n, __ATOMIC_RELAXED);
-		if (n > DFT_NIC_MAX_REGIONS)
-			continue; /* torn */
-		memcpy(out, regions_pub.v, (n < max ? n : max) * sizeof(*out));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE); /* [Q1] the copy before the second look */
-		s2 = __atomic_load_n(&regions_pub.seq, __ATOMIC_RELAXED);
-		if (s1 == s2)
-			return (int)n;
-	}
-	return -EBUSY;
+	pthread_mutex_lock(&regions_pub.mu);
+	n = regions_pub.n;
+	memcpy(out, regions_pub.v, (n < max ? n : max) * sizeof(*out));
+	pthread_mutex_unlock(&regions_pub.mu);
+	return (int)n;
 }
 
 void dft_nic_snapshot(struct dft_nic_snapshot *s)
@@ -139,6 +129,8 @@ static int telemetry_regions(const char *cmd, const char *params, struct rte_tel
 			return -ENOMEM;
 		rte_tel_data_start_dict(r);
 		rte_tel_data_add_dict_u64(r, "pid", v[i].pid);
+		rte_tel_data_add_dict_u64(r, "peer_pid", v[i].peer_pid);
+		rte_tel_data_add_dict_u64(r, "peer_uid", v[i].peer_uid);
 		rte_tel_data_add_dict_u64(r, "instance_id", v[i].instance_id);
 		rte_tel_data_add_dict_u64(r, "produced", v[i].produced);
 		rte_tel_data_add_dict_u64(r, "lost_ring_full", v[i].lost_ring_full);
@@ -153,11 +145,46 @@ static int telemetry_regions(const char *cmd, const char *params, struct rte_tel
 	return 0;
 }
 
+#define TENANT_FIELDS(X)                                                                                       \
+	X(produced) X(reported) X(filtered) X(lost_ring_full) X(lost_no_ring) X(lost_invalid) X(lost_hold_overflow) \
+	X(lost_backlog_full) X(lost_transport) X(batched) X(held) X(consumed) X(deferred)
+
+static int telemetry_tenants(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct dft_tenants_cfg *c = dft_tenants_published();
+
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	for (unsigned i = 0; c && i < c->n; i++) {
+		struct rte_tel_data *r = rte_tel_data_alloc();
+		struct dft_tenant_ctr t;
+		uint64_t in_flight = dft_tenant_snapshot(i, &t);
+
+		if (!r)
+			return -ENOMEM;
+		rte_tel_data_start_dict(r);
+#define ADD(fl) rte_tel_data_add_dict_u64(r, #fl, t.fl);
+		TENANT_FIELDS(ADD)
+#undef ADD
+		rte_tel_data_add_dict_u64(r, "in_flight", in_flight);
+		if (rte_tel_data_add_dict_container(d, c->t[i].name, r, 0)) {
+			rte_tel_data_free(r);
+			break;
+		}
+	}
+	return 0;
+}
+
 int dft_nic_telemetry_register(void)
 {
 	int rc = rte_telemetry_register_cmd("/difftrace/stats", telemetry_stats,
 					    "Returns difftrace-nic counters. Takes no parameters");
 
+	if (rc)
+		return rc;
+	rc = rte_telemetry_register_cmd("/difftrace/tenants", telemetry_tenants,
+					"Returns each tenant's span accounting (tenant.h). Takes no parameters");
 	if (rc)
 		return rc;
 	return rte_telemetry_register_cmd("/difftrace/regions", telemetry_regions,
@@ -186,6 +213,23 @@ int dft_nic_stats_write(const char *path)
 		fprintf(f, "\"invalid_%s\":%" PRIu64 ",", dft_invalid_reason_name(i), s.c.invalid[i]);
 	for (unsigned i = 0; i < DFT_KEEP_RULES; i++)
 		fprintf(f, "\"kept_%s\":%" PRIu64 ",", dft_keep_reason_name(i), s.c.kept[i]);
+	{
+		const struct dft_tenants_cfg *c = dft_tenants_published();
+
+		/* tenant names are configuration (1..62 bytes, no quotes checked): written as they are */
+		fputs("\"tenants\":{", f);
+		for (unsigned i = 0; c && i < c->n; i++) {
+			struct dft_tenant_ctr t;
+			uint64_t in_flight = dft_tenant_snapshot(i, &t);
+
+			fprintf(f, "%s\"%s\":{", i ? "," : "", c->t[i].name);
+#define PUT(fl) fprintf(f, "\"%s\":%" PRIu64 ",", #fl, t.fl);
+			TENANT_FIELDS(PUT)
+#undef PUT
+			fprintf(f, "\"in_flight\":%" PRIu64 "}", in_flight);
+		}
+		fputs("},", f);
+	}
 	fprintf(f, "\"in_flight\":%" PRIu64 "}\n", s.in_flight);
 	if (fflush(f) || ferror(f))
 		rc = -EIO;

@@ -13,6 +13,8 @@
 #include <rte_cycles.h>
 
 #include "ctx.h"
+#include "handoff.h"
+#include "judge.h"
 
 #define REFRESH_MS 10u
 #define CAL_MS 100u
@@ -33,13 +35,6 @@ static void send_to_main(struct dft_nic_ctx *ctx, enum dft_ctl_type type, struct
 		rte_pause();
 }
 
-static uint64_t clamp_up(uint64_t *last, uint64_t now)
-{
-	if (now > *last)
-		*last = now;
-	return *last;
-}
-
 /*
  * Recompute produced / lost_ring_full / lost_no_ring / hops_dropped from the retired totals and live
  * regions. hops_dropped is not part of the span identity (a cut hop is a hop, not a span): it says
@@ -49,18 +44,38 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 {
 	uint64_t produced = ctx->retired_produced, full = ctx->retired_ring_full, no_ring = ctx->retired_no_ring;
 	uint64_t hops = ctx->retired_dropped_hops;
+	uint64_t tp[DFT_NIC_MAX_TENANTS][3];
+
+	memcpy(tp, ctx->retired_t, sizeof(tp));
 
 	for (unsigned i = 0; i < ctx->n_regions; i++) {
 		struct dft_nic_region *r = ctx->regions[i];
 		const struct dft_region_hdr *h = r->base;
 		struct dft_nic_region_stat *row = &ctx->region_rows[i];
 
-		*row = (struct dft_nic_region_stat){.id = r->id, .pid = r->g.pid, .instance_id = r->g.instance_id};
+		/*
+		 * A ring cannot produce or drop spans faster than one a nanosecond (plus a ring's worth):
+		 * claims beyond that are cut here, so a host scribbling over its counters moves its own account by what time
+		 * allows and nobody else's. The first reading may cover drops from before this daemon
+		 * saw the region (an app that started first): up to 2^32 of them.
+		 */
+		uint64_t budget = r->claims_ns && ctx->now_ns > r->claims_ns ? ctx->now_ns - r->claims_ns : 0;
+
+		if (!r->claims_ns)
+			budget = 1ull << 32;
+		r->claims_ns = ctx->now_ns ? ctx->now_ns : 1;
+		*row = (struct dft_nic_region_stat){.id = r->id, .pid = r->g.pid, .peer_pid = r->peer_pid,
+						    .peer_uid = r->peer_uid, .instance_id = r->g.instance_id};
 		for (uint32_t k = 0; k < r->g.ring_count; k++) {
 			struct dft_nic_ring_state *rs = &r->rings[k];
+			uint64_t full_max = rs->dropped_full + budget, made_max;
 
-			row->produced += clamp_up(&rs->produced, dft_load_relaxed(&rs->cons.hdr->produced));
-			row->lost_ring_full += clamp_up(&rs->dropped_full, dft_load_relaxed(&rs->cons.hdr->dropped_full));
+			row->lost_ring_full += dft_claim_clamp(&rs->dropped_full, dft_load_relaxed(&rs->cons.hdr->dropped_full),
+							       full_max < budget ? UINT64_MAX : full_max);
+			/* every ingest backend sees time, not every one keeps the ring's tail here */
+			made_max = rs->produced + budget + r->g.ring_slots;
+			row->produced += dft_claim_clamp(&rs->produced, dft_load_relaxed(&rs->cons.hdr->produced),
+							 made_max < rs->produced ? UINT64_MAX : made_max);
 			/* after produced: the bound uses this refresh's clamp of it (saturating: hostile) */
 			row->hops_dropped += dft_claim_clamp(&rs->dropped_hops,
 							     dft_load_relaxed(&rs->cons.hdr->dropped_hops),
@@ -68,13 +83,23 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 								     ? UINT64_MAX
 								     : rs->produced * DFT_NIC_HOPS_CUT_PER_SPAN);
 		}
-		clamp_up(&r->dropped_no_ring, dft_load_relaxed(&h->dropped_no_ring));
+		dft_claim_clamp(&r->dropped_no_ring, dft_load_relaxed(&h->dropped_no_ring),
+				r->dropped_no_ring + budget < budget ? UINT64_MAX : r->dropped_no_ring + budget);
 		row->produced += r->dropped_no_ring;
 		row->lost_no_ring = r->dropped_no_ring;
 		produced += row->produced;
 		full += row->lost_ring_full;
 		no_ring += row->lost_no_ring;
 		hops += row->hops_dropped;
+		/* a region's claims go to its own tenant only: a lying host spoils its tenant's account */
+		tp[r->tenant][0] += row->produced;
+		tp[r->tenant][1] += row->lost_ring_full;
+		tp[r->tenant][2] += row->lost_no_ring;
+	}
+	for (unsigned t = 0; t < ctx->cfg->tenants.n; t++) {
+		dft_ctr_set(&dft_tenant_ctr[t].produced, tp[t][0]);
+		dft_ctr_set(&dft_tenant_ctr[t].lost_ring_full, tp[t][1]);
+		dft_ctr_set(&dft_tenant_ctr[t].lost_no_ring, tp[t][2]);
 	}
 	/* each region's share as well: a host whose claims look wrong is found by its row */
 	dft_nic_regions_publish(ctx->region_rows, ctx->n_regions);
@@ -96,6 +121,15 @@ static void region_attach(struct dft_nic_ctx *ctx, struct dft_nic_region *r)
 	}
 	if (dft_clock_cal_read(r->base, &r->cal) == 0)
 		r->cal_tsc = 1;
+	{
+		char comp[DFT_NAME_MAX + 1];
+		uint32_t np = dft_load_acquire(&((const struct dft_region_hdr *)r->base)->names_published);
+
+		if (dft_name_read(r->base, &r->g, np > r->g.name_capacity ? r->g.name_capacity : np, r->g.component_id,
+				  comp, sizeof(comp)) < 0)
+			comp[0] = 0;
+		r->tenant = (uint8_t)dft_tenant_of(&ctx->cfg->tenants, r->has_peer, r->peer_uid, comp);
+	}
 	ctx->detaching[ctx->n_regions] = false;
 	ctx->detach_deadline[ctx->n_regions] = 0;
 	ctx->regions[ctx->n_regions++] = r;
@@ -114,6 +148,12 @@ static void region_retire(struct dft_nic_ctx *ctx, unsigned i)
 	}
 	ctx->retired_produced += r->dropped_no_ring;
 	ctx->retired_no_ring += r->dropped_no_ring;
+	for (uint32_t k = 0; k < r->g.ring_count; k++) {
+		ctx->retired_t[r->tenant][0] += r->rings[k].produced;
+		ctx->retired_t[r->tenant][1] += r->rings[k].dropped_full;
+	}
+	ctx->retired_t[r->tenant][0] += r->dropped_no_ring;
+	ctx->retired_t[r->tenant][2] += r->dropped_no_ring;
 	ctx->ingest->detach(r);
 	free(r->gname);
 	r->gname = NULL;
@@ -157,303 +197,32 @@ static int handle_ctl(struct dft_nic_ctx *ctx)
 	return (int)n;
 }
 
-/* Move the open batch to the hand-off; false when an earlier closed batch is still waiting. */
-static bool close_batch(struct dft_nic_ctx *ctx)
-{
-	if (ctx->closed) {
-		if (rte_ring_sp_enqueue(ctx->batches, ctx->closed))
-			return false;
-		ctx->closed = NULL;
-	}
-	if (ctx->open && dft_batch_spans(ctx->open)) {
-		dft_ctr_add(&dft_nic_ctr.batches_built, 1);
-		if (rte_ring_sp_enqueue(ctx->batches, ctx->open))
-			ctx->closed = ctx->open;
-		ctx->open = NULL;
-	}
-	return true;
-}
-
-static void count_invalid(enum dft_invalid_reason why)
-{
-	dft_ctr_add(&dft_nic_ctr.lost_invalid, 1);
-	dft_ctr_add(&dft_nic_ctr.invalid[why], 1);
-}
-
-/* A batch with room for one more span is open; false when the hand-off to main is full. */
-static bool ensure_open(struct dft_nic_ctx *ctx)
-{
-	if (ctx->open && dft_batch_full(ctx->open) && !close_batch(ctx))
-		return false;
-	if (!ctx->open) {
-		if (ctx->closed && !close_batch(ctx))
-			return false;
-		if (dft_batch_create(ctx->cfg->batch_spans, &ctx->open))
-			return false;
-		dft_batch_set_open_tsc(ctx->open, rte_rdtsc());
-	}
-	return true;
-}
-
-/* NIC-global id of region-local name id (cached per region: names never change once published). */
-static uint32_t gname(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint16_t id)
+/*
+ * May the region's registering peer trace as component id (a validated, published name)? The
+ * answer is cached per name id: names never change once published.
+ */
+static bool comp_allowed(struct dft_nic_region *r, uint16_t id)
 {
 	char name[DFT_NAME_MAX + 1];
-	uint32_t g;
 
-	if (id == 0 || id > r->g.name_capacity)
-		return ctx->empty_gname;
-	g = r->gname[id];
-	if (g == UINT32_MAX)
-		return 0; /* the global table was full when we looked */
-	if (g)
-		return g;
-	if (dft_name_read(r->base, &r->g, r->names_published, id, name, sizeof(name)) < 0)
-		return ctx->empty_gname; /* not published yet (a region component): resolve later */
-	g = dft_names_intern(ctx->names, name);
-	r->gname[id] = g ? g : UINT32_MAX;
-	if (!g)
-		dft_ctr_add(&dft_nic_ctr.names_full, 1);
-	return g;
-}
-
-static void count_reported(struct dft_nic_ctx *ctx, const struct dft_span_rec *rec)
-{
-	dft_ctr_add(&dft_nic_ctr.batched, 1);
-	for (unsigned b = 0; b < DFT_KEEP_RULES; b++)
-		if (rec->keep_reasons & (1u << b))
-			dft_ctr_add(&dft_nic_ctr.kept[b], 1);
-	dft_profiler_count(ctx->prof, rec->prof_key, true);
-}
-
-/* The hold window filtered a held span (root end, timeout, flush). */
-static void hold_dropped(void *arg, const struct dft_span_rec *rec)
-{
-	struct dft_nic_ctx *ctx = arg;
-
-	dft_ctr_add(&dft_nic_ctr.filtered, 1);
-	dft_profiler_count(ctx->prof, rec->prof_key, false);
-}
-
-static void sync_hold(struct dft_nic_ctx *ctx)
-{
-	struct dft_hold_stats st;
-
-	if (!ctx->hold)
-		return;
-	dft_hold_stats(ctx->hold, &st);
-	dft_ctr_set(&dft_nic_ctr.held, st.held);
-	dft_ctr_set(&dft_nic_ctr.hold_timeouts, st.timeouts);
-	dft_ctr_set(&dft_nic_ctr.hold_root_drops, st.root_drops);
-	dft_ctr_set(&dft_nic_ctr.hold_released, st.released);
-	dft_ctr_set(&dft_nic_ctr.anomalous_evicted, st.anomalous_evicted);
-	dft_ctr_set(&dft_nic_ctr.hold_path_drops, st.path_drops);
-	dft_ctr_set(&dft_nic_ctr.hold_want_full, st.want_full);
-	dft_ctr_set(&dft_nic_ctr.hold_extended, st.extended);
-}
-
-static uint64_t span_ns(const struct dft_nic_region *r, const struct dft_slot *s, uint64_t t)
-{
-	return (s->flags & DFT_SF_TS_NS) ? t : dft_ticks_to_ns(&r->cal, t);
-}
-
-/*
- * Span time moves to the latest end time seen. A host writes these times, so one further ahead
- * than clock_jump_ns of both span time and the NIC's own clock is a claim not acted on (counted):
- * it cannot make every held trace expire at once. It never goes back (stragglers and hosts whose
- * clock went back leave it where it is; the hold window's wall-clock bound covers them).
- */
-static void span_clock(struct dft_nic_ctx *ctx, uint64_t end)
-{
-	uint64_t ref = ctx->span_now_ns > ctx->wall_real_ns ? ctx->span_now_ns : ctx->wall_real_ns;
-
-	if (end <= ctx->span_now_ns)
-		return;
-	if (end - ref < (1ull << 63) && end - ref > ctx->cfg->prof.clock_jump_ns) {
-		dft_ctr_add(&dft_nic_ctr.span_clock_jumps, 1);
-		return;
+	if (!r->policy)
+		return true;
+	if (id == 0 || id > r->g.name_capacity || !r->comp_ok)
+		return false;
+	if (!r->comp_ok[id]) {
+		if (dft_name_read(r->base, &r->g, r->names_published, id, name, sizeof(name)) < 0)
+			return false; /* not published yet: refused now, looked at again next time */
+		r->comp_ok[id] = dft_reg_policy_check(r->policy, r->peer_uid, r->peer_gid, name) ? 2 : 1;
 	}
-	ctx->span_now_ns = end;
+	return r->comp_ok[id] == 1;
 }
 
-static struct dft_hold_now hold_now(const struct dft_nic_ctx *ctx)
+static void count_invalid(const struct dft_nic_region *r, enum dft_invalid_reason why)
+
 {
-	return (struct dft_hold_now){.span_ns = ctx->span_now_ns, .wall_ns = ctx->now_ns};
-}
-
-/*
- * Run the rules and the hold window on a validated span. Returns its fate; for REPORT, rec has
- * the keep_reasons to batch it with. Filtered, held and lost spans are counted here.
- */
-static enum dft_fate judge(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const struct dft_slot *s,
-			   const struct dft_slot *cont, enum dft_kind *kind, struct dft_span_rec *rec)
-{
-	uint16_t comp_local = s->component_id ? s->component_id : r->g.component_id;
-	uint32_t comp = gname(ctx, r, comp_local), op = gname(ctx, r, s->op_id);
-	struct dft_span_facts x = {0};
-	uint64_t start = span_ns(r, s, s->start), end = span_ns(r, s, s->end), covered;
-	struct dft_prof_obs obs;
-	struct dft_hold_now now;
-	enum dft_fate fate;
-	int key = -1;
-
-	*kind = dft_filter_kind(&ctx->filter, s, r->g.component_kind,
-				ctx->filter.n_platform ? dft_names_str(ctx->names, comp) : NULL);
-	x.kind = *kind;
-	x.duration_ns = end > start ? end - start : 0;
-	if (end < start)
-		end = start;
-	/* spans arrive as they end, so a span's children have normally been seen before it: note
-	 * this one for its parent, take what its own children covered */
-	dft_children_note(ctx->children, s->trace_id, s->parent_span_id, start, end);
-	x.self_known = dft_children_take(ctx->children, s->trace_id, s->span_id, start, end, &covered);
-	x.self_ns = x.duration_ns - covered;
-	span_clock(ctx, end);
-	now = hold_now(ctx);
-	x.contended = ctx->filter.cfg.contention && dft_contention_match(&r->cont, comp_local, start, end);
-	if (comp && op) {
-		key = dft_profiler_key(ctx->prof, comp, op);
-		if (key < 0)
-			dft_ctr_set(&dft_nic_ctr.prof_keys_full, dft_profiler_keys_full(ctx->prof));
-	}
-	dft_profiler_limits(ctx->prof, key, &x.lim);
-	rec->keep_reasons = dft_filter_decide(&ctx->filter, s, &x);
-	rec->weak = dft_filter_weak_outlier(rec->keep_reasons, &x);
-	rec->prof_key = key;
-	/* judged against the thresholds of before this span, then part of the profile */
-	obs = (struct dft_prof_obs){.end_ns = end, .duration_ns = x.duration_ns, .self_ns = x.self_ns,
-				    .queue_ns = s->queue_ns, .self_known = x.self_known,
-				    .explained = (rec->keep_reasons & (DFT_KEEP_ERROR | DFT_KEEP_EXPLICIT | DFT_KEEP_COLD_START |
-								       DFT_KEEP_QUEUEING | DFT_KEEP_CONTENTION)) != 0};
-	dft_profiler_observe(ctx->prof, key, &obs);
-	if (!ctx->hold) {
-		fate = rec->keep_reasons ? DFT_FATE_REPORT : DFT_FATE_FILTER;
-	} else {
-		memcpy(rec->trace_id, s->trace_id, DFT_TRACE_ID_LEN);
-		rec->span_id = s->span_id;
-		rec->parent_span_id = s->parent_span_id;
-		rec->start_ns = start;
-		rec->end_ns = end;
-		rec->instance_id = r->g.instance_id;
-		rec->pid = r->g.pid;
-		rec->comp = comp;
-		rec->op = op;
-		rec->n_attrs = s->n_attrs;
-		for (unsigned a = 0; a < s->n_attrs; a++) {
-			rec->attr_key[a] = gname(ctx, r, s->attr_key[a]);
-			rec->attr_val[a] = s->attr_val[a];
-		}
-		rec->queue_ns = s->queue_ns;
-		rec->flags = s->flags;
-		rec->status = s->status;
-		rec->span_kind = s->span_kind;
-		rec->kind = (uint8_t)*kind;
-		/* a span with hops is not held: a hold record has no room for them */
-		/* expiry before admission, span by span: what expires before this span is decided by
-		 * the spans' times alone, not by how they were batched on the way here */
-		dft_hold_expire(ctx->hold, &now, hold_dropped, ctx);
-		if (s->n_cont) {
-			uint64_t ids[DFT_SLOT_CONT_MAX * DFT_HOPS_PER_SLOT];
-			unsigned n = 0;
-
-			for (unsigned c = 0; c < s->n_cont && c < DFT_SLOT_CONT_MAX; c++) {
-				const struct dft_hops_slot *hs = (const struct dft_hops_slot *)(const void *)&cont[c];
-
-				for (unsigned k = 0; k < hs->n_hops && k < DFT_HOPS_PER_SLOT; k++)
-					ids[n++] = hs->hop[k].span_id;
-			}
-			dft_hold_saw_hops(ctx->hold, s->trace_id, ids, n);
-		}
-		fate = dft_hold_admit(ctx->hold, rec, *kind != DFT_KIND_FUNCTION && s->n_cont == 0, &now, hold_dropped,
-				      ctx);
-		/* the hold gauges reach the counters once per step (dft_worker_step), not per span */
-	}
-	if (fate == DFT_FATE_FILTER) {
-		dft_ctr_add(&dft_nic_ctr.filtered, 1);
-		dft_profiler_count(ctx->prof, key, false);
-	} else if (fate == DFT_FATE_OVERFLOW) {
-		dft_ctr_add(&dft_nic_ctr.lost_hold_overflow, 1);
-	}
-	return fate;
-}
-
-/* Report the spans the hold window released (their traces turned anomalous). Returns work done. */
-static int drain_released(struct dft_nic_ctx *ctx)
-{
-	const struct dft_span_rec *rec;
-	int work = 0;
-
-	while ((rec = dft_hold_release_peek(ctx->hold))) {
-		if (!ensure_open(ctx))
-			break;
-		if (dft_batch_add_rec(ctx->open, ctx->names, rec)) {
-			if (dft_batch_spans(ctx->open) == 0) {
-				/* cannot fit even an empty batch (cannot happen: 6 names at most): filter it */
-				hold_dropped(ctx, rec);
-				dft_hold_release_pop(ctx->hold);
-				continue;
-			}
-			if (!close_batch(ctx))
-				break;
-			continue;
-		}
-		count_reported(ctx, rec);
-		dft_hold_release_pop(ctx->hold);
-		work++;
-		if (dft_batch_full(ctx->open))
-			close_batch(ctx);
-	}
-	if (work)
-		sync_hold(ctx);
-	return work;
-}
-
-/* Hand the pending Profile batch to main (after any closed span batch). */
-static void profile_handover(struct dft_nic_ctx *ctx)
-{
-	if (!ctx->profile_pending || ctx->closed)
-		return;
-	if (rte_ring_sp_enqueue(ctx->batches, ctx->profile_pending) == 0) {
-		ctx->profile_pending = NULL;
-		dft_ctr_add(&dft_nic_ctr.batches_built, 1);
-		dft_ctr_add(&dft_nic_ctr.profiles_built, 1);
-	}
-}
-
-static void profile_build(struct dft_nic_ctx *ctx)
-{
-	struct dft_batch *b;
-	unsigned n;
-
-	n = dft_profiler_snapshot(ctx->prof, ctx->names, ctx->rows, dft_profiler_max_keys(ctx->prof));
-	if (n == 0 || dft_batch_profile(dft_clock_ns(CLOCK_REALTIME), ctx->rows, n, &b))
-		return;
-	if (ctx->profile_pending) {
-		/* main has not taken the last one for a whole interval: the newer snapshot replaces it */
-		dft_batch_destroy(ctx->profile_pending);
-		dft_ctr_add(&dft_nic_ctr.profiles_dropped, 1);
-	}
-	ctx->profile_pending = b;
-}
-
-static void profile_tick(struct dft_nic_ctx *ctx)
-{
-	if (dft_profiler_tick(ctx->prof, ctx->now_ns) && ctx->cfg->ship_profiles)
-		profile_build(ctx);
-}
-
-/*
- * At shutdown the last partial interval goes out too: it summarises the spans filtered since the
- * previous snapshot, and the collector names reconstructed hops from it. True once handed over.
- */
-static bool profile_final(struct dft_nic_ctx *ctx)
-{
-	if (!ctx->final_profile && ctx->cfg->ship_profiles) {
-		ctx->final_profile = true;
-		profile_build(ctx);
-	}
-	profile_handover(ctx);
-	return ctx->profile_pending == NULL;
+	dft_ctr_add(&dft_tenant_ctr[r->tenant].lost_invalid, 1);
+	dft_ctr_add(&dft_nic_ctr.lost_invalid, 1);
+	dft_ctr_add(&dft_nic_ctr.invalid[why], 1);
 }
 
 int dft_worker_init(struct dft_nic_ctx *ctx)
@@ -565,7 +334,7 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 					break; /* the rest comes with the next poll: one span, one count */
 				need = 1;  /* published without its continuation: the ring itself is lying */
 			}
-			count_invalid(why);
+			count_invalid(r, why);
 			i += need;
 			continue;
 		}
@@ -578,43 +347,58 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 			continue;
 		}
 		if (why != DFT_INVALID_NONE) {
-			count_invalid(why);
+			count_invalid(r, why);
 			i += need;
 			continue;
 		}
 		if (!(s->flags & DFT_SF_TS_NS) && !r->cal_tsc) {
-			count_invalid(DFT_INVALID_BAD_TIME); /* ticks and never a usable calibration */
+			count_invalid(r, DFT_INVALID_BAD_TIME); /* ticks and never a usable calibration */
 			i += need;
 			continue;
 		}
-		rc = judge(ctx, r, s, &burst[i + 1], &kind, &rec);
+		if (!comp_allowed(r, s->component_id ? s->component_id : r->g.component_id)) {
+			count_invalid(r, DFT_INVALID_NOT_ALLOWED); /* a process tracing as a service it is not */
+			i += need;
+			continue;
+		}
+		rc = dft_judge(ctx, r, s, &burst[i + 1], &kind, &rec);
 		if (rc == DFT_FATE_FILTER || rc == DFT_FATE_HELD || rc == DFT_FATE_OVERFLOW) {
 			i += need;
 			continue;
 		}
 		for (int attempt = 0;; attempt++) {
-			if (!ensure_open(ctx))
+			if (!dft_handoff_open(ctx))
 				return i ? i : -EAGAIN;
 			rc = dft_batch_add(ctx->open, &src, s, &burst[i + 1], kind, rec.keep_reasons);
 			if (rc == 0 || attempt)
 				break;
-			if (!close_batch(ctx))
+			if (!dft_handoff_close(ctx))
 				return i ? i : -EAGAIN;
 		}
 		if (rc) {
-			count_invalid(DFT_INVALID_BAD_NAME); /* cannot fit even an empty batch */
+			count_invalid(r, DFT_INVALID_BAD_NAME); /* cannot fit even an empty batch */
 		} else {
-			count_reported(ctx, &rec);
+			dft_batch_note_tenant(ctx->open, r->tenant);
+			dft_judge_reported(ctx, &rec);
 			if (dft_batch_full(ctx->open))
-				close_batch(ctx);
+				dft_handoff_close(ctx);
 		}
 		i += need;
 	}
 	return i;
 }
 
-static int poll_region(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint64_t now)
+/*
+ * Poll region i's rings. fair: the tenants' fair shares apply (first pass of a step); otherwise
+ * only their quotas (second pass, when the first left the NIC idle). A draining region (its host
+ * gone, or the daemon stopping) is read whatever its tenant's share: what is left must be counted.
+ */
+static int poll_region(struct dft_nic_ctx *ctx, unsigned i, uint64_t now, bool fair)
 {
+	struct dft_nic_region *r = ctx->regions[i];
+	const struct dft_tenants_cfg *tc = &ctx->cfg->tenants;
+	bool sched = tc->n > 1 && !ctx->stopping && !ctx->detaching[i];
+	uint64_t backlog_spans = (uint64_t)ctx->cfg->backlog * ctx->cfg->batch_spans;
 	const struct dft_region_hdr *h = r->base;
 	uint32_t np = dft_load_acquire(&h->names_published);
 	int work = 0;
@@ -637,6 +421,8 @@ static int poll_region(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint64
 
 		if (rs->skip_until > now)
 			continue;
+		if (sched && !dft_tenant_may_poll(&ctx->sched, tc, r->tenant, backlog_spans, fair))
+			break;
 		n = ctx->ingest->poll(r, k, ctx->burst, DFT_NIC_BURST);
 		if (n < 0) {
 			/* impossible head: count once, leave the ring alone for a while, never spin on it */
@@ -659,6 +445,8 @@ static int poll_region(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint64
 		if (used < 0)
 			return work ? work : 0;
 		ctx->ingest->release(r, k, (uint32_t)used);
+		if (sched)
+			dft_tenant_spend(&ctx->sched, tc, r->tenant, (uint32_t)used);
 		work += used;
 	}
 	return work;
@@ -674,22 +462,34 @@ int dft_worker_step(struct dft_nic_ctx *ctx)
 	ctx->now_ns = dft_clock_ns(CLOCK_MONOTONIC);
 	ctx->wall_real_ns = dft_clock_ns(CLOCK_REALTIME);
 	work += handle_ctl(ctx);
-	if (ctx->closed && !close_batch(ctx))
+	if (ctx->closed && !dft_handoff_close(ctx))
 		return work; /* the main lcore is behind: leave the spans in the rings */
-	profile_handover(ctx);
+	dft_handoff_profile(ctx);
 	if (ctx->hold) {
-		struct dft_hold_now hn = hold_now(ctx);
+		struct dft_hold_now hn = dft_judge_hold_now(ctx);
 
-		if (dft_hold_expire(ctx->hold, &hn, hold_dropped, ctx))
+		if (dft_hold_expire(ctx->hold, &hn, dft_judge_hold_dropped, ctx))
 			work++;
-		work += drain_released(ctx);
-		sync_hold(ctx);
+		work += dft_handoff_released(ctx);
+		dft_judge_sync_hold(ctx);
 	}
-	for (unsigned i = 0; i < ctx->n_regions; i++)
-		work += poll_region(ctx, ctx->regions[i], now);
+	{
+		int polled = 0;
+
+		if (ctx->cfg->tenants.n > 1)
+			dft_tenant_sched_step(&ctx->sched, &ctx->cfg->tenants, now, ctx->tsc_hz);
+		for (unsigned i = 0; i < ctx->n_regions; i++)
+			polled += poll_region(ctx, i, now, true);
+		/* work-conserving: when the fair pass found little to do, tenants past their share may
+		 * use what the others left (their quotas still hold) */
+		if (ctx->cfg->tenants.n > 1 && polled < (int)DFT_TENANT_QUANTUM)
+			for (unsigned i = 0; i < ctx->n_regions; i++)
+				polled += poll_region(ctx, i, now, false);
+		work += polled;
+	}
 	if (ctx->open && dft_batch_spans(ctx->open) && now - dft_batch_open_tsc(ctx->open) >= ctx->flush_tsc &&
 	    __atomic_load_n(&dft_nic_tx_ready, __ATOMIC_RELAXED))
-		close_batch(ctx);
+		dft_handoff_close(ctx);
 	if (now >= ctx->next_cal) {
 		for (unsigned i = 0; i < ctx->n_regions; i++) {
 			struct dft_clock_cal c;
@@ -702,7 +502,7 @@ int dft_worker_step(struct dft_nic_ctx *ctx)
 		}
 		ctx->next_cal = now + ctx->tsc_hz / 1000 * CAL_MS;
 	}
-	profile_tick(ctx);
+	dft_handoff_profile_tick(ctx);
 	if (now >= ctx->next_refresh) {
 		refresh_counters(ctx);
 		dft_ctr_set(&dft_nic_ctr.children_evicted, dft_children_evicted(ctx->children));
@@ -728,12 +528,12 @@ int dft_worker_step(struct dft_nic_ctx *ctx)
 			/* the hold window is flushed (filtered) before the final counters; what it had
 			 * already released is still reported */
 			if (ctx->hold) {
-				dft_hold_flush(ctx->hold, hold_dropped, ctx);
-				drain_released(ctx);
-				sync_hold(ctx);
+				dft_hold_flush(ctx->hold, dft_judge_hold_dropped, ctx);
+				dft_handoff_released(ctx);
+				dft_judge_sync_hold(ctx);
 			}
-			if (!dft_hold_release_peek(ctx->hold) && close_batch(ctx) && !ctx->closed && close_batch(ctx) &&
-			    !ctx->closed && profile_final(ctx)) {
+			if (!dft_hold_release_peek(ctx->hold) && dft_handoff_close(ctx) && !ctx->closed && dft_handoff_close(ctx) &&
+			    !ctx->closed && dft_handoff_profile_final(ctx)) {
 				refresh_counters(ctx);
 				/* the final counters are published; main unmaps whatever is still attached */
 				for (unsigned i = 0; i < ctx->n_regions; i++) {

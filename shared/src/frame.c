@@ -76,12 +76,20 @@ int dft_frame_ack_decode(const uint8_t *p, size_t len, uint64_t *sender_id, uint
 	return 0;
 }
 
+#define RX_BASE_CAP (64u * 1024u)
+
 int dft_frame_rx_init(struct dft_frame_rx *rx, uint32_t max_payload)
 {
+	return dft_frame_rx_init_budget(rx, max_payload, NULL);
+}
+
+int dft_frame_rx_init_budget(struct dft_frame_rx *rx, uint32_t max_payload, struct dft_frame_budget *budget)
+{
 	memset(rx, 0, sizeof(*rx));
+	rx->budget = budget;
 	if (max_payload == 0 || max_payload > DFT_FRAME_MAX_PAYLOAD)
 		return -EINVAL;
-	rx->cap = 64 * 1024;
+	rx->cap = RX_BASE_CAP;
 	rx->buf = malloc(rx->cap);
 	if (!rx->buf)
 		return -ENOMEM;
@@ -89,8 +97,16 @@ int dft_frame_rx_init(struct dft_frame_rx *rx, uint32_t max_payload)
 	return 0;
 }
 
+static void rx_uncharge(struct dft_frame_rx *rx)
+{
+	if (rx->budget)
+		rx->budget->used -= rx->charged;
+	rx->charged = 0;
+}
+
 void dft_frame_rx_destroy(struct dft_frame_rx *rx)
 {
+	rx_uncharge(rx);
 	free(rx->buf);
 	rx->buf = NULL;
 	rx->cap = rx->have = 0;
@@ -99,6 +115,16 @@ void dft_frame_rx_destroy(struct dft_frame_rx *rx)
 void dft_frame_rx_reset(struct dft_frame_rx *rx)
 {
 	rx->have = 0;
+}
+
+/* Bytes the frame at the start of the buffer needs in all (what is there when not known yet). */
+static size_t rx_need(const struct dft_frame_rx *rx)
+{
+	struct dft_frame_hdr h;
+
+	if (rx->have < DFT_FRAME_HDR_LEN || dft_frame_hdr_decode(rx->buf, rx->max_payload, &h))
+		return rx->have;
+	return DFT_FRAME_HDR_LEN + (size_t)h.len;
 }
 
 /* Deliver every complete frame at the start of the buffer, then keep the partial rest. */
@@ -117,9 +143,15 @@ static int rx_drain(struct dft_frame_rx *rx, dft_frame_cb cb, void *arg)
 			size_t need = DFT_FRAME_HDR_LEN + (size_t)h.len;
 
 			if (need > rx->cap) {
-				/* grow to exactly one frame: bounded by max_payload */
+				/* grow to exactly one frame: bounded by max_payload and by the budget */
+				size_t extra = need - RX_BASE_CAP;
 				uint8_t *nb;
 
+				if (rx->budget && rx->budget->used - rx->charged + extra > rx->budget->max) {
+					rx->budget->refused++;
+					rc = -ENOBUFS;
+					break;
+				}
 				memmove(rx->buf, rx->buf + off, rx->have - off);
 				rx->have -= off;
 				off = 0;
@@ -130,6 +162,9 @@ static int rx_drain(struct dft_frame_rx *rx, dft_frame_cb cb, void *arg)
 				}
 				rx->buf = nb;
 				rx->cap = need;
+				if (rx->budget)
+					rx->budget->used += extra - rx->charged;
+				rx->charged = extra;
 			}
 			break;
 		}
@@ -141,6 +176,16 @@ static int rx_drain(struct dft_frame_rx *rx, dft_frame_cb cb, void *arg)
 	if (off) {
 		memmove(rx->buf, rx->buf + off, rx->have - off);
 		rx->have -= off;
+	}
+	/* the large frame is consumed: give its memory back, so a burst does not pin it for good */
+	if (rx->cap > RX_BASE_CAP && rx->have <= RX_BASE_CAP && !rc && rx_need(rx) <= RX_BASE_CAP) {
+		uint8_t *nb = realloc(rx->buf, RX_BASE_CAP);
+
+		if (nb) {
+			rx->buf = nb;
+			rx->cap = RX_BASE_CAP;
+			rx_uncharge(rx);
+		}
 	}
 	return rc;
 }

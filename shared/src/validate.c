@@ -19,6 +19,7 @@ static const char *const reason_names[DFT_INVALID_COUNT] = {
 	[DFT_INVALID_BAD_RESERVED] = "bad_reserved",
 	[DFT_INVALID_BAD_CONT] = "bad_cont",
 	[DFT_INVALID_RING_CORRUPT] = "ring_corrupt",
+	[DFT_INVALID_NOT_ALLOWED] = "not_allowed",
 };
 
 const char *dft_invalid_reason_name(enum dft_invalid_reason why)

@@ -29,7 +29,6 @@ import json
 import os
 import shlex
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -110,20 +109,20 @@ def replay_into(p, otlp, speed, timeout):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def stored_rows(db):
-    con = sqlite3.connect(db)
-    try:
-        rows = con.execute("SELECT lower(hex(trace_id)), span_id, parent_span_id, start_ns, end_ns, reconstructed,"
-                           " keep_reasons FROM spans").fetchall()
-    finally:
-        con.close()
+def stored_rows(bindir, db):
+    """Every span readers see (`difftrace dump`): reported rows and spans rebuilt from the stored hops."""
+    r = subprocess.run([os.path.join(bindir, "difftrace"), "dump", "--db", db], capture_output=True, text=True,
+                       timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError(f"difftrace dump exited {r.returncode}: {r.stderr.strip()[-2000:]}")
     out = {}
-    for t, sid, par, st, en, rec, why in rows:
-        key = (t, "%016x" % (sid & (2**64 - 1)))
+    for line in r.stdout.splitlines():
+        d = json.loads(line)
+        key = (d["trace_id"], d["span_id"])
         prev = out.get(key)
         if prev is not None and not prev[3]:
             continue  # a reported copy wins
-        out[key] = ("%016x" % (par & (2**64 - 1)), st & (2**64 - 1), en & (2**64 - 1), rec, why or 0)
+        out[key] = (d["parent_span_id"], d["start_ns"], d["end_ns"], int(d["reconstructed"]), d["keep_reasons"])
     return out
 
 
@@ -212,7 +211,7 @@ def run_cell(a, rate, shape, speed, cache):
             ev = json.loads(r.stdout)
             with open(p.nic_stats) as f:
                 nic = json.load(f)
-            c = score(truth, stored_rows(p.db))
+            c = score(truth, stored_rows(a.bindir, p.db))
         except BaseException:
             p.keep = True
             print(f"matrix: cell {name} failed; work dir kept: {work}", file=sys.stderr)

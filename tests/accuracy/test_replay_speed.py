@@ -49,7 +49,7 @@ def one_run(a, otlp, speed, n_spans):
             produced, total = accounting(nic)
             check(produced == n_spans and produced == total,
                   f"--speed {speed}: produced {produced}, reported+filtered+lost {total}, replayed {n_spans}")
-            rows = stored_rows(p.db)
+            rows = stored_rows(p.bindir, p.db)
             kept = {k: v[4] for k, v in rows.items() if not v[3]}
             check(len(kept) == nic["reported"], f"--speed {speed}: store {len(kept)} != reported {nic['reported']}")
         except (Failure, HarnessError):

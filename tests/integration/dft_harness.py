@@ -1,10 +1,14 @@
 """Start and stop the real difftrace daemons on loopback for integration tests and the demo.
 
 Everything runs under one temporary directory; every process is stopped and every DPDK runtime
-directory removed on exit, whatever happened.
+directory removed on exit, whatever happened. The TCP transport runs over mutual TLS 1.3 with a
+throwaway CA and certificates made here with the openssl CLI (make_tls); a caller that passes
+--insecure to the collector gets plain TCP, and the RDMA transport (no sender authentication yet)
+always runs with --insecure.
 """
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -46,7 +50,12 @@ def run_checked(p, name, fn, *args):
     return 0
 
 
-def wait_for_file(path, proc, what, timeout=30.0):
+# seconds a daemon may take to be ready: EAL init under ASan in a TCG VM can take longer than the default
+READY_S = float(os.environ.get("DFT_IT_READY_S", "30"))
+
+
+def wait_for_file(path, proc, what, timeout=None):
+    timeout = timeout or READY_S
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if os.path.exists(path) and os.path.getsize(path) > 0:
@@ -77,6 +86,38 @@ def telemetry(prefix, cmd, timeout=5.0):
     return reply.get(cmd.split(",")[0])
 
 
+def make_tls(dirpath, sender_hex, hosts=("127.0.0.1",)):
+    """A throwaway CA (P-256, valid 2 days), a collector certificate for hosts, 127.0.0.1, ::1 and
+    localhost, and a NIC certificate naming sender_hex (urn:difftrace:sender:<hex>), under dirpath;
+    private keys 0600. Returns {"ca", "collector_cert", "collector_key", "nic_cert", "nic_key"}."""
+    os.makedirs(dirpath, exist_ok=True)
+
+    def ossl(*args):
+        r = subprocess.run(["openssl", *args], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise HarnessError(f"openssl {args[0]}: {r.stderr.strip()}")
+
+    def p(name):
+        return os.path.join(dirpath, name)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    ossl("req", "-x509", *ec, "-keyout", p("ca.key"), "-out", p("ca.pem"), "-days", "2",
+         "-subj", "/CN=difftrace throwaway test CA")
+    ips = sorted({"127.0.0.1", "::1", *[h for h in hosts if h.replace(".", "").replace(":", "").isalnum()]})
+    san = ",".join([f"IP:{h}" for h in ips if any(c.isdigit() for c in h) and not h.isalpha()] + ["DNS:localhost"])
+    for name, alt in (("collector", san), ("nic", f"URI:urn:difftrace:sender:{sender_hex}")):
+        with open(p(f"{name}.ext"), "w") as f:
+            f.write(f"subjectAltName={alt}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
+                    "extendedKeyUsage=serverAuth,clientAuth\n")
+        ossl("req", *ec, "-keyout", p(f"{name}.key"), "-out", p(f"{name}.csr"), "-subj", f"/CN=difftrace {name}")
+        ossl("x509", "-req", "-in", p(f"{name}.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"),
+             "-CAcreateserial", "-days", "2", "-out", p(f"{name}.pem"), "-extfile", p(f"{name}.ext"))
+    for k in ("ca.key", "collector.key", "nic.key"):
+        os.chmod(p(k), 0o600)
+    return {"ca": p("ca.pem"), "collector_cert": p("collector.pem"), "collector_key": p("collector.key"),
+            "nic_cert": p("nic.pem"), "nic_key": p("nic.key")}
+
+
 class Pipeline:
     def __init__(self, bindir, workdir=None, lcores="0-1", nic_args=(), collector_args=(), keep=False,
                  transport="tcp", host="127.0.0.1", eal_args=()):
@@ -99,6 +140,20 @@ class Pipeline:
         self.collector = None
         self.nic = None
         self.port = None
+        self.app_prefix = []   # argv the apps run under (e.g. a private mount namespace)
+        self.app_env_extra = {}
+        # TLS on by default for TCP (set DFT_TLS=0 to run every test in the clear): the NIC's sender id
+        # is the one its certificate names, so take the caller's --sender-id or make one up
+        self.tls = (transport == "tcp" and "--insecure" not in self.collector_args
+                    and os.environ.get("DFT_TLS", "1") != "0")
+        self.sender_hex = None
+        if "--sender-id" in self.nic_args:
+            self.sender_hex = "%016x" % int(self.nic_args[self.nic_args.index("--sender-id") + 1], 16)
+        if self.tls:
+            self.sender_hex = self.sender_hex or "%016x" % (secrets.randbits(63) | 1)
+            self.tls_files = make_tls(self.path("tls"), self.sender_hex, hosts=(host,))
+        elif "--insecure" not in self.collector_args:
+            self.collector_args.append("--insecure")
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -112,7 +167,7 @@ class Pipeline:
             [os.path.join(self.bindir, "difftrace-collector"), "--transport", self.transport,
              "--listen", "%s:%d" % (self.host, self.port or 0),
              "--db", self.db, "--otlp-json", self.otlp, "--stats-json", self.collector_stats,
-             "--ready-file", ready] + self.collector_args,
+             "--ready-file", ready] + self.tls_collector_args() + self.collector_args,
             stdout=log, stderr=subprocess.STDOUT)
         wait_for_file(ready, self.collector, "difftrace-collector")
         with open(ready) as f:
@@ -128,9 +183,21 @@ class Pipeline:
              "-l", self.lcores, f"--file-prefix={self.prefix}", "--log-level=*:error"] + self.eal_args + [
              "--", "--transport", self.transport,
              "--socket", self.socket, "--collector", f"{self.host}:{self.port}",
-             "--stats-json", self.nic_stats, "--ready-file", ready] + self.nic_args,
+             "--stats-json", self.nic_stats, "--ready-file", ready] + self.tls_nic_args() + self.nic_args,
             stdout=log, stderr=subprocess.STDOUT)
         wait_for_file(ready, self.nic, "difftrace-nic")
+
+    def tls_collector_args(self):
+        if not self.tls:
+            return []
+        t = self.tls_files
+        return ["--tls-cert", t["collector_cert"], "--tls-key", t["collector_key"], "--tls-ca", t["ca"]]
+
+    def tls_nic_args(self):
+        if not self.tls:
+            return []
+        t = self.tls_files
+        return ["--tls-cert", t["nic_cert"], "--tls-key", t["nic_key"], "--tls-ca", t["ca"]]
 
     def start(self):
         self.start_collector()
@@ -139,10 +206,12 @@ class Pipeline:
     def app_env(self):
         env = dict(os.environ)
         env["DFT_SOCKET"] = self.socket
+        env.update(self.app_env_extra)
         return env
 
     def run_app(self, args, timeout=300):
-        r = subprocess.run(args, env=self.app_env(), capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(self.app_prefix + list(args), env=self.app_env(), capture_output=True, text=True,
+                           timeout=timeout)
         if r.returncode != 0:
             raise HarnessError(f"{args[0]} exited {r.returncode}: {r.stderr.strip()}")
         return r.stdout
@@ -199,6 +268,11 @@ class Pipeline:
         return False
 
     # ---- reading results
+    def read_spans(self):
+        """Every span as the store's readers see it (`difftrace dump`): reported rows and the
+        platform spans rebuilt from the stored hop lists (reconstructed = True)."""
+        return dump_spans(self.bindir, self.db)
+
     def stored_spans(self):
         """Spans the NIC reported (reconstructed ones excluded), keyed by (trace id, span id)."""
         con = sqlite3.connect(self.db)
@@ -287,6 +361,15 @@ class Pipeline:
 
 LOST_KEYS = ("lost_ring_full", "lost_invalid", "lost_backlog_full", "lost_transport", "lost_hold_overflow",
              "lost_no_ring")
+
+
+def dump_spans(bindir, db):
+    """`difftrace dump --db DB`: one dict per span (trace_id and ids as lower-case hex)."""
+    r = subprocess.run([os.path.join(bindir, "difftrace"), "dump", "--db", db], capture_output=True, text=True,
+                       timeout=600)
+    if r.returncode != 0:
+        raise HarnessError(f"difftrace dump exited {r.returncode}: {r.stderr.strip()[-2000:]}")
+    return [json.loads(line) for line in r.stdout.splitlines() if line]
 
 
 def accounting(counters):

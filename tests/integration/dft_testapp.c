@@ -105,7 +105,7 @@ static void one_trace(struct worker *w, unsigned t)
 	struct dft_ctx ctx;
 	char msg[4][48]; /* an error's status message: the span points at it until it ends */
 	struct dft_hop_list cut;  /* every 8th function span: a hand-made list the library must cut */
-	uint64_t start[4], end[4];
+	uint64_t start[4], end[4], begun[4];
 	int error[4], keep[4];
 	int explicit_ts = t & 1;
 	uint64_t base = realtime_ns();
@@ -116,8 +116,13 @@ static void one_trace(struct worker *w, unsigned t)
 		start[l] = base + l * 1000 + next_rand(&w->rng) % 500;
 		if (explicit_ts)
 			dft_span_begin_at(&sp[l], op_ids[l], l ? &ctx : NULL, start[l]);
-		else
+		else {
+			/* the clock read right next to the tick read: a thread preempted in between (a loaded
+			 * TCG VM can hold one off a CPU for half a second) would otherwise look like a bad
+			 * tick conversion */
+			begun[l] = realtime_ns();
 			dft_span_begin(&sp[l], op_ids[l], l ? &ctx : NULL);
+		}
 		dft_span_set_component(&sp[l], comp_ids[l], l == 3 ? DFT_COMPONENT_FUNCTION : DFT_COMPONENT_PLATFORM);
 		dft_span_set_attr(&sp[l], key_attempt, (int64_t)t);
 		dft_span_set_attr(&sp[l], key_thread, (int64_t)w->idx);
@@ -145,8 +150,8 @@ static void one_trace(struct worker *w, unsigned t)
 			dft_span_end_at(&sp[l], end[l]);
 		} else {
 			dft_span_end(&sp[l]);
-			start[l] = base;
 			end[l] = realtime_ns();
+			start[l] = begun[l];
 		}
 		record(w, &sp[l], (unsigned)l, explicit_ts, start[l], end[l], error[l], keep[l], msg[l]);
 	}

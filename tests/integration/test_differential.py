@@ -11,7 +11,6 @@ at the NIC and in the collector's view.
 import argparse
 import json
 import os
-import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -34,10 +33,6 @@ KINDS = ("error", "queueing", "cold_start", "contention", "outlier")
 KEEP_CONTENTION = 64  # Span.keep_reasons bit (nic/src/nic.h DFT_KEEP_CONTENTION)
 
 
-
-
-def u64(v):
-    return v & (2**64 - 1)
 
 
 def run(p, bindir, seconds, seed):
@@ -63,15 +58,13 @@ def run(p, bindir, seconds, seed):
     check(nic["in_flight"] == 0, f"in_flight {nic['in_flight']} after shutdown")
     check(not any(nic[k] for k in LOST_KEYS), f"spans lost: {[(k, nic[k]) for k in LOST_KEYS if nic[k]]}")
 
-    con = sqlite3.connect(p.db)
-    rows = con.execute("SELECT hex(trace_id), span_id, parent_span_id, start_ns, end_ns, component, reconstructed, "
-                       "keep_reasons FROM spans").fetchall()
-    con.close()
+    # what readers see: the reported rows and the platform spans rebuilt from the stored hops
     stored = {}
-    for t, sid, par, st, en, comp, rec, why in rows:
-        key = (t.lower(), "%016x" % u64(sid))
-        check(key not in stored, f"span {key} stored twice")
-        stored[key] = (("%016x" % u64(par)), u64(st), u64(en), comp, rec, why or 0)
+    for d in p.read_spans():
+        key = (d["trace_id"], d["span_id"])
+        check(key not in stored, f"span {key} read twice")
+        stored[key] = (d["parent_span_id"], d["start_ns"], d["end_ns"], d["component"], d["reconstructed"],
+                       d["keep_reasons"])
     reported = sum(1 for v in stored.values() if not v[4])
     check(reported == nic["reported"], f"store holds {reported} reported spans, NIC reported {nic['reported']}")
     check(col["spans_stored"] == nic["reported"], f"collector spans_stored {col['spans_stored']} != {nic['reported']}")

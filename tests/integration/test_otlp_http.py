@@ -2,11 +2,13 @@
 """Integration: OTLP/HTTP export against a receiver built on the official OTLP definitions.
 
 difftrace-gen drives libdifftrace through the real difftrace-nic and difftrace-collector; the
-collector POSTs every span it stores or rebuilds (--otlp-http) to a Node.js receiver that decodes
+collector POSTs every span it stores and every platform span it rebuilds (--otlp-http) to a Node.js receiver that decodes
 each request with @opentelemetry/otlp-transformer@0.52.1's protobufjs build of opentelemetry-proto
 (installed with npm into the build tree on first use). Scenarios:
   compare     gzip on; every span received equals its stored row (ids, times, name, kind,
-              attributes, status, resource service.name), every stored span was received once,
+              attributes, status, resource service.name) or, for a rebuilt platform span (not a row:
+              lazy reconstruction), the span `difftrace dump` rebuilds from the stored hop lists and
+              profiles; every reported and every rebuilt span was received once,
               one resource per service per request, the exporter's accounting balances; the OTLP
               JSON file moved away mid-run and SIGHUP: both files hold whole lines with one
               resourceSpans per service, together every span the exporter took
@@ -27,7 +29,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dft_harness import Pipeline, check, run_checked, wait_for_file  # noqa: E402
+from dft_harness import Pipeline, check, dump_spans, run_checked, wait_for_file  # noqa: E402
 
 OTLP_PKG = "@opentelemetry/otlp-transformer@0.52.1"
 ROOT_JS = "node_modules/@opentelemetry/otlp-transformer/build/src/generated/root.js"
@@ -50,28 +52,48 @@ def u64(v):
 
 
 def store_rows(db):
+    """The spans the NICs reported, as stored rows (reconstructed = 0), keyed (trace, span, 0)."""
     con = sqlite3.connect(db)
     try:
         rows = con.execute("SELECT hex(trace_id), span_id, parent_span_id, start_ns, end_ns, component, operation,"
-                           " kind, status, span_kind, queue_ns, flags, attrs, status_message, reconstructed"
-                           " FROM spans").fetchall()
+                           " kind, status, span_kind, queue_ns, flags, attrs, status_message"
+                           " FROM spans WHERE reconstructed = 0").fetchall()
     finally:
         con.close()
     out = {}
     for r in rows:
-        key = (r[0].lower(), "%016x" % u64(r[1]), r[14])
+        key = (r[0].lower(), "%016x" % u64(r[1]), 0)
         attrs = {k: str(v) for k, v in (json.loads(r[12]) if r[12] else {}).items()}
         if u64(r[10]) > 0:
             attrs["difftrace.queue_ns"] = str(u64(r[10]))
         if r[11] & 16:  # DFT_SF_COLD_START
             attrs["difftrace.cold_start"] = True
-        if r[14]:
-            attrs["difftrace.reconstructed"] = True
         out[key] = {"service": r[5], "component_kind": {1: "platform", 2: "function"}.get(r[7], "unknown"),
                     "scope": "difftrace", "trace_id": r[0].lower(), "span_id": "%016x" % u64(r[1]),
                     "parent_span_id": "%016x" % u64(r[2]) if r[2] else "", "name": r[6],
                     "kind": r[9] or 1, "start": str(u64(r[3])), "end": str(u64(r[4])), "attrs": attrs,
                     "status_code": r[8], "status_message": r[13] or ""}
+    return out
+
+
+def rebuilt_spans(bindir, db):
+    """The platform spans readers rebuild from the stored hop lists and profiles (`difftrace dump`;
+    nothing rebuilt is a row), keyed (trace, span, 1): what the collector must have exported."""
+    out = {}
+    for d in dump_spans(bindir, db):
+        if not d["reconstructed"]:
+            continue
+        key = (d["trace_id"], d["span_id"], 1)
+        attrs = {"difftrace.reconstructed": True}
+        if d["queue_ns"] > 0:
+            attrs["difftrace.queue_ns"] = str(d["queue_ns"])
+        out[key] = {"service": d["component"], "component_kind": d["kind"], "scope": "difftrace",
+                    "trace_id": d["trace_id"], "span_id": d["span_id"],
+                    "parent_span_id": "" if d["parent_span_id"] == "0" * 16 else d["parent_span_id"],
+                    "name": d["operation"], "kind": d["span_kind"] or 1, "start": str(d["start_ns"]),
+                    "end": str(d["end_ns"]), "attrs": attrs,
+                    "status_code": {"UNSET": 0, "OK": 1, "ERROR": 2}[d["status"]],
+                    "status_message": d.get("status_message", "")}
     return out
 
 
@@ -116,18 +138,27 @@ def run_gen(p, bindir, seconds):
 
 
 def compare_all(store, spans):
-    """Every received span equals a stored row; returns the keys received."""
-    seen = {}
+    """Every received span equals its stored row (reported) or its rebuild as readers see it
+    (`difftrace dump`). A rebuilt span whose real span arrived after the export (a late retroactive
+    keep) has no rebuild left to read: it must at least match the stored real span's ids and start.
+    Returns (the keys received, how many rebuilt spans a late real span superseded)."""
+    seen, superseded = {}, 0
     for s in spans:
         rebuilt = s["attrs"].get("difftrace.reconstructed") is True
         key = (s["trace_id"], s["span_id"], 1 if rebuilt else 0)
         check(key not in seen, f"span {key} received twice")
         seen[key] = s
         want = store.get(key)
-        check(want is not None, f"received span {key} is not in the store")
+        if want is None and rebuilt and (key[0], key[1], 0) in store:
+            real = store[(key[0], key[1], 0)]
+            for k in ("service", "parent_span_id", "start"):
+                check(s[k] == real[k], f"rebuilt span {key} superseded: {k} {s[k]!r}, the real span's {real[k]!r}")
+            superseded += 1
+            continue
+        check(want is not None, f"received span {key} is neither stored nor rebuilt by readers")
         for k, v in want.items():
-            check(s[k] == v, f"span {key}: {k} received {s[k]!r}, stored {v!r}")
-    return seen
+            check(s[k] == v, f"span {key}: {k} received {s[k]!r}, the store's {v!r}")
+    return seen, superseded
 
 
 def scenario(p, bindir, root, name):
@@ -158,8 +189,9 @@ def scenario(p, bindir, root, name):
         rcv.stop()
     col = json.load(open(p.collector_stats))
     store = store_rows(p.db)
+    store.update(rebuilt_spans(bindir, p.db))
     reqs, refused, spans = received(rcv.out)
-    seen = compare_all(store, spans)
+    seen, superseded = compare_all(store, spans)
     sin, sent = col["otlp_http_spans_in"], col["otlp_http_spans_sent"]
     dq, df = col["otlp_http_dropped_queue_full"], col["otlp_http_dropped_failed"]
     check(col["otlp_http_spans_queued"] == 0, f"{col['otlp_http_spans_queued']} spans still queued at exit")
@@ -168,8 +200,16 @@ def scenario(p, bindir, root, name):
     check(col["otlp_http_requests_sent"] == len(reqs),
           f"{col['otlp_http_requests_sent']} requests sent, {len(reqs)} received")
     rebuilt = sum(1 for k in store if k[2])
-    check(sin == len(store) + col["recon_superseded"],
-          f"{sin} spans handed to the exporter, the store holds {len(store)} (+{col['recon_superseded']} superseded)")
+    # the exporter takes every reported span and every rebuilt one the collector exported
+    # (spans_reconstructed); readers rebuild the same set unless chains were cut or superseded
+    check(sin == col["spans_stored"] + col["spans_reconstructed"],
+          f"{sin} spans handed to the exporter, {col['spans_stored']} stored + {col['spans_reconstructed']} rebuilt")
+    check(col["recon_cut"] == 0, f"{col['recon_cut']} reconstruction chains cut at this rate")
+    check(len(store) - rebuilt == col["spans_stored"],
+          f"the store holds {len(store) - rebuilt} reported rows, the collector counted {col['spans_stored']} stored")
+    check(rebuilt + superseded == col["spans_reconstructed"],
+          f"readers rebuild {rebuilt} spans (+{superseded} superseded), the collector exported "
+          f"{col['spans_reconstructed']}")
     if name in ("compare", "retry"):
         missing = [k for k in store if k not in seen]
         check(not missing, f"{len(missing)} stored spans never received, e.g. {missing[:3]}")
@@ -200,7 +240,7 @@ def scenario(p, bindir, root, name):
     if name == "queue-full":
         check(dq > 0, f"no drop counted with a 200-span queue and a receiver taking 1.5 s per request ({sin} in)")
     return (f"{len(spans)} spans in {len(reqs)} requests decoded and equal to the store ({len(store)} rows, "
-            f"{rebuilt} rebuilt); in {sin} sent {sent} dropped {dq}+{df} retries {col['otlp_http_retries']}")
+            f"{rebuilt} rebuilt, {superseded} superseded); in {sin} sent {sent} dropped {dq}+{df} retries {col['otlp_http_retries']}")
 
 
 def main():

@@ -23,6 +23,8 @@ from dft_harness import LOST_KEYS, Pipeline, accounting, check, run_checked  # n
 
 TICK_TOLERANCE_NS = 200_000_000  # tick-converted times vs the app's own clock reads
 INGEST = "mmap"
+NET_REGIONS = None  # --net-nic: how many regions must have registered over the network
+APP_EXTRA = {}      # options every app run gets
 
 
 def load_manifest(path):
@@ -39,7 +41,7 @@ def load_manifest(path):
 def run_app(p, app, name, **kw):
     manifest = p.path(f"{name}.manifest.jsonl")
     args = [app, "--manifest", manifest, "--component", name]
-    for k, v in kw.items():
+    for k, v in {**APP_EXTRA, **kw}.items():
         args += ["--" + k.replace("_", "-"), str(v)]
     out = p.run_app(args)
     summary = json.loads(out.strip().splitlines()[-1])
@@ -134,6 +136,11 @@ def check_accounting(p, produced_by_apps, exact):
         check(nic["rdma_reads"] > 0 and nic["rdma_writes"] > 0 and nic["rdma_errors"] == 0,
               f"rdma-read ingest: {nic['rdma_reads']} READs, {nic['rdma_writes']} WRITEs, {nic['rdma_errors']} errors")
         check(nic["regions_refused"] == 0, f"rdma-read ingest refused {nic['regions_refused']} registrations")
+    if NET_REGIONS is not None:
+        # every app registered over the network, none through the Unix socket
+        check(nic["regions_net"] == NET_REGIONS and nic["regions_attached"] == NET_REGIONS,
+              f"network registration: regions_net={nic['regions_net']} regions_attached={nic['regions_attached']}, "
+              f"want {NET_REGIONS} each")
     if exact:
         lost = {k: nic[k] for k in LOST_KEYS if nic[k]}
         check(not lost, f"spans lost: {lost}")
@@ -256,8 +263,13 @@ def main():
     ap.add_argument("--host", default="127.0.0.1", help="collector address (rdma: the RDMA device's IP)")
     ap.add_argument("--ingest", choices=("mmap", "dmadev", "rdma-read"), default="mmap",
                     help="rdma-read: the daemon listens for the hosts' RDMA connections on --host")
+    ap.add_argument("--net-nic", metavar="ADDR:PORT",
+                    help="register over the network: the NIC listens there (--net-listen), the apps get "
+                         "DFT_NIC and run in a private mount namespace where the NIC's socket directory is "
+                         "an empty tmpfs (needs --ingest rdma-read, root)")
+    ap.add_argument("--net-bind", metavar="ADDR", help="with --net-nic: the apps' DFT_NIC_BIND")
     a = ap.parse_args()
-    global INGEST
+    global INGEST, NET_REGIONS, APP_EXTRA
     INGEST = a.ingest
     app = os.path.join(a.bindir, "dft_testapp")
     nic_args, eal_args = ["--ingest", a.ingest], []
@@ -265,9 +277,29 @@ def main():
         eal_args = ["--vdev=dma_skeleton", "--iova-mode=va"]  # a software DMA engine stands in for the DPU's
     elif a.ingest == "rdma-read":
         nic_args += ["--rdma-ingest-bind", f"{a.host}:0"]  # any free port: the registration reply names it
+    if a.net_nic:
+        check(a.ingest == "rdma-read" and a.scenario in ("exact", "late"),
+              "--net-nic goes with --ingest rdma-read and the exact or late scenario")
+        nic_args += ["--net-listen", a.net_nic]
+        NET_REGIONS = 2 if a.scenario == "exact" else 1
+        # dft_fini waits only as long as the rings take to drain; under ASan in a TCG VM the first
+        # registration over the network can take longer than the default 10 s
+        APP_EXTRA["fini_ms"] = 60000
     with Pipeline(a.bindir, lcores=a.lcores, keep=a.keep, transport=a.transport, host=a.host,
                   nic_args=nic_args, eal_args=eal_args) as p:
-        return run_checked(p, f"{a.scenario} ({a.transport}, {a.ingest})", SCENARIOS[a.scenario], app)
+        if a.net_nic:
+            # the NIC's socket in a directory of its own, which the apps see as an empty tmpfs: no path,
+            # no fd passing; only the network joins them
+            run = p.path("nic-run")
+            os.makedirs(run)
+            p.socket = os.path.join(run, "nic.sock")
+            p.app_prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                            'mount -t tmpfs -o size=64k none "$0" && exec "$@"', run]
+            p.app_env_extra = {"DFT_NIC": a.net_nic}
+            if a.net_bind:
+                p.app_env_extra["DFT_NIC_BIND"] = a.net_bind
+        how = f"{a.transport}, {a.ingest}" + (", registered over the network" if a.net_nic else "")
+        return run_checked(p, f"{a.scenario} ({how})", SCENARIOS[a.scenario], app)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import json
 import os
 import random
 import sqlite3
+import struct
 import subprocess
 import sys
 
@@ -210,23 +211,32 @@ def run(p, replay, traces, threads):
     check(not missing, f"{len(missing)} function/error spans not stored, e.g. {missing[:3]}")
 
     # every platform span on a function's path: reported, or rebuilt from the hops with its own ids
+    # hop lists as stored (28-byte records: span id, parent, start as u64 LE, name hash as u32 LE)
     con = sqlite3.connect(p.db)
     try:
-        rows = con.execute("SELECT lower(hex(trace_id)), span_id, parent_span_id, start_ns, reconstructed, hops,"
-                           " component, operation"
-                           " FROM spans").fetchall()
+        hop_rows = con.execute("SELECT lower(hex(trace_id)), span_id, hops FROM spans WHERE hops IS NOT NULL").fetchall()
     finally:
         con.close()
-    all_rows = {(r[0], "%016x" % (r[1] & (2**64 - 1))): r for r in rows}
+    stored_hops = {}
+    for t, sid, blob in hop_rows:
+        check(isinstance(blob, bytes) and len(blob) % 28 == 0, f"span {sid:x}: hops not 28-byte records")
+        stored_hops[(t, "%016x" % (sid & (2**64 - 1)))] = [
+            dict(zip(("span_id", "parent_span_id", "start_ns", "name_hash"), struct.unpack_from("<QQQI", blob, o)))
+            for o in range(0, len(blob), 28)]
+    # every span as readers see it: reported, or rebuilt from those hops
+    all_rows = {}
+    for d in p.read_spans():
+        all_rows[(d["trace_id"], d["span_id"])] = (d["trace_id"], int(d["span_id"], 16), int(d["parent_span_id"], 16),
+                                                   d["start_ns"], int(d["reconstructed"]), None, d["component"],
+                                                   d["operation"])
     recon = 0
     for s in spans:
         if s["kind"] != "function":
             continue
         chain = platform_ancestors(by_id, s)
-        row = all_rows[(s["trace"], s["id"])]
-        hops = json.loads(row[5]) if row[5] else []
-        want = [{"name_hash": "%08x" % name_hash(h["component"], h["name"]), "span_id": h["id"],
-                 "parent_span_id": h["parent"] or "0" * 16, "start_ns": h["start"]} for h in chain]
+        hops = stored_hops.get((s["trace"], s["id"]), [])
+        want = [{"span_id": int(h["id"], 16), "parent_span_id": int(h["parent"] or "0", 16), "start_ns": h["start"],
+                 "name_hash": name_hash(h["component"], h["name"])} for h in chain]
         check(hops == want, f"function span {s['id']}: stored hops {hops} != platform ancestors {want}")
         for h in chain:
             r = all_rows.get((h["trace"], h["id"]))

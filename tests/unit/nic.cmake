@@ -12,3 +12,7 @@ dft_unit_test(test_nic_config SOURCES unit/test_nic_config.c LIBS dft_nic_core)
 target_compile_definitions(test_nic_config PRIVATE DFT_FILTER_DOC="${PROJECT_SOURCE_DIR}/docs/filter.md")
 dft_unit_test(test_reg_server SOURCES unit/test_reg_server.c LIBS dft_nic_core)
 dft_unit_test(test_nic_claims SOURCES unit/test_nic_claims.c LIBS dft_nic_core)
+# the worker on a synthetic region (bench/nic/synth.c writes the slots as libdifftrace does); EAL
+# with --no-huge for the rte_ring hand-offs
+dft_unit_test(test_worker SOURCES unit/test_worker.c ${PROJECT_SOURCE_DIR}/bench/nic/synth.c LIBS dft_nic_core)
+target_include_directories(test_worker PRIVATE ${PROJECT_SOURCE_DIR}/bench/nic)

@@ -426,7 +426,7 @@ static int64_t count_spans(const char *path)
 static void test_ingest_path(void **state)
 {
 	char path[] = "/tmp/dft-test-ingest-XXXXXX", side[80];
-	struct dft_collector_cfg cfg = {.listen_host = "127.0.0.1", .db_path = path};
+	struct dft_collector_cfg cfg = {.listen_host = "127.0.0.1", .db_path = path, .insecure = true};
 	struct dft_collector_stats st;
 	struct dft_collector *c;
 	struct fixture f;

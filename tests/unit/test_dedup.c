@@ -105,9 +105,22 @@ static void test_rollback_and_limit(void **state)
 	assert_int_equal(s->pending_spans, 0);
 	assert_true(dft_dedup_accept(s, 2));
 	assert_false(dft_dedup_accept(s, 1));
-	assert_non_null(dft_dedup_get(&d, 6, true));
-	assert_null(dft_dedup_get(&d, 7, true)); /* table full */
+	s = dft_dedup_get(&d, 6, true);
+	assert_non_null(s);
+	assert_true(dft_dedup_accept(s, 1));
+	assert_null(dft_dedup_get(&d, 7, true)); /* table full, every entry uncommitted */
 	assert_int_equal(d.refused, 1);
+	/* committed: the least recently used sender without connections makes room */
+	dft_dedup_commit(&d);
+	dft_dedup_get(&d, 5, false)->last_ms = 10;
+	dft_dedup_get(&d, 6, false)->last_ms = 20;
+	dft_dedup_get(&d, 6, false)->conns = 1;
+	s = dft_dedup_get(&d, 7, true);
+	assert_non_null(s);
+	assert_int_equal(d.evicted, 1);
+	assert_null(dft_dedup_get(&d, 5, false));
+	assert_non_null(dft_dedup_get(&d, 6, false));
+	assert_non_null(dft_dedup_get(&d, 7, false));
 	dft_dedup_destroy(&d);
 }
 
@@ -179,7 +192,7 @@ static void *run_thread(void *arg)
 
 static void start(struct running *r, const char *db)
 {
-	struct dft_collector_cfg cfg = {.listen_host = "127.0.0.1", .listen_port = 0, .db_path = db};
+	struct dft_collector_cfg cfg = {.listen_host = "127.0.0.1", .listen_port = 0, .db_path = db, .insecure = true};
 
 	assert_int_equal(dft_collector_create(&cfg, &r->c), 0);
 	assert_int_equal(pipe(r->stop), 0);

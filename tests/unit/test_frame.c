@@ -224,9 +224,57 @@ static void test_rx_callback_stops(void **state)
 	dft_frame_rx_destroy(&rx);
 }
 
+static int count_cb(void *arg, uint16_t type, const uint8_t *p, uint32_t len)
+{
+	(void)type;
+	(void)p;
+	(void)len;
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+/* Two readers share one budget: the second large frame in progress is refused while the first
+ * holds the budget, and the first gives it back once its frame is delivered. */
+static void test_rx_budget(void **state)
+{
+	struct dft_frame_budget budget = {.max = 200000}; /* one 200 000-byte frame, not two */
+	struct dft_frame_rx a, b;
+	const uint32_t big = 200000;
+	uint8_t hdr[DFT_FRAME_HDR_LEN];
+	uint8_t *body = calloc(1, big);
+	unsigned calls = 0;
+
+	(void)state;
+	assert_non_null(body);
+	assert_int_equal(dft_frame_rx_init_budget(&a, DFT_FRAME_MAX_PAYLOAD, &budget), 0);
+	assert_int_equal(dft_frame_rx_init_budget(&b, DFT_FRAME_MAX_PAYLOAD, &budget), 0);
+	dft_frame_hdr_encode(hdr, DFT_FRAME_BATCH, big);
+	/* a: header and half the body: its buffer grows to the frame, charged */
+	assert_int_equal(dft_frame_rx_feed(&a, hdr, sizeof(hdr), count_cb, &calls), 0);
+	assert_int_equal(dft_frame_rx_feed(&a, body, big / 2, count_cb, &calls), 0);
+	assert_true(budget.used > 0 && budget.used <= budget.max);
+	/* b: the same announcement no longer fits */
+	assert_int_equal(dft_frame_rx_feed(&b, hdr, sizeof(hdr), count_cb, &calls), -ENOBUFS);
+	assert_int_equal(budget.refused, 1);
+	/* a completes: delivered once, budget back to 0 */
+	assert_int_equal(dft_frame_rx_feed(&a, body + big / 2, big - big / 2, count_cb, &calls), 0);
+	assert_int_equal(calls, 1);
+	assert_int_equal(budget.used, 0);
+	/* now b fits; destroying it mid-frame returns its share */
+	dft_frame_rx_reset(&b);
+	assert_int_equal(dft_frame_rx_feed(&b, hdr, sizeof(hdr), count_cb, &calls), 0);
+	assert_int_equal(dft_frame_rx_feed(&b, body, 10, count_cb, &calls), 0);
+	assert_true(budget.used > 0);
+	dft_frame_rx_destroy(&b);
+	assert_int_equal(budget.used, 0);
+	dft_frame_rx_destroy(&a);
+	free(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rx_budget),
 		cmocka_unit_test(test_hdr_roundtrip),  cmocka_unit_test(test_hdr_bad),
 		cmocka_unit_test(test_ack_codec),      cmocka_unit_test(test_rx_every_split),
 		cmocka_unit_test(test_rx_bad),         cmocka_unit_test(test_rx_callback_stops),

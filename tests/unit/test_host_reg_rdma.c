@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -148,10 +149,66 @@ static void test_rdma_at_never_disturbs_registration(void **state)
 	unlink(a.sun_path);
 }
 
+/*
+ * DFT_NIC (registration over the network): a malformed value is refused at dft_init; a well-formed
+ * one where no daemon listens never touches the Unix socket, never blocks a span, never registers,
+ * and dft_fini does not linger.
+ */
+static void test_dft_nic(void **state)
+{
+	struct dft_options o = {.size = sizeof(o), .ring_count = 2, .ring_slots = 64, .name_capacity = 16};
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	struct pollfd p;
+	struct dft_host_stats st;
+	int lfd;
+	uint64_t t0;
+
+	(void)state;
+	snprintf(a.sun_path, sizeof(a.sun_path), "/tmp/dft-test-hrn-%d.sock", (int)getpid());
+	unlink(a.sun_path);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	o.socket_path = a.sun_path;
+
+	setenv("DFT_NIC", "nic.example:7475", 1); /* numeric only */
+	assert_int_equal(dft_init("rn", DFT_COMPONENT_FUNCTION, &o), -EINVAL);
+	setenv("DFT_NIC", "127.0.0.1:0", 1);
+	assert_int_equal(dft_init("rn", DFT_COMPONENT_FUNCTION, &o), -EINVAL);
+
+	setenv("DFT_NIC", "127.0.0.1:9", 1); /* nothing listens there (and maybe no RDMA device) */
+	assert_int_equal(dft_init("rn", DFT_COMPONENT_FUNCTION, &o), 0);
+	t0 = mono_ms();
+	for (int i = 0; i < 1000; i++) { /* more than the rings hold: full rings drop, never wait */
+		struct dft_span sp;
+
+		dft_span_begin(&sp, 1, NULL);
+		dft_span_end(&sp);
+	}
+	assert_true(mono_ms() - t0 < 500);
+	sleep_ms(300); /* the registration thread tries a few times meanwhile */
+	assert_int_equal(dft_stats(&st), 0);
+	assert_int_equal(st.registered, 0);
+	assert_int_equal(st.registrations, 0);
+	assert_int_equal(st.produced, 1000);
+	assert_int_equal(st.dropped_full, 1000 - 64); /* one thread, one ring of 64 */
+	/* the socket was never used: no connection is waiting */
+	p = (struct pollfd){.fd = lfd, .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 0), 0);
+	t0 = mono_ms();
+	assert_int_equal(dft_fini(0), -ETIMEDOUT);
+	assert_true(mono_ms() - t0 < 900); /* no bye to send, nothing to linger for */
+	unsetenv("DFT_NIC");
+	close(lfd);
+	unlink(a.sun_path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rdma_at_never_disturbs_registration),
+		cmocka_unit_test(test_dft_nic),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

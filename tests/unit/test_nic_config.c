@@ -358,10 +358,96 @@ static void test_docs_table(void **state)
 	assert_int_equal(matched, keys);
 }
 
+/* [tenant.NAME] sections: membership, bad values named, bounded counts; the ledger's settlement. */
+static void test_tenants(void **state)
+{
+	struct dft_nic_config c;
+	char why[160];
+	uint32_t n[DFT_NIC_MAX_TENANTS] = {0};
+	struct dft_tenant_ledger l;
+
+	(void)state;
+	dft_nic_config_defaults(&c);
+	assert_int_equal(c.tenants.n, 1);
+	assert_string_equal(c.tenants.t[0].name, "default");
+	assert_int_equal(dft_nic_config_set(&c, "tenant.pay", "components", "payments, checkout", why, sizeof(why)), 0);
+	assert_int_equal(dft_nic_config_set(&c, "tenant.pay", "uids", "1001", why, sizeof(why)), 0);
+	assert_int_equal(dft_nic_config_set(&c, "tenant", "batch.weight", "3", why, sizeof(why)), 0); /* --set form */
+	assert_int_equal(dft_nic_config_set(&c, "tenant.batch", "uids", "1002,1003", why, sizeof(why)), 0);
+	assert_int_equal(c.tenants.n, 3);
+	assert_int_equal(c.tenants.t[2].weight, 3);
+	/* the uid is proven, so it decides before the component the region names */
+	assert_int_equal(dft_tenant_of(&c.tenants, true, 1003, "payments"), 2);
+	assert_int_equal(dft_tenant_of(&c.tenants, false, 1003, "payments"), 1);
+	assert_int_equal(dft_tenant_of(&c.tenants, true, 1001, "other"), 1);
+	assert_int_equal(dft_tenant_of(&c.tenants, true, 7, "other"), 0);
+	assert_int_equal(dft_nic_config_set(&c, "tenant.pay", "weight", "0", why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "1..1000"));
+	assert_int_equal(dft_nic_config_set(&c, "tenant.pay", "colour", "red", why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "unknown key"));
+	assert_int_equal(dft_nic_config_set(&c, "tenant.a\"b", "weight", "1", why, sizeof(why)), -EINVAL);
+	assert_int_equal(dft_nic_config_set(&c, "tenant.pay", "uids", "x", why, sizeof(why)), -EINVAL);
+	for (int i = 0; i < 13; i++) {
+		char sec[32];
+
+		snprintf(sec, sizeof(sec), "tenant.t%d", i);
+		assert_int_equal(dft_nic_config_set(&c, sec, "weight", "1", why, sizeof(why)), 0);
+	}
+	assert_int_equal(dft_nic_config_set(&c, "tenant.onemore", "weight", "1", why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "at most 16"));
+	/* the ledger: acknowledged batches reported for their tenants, ones the transport gave up lost */
+	memset(dft_tenant_ctr, 0, sizeof(dft_tenant_ctr));
+	assert_int_equal(dft_tenant_ledger_init(&l, 4), 0);
+	n[1] = 5;
+	n[2] = 2;
+	dft_tenant_ledger_push(&l, 1, n);
+	dft_tenant_ledger_push(&l, 2, n);
+	dft_tenant_ledger_push(&l, 3, n);
+	dft_tenant_ledger_settle(&l, 1, 2);
+	assert_int_equal(dft_tenant_ctr[1].reported, 5);
+	dft_tenant_ledger_settle(&l, 1, 1); /* the transport dropped batch 2 */
+	assert_int_equal(dft_tenant_ctr[1].lost_transport, 5);
+	assert_int_equal(dft_tenant_ctr[2].lost_transport, 2);
+	dft_tenant_ledger_settle(&l, 3, 0);
+	assert_int_equal(dft_tenant_ctr[1].reported, 10);
+	assert_int_equal(dft_tenant_ctr[2].reported, 4);
+	dft_tenant_ledger_fini(&l);
+}
+
+/* The registration allow-list: parsing, and which peer may trace as which component. */
+static void test_reg_policy(void **state)
+{
+	struct dft_reg_policy p = {0};
+	char why[160];
+
+	(void)state;
+	assert_int_equal(dft_reg_policy_add(&p, "uid=1000:payments,frontend", why, sizeof(why)), 0);
+	assert_int_equal(dft_reg_policy_add(&p, "gid=50:*", why, sizeof(why)), 0);
+	assert_int_equal(dft_reg_policy_add(&p, "uid=root:activator", why, sizeof(why)), 0);
+	assert_int_equal(dft_reg_policy_add(&p, "pid=1:*", why, sizeof(why)), -EINVAL);
+	assert_int_equal(dft_reg_policy_add(&p, "uid=1000:", why, sizeof(why)), -EINVAL);
+	assert_int_equal(dft_reg_policy_add(&p, "uid=no-such-user-here:*", why, sizeof(why)), -EINVAL);
+	assert_int_equal(dft_reg_policy_add(&p, "uid=1000:a,,b", why, sizeof(why)), -EINVAL);
+	/* known peers */
+	assert_int_equal(dft_reg_policy_check(&p, 1000, 100, NULL), 0);
+	assert_int_equal(dft_reg_policy_check(&p, 2000, 50, NULL), 0);
+	assert_int_equal(dft_reg_policy_check(&p, 2000, 100, NULL), -EACCES);
+	/* components */
+	assert_int_equal(dft_reg_policy_check(&p, 1000, 100, "payments"), 0);
+	assert_int_equal(dft_reg_policy_check(&p, 1000, 100, "activator"), -EACCES);
+	assert_int_equal(dft_reg_policy_check(&p, 1000, 50, "activator"), 0); /* through its group */
+	assert_int_equal(dft_reg_policy_check(&p, 0, 0, "activator"), 0);
+	assert_int_equal(dft_reg_policy_check(&p, 0, 0, "payments"), -EACCES);
+	assert_false(dft_reg_policy_any(&p, 1000, 100));
+	assert_true(dft_reg_policy_any(&p, 1000, 50));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_docs_table),
+		cmocka_unit_test(test_tenants),
+		cmocka_unit_test(test_reg_policy),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_file_and_overrides),
 		cmocka_unit_test(test_cli_aliases),

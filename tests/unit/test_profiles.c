@@ -214,7 +214,7 @@ static void test_store_and_reload(void **state)
 /* Through the collector: profiles stored with the batch once, duplicates not again, counted. */
 static void test_collector_profiles(void **state)
 {
-	struct dft_collector_cfg cfg = {.listen_host = "127.0.0.1", .db_path = db_path};
+	struct dft_collector_cfg cfg = {.listen_host = "127.0.0.1", .db_path = db_path, .insecure = true};
 	struct dft_collector_stats cs;
 	struct dft_collector *c;
 	struct pbatch f;

@@ -98,9 +98,22 @@ static void test_hello_round_trip_and_rejects(void **state)
 	b[4] = 2; /* version */
 	assert_int_equal(dft_reg_rdma_hello_decode(b, sizeof(b), &out), -EPROTO);
 	b[4] = 1;
-	b[6] = 1; /* reserved */
+	b[6] = 2; /* flags: an unknown bit */
 	assert_int_equal(dft_reg_rdma_hello_decode(b, sizeof(b), &out), -EPROTO);
 	b[6] = 0;
+	b[7] = 0x80;
+	assert_int_equal(dft_reg_rdma_hello_decode(b, sizeof(b), &out), -EPROTO);
+	b[7] = 0;
+	b[36] = 1; /* reserved2 */
+	assert_int_equal(dft_reg_rdma_hello_decode(b, sizeof(b), &out), -EPROTO);
+	b[36] = 0;
+	assert_int_equal(dft_reg_rdma_hello_decode(b, sizeof(b), &out), 0);
+	assert_int_equal(out.flags, 0); /* an older host: Unix-socket registration */
+	h.flags = DFT_REG_RDMA_F_REGISTER;
+	dft_reg_rdma_hello_encode(&h, b);
+	assert_int_equal(b[6], 1);
+	assert_int_equal(dft_reg_rdma_hello_decode(b, sizeof(b), &out), 0);
+	assert_int_equal(out.flags, DFT_REG_RDMA_F_REGISTER);
 	h.instance_id = 0; /* no region has instance id 0 */
 	dft_reg_rdma_hello_encode(&h, b);
 	assert_int_equal(dft_reg_rdma_hello_decode(b, sizeof(b), &out), -EPROTO);
@@ -110,6 +123,56 @@ static void test_hello_round_trip_and_rejects(void **state)
 	assert_int_equal(dft_reg_rdma_hello_decode(b, sizeof(b), &out), -EPROTO);
 }
 
+static void test_bye(void **state)
+{
+	uint8_t b[sizeof(struct dft_reg_rdma_bye) + 1];
+
+	(void)state;
+	memset(b, 0, sizeof(b));
+	dft_reg_rdma_bye_encode(b);
+	assert_int_equal(b[0], 0x44); /* little-endian "DFTB" */
+	assert_int_equal(b[3], 0x42);
+	assert_int_equal(dft_reg_rdma_bye_check(b, 8), 0);
+	assert_int_equal(dft_reg_rdma_bye_check(b, 7), -EBADMSG);
+	assert_int_equal(dft_reg_rdma_bye_check(b, 9), -EBADMSG); /* a SEND of another length is no bye */
+	assert_int_equal(dft_reg_rdma_bye_check(NULL, 8), -EBADMSG);
+	b[4] = 1;
+	assert_int_equal(dft_reg_rdma_bye_check(b, 8), -EPROTO);
+	b[4] = 0;
+	b[1] ^= 1;
+	assert_int_equal(dft_reg_rdma_bye_check(b, 8), -EPROTO);
+}
+
+static void test_net_parse(void **state)
+{
+	char addr[DFT_REG_ADDR_MAX];
+	uint16_t port = 0;
+
+	(void)state;
+	assert_int_equal(dft_reg_net_parse("10.77.0.1:7475", addr, &port), 0);
+	assert_string_equal(addr, "10.77.0.1");
+	assert_int_equal(port, 7475);
+	assert_int_equal(dft_reg_net_parse("[fe80::1]:65535", addr, &port), 0);
+	assert_string_equal(addr, "fe80::1");
+	assert_int_equal(port, 65535);
+	assert_int_equal(dft_reg_net_parse("10.77.0.1:0", addr, &port), -EINVAL);
+	assert_int_equal(dft_reg_net_parse("10.77.0.1:65536", addr, &port), -EINVAL);
+	assert_int_equal(dft_reg_net_parse("10.77.0.1:123456", addr, &port), -EINVAL);
+	assert_int_equal(dft_reg_net_parse("10.77.0.1:", addr, &port), -EINVAL);
+	assert_int_equal(dft_reg_net_parse("10.77.0.1:7a", addr, &port), -EINVAL);
+	assert_int_equal(dft_reg_net_parse("10.77.0.1:-1", addr, &port), -EINVAL);
+	assert_int_equal(dft_reg_net_parse("10.77.0.1", addr, &port), -EINVAL);
+	assert_int_equal(dft_reg_net_parse(":7475", addr, &port), -EINVAL);
+	assert_int_equal(dft_reg_net_parse("nic.example:7475", addr, &port), -EINVAL); /* numeric only */
+	assert_int_equal(dft_reg_net_parse("fe80::1:7475", addr, &port), -EINVAL);     /* brackets needed */
+	assert_int_equal(dft_reg_net_parse("[fe80::1]7475", addr, &port), -EINVAL);
+	assert_int_equal(dft_reg_net_parse("[10.0.0.1]:7475", addr, &port), -EINVAL);
+	assert_int_equal(dft_reg_net_parse("", addr, &port), -EINVAL);
+	assert_int_equal(dft_reg_net_parse(NULL, addr, &port), -EINVAL);
+	assert_int_equal(dft_reg_net_parse("[1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb]:1", addr, &port),
+			 -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -117,6 +180,8 @@ int main(void)
 		cmocka_unit_test(test_rdma_at_make_rejects),
 		cmocka_unit_test(test_rdma_at_check_rejects),
 		cmocka_unit_test(test_hello_round_trip_and_rejects),
+		cmocka_unit_test(test_bye),
+		cmocka_unit_test(test_net_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "collector.h"
+#include "rebuild.h"
 
 #define SENDER 0xf00dfeedcafe0001ULL /* top bit set */
 
@@ -195,10 +196,21 @@ static void test_group_commit_and_reopen(void **state)
 	assert_int_equal(sqlite3_column_int(q, 13), 0);
 	assert_string_equal((const char *)sqlite3_column_text(q, 14),
 	                    "{\"app.attempt\":3,\"bytes\":-9223372036854775808}");
-	assert_string_equal((const char *)sqlite3_column_text(q, 15),
-	                    "[{\"name_hash\":\"0badf00d\","
-	                    "\"span_id\":\"abcdef0123456789\",\"parent_span_id\":\"fedcba9876543210\","
-	                    "\"start_ns\":18446744073709551600}]");
+	/* the hop list as DFT_RB_HOP_BYTES records, which rebuilding decodes */
+	{
+		struct dft_rb_hop h[2];
+		uint32_t nh = 0;
+
+		assert_int_equal(sqlite3_column_type(q, 15), SQLITE_BLOB);
+		assert_int_equal(dft_rb_hops_decode(sqlite3_column_blob(q, 15), (size_t)sqlite3_column_bytes(q, 15), h, 2,
+		                                    &nh),
+		                 0);
+		assert_int_equal(nh, 1);
+		assert_true(h[0].name_hash == 0x0badf00d);
+		assert_true(h[0].span_id == 0xabcdef0123456789ULL);
+		assert_true(h[0].parent_span_id == 0xfedcba9876543210ULL);
+		assert_true(h[0].start_ns == 18446744073709551600ULL);
+	}
 	assert_true((uint64_t)sqlite3_column_int64(q, 16) == SENDER);
 	assert_int_equal(sqlite3_column_int64(q, 17), 1);
 	sqlite3_finalize(q);

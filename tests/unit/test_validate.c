@@ -325,7 +325,7 @@ static void test_reason_names(void **state)
 {
 	static const char *const want[] = {"none", "bad_type", "bad_flags", "bad_status", "bad_kind", "bad_attrs",
 					   "bad_name", "zero_id", "bad_time", "bad_reserved", "bad_cont",
-					   "ring_corrupt"};
+					   "ring_corrupt", "not_allowed"};
 
 	(void)state;
 	assert_int_equal(sizeof(want) / sizeof(want[0]), DFT_INVALID_COUNT);

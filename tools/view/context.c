@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "trace_read.h"
 
 static int cmp_point(const void *a, const void *b)
 {
@@ -47,14 +48,29 @@ void dft_vcontext_free(struct dft_vcontext *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* The root of a trace as readers see it (parent 0, earliest start; it is often rebuilt), or NULL. */
+static const struct dft_tspan *root_of(const struct dft_ttrace *t)
+{
+	const struct dft_tspan *root = NULL;
+
+	for (uint32_t i = 0; i < t->n; i++)
+		if (t->sp[i].parent_span_id == 0 && (!root || t->sp[i].start_ns < root->start_ns))
+			root = &t->sp[i];
+	return root;
+}
+
+/*
+ * The traces near in time whose root is the same operation. Roots are usually rebuilt platform
+ * spans, so candidates come from the stored rows in the window and each is read whole.
+ */
 static int load_points(sqlite3 *db, const struct dft_vspan *r, uint64_t center, struct dft_vcontext *c,
                        struct dft_verr *err)
 {
-	static const char sql[] = "SELECT trace_id, start_ns, end_ns FROM spans WHERE parent_span_id = 0"
-	                          " AND component = ?1 AND operation = ?2 AND start_ns BETWEEN ?3 AND ?4"
-	                          " ORDER BY abs(start_ns - ?5) LIMIT ?6";
+	static const char sql[] = "SELECT trace_id FROM spans WHERE start_ns BETWEEN ?1 AND ?2 GROUP BY trace_id"
+	                          " ORDER BY min(abs(start_ns - ?3)) LIMIT ?4";
+	struct dft_treader *tr = NULL;
 	sqlite3_stmt *q;
-	int step;
+	int step, rc = 0;
 
 	c->pt = calloc(DFT_CTX_MAX_POINTS, sizeof(*c->pt));
 	if (!c->pt) {
@@ -65,24 +81,41 @@ static int load_points(sqlite3 *db, const struct dft_vspan *r, uint64_t center, 
 		snprintf(err->msg, sizeof(err->msg), "context: %s", sqlite3_errmsg(db));
 		return -EIO;
 	}
-	sqlite3_bind_text(q, 1, r->component, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, r->operation, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 3, (sqlite3_int64)c->from_ns);
-	sqlite3_bind_int64(q, 4, (sqlite3_int64)c->to_ns);
-	sqlite3_bind_int64(q, 5, (sqlite3_int64)center);
-	sqlite3_bind_int(q, 6, (int)DFT_CTX_MAX_POINTS);
+	if (dft_treader_create(db, &tr)) {
+		sqlite3_finalize(q);
+		snprintf(err->msg, sizeof(err->msg), "context: %s", sqlite3_errmsg(db));
+		return -EIO;
+	}
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)c->from_ns);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)c->to_ns);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)center);
+	sqlite3_bind_int(q, 4, (int)(2 * DFT_CTX_MAX_POINTS));
 	while ((step = sqlite3_step(q)) == SQLITE_ROW && c->n < DFT_CTX_MAX_POINTS) {
 		struct dft_vctx_point *p = &c->pt[c->n];
-		uint64_t s = (uint64_t)sqlite3_column_int64(q, 1), e = (uint64_t)sqlite3_column_int64(q, 2);
+		const struct dft_tspan *root;
+		struct dft_ttrace t;
 
 		if (sqlite3_column_bytes(q, 0) != 16)
 			continue;
-		memcpy(p->id, sqlite3_column_blob(q, 0), 16);
-		p->start_ns = s;
-		p->dur_ns = e > s ? e - s : 0;
-		c->n++;
+		rc = dft_treader_trace(tr, sqlite3_column_blob(q, 0), &t);
+		if (rc) {
+			snprintf(err->msg, sizeof(err->msg), "context: %s", dft_treader_errmsg(tr));
+			break;
+		}
+		root = root_of(&t);
+		if (root && root->start_ns >= c->from_ns && root->start_ns <= c->to_ns &&
+		    !strcmp(root->component, r->component) && !strcmp(root->operation, r->operation)) {
+			memcpy(p->id, t.id, 16);
+			p->start_ns = root->start_ns;
+			p->dur_ns = root->end_ns > root->start_ns ? root->end_ns - root->start_ns : 0;
+			c->n++;
+		}
+		dft_ttrace_clear(&t);
 	}
 	sqlite3_finalize(q);
+	dft_treader_destroy(tr);
+	if (rc)
+		return rc;
 	if (step != SQLITE_DONE && step != SQLITE_ROW) {
 		snprintf(err->msg, sizeof(err->msg), "context: %s", sqlite3_errmsg(db));
 		return -EIO;
@@ -119,10 +152,8 @@ static struct dft_vshape_row *row_for(struct dft_vcontext *c, const char *comp, 
 
 static int load_shapes(sqlite3 *db, const struct dft_vtrace *t, struct dft_vcontext *c, struct dft_verr *err)
 {
-	static const char sql[] = "SELECT component, operation, count(*) FROM spans WHERE trace_id = ?1"
-	                          " GROUP BY component, operation";
 	uint32_t tmp[DFT_CTX_SHAPE_TRACES];
-	sqlite3_stmt *q;
+	struct dft_treader *tr;
 	int rc = 0;
 
 	c->rows = calloc(DFT_CTX_SHAPE_NAMES, sizeof(*c->rows));
@@ -136,32 +167,30 @@ static int load_shapes(sqlite3 *db, const struct dft_vtrace *t, struct dft_vcont
 		if (r)
 			r->here++;
 	}
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+	if (dft_treader_create(db, &tr)) {
 		snprintf(err->msg, sizeof(err->msg), "shape: %s", sqlite3_errmsg(db));
 		return -EIO;
 	}
-	/* points are nearest-first here (sorted by time only afterwards) */
+	/* points are nearest-first here (sorted by time only afterwards); each trace read whole, its
+	 * rebuilt spans counted as the page counts them */
 	for (uint32_t k = 0; k < c->n && c->shape_traces < DFT_CTX_SHAPE_TRACES; k++) {
 		uint32_t j = c->shape_traces;
-		int step;
+		struct dft_ttrace o;
 
 		if (!memcmp(c->pt[k].id, t->id, 16))
 			continue;
-		sqlite3_reset(q);
-		sqlite3_bind_blob(q, 1, c->pt[k].id, 16, SQLITE_STATIC);
-		while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-			const char *comp = (const char *)sqlite3_column_text(q, 0);
-			const char *op = (const char *)sqlite3_column_text(q, 1);
-			struct dft_vshape_row *r = row_for(c, comp ? comp : "", op ? op : "");
+		rc = dft_treader_trace(tr, c->pt[k].id, &o);
+		if (rc) {
+			snprintf(err->msg, sizeof(err->msg), "shape: %s", dft_treader_errmsg(tr));
+			goto destroy;
+		}
+		for (uint32_t i = 0; i < o.n; i++) {
+			struct dft_vshape_row *r = row_for(c, o.sp[i].component, o.sp[i].operation);
 
 			if (r)
-				r->counts[j] = (uint32_t)sqlite3_column_int64(q, 2);
+				r->counts[j]++;
 		}
-		if (step != SQLITE_DONE) {
-			snprintf(err->msg, sizeof(err->msg), "shape: %s", sqlite3_errmsg(db));
-			rc = -EIO;
-			goto finalize;
-		}
+		dft_ttrace_clear(&o);
 		c->shape_traces++;
 	}
 	for (uint32_t j = 0; j < c->shape_traces; j++) {
@@ -183,8 +212,8 @@ static int load_shapes(sqlite3 *db, const struct dft_vtrace *t, struct dft_vcont
 		r->usual = tmp[c->shape_traces / 2];
 	}
 	qsort(c->rows, c->n_rows, sizeof(*c->rows), cmp_row);
-finalize:
-	sqlite3_finalize(q);
+destroy:
+	dft_treader_destroy(tr);
 	return rc;
 }
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The served trace list: filters, one GROUP BY over the spans, JSON and HTML (see serve_list.h). */
+/* The served trace list: filters, the traces read whole (rebuilt spans too), JSON and HTML (see serve_list.h). */
 #define _GNU_SOURCE /* timegm */
 #include <errno.h>
 #include <inttypes.h>
@@ -9,6 +9,7 @@
 
 #include "dft/parse.h"
 #include "serve_list.h"
+#include "trace_read.h"
 #include "view_html.h"
 
 #define FILTER_TEXT_MAX 256
@@ -18,16 +19,13 @@
 	"(max(keep_reasons & 1) | max(keep_reasons & 2) | max(keep_reasons & 4) | max(keep_reasons & 8) | "            \
 	"max(keep_reasons & 16) | max(keep_reasons & 32) | max(keep_reasons & 64) | max(keep_reasons & 128))"
 
-static const char list_sql[] =
-    "SELECT trace_id, min(start_ns), max(end_ns), count(*), sum(reconstructed != 0), max(status = 2), " KR_OR
-    ", group_concat(DISTINCT component) FROM spans GROUP BY trace_id"
-    " HAVING (?1 IS NULL OR sum(component = ?1) > 0) AND (" KR_OR " & ?2) = ?2"
-    " AND max(end_ns) - min(start_ns) >= ?3 AND min(start_ns) >= ?4 AND min(start_ns) <= ?5"
-    " AND (?6 = 0 OR max(status = 2) OR (" KR_OR " & 254) != 0)"
-    " ORDER BY min(start_ns) DESC LIMIT ?7";
-
-static const char root_sql[] = "SELECT component, operation FROM spans WHERE trace_id = ?1 AND parent_span_id = 0"
-                               " ORDER BY start_ns LIMIT 1";
+/* what only reported spans carry (keep reasons, errors) and the time window narrow in SQL; the
+ * service, the duration, the counts and the root need the rebuilt spans: each trace is read whole */
+static const char list_sql[] = "SELECT trace_id FROM spans GROUP BY trace_id"
+                               " HAVING (" KR_OR " & ?2) = ?2"
+                               " AND max(end_ns) >= ?4 AND min(start_ns) <= ?5"
+                               " AND (?6 = 0 OR max(status = 2) OR (" KR_OR " & 254) != 0)"
+                               " ORDER BY min(start_ns) DESC";
 
 static int bad(struct dft_verr *err, const char *name, const char *v, const char *want)
 {
@@ -140,16 +138,62 @@ static void rows_free(struct rows *rs)
 	rs->n = 0;
 }
 
-static char *dup_text(sqlite3_stmt *q, int col)
+/* Fills r from the whole trace; false when the service or duration filter drops it. */
+static bool summarize(const struct dft_list_filter *f, const struct dft_ttrace *t, struct row *r)
 {
-	const char *s = (const char *)sqlite3_column_text(q, col);
+	const struct dft_tspan *root = NULL;
+	bool service = !f->service;
+	size_t len = 0, cap = 256;
 
-	return strdup(s ? s : "");
+	r->start = UINT64_MAX;
+	r->end = 0;
+	r->error = false;
+	r->kr = 0;
+	for (uint32_t i = 0; i < t->n; i++) {
+		const struct dft_tspan *s = &t->sp[i];
+
+		r->start = s->start_ns < r->start ? s->start_ns : r->start;
+		r->end = s->end_ns > r->end ? s->end_ns : r->end;
+		r->error |= s->status == 2;
+		r->kr |= s->keep_reasons;
+		service |= f->service && !strcmp(s->component, f->service);
+		if (s->parent_span_id == 0 && (!root || s->start_ns < root->start_ns))
+			root = s;
+	}
+	if (!service || r->end - r->start < f->min_ns || r->start < f->from_ns || (f->to_ns && r->start > f->to_ns))
+		return false;
+	r->spans = t->n;
+	r->rebuilt = t->n_rebuilt;
+	r->components = calloc(1, cap);
+	for (uint32_t i = 0; i < t->n && r->components; i++) {
+		const char *c = t->sp[i].component;
+		bool seen = false;
+
+		for (uint32_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(t->sp[j].component, c);
+		if (seen)
+			continue;
+		while (r->components && len + strlen(c) + 2 > cap) {
+			char *n = realloc(r->components, cap *= 2);
+
+			if (!n) {
+				free(r->components);
+				r->components = NULL;
+			}
+			r->components = n;
+		}
+		if (r->components)
+			len += (size_t)snprintf(r->components + len, cap - len, "%s%s", len ? "," : "", c);
+	}
+	r->root_c = strdup(root ? root->component : "");
+	r->root_o = strdup(root ? root->operation : "");
+	return true;
 }
 
 static int query(sqlite3 *db, const struct dft_list_filter *f, struct rows *rs, struct dft_verr *err)
 {
-	sqlite3_stmt *q = NULL, *rq = NULL;
+	struct dft_treader *tr = NULL;
+	sqlite3_stmt *q = NULL;
 	int step, rc = 0;
 
 	memset(rs, 0, sizeof(*rs));
@@ -158,42 +202,32 @@ static int query(sqlite3 *db, const struct dft_list_filter *f, struct rows *rs, 
 		snprintf(err->msg, sizeof(err->msg), "out of memory");
 		return -ENOMEM;
 	}
-	if (sqlite3_prepare_v2(db, list_sql, -1, &q, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, root_sql, -1, &rq, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, list_sql, -1, &q, NULL) != SQLITE_OK || dft_treader_create(db, &tr)) {
 		snprintf(err->msg, sizeof(err->msg), "list traces: %s", sqlite3_errmsg(db));
 		rc = -EIO;
 		goto finalize;
 	}
-	if (f->service)
-		sqlite3_bind_text(q, 1, f->service, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, f->reason);
-	sqlite3_bind_int64(q, 3, (sqlite3_int64)f->min_ns);
 	sqlite3_bind_int64(q, 4, (sqlite3_int64)f->from_ns);
 	sqlite3_bind_int64(q, 5, f->to_ns ? (sqlite3_int64)f->to_ns : INT64_MAX);
 	sqlite3_bind_int(q, 6, f->anomalous);
-	sqlite3_bind_int(q, 7, (int)f->limit);
-	while ((step = sqlite3_step(q)) == SQLITE_ROW && rs->n < f->limit) {
+	while (rs->n < f->limit && (step = sqlite3_step(q)) == SQLITE_ROW) {
 		struct row *r = &rs->r[rs->n];
+		struct dft_ttrace t;
+		bool keep;
 
 		if (sqlite3_column_bytes(q, 0) != 16)
 			continue;
-		dft_trace_id_hex(sqlite3_column_blob(q, 0), r->id);
-		r->start = (uint64_t)sqlite3_column_int64(q, 1);
-		r->end = (uint64_t)sqlite3_column_int64(q, 2);
-		r->spans = (uint64_t)sqlite3_column_int64(q, 3);
-		r->rebuilt = (uint64_t)sqlite3_column_int64(q, 4);
-		r->error = sqlite3_column_int(q, 5) != 0;
-		r->kr = (uint32_t)sqlite3_column_int64(q, 6);
-		r->components = dup_text(q, 7);
-		sqlite3_reset(rq);
-		sqlite3_bind_blob(rq, 1, sqlite3_column_blob(q, 0), 16, SQLITE_TRANSIENT);
-		if (sqlite3_step(rq) == SQLITE_ROW) {
-			r->root_c = dup_text(rq, 0);
-			r->root_o = dup_text(rq, 1);
-		} else {
-			r->root_c = strdup("");
-			r->root_o = strdup("");
+		rc = dft_treader_trace(tr, sqlite3_column_blob(q, 0), &t);
+		if (rc) {
+			snprintf(err->msg, sizeof(err->msg), "list traces: %s", dft_treader_errmsg(tr));
+			goto finalize;
 		}
+		dft_trace_id_hex(t.id, r->id);
+		keep = summarize(f, &t, r);
+		dft_ttrace_clear(&t);
+		if (!keep)
+			continue;
 		rs->n++;
 		if (!r->components || !r->root_c || !r->root_o) {
 			snprintf(err->msg, sizeof(err->msg), "out of memory");
@@ -201,12 +235,12 @@ static int query(sqlite3 *db, const struct dft_list_filter *f, struct rows *rs, 
 			goto finalize;
 		}
 	}
-	if (step != SQLITE_DONE && step != SQLITE_ROW) {
+	if (rs->n < f->limit && step != SQLITE_DONE && step != SQLITE_ROW) {
 		snprintf(err->msg, sizeof(err->msg), "list traces: %s", sqlite3_errmsg(db));
 		rc = -EIO;
 	}
 finalize:
-	sqlite3_finalize(rq);
+	dft_treader_destroy(tr);
 	sqlite3_finalize(q);
 	if (rc)
 		rows_free(rs);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "trace_read.h"
 #include "trace_store.h"
 
 static const char *const keep_names[] = {"function", "error",   "keep",       "cold_start",
@@ -118,79 +119,75 @@ static char *dup_col(sqlite3_stmt *q, int col)
 	return strdup(s ? s : "");
 }
 
+static int cmp_vspan(const void *a, const void *b)
+{
+	const struct dft_vspan *x = a, *y = b;
+
+	if (x->start_ns != y->start_ns)
+		return x->start_ns < y->start_ns ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
 int dft_vtrace_load(sqlite3 *db, const uint8_t id[16], struct dft_vtrace **out, struct dft_verr *err)
 {
-	static const char sql[] = "SELECT span_id, parent_span_id, start_ns, end_ns, queue_ns, component, operation,"
-	                          " kind, status, flags, keep_reasons, reconstructed FROM spans WHERE trace_id = ?1"
-	                          " ORDER BY start_ns, span_id LIMIT ?2";
+	struct dft_treader *r;
+	struct dft_ttrace tt;
 	struct dft_vtrace *t;
-	sqlite3_stmt *q;
-	uint32_t cap = 0;
-	int step, rc = 0;
+	int rc;
 
 	*out = NULL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return fail(err, -ENOMEM, NULL, "load trace");
 	memcpy(t->id, id, 16);
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+	if (dft_treader_create(db, &r)) {
 		rc = fail(err, -EIO, db, "query spans");
 		goto free_trace;
 	}
-	sqlite3_bind_blob(q, 1, id, 16, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, (sqlite3_int64)DFT_VIEW_MAX_SPANS + 1);
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		struct dft_vspan *s;
-
-		if (t->n == DFT_VIEW_MAX_SPANS) {
-			t->truncated = true;
-			break;
-		}
-		if (t->n == cap) {
-			struct dft_vspan *ns;
-
-			cap = cap ? 2 * cap : 64;
-			ns = realloc(t->sp, cap * sizeof(*ns));
-			if (!ns) {
-				rc = fail(err, -ENOMEM, NULL, "load trace");
-				goto finalize;
-			}
-			t->sp = ns;
-		}
-		s = &t->sp[t->n++];
-		memset(s, 0, sizeof(*s));
-		s->id = (uint64_t)sqlite3_column_int64(q, 0);
-		s->parent = (uint64_t)sqlite3_column_int64(q, 1);
-		s->start_ns = (uint64_t)sqlite3_column_int64(q, 2);
-		s->end_ns = (uint64_t)sqlite3_column_int64(q, 3);
-		s->queue_ns = (uint64_t)sqlite3_column_int64(q, 4);
-		s->component = dup_col(q, 5);
-		s->operation = dup_col(q, 6);
-		s->kind = sqlite3_column_int(q, 7);
-		s->status = sqlite3_column_int(q, 8);
-		s->flags = (uint32_t)sqlite3_column_int64(q, 9);
-		s->keep_reasons = (uint32_t)sqlite3_column_int64(q, 10);
-		s->reconstructed = sqlite3_column_int(q, 11) != 0;
-		if (!s->component || !s->operation) {
-			rc = fail(err, -ENOMEM, NULL, "load trace");
-			goto finalize;
-		}
-	}
-	if (step != SQLITE_DONE && step != SQLITE_ROW) {
-		rc = fail(err, -EIO, db, "read spans");
-		goto finalize;
-	}
-	if (t->n == 0) {
+	/* the stored rows and the platform spans rebuilt from their hop lists, as every reader sees them */
+	rc = dft_treader_trace(r, id, &tt);
+	if (rc == -ENOENT) {
 		char hex[33];
 
 		dft_trace_id_hex(id, hex);
 		snprintf(err->msg, sizeof(err->msg), "trace %s: not found in the store", hex);
-		rc = -ENOENT;
-		goto finalize;
+		goto destroy_reader;
 	}
+	if (rc) {
+		snprintf(err->msg, sizeof(err->msg), "load trace: %s", dft_treader_errmsg(r));
+		goto destroy_reader;
+	}
+	t->truncated = tt.truncated;
+	t->sp = calloc(tt.n, sizeof(*t->sp));
+	if (!t->sp) {
+		rc = fail(err, -ENOMEM, NULL, "load trace");
+		goto clear;
+	}
+	for (uint32_t i = 0; i < tt.n && i < DFT_VIEW_MAX_SPANS; i++) {
+		struct dft_tspan *s = &tt.sp[i];
+
+		/* the strings move over: clear() below frees what is left */
+		t->sp[t->n++] = (struct dft_vspan){.id = s->span_id,
+		                                   .parent = s->parent_span_id,
+		                                   .start_ns = s->start_ns,
+		                                   .end_ns = s->end_ns,
+		                                   .queue_ns = s->queue_ns,
+		                                   .component = s->component,
+		                                   .operation = s->operation,
+		                                   .kind = s->kind,
+		                                   .status = s->status,
+		                                   .flags = s->flags,
+		                                   .keep_reasons = s->keep_reasons,
+		                                   .reconstructed = s->reconstructed};
+		s->component = s->operation = NULL;
+	}
+	t->truncated |= tt.n > DFT_VIEW_MAX_SPANS;
+	qsort(t->sp, t->n, sizeof(*t->sp), cmp_vspan);
 	*out = t;
-finalize:
-	sqlite3_finalize(q);
+clear:
+	dft_ttrace_clear(&tt);
+destroy_reader:
+	dft_treader_destroy(r);
 free_trace:
 	if (rc)
 		dft_vtrace_free(t);

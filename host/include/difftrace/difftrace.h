@@ -93,6 +93,17 @@ struct dft_span {
  */
 void dft_span_begin(struct dft_span *sp, uint16_t op, const struct dft_ctx *parent);
 
+/*
+ * The span clock: the CPU tick counter (rdtsc; cntvct_el0 on Arm), the unit dft_span_begin and
+ * dft_span_end read, converted to unix ns by the daemon. A caller that reads the time anyway, or
+ * ends one span where the next begins, reads it once and passes it to the _tick variants: a span
+ * then costs one tick read instead of two. Ticks from any thread of the process may be mixed.
+ */
+uint64_t dft_tick(void);
+
+/* dft_span_begin with the start given as a dft_tick() value. */
+void dft_span_begin_tick(struct dft_span *sp, uint16_t op, const struct dft_ctx *parent, uint64_t tick);
+
 /* Same with an explicit start time in unix ns (replay of recorded traces). */
 void dft_span_begin_at(struct dft_span *sp, uint16_t op, const struct dft_ctx *parent, uint64_t start_ns);
 
@@ -137,6 +148,8 @@ void dft_span_context(const struct dft_span *sp, struct dft_ctx *out);
 /* End the span now (ticks) or at an explicit unix ns time, and hand it to the ring. */
 void dft_span_end(struct dft_span *sp);
 void dft_span_end_at(struct dft_span *sp, uint64_t end_ns);
+/* dft_span_end with the end given as a dft_tick() value (not before the span's start). */
+void dft_span_end_tick(struct dft_span *sp, uint64_t tick);
 
 /*
  * W3C traceparent "00-<32 hex trace id>-<16 hex span id>-<2 hex flags>".

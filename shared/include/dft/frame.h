@@ -47,24 +47,41 @@ int dft_frame_hdr_decode(const uint8_t in[DFT_FRAME_HDR_LEN], uint32_t max_paylo
 void dft_frame_ack_encode(uint8_t out[DFT_FRAME_ACK_LEN], uint64_t sender_id, uint64_t seq);
 int dft_frame_ack_decode(const uint8_t *p, size_t len, uint64_t *sender_id, uint64_t *seq);
 
+/*
+ * One memory budget shared by several readers (a receiver serving many peers): a reader's buffer
+ * beyond its base size is charged here while a large frame is in progress, and given back once the
+ * frame is consumed. Without it N peers could each hold N x max_payload half-sent.
+ */
+struct dft_frame_budget {
+	size_t max;       /* bytes beyond the readers' base buffers, all readers together */
+	size_t used;
+	uint64_t refused; /* frames refused because the budget could not hold them */
+};
+
 /* Incremental reader for a non-blocking stream socket. */
 struct dft_frame_rx {
 	uint8_t *buf;
 	size_t cap;
 	size_t have;
 	uint32_t max_payload;
+	struct dft_frame_budget *budget; /* NULL: unbudgeted (grows up to one max_payload frame) */
+	size_t charged;                  /* what this reader holds of budget */
 };
 
 typedef int (*dft_frame_cb)(void *arg, uint16_t type, const uint8_t *payload, uint32_t len);
 
 int dft_frame_rx_init(struct dft_frame_rx *rx, uint32_t max_payload);
+/* As dft_frame_rx_init, growth charged to budget (shared, outlives the reader); a frame the budget
+ * cannot hold makes the read return -ENOBUFS (counted in budget->refused). */
+int dft_frame_rx_init_budget(struct dft_frame_rx *rx, uint32_t max_payload, struct dft_frame_budget *budget);
 void dft_frame_rx_destroy(struct dft_frame_rx *rx);
 void dft_frame_rx_reset(struct dft_frame_rx *rx);
 
 /*
  * Read what the socket has (until EAGAIN) and call cb once per complete frame. A non-zero return
  * from cb stops reading and is returned. Returns 0 when the socket has no more data for now,
- * -ECONNRESET on orderly EOF, -EBADMSG/-EMSGSIZE for a bad header, -errno on a read error.
+ * -ECONNRESET on orderly EOF, -EBADMSG/-EMSGSIZE for a bad header, -ENOBUFS when the budget cannot
+ * hold the frame announced, -errno on a read error.
  */
 int dft_frame_rx_read(struct dft_frame_rx *rx, int fd, dft_frame_cb cb, void *arg);
 

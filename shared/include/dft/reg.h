@@ -25,6 +25,20 @@
  * All fields are host byte order (both ends are on one machine, or on the DPU of that machine with
  * the same endianness; the daemon rejects a magic it does not recognise), except the rdma_cm
  * private data, which crosses to the NIC's cores and is little-endian.
+ *
+ * Registration over the network (no Unix socket, no fd; docs/rdma.md, nic/src/reg_net.c):
+ *   N1. the host (DFT_NIC=ADDR:PORT) registers the whole region as an MR and connects an RC QP with
+ *       rdma_cm to the daemon's --net-listen address; the private data is struct dft_reg_rdma_hello
+ *       with DFT_REG_RDMA_F_REGISTER in flags: this connection is the registration itself.
+ *   N2. the daemon bounds the hello, accepts (one receive posted for step N5) and, once
+ *       ESTABLISHED, RDMA READs the region header out of the MR and validates it exactly like a
+ *       mapped one, against the MR length; a bad header is a refusal (disconnect, counted).
+ *   N3. the region is attached; the QP is the one the rdma-read backend reads rings through.
+ *   N4. the connection is the liveness signal: a disconnect detaches the region (nothing more can
+ *       be read), and the host reconnects in the background (daemon restart, refusal).
+ *   N5. dft_fini: once its rings are drained, the host SENDs one struct dft_reg_rdma_bye and waits
+ *       (bounded) for the daemon to disconnect: the daemon reads what is left and the last counters
+ *       over the still-open QP, as it does after a Unix-socket EOF, then lets go.
  */
 #ifndef DFT_REG_H
 #define DFT_REG_H
@@ -77,10 +91,13 @@ struct dft_reg_rdma_at {
 /* Host -> daemon: rdma_cm connect private data of the rdma-read connection (little-endian). */
 #define DFT_REG_RDMA_MAGIC 0x58544644u /* "DFTX" */
 #define DFT_REG_RDMA_VERSION 1u
+/* dft_reg_rdma_hello.flags (0 in older hosts, where the field was reserved) */
+#define DFT_REG_RDMA_F_REGISTER 1u /* N1: registration over the network, no Unix-socket registration */
+#define DFT_REG_RDMA_F_KNOWN DFT_REG_RDMA_F_REGISTER
 struct dft_reg_rdma_hello {
 	uint32_t magic;
 	uint16_t version;
-	uint16_t reserved;
+	uint16_t flags; /* DFT_REG_RDMA_F_*; any other bit: refused */
 	uint64_t instance_id; /* the region header's: matches the connection to a registered region */
 	uint64_t addr;        /* the region's start in the host's address space (the MR's start) */
 	uint64_t len;         /* bytes registered from addr */
@@ -88,7 +105,15 @@ struct dft_reg_rdma_hello {
 	uint32_t reserved2;
 };
 
+/* Host -> daemon SEND on the network registration's QP (step N5), little-endian. */
+#define DFT_REG_BYE_MAGIC 0x42544644u /* "DFTB" */
+struct dft_reg_rdma_bye {
+	uint32_t magic;
+	uint32_t reserved; /* 0 */
+};
+
 _Static_assert(sizeof(struct dft_reg_msg) == 48, "reg msg size");
+_Static_assert(sizeof(struct dft_reg_rdma_bye) == 8, "bye size");
 _Static_assert(sizeof(struct dft_reg_reply) == 16, "reg reply size");
 _Static_assert(sizeof(struct dft_reg_rdma_at) == 64, "rdma-at message size");
 _Static_assert(sizeof(struct dft_reg_rdma_hello) == 40, "hello fits rdma_cm's 56-byte connect private data");
@@ -101,5 +126,13 @@ int dft_reg_rdma_at_check(const void *p, size_t n, struct dft_reg_rdma_at *out);
 void dft_reg_rdma_hello_encode(const struct dft_reg_rdma_hello *h, uint8_t out[sizeof(struct dft_reg_rdma_hello)]);
 /* Private data may be padded by the transport: longer is fine. 0, -EBADMSG or -EPROTO. */
 int dft_reg_rdma_hello_decode(const void *p, size_t len, struct dft_reg_rdma_hello *out);
+void dft_reg_rdma_bye_encode(uint8_t out[sizeof(struct dft_reg_rdma_bye)]);
+/* Exactly len == 8 bytes, magic, reserved 0. 0, -EBADMSG (length) or -EPROTO. */
+int dft_reg_rdma_bye_check(const void *p, size_t len);
+/*
+ * DFT_NIC's value: "IPv4:PORT" or "[IPv6]:PORT", numeric only (no name lookup on the registration
+ * thread), port 1..65535. Fills addr (NUL-terminated, < DFT_REG_ADDR_MAX) and *port. 0 or -EINVAL.
+ */
+int dft_reg_net_parse(const char *s, char addr[DFT_REG_ADDR_MAX], uint16_t *port);
 
 #endif /* DFT_REG_H */

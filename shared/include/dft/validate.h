@@ -54,6 +54,7 @@ enum dft_invalid_reason {
 	DFT_INVALID_BAD_RESERVED,
 	DFT_INVALID_BAD_CONT,
 	DFT_INVALID_RING_CORRUPT,
+	DFT_INVALID_NOT_ALLOWED, /* the registering peer may not trace as the span's component */
 	DFT_INVALID_COUNT
 };
 
