@@ -208,6 +208,7 @@ struct dft_profiles {
 	uint32_t count;
 	uint32_t max;
 	uint64_t cut; /* updates for a new (component, operation) while the table was full */
+	uint64_t newest_ns; /* the newest snapshot's created_ns seen, over all names */
 };
 
 int dft_profiles_init(struct dft_profiles *p, uint32_t max);
@@ -227,6 +228,7 @@ void dft_profiles_put_batch(struct dft_profiles *p, const Difftrace__SpanBatch *
 struct dft_recon_cfg {
 	uint32_t delay_ms;    /* how long a candidate waits for the real span */
 	uint32_t max_pending; /* candidates held at once (0: 65536) */
+	uint32_t settle_ms;   /* how long past its due time a chain waits for its profile window (0: not) */
 };
 
 struct dft_recon_stats {
@@ -385,6 +387,7 @@ enum dft_transport {
 };
 
 #define DFT_RECON_DELAY_MS 2000u
+#define DFT_RECON_SETTLE_MS 3000u
 #define DFT_PROFILES_MAX   16384u
 
 struct dft_collector_cfg {
@@ -395,6 +398,8 @@ struct dft_collector_cfg {
 	uint32_t rdma_slot_size; /* 0: 65536 */
 	uint32_t recon_delay_ms; /* with recon_delay_set; otherwise DFT_RECON_DELAY_MS */
 	bool recon_delay_set;
+	uint32_t recon_settle_ms; /* with recon_settle_set; otherwise DFT_RECON_SETTLE_MS (recon.c) */
+	bool recon_settle_set;
 	uint32_t recon_max_pending; /* 0: 65536 */
 	const char *db_path;
 	const char *otlp_json_path; /* NULL: no OTLP JSON sink */

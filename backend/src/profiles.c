@@ -86,6 +86,8 @@ int dft_profiles_put(struct dft_profiles *p, const struct dft_profile *v)
 	char *comp, *op;
 	uint32_t hash;
 
+	if (v->created_ns > p->newest_ns)
+		p->newest_ns = v->created_ns;
 	if (e->component) {
 		/* senders' windows overlap: an older summary arriving late must not replace a newer one */
 		if (v->created_ns < e->created_ns)

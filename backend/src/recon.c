@@ -13,6 +13,13 @@
  * hop owns it) go to the sinks. Chains are queued in arrival order, which is due order since the
  * delay is constant.
  *
+ * Profiles: a reader answers a hop from the newest profile created at or before its function span's
+ * end + DFT_RB_LAG_NS. A snapshot created just before that instant may still be on its way from the
+ * NIC when the chain falls due, and a reader after its arrival would rebuild a different end than
+ * the one exported. So a due chain also waits until a profile created after that instant has been
+ * seen (a NIC's snapshots arrive in order: none older can follow), at most settle_ms past its due
+ * time (an idle NIC may send none); the queue waits behind it, as function ends follow arrival order.
+ *
  * Names: a chain with a candidate whose name no profile knows yet goes to the back of the queue for
  * another delay, up to NAME_RETRIES times; after that it is exported under component "unresolved"
  * (counted). A reader later resolves it from profiles stored since.
@@ -52,6 +59,7 @@ struct chain {
 	uint32_t retries;
 	uint8_t trace_id[16];
 	uint64_t fn_span_id;
+	uint64_t fn_end_ns;
 	uint32_t n_hops;
 	uint32_t n_candidates;
 	uint32_t hashes[]; /* the candidates' name hashes */
@@ -63,6 +71,7 @@ struct dft_recon {
 	struct chain *taken;       /* exported in the open round, newest first */
 	uint64_t round;
 	uint64_t round_synth;
+	uint64_t settle_until_ms; /* the head waits for its profile window until then (0: not waiting) */
 	struct dft_recon_stats st;
 	struct kind_ent *kinds; /* KINDS_CAP entries */
 	uint16_t *kinds_used;   /* the slots in use, KINDS_MAX */
@@ -224,6 +233,7 @@ int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__Sp
 	c->retries = 0;
 	memcpy(c->trace_id, fn->trace_id.data, 16);
 	c->fn_span_id = fn->span_id;
+	c->fn_end_ns = fn->end_ns;
 	c->n_hops = n;
 	c->n_candidates = ncand;
 	memcpy(c->hashes, hashes, ncand * sizeof(hashes[0]));
@@ -250,6 +260,12 @@ static bool names_ready(const struct chain *c, const struct dft_profiles *prof)
 		if (!dft_profiles_get_hash(prof, c->hashes[k]))
 			return false;
 	return true;
+}
+
+/* True when no profile a reader would use for the chain can still arrive (see the top comment). */
+static bool profiles_settled(const struct chain *c, const struct dft_profiles *prof)
+{
+	return prof->newest_ns > add_sat(c->fn_end_ns, DFT_RB_LAG_NS);
 }
 
 /* Rebuilds the chain's trace as a reader would now and exports the spans its list owns. */
@@ -333,9 +349,16 @@ int dft_recon_run(struct dft_recon *r, struct dft_store *st, const struct dft_pr
 	/* profiles stored in this round may answer differently than what the reader remembers */
 	if (r->reader)
 		dft_treader_forget(r->reader);
+	r->settle_until_ms = 0;
 	while (r->head && r->head->due_ms <= now_ms) {
 		struct chain *c = r->head;
+		uint64_t until = add_sat(c->due_ms, r->cfg.settle_ms);
 
+		if (now_ms < until && !profiles_settled(c, prof)) {
+			/* a profile's arrival wakes the loop; this is only the deadline */
+			r->settle_until_ms = until;
+			break;
+		}
 		r->head = c->next;
 		if (!r->head)
 			r->tail = NULL;
@@ -408,7 +431,9 @@ void dft_recon_rollback(struct dft_recon *r)
 
 uint64_t dft_recon_next_due(const struct dft_recon *r)
 {
-	return r->head ? r->head->due_ms : UINT64_MAX;
+	if (!r->head)
+		return UINT64_MAX;
+	return r->settle_until_ms > r->head->due_ms ? r->settle_until_ms : r->head->due_ms;
 }
 
 void dft_recon_get_stats(const struct dft_recon *r, struct dft_recon_stats *out)

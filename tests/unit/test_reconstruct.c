@@ -129,7 +129,8 @@ struct env {
 	struct dft_collector *c;
 };
 
-static void env_start(struct env *e, uint32_t max_pending)
+/* settle_ms: how long a due chain may wait for its profile window (the other tests: not at all) */
+static void env_start_settle(struct env *e, uint32_t max_pending, uint32_t settle_ms)
 {
 	struct dft_collector_cfg cfg = {
 	    .listen_host = "127.0.0.1",
@@ -139,11 +140,18 @@ static void env_start(struct env *e, uint32_t max_pending)
 	    .recon_delay_ms = DELAY,
 	    .recon_delay_set = true,
 	    .recon_max_pending = max_pending,
+	    .recon_settle_ms = settle_ms,
+	    .recon_settle_set = true,
 	    .insecure = true, /* no network: the ingest path alone */
 	};
 
 	assert_int_equal(dft_collector_create(&cfg, &e->c), 0);
 	dft_collector_set_clock(e->c, T0);
+}
+
+static void env_start(struct env *e, uint32_t max_pending)
+{
+	env_start_settle(e, max_pending, 0);
 }
 
 static int setup(void **state)
@@ -291,6 +299,21 @@ static int otlp_reconstructed(const char *text, uint64_t span_id)
 	return p && p < end;
 }
 
+/* The endTimeUnixNano of the OTLP span object with this id (0: not found). */
+static uint64_t otlp_end(const char *text, uint64_t span_id)
+{
+	char needle[64];
+	const char *p;
+
+	snprintf(needle, sizeof(needle), "\"spanId\":\"%016llx\"", (unsigned long long)span_id);
+	p = strstr(text, needle);
+	if (!p)
+		return 0;
+	p = strstr(p, "\"endTimeUnixNano\":\"");
+	assert_non_null(p);
+	return strtoull(p + strlen("\"endTimeUnixNano\":\""), NULL, 10);
+}
+
 /* gateway -> activator -> function, both hops filtered */
 static Difftrace__Span *function_with_hops(struct tb *t, uint64_t fn_id, uint64_t h1, uint64_t h2)
 {
@@ -360,6 +383,56 @@ static void test_chain_and_profile_ends(void **state)
 	assert_int_equal(otlp_reconstructed(otlp, 0xF0), 0);
 	/* reconstructed spans are exported, not counted as stored by a sender */
 	assert_int_equal(stats(e).spans_exported, 3);
+}
+
+/*
+ * A due chain waits for its profile window: a snapshot created up to the function's end + the lag
+ * still counts for readers, so the export waits until one created after it arrived (then exports
+ * what readers rebuild, the late snapshot's median included), or at most settle_ms past due.
+ */
+static void test_profile_window_settles(void **state)
+{
+	struct env *e = *state;
+	struct tb t;
+	struct row r2;
+
+	env_start_settle(e, 0, 500);
+	tb_init(&t, 0x70);
+	function_with_hops(&t, 0xF0, 0xA1, 0xA2); /* the function ends at 5000 */
+	add_names(&t, 1);
+	ingest(e, &t, 1);
+	round_at(e, T0 + DELAY);
+	/* due, but the newest snapshot (created 1) leaves the window open */
+	assert_int_equal(stats(e).recon.reconstructed, 0);
+	assert_int_equal(stats(e).recon.pending, 2);
+	/* a snapshot created at the window's last instant, with another median: readers use it */
+	tb_init(&t, 0x71);
+	add_profile(&t, 5000 + DFT_RB_LAG_NS, "activator", "proxy", 9000);
+	ingest(e, &t, 2);
+	round_at(e, T0 + DELAY + 1);
+	assert_int_equal(stats(e).recon.reconstructed, 0);
+	/* one created after it closes the window: the export is what readers rebuild */
+	tb_init(&t, 0x72);
+	add_profile(&t, 5001 + DFT_RB_LAG_NS, "fn", "handle", 3000);
+	ingest(e, &t, 3);
+	round_at(e, T0 + DELAY + 2);
+	assert_int_equal(stats(e).recon.reconstructed, 2);
+	r2 = get_row(e, 0xA2);
+	/* 5000 + (9000 - 3000) - (1000 - 500): the late snapshot's median, not the first one's 7000 */
+	assert_int_equal(r2.end, 10500);
+	assert_int_equal(otlp_end(slurp(e->otlp), 0xA2), 10500);
+
+	/* no snapshot ever closes the window (an idle NIC): exported settle_ms past due, not before */
+	tb_init(&t, 0x73);
+	/* ends long after every snapshot seen */
+	function_with_hops(&t, 0xF1, 0xB1, 0xB2)->end_ns = 10 * DFT_RB_LAG_NS;
+	dft_collector_set_clock(e->c, T0 + 1000);
+	ingest(e, &t, 4);
+	round_at(e, T0 + 1000 + DELAY + 499);
+	assert_int_equal(stats(e).recon.reconstructed, 2);
+	round_at(e, T0 + 1000 + DELAY + 500);
+	assert_int_equal(stats(e).recon.reconstructed, 4);
+	assert_int_equal(otlp_reconstructed(slurp(e->otlp), 0xB2), 1);
 }
 
 /* A hop whose name no profile knows waits for one a few delays, then is rebuilt as unresolved. */
@@ -710,6 +783,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_shared_hop_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pending_bound, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shutdown_flush, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_profile_window_settles, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
