@@ -802,6 +802,9 @@ void dft_collector_get_stats(struct dft_collector *c, struct dft_collector_stats
 	dft_recon_get_stats(c->recon, &c->stats.recon);
 	c->stats.recon.superseded = c->store ? dft_store_superseded(c->store) : 0;
 	c->stats.profiles_cut = c->profiles.cut;
+	c->stats.otlp_json = c->cfg.otlp_json_path && c->nsinks;
+	if (c->stats.otlp_json)
+		dft_otlp_json_get_stats(&c->sinks[0], &c->stats.otlp_json_st); /* opened first */
 	c->stats.otlp_http = c->http != NULL;
 	if (c->http)
 		dft_otlp_http_get_stats(c->http, &c->stats.otlp_http_st);

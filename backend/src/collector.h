@@ -286,9 +286,31 @@ struct dft_sink {
 	void *ctx;
 };
 
+/* ---- an append-only file of whole lines (line_file.c) */
+
+struct dft_line_file {
+	int fd;                /* -1: not open */
+	uint64_t bytes;        /* size of the open file: it ends in a whole line there */
+	bool cut_pending;      /* a short write could not be cut back: retried before the next write */
+	uint64_t torn_cut;     /* partial last lines cut off at open (a crash or write error before) */
+	uint64_t torn_bytes;   /* their bytes */
+	uint64_t write_errors; /* lines not written: a failed or short write, cut back to the line start */
+};
+
+/* Opens (creates) path for appending and cuts a partial last line off (counted, logged). */
+int dft_line_file_open(struct dft_line_file *lf, const char *path);
+/* Appends the n bytes (whole lines) in one write(); on failure nothing of them stays. 0 or -errno. */
+int dft_line_file_write(struct dft_line_file *lf, const void *p, size_t n);
+void dft_line_file_close(struct dft_line_file *lf);
+
 /* OTLP JSON lines (otlp_json.c): rotated once the file reaches max_bytes (0: never), keeping keep
  * older files as path.1 (newest) .. path.keep (0: the full file is removed). */
 int dft_otlp_json_open(const char *path, uint64_t max_bytes, unsigned keep, struct dft_sink *out);
+struct dft_otlp_json_stats {
+	uint64_t torn_cut, torn_bytes, write_errors, rotations; /* (struct dft_line_file) */
+};
+/* s: a sink dft_otlp_json_open made */
+void dft_otlp_json_get_stats(const struct dft_sink *s, struct dft_otlp_json_stats *out);
 /* Encodes one batch as an ExportTraceServiceRequest JSON object (no newline); reconstructed marks
  * every span with difftrace.reconstructed. */
 int dft_otlp_json_encode(const Difftrace__SpanBatch *b, bool reconstructed, struct dft_buf *out, uint64_t *spans);
@@ -324,6 +346,8 @@ struct dft_collector_stats {
 	bool rdma; /* the rdma_* figures below are meaningful */
 	uint64_t rdma_accepted, rdma_rejected, rdma_disconnects, rdma_batches, rdma_bad_slots;
 	uint64_t rdma_restarts; /* transport restarted to drop connections after a failed commit */
+	bool otlp_json; /* the otlp_json figures are meaningful */
+	struct dft_otlp_json_stats otlp_json_st;
 	bool otlp_http; /* the otlp_http figures are meaningful */
 	struct dft_otlp_http_stats otlp_http_st;
 };

@@ -298,11 +298,10 @@ struct group {
 };
 
 struct otlp_json {
-	FILE *f;
+	struct dft_line_file file; /* whole lines only (line_file.c) */
 	char *path;
 	uint64_t max_bytes; /* rotate once the file reaches it; 0: never */
 	unsigned keep;      /* rotated files kept: path.1 (newest) .. path.keep */
-	uint64_t bytes;     /* size of the open file */
 	struct dft_buf line;
 	struct group *groups; /* open addressing, GROUPS_MAX * 2 slots */
 	uint32_t ngroups;
@@ -371,8 +370,7 @@ static int rotate(struct otlp_json *o)
 		rc = -ENOMEM;
 		goto free_names;
 	}
-	rc = fclose(o->f) ? -errno : 0;
-	o->f = NULL;
+	dft_line_file_close(&o->file);
 	/* path.keep falls off; path.k -> path.k+1; path -> path.1 */
 	for (unsigned k = o->keep; k > 1; k--) {
 		snprintf(from, plen, "%s.%u", o->path, k - 1);
@@ -383,12 +381,11 @@ static int rotate(struct otlp_json *o)
 	snprintf(to, plen, "%s.1", o->path);
 	if (o->keep ? rename(o->path, to) : unlink(o->path))
 		rc = rc ? rc : -errno;
-	o->f = fopen(o->path, "a");
-	if (!o->f)
-		rc = -errno;
-	else
-		setvbuf(o->f, NULL, _IOFBF, 1u << 20);
-	o->bytes = 0;
+	{
+		int r = dft_line_file_open(&o->file, o->path);
+
+		rc = rc ? rc : r;
+	}
 	o->rotations++;
 free_names:
 	free(from);
@@ -402,10 +399,10 @@ static int write_line(struct otlp_json *o)
 	struct dft_buf *b = &o->line;
 	bool first = true;
 
+	int rc;
+
 	if (!o->pending)
 		return 0;
-	if (!o->f)
-		return -EIO; /* a failed reopen or rotation: fails the round, the senders resend */
 	dft_buf_reset(b);
 	dft_buf_puts(b, "{\"resourceSpans\":[");
 	for (uint32_t k = 0; k < o->ngroups; k++) {
@@ -429,10 +426,11 @@ static int write_line(struct otlp_json *o)
 	o->pending = 0;
 	if (b->overflow)
 		return -E2BIG;
-	if (fwrite(b->p, 1, b->len, o->f) != b->len)
-		return -EIO;
-	o->bytes += b->len;
-	if (o->max_bytes && o->bytes >= o->max_bytes)
+	/* one write; a failed one leaves nothing of the line (a failed open or rotation: -EIO) */
+	rc = dft_line_file_write(&o->file, b->p, b->len);
+	if (rc)
+		return rc;
+	if (o->max_bytes && o->file.bytes >= o->max_bytes)
 		return rotate(o);
 	return 0;
 }
@@ -508,31 +506,27 @@ static int otlp_put(void *ctx, const Difftrace__SpanBatch *b, bool reconstructed
 
 static int otlp_flush(void *ctx)
 {
-	struct otlp_json *o = ctx;
-	int rc = write_line(o);
-
-	if (rc)
-		return rc;
-	if (fflush(o->f))
-		return -errno;
-	return 0;
+	/* no user-space buffer: the line is in the file (page cache) once written */
+	return write_line(ctx);
 }
 
 /* SIGHUP: whoever moved the file away (logrotate) gets it closed; writing goes on in a new one. */
 static int otlp_reopen(void *ctx)
 {
 	struct otlp_json *o = ctx;
-	int rc = 0;
 
-	if (o->f && fclose(o->f))
-		rc = -errno;
-	o->f = fopen(o->path, "a");
-	if (!o->f)
-		return -errno;
-	setvbuf(o->f, NULL, _IOFBF, 1u << 20);
-	fseek(o->f, 0, SEEK_END);
-	o->bytes = (uint64_t)ftell(o->f);
-	return rc;
+	dft_line_file_close(&o->file);
+	return dft_line_file_open(&o->file, o->path);
+}
+
+void dft_otlp_json_get_stats(const struct dft_sink *s, struct dft_otlp_json_stats *out)
+{
+	const struct otlp_json *o = s->ctx;
+
+	*out = (struct dft_otlp_json_stats){.torn_cut = o->file.torn_cut,
+	                                    .torn_bytes = o->file.torn_bytes,
+	                                    .write_errors = o->file.write_errors,
+	                                    .rotations = o->rotations};
 }
 
 static void otlp_destroy(void *ctx)
@@ -541,8 +535,7 @@ static void otlp_destroy(void *ctx)
 
 	if (!o)
 		return;
-	if (o->f)
-		fclose(o->f);
+	dft_line_file_close(&o->file);
 	groups_clear(o);
 	free(o->groups);
 	free(o->order);
@@ -577,15 +570,10 @@ int dft_otlp_json_open(const char *path, uint64_t max_bytes, unsigned keep, stru
 		rc = -ENOMEM;
 		goto free_o;
 	}
-	/* append: a restarted collector continues the same file */
-	o->f = fopen(path, "a");
-	if (!o->f) {
-		rc = -errno;
+	/* a restarted collector continues the same file, from its last whole line */
+	rc = dft_line_file_open(&o->file, path);
+	if (rc)
 		goto free_o;
-	}
-	setvbuf(o->f, NULL, _IOFBF, 1u << 20);
-	fseek(o->f, 0, SEEK_END);
-	o->bytes = (uint64_t)ftell(o->f);
 	dft_buf_init(&o->line, OTLP_LINE_MAX);
 	out->ops = &otlp_json_ops;
 	out->ctx = o;

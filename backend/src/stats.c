@@ -61,6 +61,14 @@ void dft_stats_json(struct dft_buf *b, const struct dft_collector_stats *st, str
 		dft_buf_printf(b, ",\"rdma_bad_slots\":%" PRIu64 ",\"rdma_restarts\":%" PRIu64, st->rdma_bad_slots,
 		               st->rdma_restarts);
 	}
+	if (st->otlp_json) {
+		const struct dft_otlp_json_stats *j = &st->otlp_json_st;
+
+		dft_buf_printf(b, ",\"otlp_json_torn_cut\":%" PRIu64 ",\"otlp_json_torn_bytes\":%" PRIu64, j->torn_cut,
+		               j->torn_bytes);
+		dft_buf_printf(b, ",\"otlp_json_write_errors\":%" PRIu64 ",\"otlp_json_rotations\":%" PRIu64,
+		               j->write_errors, j->rotations);
+	}
 	if (st->otlp_http) {
 		const struct dft_otlp_http_stats *h = &st->otlp_http_st;
 

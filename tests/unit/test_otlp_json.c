@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -294,6 +297,149 @@ static void test_sink_rotate_reopen(void **state)
 	rmdir(dir);
 }
 
+static void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : (long)st.st_size;
+}
+
+/* true when the file is empty or ends in a newline (no torn last line) */
+static bool whole_lines(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	int c = '\n';
+
+	assert_non_null(fp);
+	if (fseek(fp, -1, SEEK_END) == 0)
+		c = fgetc(fp);
+	fclose(fp);
+	return c == '\n';
+}
+
+/*
+ * A file left with a torn last line (a crash mid-write, a full disk) is cut back to its last newline
+ * when the sink opens it and when SIGHUP reopens it; counted in the sink's stats. A file without a
+ * newline at all is emptied.
+ */
+static void test_sink_cuts_torn_tail(void **state)
+{
+	char dir[] = "/tmp/dft-test-otlp-torn-XXXXXX", path[256];
+	struct dft_otlp_json_stats st;
+	struct dft_sink sink;
+	struct fixture f;
+	uint64_t n = 0;
+	const char *good = "{\"resourceSpans\":[]}\n";
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/spans.jsonl", dir);
+	fixture_init(&f);
+	write_file(path, "{\"resourceSpans\":[]}\n{\"resourceSpans\":[{\"resou");
+	assert_int_equal(dft_otlp_json_open(path, 0, 0, &sink), 0);
+	assert_int_equal(file_size(path), (long)strlen(good));
+	dft_otlp_json_get_stats(&sink, &st);
+	assert_int_equal(st.torn_cut, 1);
+	assert_int_equal(st.torn_bytes, strlen("{\"resourceSpans\":[{\"resou"));
+	/* what is written next starts on a line of its own */
+	assert_int_equal(sink.ops->put(sink.ctx, &f.b, false, &n), 0);
+	assert_int_equal(sink.ops->flush(sink.ctx), 0);
+	assert_int_equal(lines_in(path), 2);
+	assert_true(whole_lines(path));
+
+	/* torn again behind the sink's back (another crashed writer): SIGHUP's reopen cuts it too */
+	{
+		FILE *fp = fopen(path, "a");
+
+		assert_non_null(fp);
+		fputs("{\"resourceSp", fp);
+		fclose(fp);
+	}
+	assert_false(whole_lines(path));
+	assert_int_equal(sink.ops->reopen(sink.ctx), 0);
+	assert_true(whole_lines(path));
+	assert_int_equal(lines_in(path), 2);
+	dft_otlp_json_get_stats(&sink, &st);
+	assert_int_equal(st.torn_cut, 2);
+	sink.ops->destroy(sink.ctx);
+
+	/* no newline anywhere: nothing in the file is a line */
+	write_file(path, "{\"resourceSpans\"");
+	assert_int_equal(dft_otlp_json_open(path, 0, 0, &sink), 0);
+	assert_int_equal(file_size(path), 0);
+	sink.ops->destroy(sink.ctx);
+	/* a file of whole lines is left as it is */
+	write_file(path, good);
+	assert_int_equal(dft_otlp_json_open(path, 0, 0, &sink), 0);
+	assert_int_equal(file_size(path), (long)strlen(good));
+	dft_otlp_json_get_stats(&sink, &st);
+	assert_int_equal(st.torn_cut, 0);
+	sink.ops->destroy(sink.ctx);
+	unlink(path);
+	rmdir(dir);
+}
+
+/*
+ * A write that fails part-way (here the file size limit, RLIMIT_FSIZE, as a full disk would) leaves
+ * nothing of the line: the flush fails (the round is resent), the file ends where the last whole
+ * line ended, and once there is room again the next line is whole.
+ */
+static void test_sink_short_write_cut(void **state)
+{
+	char dir[] = "/tmp/dft-test-otlp-short-XXXXXX", path[256];
+	struct dft_otlp_json_stats st;
+	struct rlimit old, lim;
+	struct dft_sink sink;
+	struct fixture f;
+	uint64_t n = 0;
+	long size1;
+	int rc;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/spans.jsonl", dir);
+	fixture_init(&f);
+	assert_int_equal(dft_otlp_json_open(path, 0, 0, &sink), 0);
+	assert_int_equal(sink.ops->put(sink.ctx, &f.b, false, &n), 0);
+	assert_int_equal(sink.ops->flush(sink.ctx), 0);
+	size1 = file_size(path);
+	assert_true(size1 > 100);
+
+	/* room for a third of the next line: the write stops short, then fails with EFBIG */
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)(size1 + size1 / 3);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_equal(sink.ops->put(sink.ctx, &f.b, false, &n), 0);
+	rc = sink.ops->flush(sink.ctx);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(rc, -EFBIG);
+	assert_int_equal(file_size(path), size1);
+	assert_true(whole_lines(path));
+	dft_otlp_json_get_stats(&sink, &st);
+	assert_int_equal(st.write_errors, 1);
+
+	/* room again: the resent round's line is written whole after the first */
+	assert_int_equal(sink.ops->put(sink.ctx, &f.b, false, &n), 0);
+	assert_int_equal(sink.ops->flush(sink.ctx), 0);
+	assert_int_equal(lines_in(path), 2);
+	assert_int_equal(file_size(path), 2 * size1);
+	sink.ops->destroy(sink.ctx);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -301,6 +447,8 @@ int main(void)
 	    cmocka_unit_test(test_empty_and_bound),
 	    cmocka_unit_test(test_sink_file_parses),
 	    cmocka_unit_test(test_sink_rotate_reopen),
+	    cmocka_unit_test(test_sink_cuts_torn_tail),
+	    cmocka_unit_test(test_sink_short_write_cut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
