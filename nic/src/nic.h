@@ -397,6 +397,8 @@ struct dft_nic_region {
 	uint8_t tenant;                /* tenant.h: set at attach */
 	uint64_t claims_ns;            /* NIC time of the last reading of the host's counters (0: none) */
 	bool has_peer;                 /* peer_* above come from SO_PEERCRED */
+	uint64_t span_now_ns;          /* this region's span time: the latest end it wrote (judge.c) */
+	uint64_t span_seen_ns;         /* the NIC's monotonic time of its latest span */
 	struct dft_contention cont;
 };
 

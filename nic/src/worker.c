@@ -161,6 +161,8 @@ static void region_retire(struct dft_nic_ctx *ctx, unsigned i)
 	ctx->regions[i] = ctx->regions[ctx->n_regions];
 	ctx->detaching[i] = ctx->detaching[ctx->n_regions];
 	ctx->detach_deadline[i] = ctx->detach_deadline[ctx->n_regions];
+	if (ctx->clock_min == r)
+		dft_judge_clock_settle(ctx); /* span time no longer waits for it */
 	dft_ctr_add(&dft_nic_ctr.regions_retired, 1);
 	refresh_counters(ctx);
 	send_to_main(ctx, DFT_CTL_DETACHED, r);
@@ -465,6 +467,7 @@ int dft_worker_step(struct dft_nic_ctx *ctx)
 	if (ctx->closed && !dft_handoff_close(ctx))
 		return work; /* the main lcore is behind: leave the spans in the rings */
 	dft_handoff_profile(ctx);
+	dft_judge_clock_settle(ctx);
 	if (ctx->hold) {
 		struct dft_hold_now hn = dft_judge_hold_now(ctx);
 
