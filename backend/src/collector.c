@@ -1048,6 +1048,8 @@ int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collect
 		        c->cfg.transport == DFT_TRANSPORT_RDMA ? "RDMA" : c->tls ? "no" : "TCP");
 	if (!c->cfg.recon_delay_set)
 		c->cfg.recon_delay_ms = DFT_RECON_DELAY_MS;
+	if (!c->cfg.recon_profile_wait_set)
+		c->cfg.recon_profile_wait_ms = DFT_RECON_PROFILE_WAIT_MS;
 	c->lfd = -1;
 	c->now_ms = dft_clock_ns(CLOCK_MONOTONIC) / 1000000u;
 	c->conns = calloc(c->cfg.max_conns, sizeof(*c->conns));
@@ -1064,7 +1066,9 @@ int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collect
 	rc = dft_profiles_init(&c->profiles, DFT_PROFILES_MAX);
 	if (rc)
 		goto destroy_dedup;
-	rcfg = (struct dft_recon_cfg){.delay_ms = c->cfg.recon_delay_ms, .max_pending = c->cfg.recon_max_pending};
+	rcfg = (struct dft_recon_cfg){.delay_ms = c->cfg.recon_delay_ms,
+				      .max_pending = c->cfg.recon_max_pending,
+				      .profile_wait_ms = c->cfg.recon_profile_wait_ms};
 	rc = dft_recon_create(&rcfg, &c->recon);
 	if (rc)
 		goto destroy_profiles;

@@ -193,12 +193,18 @@ struct dft_profile {
 	uint32_t name_hash; /* dft_hops_name_hash(component, operation), set by the table */
 };
 
+#define DFT_PROFILE_SENDERS 64u /* senders whose latest snapshot time is remembered */
+
 struct dft_profiles {
 	struct dft_profile *tab;
 	uint32_t cap; /* power of two, >= 2 * max */
 	uint32_t count;
 	uint32_t max;
 	uint64_t cut; /* updates for a new (component, operation) while the table was full */
+	struct {
+		uint64_t sender_id, created_ns;
+	} through[DFT_PROFILE_SENDERS]; /* the newest snapshot seen from each sender */
+	uint32_t n_through;
 };
 
 int dft_profiles_init(struct dft_profiles *p, uint32_t max);
@@ -208,6 +214,8 @@ int dft_profiles_put(struct dft_profiles *p, const struct dft_profile *v);
 const struct dft_profile *dft_profiles_get(const struct dft_profiles *p, const char *component, const char *operation);
 /* The entry a hop's name hash names (the first one should two names share a hash), or NULL. */
 const struct dft_profile *dft_profiles_get_hash(const struct dft_profiles *p, uint32_t hash);
+/* The creation time of the newest snapshot seen from sender (0: none remembered). */
+uint64_t dft_profiles_through(const struct dft_profiles *p, uint64_t sender_id);
 /* Every entry of every Profile of a validated batch. */
 void dft_profiles_put_batch(struct dft_profiles *p, const Difftrace__SpanBatch *b);
 
@@ -218,6 +226,7 @@ void dft_profiles_put_batch(struct dft_profiles *p, const Difftrace__SpanBatch *
 struct dft_recon_cfg {
 	uint32_t delay_ms;    /* how long a candidate waits for the real span */
 	uint32_t max_pending; /* candidates held at once (0: 65536) */
+	uint32_t profile_wait_ms; /* past the delay, for the sender's snapshot (recon.c) */
 };
 
 struct dft_recon_stats {
@@ -371,6 +380,7 @@ enum dft_transport {
 };
 
 #define DFT_RECON_DELAY_MS 2000u
+#define DFT_RECON_PROFILE_WAIT_MS 10000u
 #define DFT_PROFILES_MAX   16384u
 
 struct dft_collector_cfg {
@@ -381,6 +391,8 @@ struct dft_collector_cfg {
 	uint32_t rdma_slot_size; /* 0: 65536 */
 	uint32_t recon_delay_ms; /* with recon_delay_set; otherwise DFT_RECON_DELAY_MS */
 	bool recon_delay_set;
+	uint32_t recon_profile_wait_ms; /* with recon_profile_wait_set; otherwise DFT_RECON_PROFILE_WAIT_MS */
+	bool recon_profile_wait_set;
 	uint32_t recon_max_pending; /* 0: 65536 */
 	const char *db_path;
 	const char *otlp_json_path; /* NULL: no OTLP JSON sink */

@@ -13,6 +13,12 @@
  * hop owns it) go to the sinks. Chains are queued in arrival order, which is due order since the
  * delay is constant.
  *
+ * Profiles: a reader asks for the profile of the function span's end plus DFT_RB_LAG_NS. A chain
+ * is exported once its sender has shipped a snapshot newer than that (its batches arrive in order,
+ * so no older one is still on its way and the export is what every later read rebuilds), or after
+ * profile_wait_ms more (a sender without profiles, or one that stopped; 0: export at the delay
+ * with what is known then).
+ *
  * Names: a chain with a candidate whose name no profile knows yet goes to the back of the queue for
  * another delay, up to NAME_RETRIES times; after that it is exported under component "unresolved"
  * (counted). A reader later resolves it from profiles stored since.
@@ -48,6 +54,9 @@ struct kind_ent {
 struct chain {
 	struct chain *next;
 	uint64_t due_ms;
+	uint64_t give_up_ms; /* exported then even without a snapshot past at_ns */
+	uint64_t at_ns;      /* the profile time a reader asks for (rebuild.h) */
+	uint64_t sender_id;
 	uint64_t round; /* the round that added it */
 	uint32_t retries;
 	uint8_t trace_id[16];
@@ -56,6 +65,11 @@ struct chain {
 	uint32_t n_candidates;
 	uint32_t hashes[]; /* the candidates' name hashes */
 };
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+}
 
 struct dft_recon {
 	struct dft_recon_cfg cfg;
@@ -220,6 +234,9 @@ int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__Sp
 		return -ENOMEM;
 	c->next = NULL;
 	c->due_ms = now_ms + r->cfg.delay_ms;
+	c->give_up_ms = add_sat(c->due_ms, r->cfg.profile_wait_ms);
+	c->at_ns = add_sat(fn->end_ns, DFT_RB_LAG_NS);
+	c->sender_id = b->header->sender_id;
 	c->round = r->round;
 	c->retries = 0;
 	memcpy(c->trace_id, fn->trace_id.data, 16);
@@ -236,9 +253,15 @@ int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__Sp
 	return 0;
 }
 
-static uint64_t add_sat(uint64_t a, uint64_t b)
+
+/*
+ * True when the sender's profiles are stored past the time a reader asks them for, so no snapshot
+ * still on its way can change what a reader rebuilds (a sender's batches arrive in order), or the
+ * chain has waited long enough (a sender that ships no profiles, or stopped).
+ */
+static bool profiles_ready(const struct chain *c, const struct dft_profiles *prof, uint64_t now_ms)
 {
-	return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+	return now_ms >= c->give_up_ms || dft_profiles_through(prof, c->sender_id) > c->at_ns;
 }
 
 /* True when every candidate's name is known (or the chain has waited long enough for it). */
@@ -339,10 +362,14 @@ int dft_recon_run(struct dft_recon *r, struct dft_store *st, const struct dft_pr
 		r->head = c->next;
 		if (!r->head)
 			r->tail = NULL;
-		if (!names_ready(c, prof)) {
-			/* the profile naming it is likely a snapshot interval away: wait once more */
-			c->retries++;
+		if (!names_ready(c, prof) || !profiles_ready(c, prof, now_ms)) {
+			/* the profile naming it, or the one a reader would take, is likely a snapshot
+			 * interval away: wait once more (no longer than the profile wait allows) */
 			c->due_ms = add_sat(now_ms, r->cfg.delay_ms);
+			if (!names_ready(c, prof))
+				c->retries++;
+			else if (c->give_up_ms > now_ms && c->give_up_ms < c->due_ms)
+				c->due_ms = c->give_up_ms;
 			c->next = NULL;
 			if (r->tail)
 				r->tail->next = c;

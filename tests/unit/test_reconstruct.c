@@ -126,6 +126,7 @@ static void add_profile(struct tb *t, uint64_t created, const char *comp, const 
 
 struct env {
 	char db[64], otlp[64], stats[64];
+	uint32_t profile_wait_ms; /* most tests: 0, export at the delay */
 	struct dft_collector *c;
 };
 
@@ -138,6 +139,8 @@ static void env_start(struct env *e, uint32_t max_pending)
 	    .stats_path = e->stats,
 	    .recon_delay_ms = DELAY,
 	    .recon_delay_set = true,
+	    .recon_profile_wait_ms = e->profile_wait_ms,
+	    .recon_profile_wait_set = true,
 	    .recon_max_pending = max_pending,
 	    .insecure = true, /* no network: the ingest path alone */
 	};
@@ -291,6 +294,21 @@ static int otlp_reconstructed(const char *text, uint64_t span_id)
 	return p && p < end;
 }
 
+/* The endTimeUnixNano of the OTLP span object with this id (0: not exported). */
+static uint64_t otlp_end(const char *text, uint64_t span_id)
+{
+	char needle[64];
+	const char *p;
+
+	snprintf(needle, sizeof(needle), "\"spanId\":\"%016llx\"", (unsigned long long)span_id);
+	p = strstr(text, needle);
+	if (!p)
+		return 0;
+	p = strstr(p, "\"endTimeUnixNano\":\"");
+	assert_non_null(p);
+	return strtoull(p + strlen("\"endTimeUnixNano\":\""), NULL, 10);
+}
+
 /* gateway -> activator -> function, both hops filtered */
 static Difftrace__Span *function_with_hops(struct tb *t, uint64_t fn_id, uint64_t h1, uint64_t h2)
 {
@@ -360,6 +378,62 @@ static void test_chain_and_profile_ends(void **state)
 	assert_int_equal(otlp_reconstructed(otlp, 0xF0), 0);
 	/* reconstructed spans are exported, not counted as stored by a sender */
 	assert_int_equal(stats(e).spans_exported, 3);
+}
+
+/*
+ * A reader takes the profile of the function span's end plus DFT_RB_LAG_NS. The export waits until
+ * its sender has shipped a snapshot newer than that, so a snapshot still on its way (here: one
+ * created just before that time, arriving after the delay) cannot make the export differ from
+ * what every reader rebuilds; without any newer snapshot it goes at the delay plus the wait.
+ */
+static void test_export_waits_for_snapshot(void **state)
+{
+	struct env *e = *state;
+	struct tb t;
+	uint64_t at = 5000 + 2000000000ull, end1 = 3000000000ull, t1;
+	Difftrace__Span *f;
+
+	e->profile_wait_ms = 5000;
+	env_start(e, 0);
+	tb_init(&t, 0x10);
+	function_with_hops(&t, 0xF0, 0xA1, 0xA2);
+	add_names(&t, 1);
+	ingest(e, &t, 1);
+	round_at(e, T0);
+	round_at(e, T0 + DELAY);
+	assert_int_equal(stats(e).recon.reconstructed, 0); /* the sender's snapshots end at 1 ns */
+	/* the snapshot a reader will take: created before the function's end plus the lag */
+	tb_init(&t, 0x10);
+	add_profile(&t, at - 1, "activator", "proxy", 20000);
+	ingest(e, &t, 2);
+	round_at(e, T0 + DELAY + 1);
+	assert_int_equal(stats(e).recon.reconstructed, 0);
+	/* one after it: nothing older can still come from this sender */
+	tb_init(&t, 0x10);
+	add_profile(&t, at + 1, "activator", "proxy", 99999);
+	ingest(e, &t, 3);
+	round_at(e, T0 + 3 * DELAY);
+	assert_int_equal(stats(e).recon.reconstructed, 2);
+	/* 5000 + (20000 - 3000) - (1000 - 500): the at - 1 snapshot, in the export and in a read */
+	assert_int_equal(otlp_end(slurp(e->otlp), 0xA2), 21500);
+	assert_int_equal(get_row(e, 0xA2).end, 21500);
+	assert_int_equal(otlp_end(slurp(e->otlp), 0xA1), get_row(e, 0xA1).end);
+
+	/* a function span whose profile time no snapshot has reached: exported when the wait is over */
+	t1 = T0 + 10 * DELAY;
+	tb_init(&t, 0x20);
+	f = add_span(&t, 0xF1, 0xB2, 1000, end1, "fn", "handle", true);
+	add_hop(&t, f, 0xB1, 0x99, 100, "gateway", "route");
+	add_hop(&t, f, 0xB2, 0xB1, 500, "activator", "proxy");
+	dft_collector_set_clock(e->c, t1); /* chains are due from the collector's clock at ingest */
+	ingest(e, &t, 4);
+	round_at(e, t1);
+	round_at(e, t1 + DELAY);
+	round_at(e, t1 + DELAY + 4999);
+	assert_int_equal(stats(e).recon.reconstructed, 2);
+	round_at(e, t1 + DELAY + 5000);
+	assert_int_equal(stats(e).recon.reconstructed, 4);
+	assert_int_equal(otlp_end(slurp(e->otlp), 0xB2), get_row(e, 0xB2).end);
 }
 
 /* A hop whose name no profile knows waits for one a few delays, then is rebuilt as unresolved. */
@@ -701,6 +775,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_chain_and_profile_ends, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_export_waits_for_snapshot, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unresolved_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_step_hops, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fit_into_parent_and_kind, setup, teardown),
