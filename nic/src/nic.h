@@ -290,6 +290,7 @@ struct dft_nic_counters {
 	uint64_t hops_dropped; /* hops the host libraries cut from spans (ring headers' dropped_hops, clamped) */
 	uint64_t status_msg_invalid; /* status messages left out of reported spans: not 1..120 bytes of
 				      * printable UTF-8 (the span itself is reported) */
+	uint64_t adopted; /* spans waiting in rings an earlier NIC instance had read from (epoch.c) */
 	/* written by the main lcore */
 	uint64_t reported;
 	uint64_t lost_backlog_full;
@@ -306,7 +307,19 @@ struct dft_nic_counters {
 	uint64_t reg_conns_timed_out; /* registration connections closed: no message within await_ms */
 	uint64_t reg_conns_evicted;   /* ... closed to make room: every slot held, this one the oldest waiting */
 	uint64_t backlog_batches;
+	uint64_t collector_busy; /* BUSY frames: the collector's storage was failing (tx_tcp.c) */
 };
+
+/* ---- epoch.c: this NIC instance's epoch (random, non-zero, set once before any batch) */
+extern uint64_t dft_nic_epoch;
+int dft_nic_epoch_init(void);
+/* Main lcore, written by the transport: the collector said BUSY and nothing was acknowledged
+ * since (health "degraded: collector storage" in the stats). */
+extern bool dft_nic_collector_busy;
+struct dft_nic_ring_state;
+/* Worker, at attach (mmap ingest): set the ring's base from what the host claims and what waits in
+ * the ring. Returns the spans adopted. */
+uint64_t dft_nic_adopt_ring(struct dft_nic_ring_state *rs, uint32_t ring_slots);
 
 /*
  * A counter the host writes is a claim. The NIC keeps its own copy per ring and moves it only up
@@ -371,6 +384,8 @@ struct dft_nic_ring_state {
 	struct dft_ring_cons cons;
 	uint64_t produced;     /* monotonic clamps of the host's counters */
 	uint64_t dropped_full;
+	uint64_t base_produced; /* the clamps' values when this NIC instance adopted the ring (epoch.c) */
+	uint64_t base_dropped;
 	uint64_t dropped_hops; /* also bounded: at most DFT_NIC_HOPS_CUT_PER_SPAN per produced span */
 	uint64_t skip_until;   /* tsc: a corrupt ring is left alone until then */
 };

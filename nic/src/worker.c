@@ -71,11 +71,13 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 			uint64_t full_max = rs->dropped_full + budget, made_max;
 
 			row->lost_ring_full += dft_claim_clamp(&rs->dropped_full, dft_load_relaxed(&rs->cons.hdr->dropped_full),
-							       full_max < budget ? UINT64_MAX : full_max);
+							       full_max < budget ? UINT64_MAX : full_max) -
+					       rs->base_dropped;
 			/* every ingest backend sees time, not every one keeps the ring's tail here */
 			made_max = rs->produced + budget + r->g.ring_slots;
 			row->produced += dft_claim_clamp(&rs->produced, dft_load_relaxed(&rs->cons.hdr->produced),
-							 made_max < rs->produced ? UINT64_MAX : made_max);
+							 made_max < rs->produced ? UINT64_MAX : made_max) -
+					 rs->base_produced;
 			/* after produced: the bound uses this refresh's clamp of it (saturating: hostile) */
 			row->hops_dropped += dft_claim_clamp(&rs->dropped_hops,
 							     dft_load_relaxed(&rs->cons.hdr->dropped_hops),
@@ -121,6 +123,13 @@ static void region_attach(struct dft_nic_ctx *ctx, struct dft_nic_region *r)
 	}
 	if (dft_clock_cal_read(r->base, &r->cal) == 0)
 		r->cal_tsc = 1;
+	if (!strcmp(ctx->ingest->name, "mmap")) {
+		uint64_t adopted = 0;
+
+		for (uint32_t k = 0; k < r->g.ring_count; k++)
+			adopted += dft_nic_adopt_ring(&r->rings[k], r->g.ring_slots);
+		dft_ctr_add(&dft_nic_ctr.adopted, adopted);
+	}
 	{
 		char comp[DFT_NAME_MAX + 1];
 		uint32_t np = dft_load_acquire(&((const struct dft_region_hdr *)r->base)->names_published);
@@ -142,15 +151,15 @@ static void region_retire(struct dft_nic_ctx *ctx, unsigned i)
 
 	refresh_counters(ctx);
 	for (uint32_t k = 0; k < r->g.ring_count; k++) {
-		ctx->retired_produced += r->rings[k].produced;
-		ctx->retired_ring_full += r->rings[k].dropped_full;
+		ctx->retired_produced += r->rings[k].produced - r->rings[k].base_produced;
+		ctx->retired_ring_full += r->rings[k].dropped_full - r->rings[k].base_dropped;
 		ctx->retired_dropped_hops += r->rings[k].dropped_hops;
 	}
 	ctx->retired_produced += r->dropped_no_ring;
 	ctx->retired_no_ring += r->dropped_no_ring;
 	for (uint32_t k = 0; k < r->g.ring_count; k++) {
-		ctx->retired_t[r->tenant][0] += r->rings[k].produced;
-		ctx->retired_t[r->tenant][1] += r->rings[k].dropped_full;
+		ctx->retired_t[r->tenant][0] += r->rings[k].produced - r->rings[k].base_produced;
+		ctx->retired_t[r->tenant][1] += r->rings[k].dropped_full - r->rings[k].base_dropped;
 	}
 	ctx->retired_t[r->tenant][0] += r->dropped_no_ring;
 	ctx->retired_t[r->tenant][2] += r->dropped_no_ring;
