@@ -7,8 +7,12 @@
  *
  * Table epochs, one row per (sender, epoch): the durable maximum sequence and the spans stored
  * under it (this collector's own count), the counters of the newest stored batch (the NIC's
- * claims), and, once the epoch is closed, lost_unacked: what those claims call produced and that
- * was neither stored nor counted by the NIC as filtered or lost. A closed epoch never reopens: a
+ * claims), and, once the epoch is closed, its account: produced = stored + filtered + lost_* +
+ * lost_unacked, lost_unacked being what the claims call produced and that was neither stored nor
+ * counted by the NIC as filtered or lost. A claim is bounded by what the collector saw: the NIC
+ * reads the hosts' produced counters only every so often, so a batch's produced may lag the spans
+ * it already batched; a closed epoch's produced is never less than what it stored plus what it
+ * said it filtered and lost. A closed epoch never reopens: a
  * batch of it read late (from a dead instance's socket buffer) is refused.
  *
  * The sender's current epoch lives in its dedup entry (s->epoch); the senders row keeps the
@@ -27,13 +31,14 @@
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS epochs(sender_id INTEGER NOT NULL, epoch INTEGER NOT NULL,"
     " max_seq INTEGER NOT NULL, spans_stored INTEGER NOT NULL, counters TEXT, lost_unacked INTEGER NOT NULL"
-    " DEFAULT 0, closed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(sender_id, epoch)) WITHOUT ROWID";
+    " DEFAULT 0, closed INTEGER NOT NULL DEFAULT 0, produced INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(sender_id, epoch)) WITHOUT ROWID";
 
 static const char put_sql[] =
-    "INSERT INTO epochs(sender_id, epoch, max_seq, spans_stored, counters, lost_unacked, closed)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(sender_id, epoch) DO UPDATE SET max_seq = excluded.max_seq,"
+    "INSERT INTO epochs(sender_id, epoch, max_seq, spans_stored, counters, lost_unacked, closed, produced)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(sender_id, epoch) DO UPDATE SET max_seq = excluded.max_seq,"
     " spans_stored = excluded.spans_stored, counters = excluded.counters, lost_unacked = excluded.lost_unacked,"
-    " closed = excluded.closed";
+    " closed = excluded.closed, produced = excluded.produced";
 
 int dft_epochs_init(struct dft_store *st)
 {
@@ -47,20 +52,30 @@ int dft_epochs_init(struct dft_store *st)
 	return 0;
 }
 
-uint64_t dft_epoch_lost(const struct dft_counters *c, uint64_t stored)
+/* stored + filtered + lost_*, saturating: the claims are a peer's, and a sum of them may wrap */
+static uint64_t accounted(const struct dft_counters *c, uint64_t stored)
 {
-	/* saturating: the claims are a peer's, and a sum of them may wrap */
 	uint64_t parts[] = {stored, c->filtered, c->lost_ring_full, c->lost_invalid, c->lost_backlog_full,
 	                    c->lost_transport, c->lost_hold_overflow, c->lost_no_ring};
 	uint64_t sum = 0;
 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
 		sum = sum + parts[i] < sum ? UINT64_MAX : sum + parts[i];
+	return sum;
+}
+
+uint64_t dft_epoch_lost(const struct dft_counters *c, uint64_t stored)
+{
+	uint64_t sum = accounted(c, stored);
+
 	return c->produced > sum ? c->produced - sum : 0;
 }
 
 static int put_row(struct dft_store *st, const struct dft_sender *s, uint64_t lost, bool closed)
 {
+	uint64_t stored = s->epoch_spans + s->pending_spans, sum = accounted(&s->counters, stored);
+	/* the open epoch shows the claim as it is; a closed one's is bounded below by what was seen */
+	uint64_t produced = closed && sum > s->counters.produced ? sum : s->counters.produced;
 	sqlite3 *db = dft_store_sqlite(st);
 	sqlite3_stmt *q;
 	struct dft_buf cj;
@@ -78,9 +93,10 @@ static int put_row(struct dft_store *st, const struct dft_sender *s, uint64_t lo
 	}
 	if (sqlite3_bind_int64(q, 1, (sqlite3_int64)s->sender_id) || sqlite3_bind_int64(q, 2, (sqlite3_int64)s->epoch) ||
 	    sqlite3_bind_int64(q, 3, (sqlite3_int64)s->max_seq) ||
-	    sqlite3_bind_int64(q, 4, (sqlite3_int64)(s->epoch_spans + s->pending_spans)) ||
+	    sqlite3_bind_int64(q, 4, (sqlite3_int64)stored) ||
 	    sqlite3_bind_text(q, 5, cj.p, (int)cj.len, SQLITE_TRANSIENT) ||
 	    sqlite3_bind_int64(q, 6, (sqlite3_int64)lost) || sqlite3_bind_int(q, 7, closed) ||
+	    sqlite3_bind_int64(q, 8, (sqlite3_int64)produced) ||
 	    sqlite3_step(q) != SQLITE_DONE)
 		rc = -EIO;
 	sqlite3_finalize(q);
