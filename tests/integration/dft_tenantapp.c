@@ -8,7 +8,9 @@
  *
  * --scribble: a hostile tenant. One more thread maps the process's own region (found as the memfd
  * among its open files) and writes random bytes over its rings (headers, counters and slots) every
- * 100 us while the spans flow: what the NIC must survive without anyone else's account moving.
+ * 100 us while the spans flow: what the NIC must survive without anyone else's account moving. The
+ * header, metrics page and name table stay intact, so a restarted NIC still maps the region to its
+ * tenant by component name.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -98,21 +100,26 @@ static void *scribble(void *arg)
 {
 	size_t len = 0;
 	uint8_t *base = map_region(&len);
-	uint64_t x = (uint64_t)(uintptr_t)arg | 1;
+	uint64_t x = (uint64_t)(uintptr_t)arg | 1, from;
 
 	if (!base) {
 		fprintf(stderr, "dft_tenantapp: --scribble: no region found\n");
 		return NULL;
 	}
+	/* rings_off as the library wrote it (abi.h: the region header's layout fields) */
+	memcpy(&from, base + 56, sizeof(from));
+	if (from < 4096 || from >= len - 8) {
+		fprintf(stderr, "dft_tenantapp: --scribble: no rings in the region\n");
+		return NULL;
+	}
 	while (running) {
 		struct timespec d = {0, 100000};
 
-		/* past the first page (the region header: name table and identity) */
 		for (int i = 0; i < 16; i++) {
 			x ^= x << 13;
 			x ^= x >> 7;
 			x ^= x << 17;
-			size_t off = 4096 + (size_t)(x % (len - 4096 - 8));
+			size_t off = (size_t)from + (size_t)(x % (len - from - 8));
 
 			memcpy(base + (off & ~(size_t)7), &x, 8);
 		}

@@ -34,6 +34,9 @@ import time
 
 from dft_harness import Failure, HarnessError, Pipeline, check
 
+# Where a scenario asserts that nothing is lost: rings holding seconds of the app's spans, so a NIC
+# descheduled for a while on a loaded machine cannot make the app drop (not what is tested there).
+BIG_RINGS = ["--ring-slots", "16384"]
 LOSSES = ("lost_ring_full", "lost_no_ring", "lost_invalid", "lost_hold_overflow", "lost_backlog_full",
           "lost_transport")
 
@@ -156,7 +159,8 @@ def scenario_nic_kill(p, app, rng, kills):
 
 def scenario_collector_kill(p, app, rng, kills):
     p.start()
-    apps = start_apps(p, app, [("alpha", ["--threads", "2", "--seconds", str(3 + 2 * kills), "--rate", "4000"])])
+    apps = start_apps(p, app, [("alpha", ["--threads", "2", "--seconds", str(3 + 2 * kills), "--rate", "4000"]
+                                          + BIG_RINGS)])
     for i in range(kills):
         time.sleep(rng.uniform(0.4, 1.4))
         p.collector.send_signal(signal.SIGKILL)
@@ -186,7 +190,7 @@ def scenario_disk_full(p, app, rng, kills):
         p.start()
     finally:
         del os.environ["DFT_FAULT_STORE_FULL"]
-    apps = start_apps(p, app, [("alpha", ["--threads", "1", "--seconds", "9", "--rate", "3000"])])
+    apps = start_apps(p, app, [("alpha", ["--threads", "1", "--seconds", "9", "--rate", "3000"] + BIG_RINGS)])
     wait_until("the first spans stored", lambda: (read_json(p.collector_stats) or {}).get("spans_stored", 0) > 0)
     before = read_json(p.collector_stats)
     open(flag, "w").close()
@@ -262,7 +266,7 @@ def scenario_slow_collector(p, app, rng, kills):
         p.start()
     finally:
         del os.environ["DFT_FAULT_COMMIT_DELAY_MS"]
-    apps = start_apps(p, app, [("alpha", ["--threads", "2", "--seconds", "5", "--rate", "5000"])])
+    apps = start_apps(p, app, [("alpha", ["--threads", "2", "--seconds", "5", "--rate", "5000"] + BIG_RINGS)])
     res = finish_apps(apps)
     p.stop()
     nic = read_json(p.nic_stats)
@@ -293,7 +297,10 @@ def scenario_scribble(p, app, rng, kills):
         f.write(SCRIBBLE_CONFIG)
     p.nic_args += ["--config", cfg]
     p.start()
-    good, bad = start_apps(p, app, [("good", ["--threads", "1", "--seconds", "5", "--rate", "3000"]),
+    # the good tenant's rings hold 5 s of its spans: on a loaded machine the NIC may be descheduled
+    # for a while, and a drop on its own host would be the scheduler's doing, not the scribbler's
+    good, bad = start_apps(p, app, [("good", ["--threads", "1", "--seconds", "5", "--rate", "3000",
+                                              "--ring-slots", "16384"]),
                                     ("scribbler", ["--threads", "2", "--seconds", "5", "--rate", "3000",
                                                    "--scribble"])])
     gres = finish_apps([good])[0]
