@@ -639,6 +639,8 @@ static int round_commit(struct dft_collector *c)
 			goto abort;
 		}
 		dft_health_ok(&c->stats, c->now_ms);
+		c->stats.epochs_begun += c->stats.round_begun;
+		c->stats.epochs_closed += c->stats.round_closed;
 		dft_dedup_commit(&c->dedup);
 		c->stats.commits++;
 		c->stats.batches_accepted += c->round_batches;
@@ -674,6 +676,8 @@ reset:
 	c->round_profiles = 0;
 	c->round_rdma = 0;
 	c->round_failed = false;
+	c->stats.round_begun = 0;
+	c->stats.round_closed = 0;
 	return rc;
 }
 

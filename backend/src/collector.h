@@ -319,6 +319,7 @@ struct dft_collector_stats {
 	uint64_t epochs_begun;        /* a sender's batches came under a new epoch (its NIC restarted) */
 	uint64_t epochs_closed;       /* ... and the old epoch's account was closed */
 	uint64_t batches_stale_epoch; /* batches of an epoch already closed: refused */
+	uint64_t round_begun, round_closed; /* of the open round: counted above once it commits */
 	/* health.c */
 	bool degraded;                /* the last commit failed: "degraded: storage" */
 	uint64_t degraded_since_ms;

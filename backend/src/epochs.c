@@ -144,14 +144,14 @@ int dft_epoch_begin(struct dft_store *st, struct dft_sender *s, uint64_t epoch, 
 		rc = put_row(st, s, lost, true);
 		if (rc)
 			return rc;
-		cs->epochs_closed++;
+		cs->round_closed++;
 		fprintf(stderr,
 		        "difftrace-collector: sender %016llx: epoch %016llx closed (its NIC restarted as %016llx): %" PRIu64
 		        " spans stored, %" PRIu64 " produced and never stored counted lost\n",
 		        (unsigned long long)s->sender_id, (unsigned long long)s->epoch, (unsigned long long)epoch,
 		        s->epoch_spans + s->pending_spans, lost);
 	}
-	cs->epochs_begun++;
+	cs->round_begun++;
 	/* spans of the closed epoch in the open transaction stay in the sender's lifetime total */
 	s->spans_stored += s->pending_spans;
 	s->pending_spans = 0;

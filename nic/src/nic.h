@@ -21,6 +21,7 @@
 #include "dft/validate.h"
 #include "names.h"
 #include "tenant.h"
+#include "epoch.h"
 
 #define DFT_NIC_MAX_REGIONS 256u
 #define DFT_NIC_MAX_PLATFORM 32u
@@ -310,16 +311,6 @@ struct dft_nic_counters {
 	uint64_t collector_busy; /* BUSY frames: the collector's storage was failing (tx_tcp.c) */
 };
 
-/* ---- epoch.c: this NIC instance's epoch (random, non-zero, set once before any batch) */
-extern uint64_t dft_nic_epoch;
-int dft_nic_epoch_init(void);
-/* Main lcore, written by the transport: the collector said BUSY and nothing was acknowledged
- * since (health "degraded: collector storage" in the stats). */
-extern bool dft_nic_collector_busy;
-struct dft_nic_ring_state;
-/* Worker, at attach (mmap ingest): set the ring's base from what the host claims and what waits in
- * the ring. Returns the spans adopted. */
-uint64_t dft_nic_adopt_ring(struct dft_nic_ring_state *rs, uint32_t ring_slots);
 
 /*
  * A counter the host writes is a claim. The NIC keeps its own copy per ring and moves it only up
