@@ -11,12 +11,15 @@
  *
  * Adoption: the host's ring counters (produced, dropped_full) count from the host's start, not
  * from this instance's. A ring whose tail is not 0 when this instance attaches was read before, by
- * an earlier instance, which already counted what it saw. This instance's account of the ring
- * starts at the attach: its base is the host's produced less the spans still waiting in the ring
- * (those are this instance's to read and report), and the host's dropped_full. The waiting spans
- * are counted as `adopted`, so a reader can tell them from the earlier instance's losses. Only
- * the mmap ingest maps the ring where the worker can walk it at attach; with the others a
- * restarted NIC counts the host's totals as before (docs/reliability.md).
+ * an earlier instance, which already counted what it saw. This instance's account of such a ring
+ * is what it saw itself: the spans it reads from the ring (valid or not, counted by the worker as
+ * it decides each one) plus the host's drops since the attach (dropped_full, clamped, less its
+ * value at the attach). Not the host's produced less a base: the host counts a span as produced
+ * before it publishes it, so any base read while the host writes can be one span off per ring.
+ * The spans waiting in the ring at the attach are counted as `adopted` (walked once, slot types
+ * read once), so a reader can tell them from the earlier instance's losses. Only the mmap ingest
+ * maps the ring where the worker can see its tail at attach; with the others a restarted NIC
+ * counts the host's totals as before (docs/reliability.md).
  */
 #include <errno.h>
 #include <sys/random.h>
@@ -44,7 +47,7 @@ int dft_nic_epoch_init(void)
 uint64_t dft_nic_adopt_ring(struct dft_nic_ring_state *rs, uint32_t ring_slots)
 {
 	const struct dft_ring_hdr *h = rs->cons.hdr;
-	uint64_t tail = rs->cons.tail, head, produced, spans = 0;
+	uint64_t tail = rs->cons.tail, head, spans = 0;
 
 	if (tail == 0)
 		return 0; /* never read: the host's counters are all this instance's */
@@ -61,11 +64,16 @@ uint64_t dft_nic_adopt_ring(struct dft_nic_ring_state *rs, uint32_t ring_slots)
 			pos += 1u + (type == DFT_SLOT_SPAN ? n_cont : 0u);
 		}
 	}
-	produced = dft_load_relaxed(&h->produced);
-	rs->base_produced = produced > spans ? produced - spans : 0;
+	rs->adopted = true;
 	rs->base_dropped = dft_load_relaxed(&h->dropped_full);
-	/* the clamps move up from the base, so a count below it cannot make this account negative */
-	rs->produced = rs->base_produced;
+	/* the clamps move up from here, so a count below it cannot make this account negative; the
+	 * produced clamp only bounds the other claims */
 	rs->dropped_full = rs->base_dropped;
+	rs->produced = dft_load_relaxed(&h->produced);
 	return spans;
+}
+
+uint64_t dft_nic_ring_produced(const struct dft_nic_ring_state *rs)
+{
+	return rs->adopted ? rs->spans_taken + (rs->dropped_full - rs->base_dropped) : rs->produced;
 }

@@ -16,5 +16,8 @@ struct dft_nic_ring_state;
 /* Worker, at attach (mmap ingest): set the ring's base from what the host claims and what waits in
  * the ring. Returns the spans adopted. */
 uint64_t dft_nic_adopt_ring(struct dft_nic_ring_state *rs, uint32_t ring_slots);
+/* This instance's produced for a ring: the host's claim (clamped), or for an adopted ring the
+ * spans this instance read plus the drops since it adopted the ring. */
+uint64_t dft_nic_ring_produced(const struct dft_nic_ring_state *rs);
 
 #endif /* DFT_NIC_EPOCH_H */

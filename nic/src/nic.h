@@ -375,8 +375,9 @@ struct dft_nic_ring_state {
 	struct dft_ring_cons cons;
 	uint64_t produced;     /* monotonic clamps of the host's counters */
 	uint64_t dropped_full;
-	uint64_t base_produced; /* the clamps' values when this NIC instance adopted the ring (epoch.c) */
-	uint64_t base_dropped;
+	uint64_t base_dropped; /* dropped_full when this NIC instance adopted the ring (epoch.c) */
+	uint64_t spans_taken;  /* spans read from the ring (valid or not): the NIC's own count */
+	bool adopted;          /* an earlier instance read the ring: produced is what this one saw */
 	uint64_t dropped_hops; /* also bounded: at most DFT_NIC_HOPS_CUT_PER_SPAN per produced span */
 	uint64_t skip_until;   /* tsc: a corrupt ring is left alone until then */
 };

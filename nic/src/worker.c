@@ -75,9 +75,9 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 					       rs->base_dropped;
 			/* every ingest backend sees time, not every one keeps the ring's tail here */
 			made_max = rs->produced + budget + r->g.ring_slots;
-			row->produced += dft_claim_clamp(&rs->produced, dft_load_relaxed(&rs->cons.hdr->produced),
-							 made_max < rs->produced ? UINT64_MAX : made_max) -
-					 rs->base_produced;
+			dft_claim_clamp(&rs->produced, dft_load_relaxed(&rs->cons.hdr->produced),
+					made_max < rs->produced ? UINT64_MAX : made_max);
+			row->produced += dft_nic_ring_produced(rs);
 			/* after produced: the bound uses this refresh's clamp of it (saturating: hostile) */
 			row->hops_dropped += dft_claim_clamp(&rs->dropped_hops,
 							     dft_load_relaxed(&rs->cons.hdr->dropped_hops),
@@ -151,14 +151,14 @@ static void region_retire(struct dft_nic_ctx *ctx, unsigned i)
 
 	refresh_counters(ctx);
 	for (uint32_t k = 0; k < r->g.ring_count; k++) {
-		ctx->retired_produced += r->rings[k].produced - r->rings[k].base_produced;
+		ctx->retired_produced += dft_nic_ring_produced(&r->rings[k]);
 		ctx->retired_ring_full += r->rings[k].dropped_full - r->rings[k].base_dropped;
 		ctx->retired_dropped_hops += r->rings[k].dropped_hops;
 	}
 	ctx->retired_produced += r->dropped_no_ring;
 	ctx->retired_no_ring += r->dropped_no_ring;
 	for (uint32_t k = 0; k < r->g.ring_count; k++) {
-		ctx->retired_t[r->tenant][0] += r->rings[k].produced - r->rings[k].base_produced;
+		ctx->retired_t[r->tenant][0] += dft_nic_ring_produced(&r->rings[k]);
 		ctx->retired_t[r->tenant][1] += r->rings[k].dropped_full - r->rings[k].base_dropped;
 	}
 	ctx->retired_t[r->tenant][0] += r->dropped_no_ring;
@@ -318,7 +318,8 @@ static bool refresh_names(struct dft_nic_region *r)
 	return true;
 }
 
-static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const struct dft_slot *burst, int n)
+static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const struct dft_slot *burst, int n,
+		   uint64_t *spans)
 {
 	struct dft_batch_src src = {.base = r->base, .g = &r->g, .names_published = r->names_published,
 				    .cal = &r->cal};
@@ -345,6 +346,7 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 			}
 			count_invalid(r, why);
 			i += need;
+			(*spans)++;
 			continue;
 		}
 		need = 1 + s->n_cont;
@@ -358,21 +360,25 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 		if (why != DFT_INVALID_NONE) {
 			count_invalid(r, why);
 			i += need;
+			(*spans)++;
 			continue;
 		}
 		if (!(s->flags & DFT_SF_TS_NS) && !r->cal_tsc) {
 			count_invalid(r, DFT_INVALID_BAD_TIME); /* ticks and never a usable calibration */
 			i += need;
+			(*spans)++;
 			continue;
 		}
 		if (!comp_allowed(r, s->component_id ? s->component_id : r->g.component_id)) {
 			count_invalid(r, DFT_INVALID_NOT_ALLOWED); /* a process tracing as a service it is not */
 			i += need;
+			(*spans)++;
 			continue;
 		}
 		rc = dft_judge(ctx, r, s, &burst[i + 1], &kind, &rec);
 		if (rc == DFT_FATE_FILTER || rc == DFT_FATE_HELD || rc == DFT_FATE_OVERFLOW) {
 			i += need;
+			(*spans)++;
 			continue;
 		}
 		for (int attempt = 0;; attempt++) {
@@ -393,6 +399,7 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 				dft_handoff_close(ctx);
 		}
 		i += need;
+		(*spans)++;
 	}
 	return i;
 }
@@ -450,7 +457,7 @@ static int poll_region(struct dft_nic_ctx *ctx, unsigned i, uint64_t now, bool f
 		}
 		if (n == 0)
 			continue;
-		used = process(ctx, r, ctx->burst, n);
+		used = process(ctx, r, ctx->burst, n, &rs->spans_taken);
 		if (used < 0)
 			return work ? work : 0;
 		ctx->ingest->release(r, k, (uint32_t)used);
