@@ -97,8 +97,10 @@ static int put_row(struct dft_store *st, const struct dft_sender *s, uint64_t lo
 	    sqlite3_bind_text(q, 5, cj.p, (int)cj.len, SQLITE_TRANSIENT) ||
 	    sqlite3_bind_int64(q, 6, (sqlite3_int64)lost) || sqlite3_bind_int(q, 7, closed) ||
 	    sqlite3_bind_int64(q, 8, (sqlite3_int64)produced) ||
-	    sqlite3_step(q) != SQLITE_DONE)
+	    sqlite3_step(q) != SQLITE_DONE) {
+		fprintf(stderr, "difftrace-collector: epochs row: %s\n", sqlite3_errmsg(db));
 		rc = -EIO;
+	}
 	sqlite3_finalize(q);
 free_json:
 	dft_buf_free(&cj);
