@@ -73,7 +73,7 @@ QEMU=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
 # --- 2. the arm64 sysroot --------------------------------------------------------------------------
 # What the NIC half links (and cmocka for its tests); SQLite and jansson are there for --full.
 ARM_PKGS=(libc6-dev libdpdk-dev libprotobuf-c-dev libcmocka-dev libinih-dev libibverbs-dev
-          librdmacm-dev libsqlite3-dev libjansson-dev)
+          librdmacm-dev libsqlite3-dev libjansson-dev libssl-dev)
 
 # The Debian mirror and release this machine's apt uses (sources.list or deb822 .sources).
 debian_uri() { # $1: regex the URI must match

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The ClickHouse store read into a private SQLite file for the CLI (cli_clickhouse.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,162 +94,120 @@ static int query(struct dft_ch *ch, const char *sql, uint8_t **out, size_t *len)
 	return rc;
 }
 
-static int copy_spans(struct dft_ch *ch, sqlite3 *db, const char *where)
+/* Reads one RowBinary row at c and binds it to q: false when the row did not parse. */
+typedef bool (*row_fn)(struct cur *c, sqlite3_stmt *q);
+
+/* Runs select on ClickHouse and inserts every row it returns into the snapshot with insert. */
+static int copy_rows(struct dft_ch *ch, sqlite3 *db, const char *select, const char *insert, row_fn row,
+		     const char *what)
 {
-	static const char ins[] = "INSERT INTO spans(trace_id, span_id, parent_span_id, start_ns, end_ns, queue_ns,"
-	                          " component, operation, kind, status, span_kind, flags, keep_reasons, status_message,"
-	                          " hops, sender_id, batch_seq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-	                          " ?12, ?13, ?14, ?15, ?16, ?17)";
-	char sql[1024];
 	struct cur c = {0};
 	sqlite3_stmt *q;
 	uint8_t *ans;
-	int rc = 0;
+	int rc;
+
+	if ((rc = query(ch, select, &ans, &c.len)))
+		return rc;
+	c.p = ans;
+	if (sqlite3_prepare_v2(db, insert, -1, &q, NULL) != SQLITE_OK) {
+		rc = -EIO;
+		goto free_ans;
+	}
+	while (!rc && c.pos < c.len) {
+		sqlite3_reset(q);
+		if (!row(&c, q) || c.bad) {
+			fprintf(stderr, "difftrace: --clickhouse: a %s row did not parse\n", what);
+			rc = -EBADMSG;
+		} else if (sqlite3_step(q) != SQLITE_DONE) {
+			rc = -EIO;
+		}
+	}
+	sqlite3_finalize(q);
+free_ans:
+	free(ans);
+	return rc;
+}
+
+static void bind_text_or_null(sqlite3_stmt *q, int i, const uint8_t *p, size_t n, bool blob)
+{
+	if (!n)
+		sqlite3_bind_null(q, i);
+	else if (blob)
+		sqlite3_bind_blob(q, i, p, (int)n, SQLITE_STATIC);
+	else
+		sqlite3_bind_text(q, i, (const char *)p, (int)n, SQLITE_STATIC);
+}
+
+static bool span_row(struct cur *c, sqlite3_stmt *q)
+{
+	const uint8_t *tid = rd_bytes(c, 16), *comp, *op, *msg, *hops;
+	size_t lc, lo, lm, lh;
+
+	for (int i = 0; i < 5; i++) /* SpanId, ParentSpanId, StartNs, end, QueueNs */
+		sqlite3_bind_int64(q, 2 + i, (sqlite3_int64)rd_le(c, 8));
+	comp = rd_str(c, &lc);
+	op = rd_str(c, &lo);
+	sqlite3_bind_int64(q, 9, (sqlite3_int64)rd_le(c, 1));  /* ComponentKind */
+	sqlite3_bind_int64(q, 10, (sqlite3_int64)rd_le(c, 1)); /* StatusCode */
+	sqlite3_bind_int64(q, 11, (sqlite3_int64)rd_le(c, 1)); /* SpanKind */
+	sqlite3_bind_int64(q, 12, (sqlite3_int64)rd_le(c, 4)); /* Flags */
+	sqlite3_bind_int64(q, 13, (sqlite3_int64)rd_le(c, 4)); /* KeepReasons */
+	msg = rd_str(c, &lm);
+	hops = rd_str(c, &lh);
+	sqlite3_bind_int64(q, 16, (sqlite3_int64)rd_le(c, 8)); /* SenderId */
+	sqlite3_bind_int64(q, 17, (sqlite3_int64)rd_le(c, 8)); /* BatchSeq */
+	if (c->bad)
+		return false;
+	sqlite3_bind_blob(q, 1, tid, 16, SQLITE_STATIC);
+	sqlite3_bind_text(q, 7, (const char *)comp, (int)lc, SQLITE_STATIC);
+	sqlite3_bind_text(q, 8, (const char *)op, (int)lo, SQLITE_STATIC);
+	bind_text_or_null(q, 14, msg, lm, false);
+	bind_text_or_null(q, 15, hops, lh, true);
+	return true;
+}
+
+static int copy_spans(struct dft_ch *ch, sqlite3 *db, const char *where)
+{
+	char sql[1024];
 
 	snprintf(sql, sizeof(sql),
 	         "SELECT TraceId, SpanId, ParentSpanId, StartNs, StartNs + Duration, QueueNs, toString(ServiceName),"
 	         " toString(SpanName), ComponentKind, StatusCode, SpanKind, Flags, KeepReasons, StatusMessage, Hops,"
 	         " SenderId, BatchSeq FROM otel_traces %s FORMAT RowBinary",
 	         where);
-	if ((rc = query(ch, sql, &ans, &c.len)))
-		return rc;
-	c.p = ans;
-	if (sqlite3_prepare_v2(db, ins, -1, &q, NULL) != SQLITE_OK) {
-		free(ans);
-		return -EIO;
-	}
-	while (!rc && c.pos < c.len) {
-		const uint8_t *tid = rd_bytes(&c, 16), *comp, *op, *msg, *hops;
-		uint64_t v[5]; /* SpanId, ParentSpanId, StartNs, end, QueueNs */
-		uint32_t k[5];
-		size_t lc, lo, lm, lh;
-
-		for (int i = 0; i < 5; i++)
-			v[i] = rd_le(&c, 8);
-		comp = rd_str(&c, &lc);
-		op = rd_str(&c, &lo);
-		k[0] = (uint32_t)rd_le(&c, 1); /* ComponentKind */
-		k[1] = (uint32_t)rd_le(&c, 1); /* StatusCode */
-		k[2] = (uint32_t)rd_le(&c, 1); /* SpanKind */
-		k[3] = (uint32_t)rd_le(&c, 4); /* Flags */
-		k[4] = (uint32_t)rd_le(&c, 4); /* KeepReasons */
-		msg = rd_str(&c, &lm);
-		hops = rd_str(&c, &lh);
-		uint64_t sender = rd_le(&c, 8), seq = rd_le(&c, 8);
-
-		if (c.bad) {
-			fprintf(stderr, "difftrace: --clickhouse: a span row did not parse\n");
-			rc = -EBADMSG;
-			break;
-		}
-		sqlite3_reset(q);
-		sqlite3_bind_blob(q, 1, tid, 16, SQLITE_STATIC);
-		for (int i = 0; i < 5; i++)
-			sqlite3_bind_int64(q, 2 + i, (sqlite3_int64)v[i]);
-		sqlite3_bind_text(q, 7, (const char *)comp, (int)lc, SQLITE_STATIC);
-		sqlite3_bind_text(q, 8, (const char *)op, (int)lo, SQLITE_STATIC);
-		for (int i = 0; i < 5; i++)
-			sqlite3_bind_int64(q, 9 + i, k[i]);
-		if (lm)
-			sqlite3_bind_text(q, 14, (const char *)msg, (int)lm, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(q, 14);
-		if (lh)
-			sqlite3_bind_blob(q, 15, hops, (int)lh, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(q, 15);
-		sqlite3_bind_int64(q, 16, (sqlite3_int64)sender);
-		sqlite3_bind_int64(q, 17, (sqlite3_int64)seq);
-		if (sqlite3_step(q) != SQLITE_DONE)
-			rc = -EIO;
-	}
-	sqlite3_finalize(q);
-	free(ans);
-	return rc;
+	return copy_rows(ch, db, sql,
+	                 "INSERT INTO spans(trace_id, span_id, parent_span_id, start_ns, end_ns, queue_ns,"
+	                 " component, operation, kind, status, span_kind, flags, keep_reasons, status_message,"
+	                 " hops, sender_id, batch_seq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+	                 " ?12, ?13, ?14, ?15, ?16, ?17)",
+	                 span_row, "span");
 }
 
-static int copy_profiles(struct dft_ch *ch, sqlite3 *db)
+static bool profile_row(struct cur *c, sqlite3_stmt *q)
 {
-	static const char ins[] = "INSERT INTO profiles VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
-	struct cur c = {0};
-	sqlite3_stmt *q;
-	uint8_t *ans;
-	int rc;
+	const uint8_t *comp, *op;
+	size_t lc, lo;
 
-	if ((rc = query(ch,
-	                "SELECT SenderId, CreatedNs, toString(Component), toString(Operation), Count, Kept, Filtered,"
-	                " P50Ns, P99Ns, QueueP99Ns, SelfTimeNs, NameHash FROM dft_profiles FORMAT RowBinary",
-	                &ans, &c.len)))
-		return rc;
-	c.p = ans;
-	if (sqlite3_prepare_v2(db, ins, -1, &q, NULL) != SQLITE_OK) {
-		free(ans);
-		return -EIO;
-	}
-	while (!rc && c.pos < c.len) {
-		uint64_t a = rd_le(&c, 8), b = rd_le(&c, 8), v[7];
-		size_t lc, lo;
-		const uint8_t *comp = rd_str(&c, &lc), *op = rd_str(&c, &lo);
-
-		for (int i = 0; i < 7; i++)
-			v[i] = rd_le(&c, 8);
-		uint64_t hash = rd_le(&c, 4);
-
-		if (c.bad) {
-			fprintf(stderr, "difftrace: --clickhouse: a profile row did not parse\n");
-			rc = -EBADMSG;
-			break;
-		}
-		sqlite3_reset(q);
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)a);
-		sqlite3_bind_int64(q, 2, (sqlite3_int64)b);
-		sqlite3_bind_text(q, 3, (const char *)comp, (int)lc, SQLITE_STATIC);
-		sqlite3_bind_text(q, 4, (const char *)op, (int)lo, SQLITE_STATIC);
-		for (int i = 0; i < 7; i++)
-			sqlite3_bind_int64(q, 5 + i, (sqlite3_int64)v[i]);
-		sqlite3_bind_int64(q, 12, (sqlite3_int64)hash);
-		if (sqlite3_step(q) != SQLITE_DONE)
-			rc = -EIO;
-	}
-	sqlite3_finalize(q);
-	free(ans);
-	return rc;
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)rd_le(c, 8)); /* SenderId */
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)rd_le(c, 8)); /* CreatedNs */
+	comp = rd_str(c, &lc);
+	op = rd_str(c, &lo);
+	for (int i = 0; i < 7; i++)
+		sqlite3_bind_int64(q, 5 + i, (sqlite3_int64)rd_le(c, 8));
+	sqlite3_bind_int64(q, 12, (sqlite3_int64)rd_le(c, 4)); /* NameHash */
+	if (c->bad)
+		return false;
+	sqlite3_bind_text(q, 3, (const char *)comp, (int)lc, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, (const char *)op, (int)lo, SQLITE_STATIC);
+	return true;
 }
 
-static int copy_kinds(struct dft_ch *ch, sqlite3 *db)
+static bool kind_row(struct cur *c, sqlite3_stmt *q)
 {
-	struct cur c = {0};
-	sqlite3_stmt *q;
-	uint8_t *ans;
-	int rc;
-
-	if ((rc = query(ch,
-	                "SELECT NameHash, SpanKind, sum(Votes) FROM dft_span_kinds GROUP BY NameHash, SpanKind"
-	                " FORMAT RowBinary",
-	                &ans, &c.len)))
-		return rc;
-	c.p = ans;
-	if (sqlite3_prepare_v2(db, "INSERT INTO span_kinds VALUES(?1, ?2, ?3)", -1, &q, NULL) != SQLITE_OK) {
-		free(ans);
-		return -EIO;
-	}
-	while (!rc && c.pos < c.len) {
-		uint64_t hash = rd_le(&c, 4), kind = rd_le(&c, 1), votes = rd_le(&c, 8);
-
-		if (c.bad) {
-			rc = -EBADMSG;
-			break;
-		}
-		sqlite3_reset(q);
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)hash);
-		sqlite3_bind_int64(q, 2, (sqlite3_int64)kind);
-		sqlite3_bind_int64(q, 3, (sqlite3_int64)votes);
-		if (sqlite3_step(q) != SQLITE_DONE)
-			rc = -EIO;
-	}
-	sqlite3_finalize(q);
-	free(ans);
-	return rc;
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)rd_le(c, 4)); /* NameHash */
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)rd_le(c, 1)); /* SpanKind */
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)rd_le(c, 8)); /* votes */
+	return !c->bad;
 }
 
 /* The WHERE for one trace: its id, and its time range from the trace-id table (partition pruning). */
@@ -311,9 +270,16 @@ int dft_ch_snapshot(const char *url, const char *trace_hex, char *path, size_t p
 	if (!rc)
 		rc = copy_spans(ch, db, where);
 	if (!rc)
-		rc = copy_profiles(ch, db);
+		rc = copy_rows(ch, db,
+			       "SELECT SenderId, CreatedNs, toString(Component), toString(Operation), Count, Kept,"
+			       " Filtered, P50Ns, P99Ns, QueueP99Ns, SelfTimeNs, NameHash FROM dft_profiles FORMAT RowBinary",
+			       "INSERT INTO profiles VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+			       profile_row, "profile");
 	if (!rc)
-		rc = copy_kinds(ch, db);
+		rc = copy_rows(ch, db,
+			       "SELECT NameHash, SpanKind, sum(Votes) FROM dft_span_kinds GROUP BY NameHash, SpanKind"
+			       " FORMAT RowBinary",
+			       "INSERT INTO span_kinds VALUES(?1, ?2, ?3)", kind_row, "span kind");
 	if (!rc && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		rc = -EIO;
 	if (rc == -EIO)

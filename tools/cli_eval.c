@@ -71,17 +71,6 @@ static struct trace_ent *trace_get(struct trace_set *t, const uint8_t tid[16])
 
 /* ---- helpers */
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 static int hex_bytes(const char *s, uint8_t *out, size_t n)
 {
 	if (!s || strlen(s) != 2 * n)
@@ -171,18 +160,18 @@ static int counters_from_file(const char *path, bool collector, struct dft_eval 
 	int rc = 0;
 
 	if (!root)
-		return fail(err, errlen, -EINVAL, "%s: line %d: %s", path, je.line, je.text);
+		return dft_eval_fail(err, errlen, -EINVAL, "%s: line %d: %s", path, je.line, je.text);
 	if (!collector) {
 		if (counters_from_obj(root, ev))
-			rc = fail(err, errlen, -EINVAL,
+			rc = dft_eval_fail(err, errlen, -EINVAL,
 			          "%s: missing or bad counters (produced, reported, filtered, lost_*)", path);
 	} else if (!json_is_array(json_object_get(root, "senders"))) {
-		rc = fail(err, errlen, -EINVAL, "%s: no senders array", path);
+		rc = dft_eval_fail(err, errlen, -EINVAL, "%s: no senders array", path);
 	} else {
 		json_array_foreach(json_object_get(root, "senders"), i, s)
 		{
 			if (counters_from_obj(json_object_get(s, "counters"), ev)) {
-				rc = fail(err, errlen, -EINVAL, "%s: senders[%zu].counters: missing or bad counters",
+				rc = dft_eval_fail(err, errlen, -EINVAL, "%s: senders[%zu].counters: missing or bad counters",
 				          path, i);
 				break;
 			}
@@ -198,7 +187,7 @@ static int counters_from_db(sqlite3 *db, struct dft_eval *ev, char *err, size_t 
 	int step, rc = 0;
 
 	if (sqlite3_prepare_v2(db, "SELECT sender_id, counters FROM senders", -1, &q, NULL) != SQLITE_OK)
-		return fail(err, errlen, -EIO, "read senders: %s", sqlite3_errmsg(db));
+		return dft_eval_fail(err, errlen, -EIO, "read senders: %s", sqlite3_errmsg(db));
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
 		const char *c = (const char *)sqlite3_column_text(q, 1);
 		json_t *o = c ? json_loads(c, 0, NULL) : NULL;
@@ -206,7 +195,7 @@ static int counters_from_db(sqlite3 *db, struct dft_eval *ev, char *err, size_t 
 		if (!c)
 			continue; /* no counters arrived from this sender yet */
 		if (!o || counters_from_obj(o, ev)) {
-			rc = fail(err, errlen, -EINVAL, "senders: sender %016" PRIx64 ": bad counters JSON",
+			rc = dft_eval_fail(err, errlen, -EINVAL, "senders: sender %016" PRIx64 ": bad counters JSON",
 			          (uint64_t)sqlite3_column_int64(q, 0));
 			json_decref(o);
 			break;
@@ -214,7 +203,7 @@ static int counters_from_db(sqlite3 *db, struct dft_eval *ev, char *err, size_t 
 		json_decref(o);
 	}
 	if (!rc && step != SQLITE_DONE)
-		rc = fail(err, errlen, -EIO, "read senders: %s", sqlite3_errmsg(db));
+		rc = dft_eval_fail(err, errlen, -EIO, "read senders: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(q);
 	return rc;
 }
@@ -292,7 +281,7 @@ static int walk_truth(const char *path, struct dft_eval_set *set, struct trace_s
 	int rc = 0;
 
 	if (!f)
-		return fail(err, errlen, -errno, "--truth %s: %s", path, strerror(errno));
+		return dft_eval_fail(err, errlen, -errno, "--truth %s: %s", path, strerror(errno));
 	while ((len = getline(&line, &cap, f)) >= 0) {
 		struct truth_rec r;
 		struct dft_eval_stored *s;
@@ -304,7 +293,7 @@ static int walk_truth(const char *path, struct dft_eval_set *set, struct trace_s
 			continue;
 		if (truth_parse(line, (size_t)len, &r)) {
 			rc =
-			    fail(err, errlen, -EINVAL, "--truth %s: line %lu: not a ground-truth record", path, lineno);
+			    dft_eval_fail(err, errlen, -EINVAL, "--truth %s: line %lu: not a ground-truth record", path, lineno);
 			break;
 		}
 		ev->truth_spans++;
@@ -316,7 +305,7 @@ static int walk_truth(const char *path, struct dft_eval_set *set, struct trace_s
 		reported = s && !s->reconstructed;
 		t = trace_get(traces, r.trace_id);
 		if (!t) {
-			rc = fail(err, errlen, -ENOMEM, "out of memory for the traces");
+			rc = dft_eval_fail(err, errlen, -ENOMEM, "out of memory for the traces");
 			break;
 		}
 		if (!s)
@@ -341,13 +330,13 @@ static int walk_truth(const char *path, struct dft_eval_set *set, struct trace_s
 			if (!td) {
 				ev->recon_zero_duration++;
 			} else if (errs_push(re, (double)(sd > td ? sd - td : td - sd) / (double)td)) {
-				rc = fail(err, errlen, -ENOMEM, "out of memory for the reconstruction errors");
+				rc = dft_eval_fail(err, errlen, -ENOMEM, "out of memory for the reconstruction errors");
 				break;
 			}
 		}
 	}
 	if (!rc && ferror(f))
-		rc = fail(err, errlen, -EIO, "--truth %s: read error", path);
+		rc = dft_eval_fail(err, errlen, -EIO, "--truth %s: read error", path);
 	free(line);
 	fclose(f);
 	return rc;
@@ -364,7 +353,7 @@ int dft_eval_compute(const char *truth, const char *dbpath, const char *nic_stat
 
 	memset(ev, 0, sizeof(*ev));
 	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		rc = fail(err, errlen, -EIO, "--db %s: %s", dbpath, db ? sqlite3_errmsg(db) : "out of memory");
+		rc = dft_eval_fail(err, errlen, -EIO, "--db %s: %s", dbpath, db ? sqlite3_errmsg(db) : "out of memory");
 		goto close_db;
 	}
 	sqlite3_busy_timeout(db, 2000);

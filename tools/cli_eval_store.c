@@ -7,11 +7,11 @@
 #include <string.h>
 
 #include "cli_eval.h"
+#include "dft/hash.h"
 #include "cli_eval_store.h"
 #include "trace_read.h"
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+int dft_eval_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -23,10 +23,8 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 
 uint64_t dft_eval_key_hash(const uint8_t tid[16], uint64_t sid)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = dft_fnv64(tid, 16, DFT_FNV64_INIT);
 
-	for (int i = 0; i < 16; i++)
-		h = (h ^ tid[i]) * 1099511628211ull;
 	h ^= sid * 0x9e3779b97f4a7c15ull;
 	return h ^ (h >> 29);
 }
@@ -96,7 +94,7 @@ int dft_eval_load_store(sqlite3 *db, struct dft_eval_set *set, struct dft_eval *
 	int rc;
 
 	if (sqlite3_prepare_v2(db, count_sql, -1, &q, NULL) != SQLITE_OK)
-		return fail(err, errlen, -EIO, "count spans: %s", sqlite3_errmsg(db));
+		return dft_eval_fail(err, errlen, -EIO, "count spans: %s", sqlite3_errmsg(db));
 	if (sqlite3_step(q) == SQLITE_ROW)
 		n = sqlite3_column_int64(q, 0) + (sqlite3_int64)sqlite3_column_double(q, 1);
 	sqlite3_finalize(q);
@@ -104,15 +102,15 @@ int dft_eval_load_store(sqlite3 *db, struct dft_eval_set *set, struct dft_eval *
 		;
 	set->e = calloc(set->cap, sizeof(*set->e));
 	if (!set->e)
-		return fail(err, errlen, -ENOMEM, "out of memory for %lld stored spans", (long long)n);
+		return dft_eval_fail(err, errlen, -ENOMEM, "out of memory for %lld stored spans", (long long)n);
 	lc.room = (uint64_t)n;
 	if (dft_treader_create(db, &r))
-		return fail(err, errlen, -EIO, "read spans: %s", sqlite3_errmsg(db));
+		return dft_eval_fail(err, errlen, -EIO, "read spans: %s", sqlite3_errmsg(db));
 	rc = dft_treader_foreach(r, load_trace, &lc);
 	if (rc == -ENOSPC)
 		rc = 0; /* the set holds what was there when it was sized */
 	else if (rc)
-		rc = fail(err, errlen, rc, "read spans: %s", dft_treader_errmsg(r));
+		rc = dft_eval_fail(err, errlen, rc, "read spans: %s", dft_treader_errmsg(r));
 	dft_treader_destroy(r);
 	return rc;
 }

@@ -28,6 +28,8 @@ struct dft_eval_set {
 uint64_t dft_eval_key_hash(const uint8_t tid[16], uint64_t sid);
 /* The slot holding the key, or the empty slot where it belongs. The set is never more than half full. */
 struct dft_eval_stored *dft_eval_set_slot(struct dft_eval_set *s, const uint8_t tid[16], uint64_t sid);
+/* Formats the message into err and returns rc (errors of eval and its store reader). */
+int dft_eval_fail(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Sizes set for the store and fills it, counting into ev's store_* fields. 0 or -errno (err set). */
 int dft_eval_load_store(sqlite3 *db, struct dft_eval_set *set, struct dft_eval *ev, char *err, size_t errlen);
 

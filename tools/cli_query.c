@@ -564,6 +564,10 @@ int dft_cli_stats(const struct dft_query_opts *o)
 		printf("],\"senders\":[");
 	rc = print_senders(o, db);
 	if (o->json)
+		printf("],\"epochs\":[");
+	if (rc == DFT_EXIT_OK)
+		rc = dft_cli_print_epochs(o->json, db);
+	if (o->json)
 		printf("]}\n");
 free_rows:
 	for (uint32_t k = 0; k < a.n; k++)

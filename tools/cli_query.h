@@ -32,5 +32,9 @@ int dft_cli_show(const struct dft_query_opts *o, const char *trace_hex);
 int dft_cli_stats(const struct dft_query_opts *o);
 /* Every span of the store, one JSON object a line (for scripts and tests). */
 int dft_cli_dump(const struct dft_query_opts *o);
+struct sqlite3;
+/* stats: the accounts per (sender, NIC epoch) (cli_epochs.c); text rows or, with json, the
+ * elements of a JSON array. */
+int dft_cli_print_epochs(bool json, struct sqlite3 *db);
 
 #endif /* DFT_CLI_QUERY_H */

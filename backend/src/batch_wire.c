@@ -141,7 +141,8 @@ static bool counters(struct rd *r, const uint8_t *p, const uint8_t *end, Difftra
 	                 &c->lost_transport,
 	                 &c->lost_hold_overflow,
 	                 &c->lost_no_ring,
-	                 &c->batches};
+	                 &c->batches,
+	                 &c->adopted};
 
 	(void)r;
 	difftrace__counters__init(c);
@@ -153,7 +154,7 @@ static bool counters(struct rd *r, const uint8_t *p, const uint8_t *end, Difftra
 
 		if (!field(&p, end, &num, &wt, &v, &sub))
 			return false;
-		if (num >= 1 && num <= 10) {
+		if (num >= 1 && num < sizeof(f) / sizeof(f[0])) {
 			EXPECT(WT_VARINT);
 			*f[num] = v;
 		}
@@ -192,6 +193,10 @@ static bool header(struct rd *r, const uint8_t *p, const uint8_t *end, Difftrace
 			h->counters = alloc(r, sizeof(*h->counters));
 			if (!h->counters || !counters(r, sub, sub + v, h->counters))
 				return false;
+			break;
+		case 5:
+			EXPECT(WT_I64);
+			h->epoch = v;
 			break;
 		}
 	}

@@ -138,6 +138,8 @@ static struct dft_sender *sender_get(struct dft_collector *c, uint64_t sender_id
 		return NULL;
 	}
 	rc = dft_store_get_sender(c->store, sender_id, s);
+	if (rc > 0)
+		rc = dft_epoch_restore(c->store, s);
 	if (rc < 0) {
 		fprintf(stderr, "difftrace-collector: sender %016llx: store: %s\n", (unsigned long long)sender_id,
 		        dft_store_errmsg(c->store));
@@ -193,9 +195,9 @@ static int ack_later(struct dft_collector *c, uint32_t slot, struct dft_conn *cn
 static int on_hello(struct dft_collector *c, struct dft_conn *cn, const uint8_t *p, uint32_t len)
 {
 	struct dft_sender *s;
-	uint64_t sender_id, zero;
+	uint64_t sender_id, epoch;
 
-	if (cn->hello || dft_frame_ack_decode(p, len, &sender_id, &zero)) {
+	if (cn->hello || dft_frame_ack_decode(p, len, &sender_id, &epoch)) {
 		c->stats.frames_bad++;
 		log_conn(cn, "bad frame", "second HELLO");
 		return -EBADMSG;
@@ -219,8 +221,10 @@ static int on_hello(struct dft_collector *c, struct dft_conn *cn, const uint8_t 
 	s->conns++;
 	cn->hello = true;
 	cn->sender_id = sender_id;
-	/* durable_seq, not max_seq: only what is committed may be dropped from the sender's backlog */
-	return dft_conn_queue_ack(cn, sender_id, s->durable_seq);
+	cn->epoch = epoch;
+	/* durable_seq, not max_seq: only what is committed may be dropped from the sender's backlog;
+	 * an epoch other than the current one has nothing durable here yet (a restarted NIC) */
+	return dft_conn_queue_ack(cn, sender_id, epoch == s->epoch ? s->durable_seq : 0);
 }
 
 /*
@@ -240,6 +244,12 @@ static int take_batch(struct dft_collector *c, struct dft_sender *s, const Difft
 		return rc;
 	}
 	rc = dft_store_put_batch(c->store, b);
+	if (rc && dft_store_fault(c->store)) {
+		/* the disk, not the batch: the round fails and its senders are told BUSY */
+		dft_health_failed(&c->stats, c->now_ms, dft_store_errmsg(c->store));
+		dft_store_savepoint_rollback(c->store);
+		return -EIO;
+	}
 	if (rc) {
 		fprintf(stderr, "difftrace-collector: sender %016llx: batch %llu refused by the store (%s): undone alone\n",
 		        (unsigned long long)s->sender_id, (unsigned long long)b->header->sequence,
@@ -311,6 +321,21 @@ int dft_collector_ingest(struct dft_collector *c, uint64_t sender_id, uint64_t e
 		goto free_batch;
 	}
 	*seq = b->header->sequence;
+	if (b->header->epoch != s->epoch) {
+		rc = dft_epoch_begin(c->store, s, b->header->epoch, &c->stats);
+		if (rc == -ESTALE) {
+			c->stats.batches_stale_epoch++;
+			fprintf(stderr, "difftrace-collector: sender %016llx: batch %llu of epoch %016llx refused: that "
+			                "epoch was closed when a newer one began\n", (unsigned long long)sender_id,
+			        (unsigned long long)*seq, (unsigned long long)b->header->epoch);
+			rc = -EBADMSG;
+			goto free_batch;
+		}
+		if (rc) {
+			c->round_failed = true;
+			goto free_batch;
+		}
+	}
 	/*
 	 * The sequence is a claim: one far ahead of what this collector made durable would become the
 	 * new maximum and turn every later honest batch into a "duplicate". An honest sender is never
@@ -479,13 +504,17 @@ static void sweep_conns(struct dft_collector *c)
 }
 
 #ifdef DFT_HAVE_RDMA
-/* The durable maximum, as for a TCP HELLO: the client drops its backlog up to it. */
+/*
+ * What the client may drop from its backlog. The RDMA connect names no NIC epoch (a TCP HELLO
+ * does), and a restarted NIC numbers from 1 again: the durable maximum of the epoch it replaced
+ * would retire batches this collector never saw. 0 is always safe: the client resends its whole
+ * backlog and dedup drops what is stored.
+ */
 static uint64_t rdma_resume(void *arg, uint64_t sender_id)
 {
-	struct dft_collector *c = arg;
-	struct dft_sender *s = sender_get(c, sender_id);
-
-	return s ? s->durable_seq : 0;
+	(void)arg;
+	(void)sender_id;
+	return 0;
 }
 
 static int rdma_batch(void *arg, uint64_t sender_id, uint64_t seq, const uint8_t *payload, uint32_t len)
@@ -559,12 +588,17 @@ static void round_abort(struct dft_collector *c)
 	c->stats.commit_failures++;
 	dft_store_rollback(c->store);
 	dft_dedup_rollback(&c->dedup);
+	dft_epochs_rollback(&c->dedup);
 	dft_recon_rollback(c->recon);
 	for (i = 0; i < c->nacks; i++) {
 		struct dft_conn *cn = &c->conns[c->acks[i].slot];
 
-		if (cn->fd >= 0 && cn->gen == c->acks[i].gen)
-			cn->closing = true;
+		if (cn->fd < 0 || cn->gen != c->acks[i].gen || cn->closing)
+			continue;
+		/* BUSY, not silence: the NIC backs off instead of reconnecting at once (health.c) */
+		if (dft_conn_queue_busy(cn, cn->sender_id, DFT_BUSY_RETRY_MS) == 0)
+			c->stats.busy_sent++;
+		cn->closing = true;
 	}
 #ifdef DFT_HAVE_RDMA
 	if (c->round_rdma && c->rdma)
@@ -585,21 +619,31 @@ static int round_commit(struct dft_collector *c)
 		for (i = 0; i < c->nsinks; i++) {
 			rc = c->sinks[i].ops->flush(c->sinks[i].ctx);
 			if (rc) {
-				fprintf(stderr, "difftrace-collector: sink %s flush: %s\n", c->sinks[i].ops->name,
-				        strerror(-rc));
+				char why[128];
+
+				snprintf(why, sizeof(why), "sink %s flush: %s", c->sinks[i].ops->name, strerror(-rc));
+				dft_health_failed(&c->stats, c->now_ms, why);
 				goto abort;
 			}
 		}
 		while ((s = dft_dedup_next(&c->dedup, &it))) {
-			if (s->dirty && dft_store_put_sender(c->store, s)) {
-				fprintf(stderr, "difftrace-collector: store: %s\n", dft_store_errmsg(c->store));
+			if (s->dirty && (dft_store_put_sender(c->store, s) || dft_epoch_put(c->store, s))) {
+				dft_health_failed(&c->stats, c->now_ms, dft_store_errmsg(c->store));
 				goto abort;
 			}
 		}
-		if (dft_store_commit(c->store)) {
-			fprintf(stderr, "difftrace-collector: store: %s\n", dft_store_errmsg(c->store));
+		dft_fault_commit_delay();
+		if (dft_fault_store_full()) {
+			dft_health_failed(&c->stats, c->now_ms, "database or disk is full (injected by DFT_FAULT_STORE_FULL)");
 			goto abort;
 		}
+		if (dft_store_commit(c->store)) {
+			dft_health_failed(&c->stats, c->now_ms, dft_store_errmsg(c->store));
+			goto abort;
+		}
+		dft_health_ok(&c->stats, c->now_ms);
+		c->stats.epochs_begun += c->stats.round_begun;
+		c->stats.epochs_closed += c->stats.round_closed;
 		dft_dedup_commit(&c->dedup);
 		c->stats.commits++;
 		c->stats.batches_accepted += c->round_batches;
@@ -635,6 +679,8 @@ reset:
 	c->round_profiles = 0;
 	c->round_rdma = 0;
 	c->round_failed = false;
+	c->stats.round_begun = 0;
+	c->stats.round_closed = 0;
 	return rc;
 }
 
@@ -1084,8 +1130,8 @@ int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collect
 		        c->cfg.transport == DFT_TRANSPORT_RDMA ? "RDMA" : c->tls ? "no" : "TCP");
 	if (!c->cfg.recon_delay_set)
 		c->cfg.recon_delay_ms = DFT_RECON_DELAY_MS;
-	if (!c->cfg.recon_settle_set)
-		c->cfg.recon_settle_ms = DFT_RECON_SETTLE_MS;
+	if (!c->cfg.recon_profile_wait_set)
+		c->cfg.recon_profile_wait_ms = DFT_RECON_PROFILE_WAIT_MS;
 	c->lfd = -1;
 	c->now_ms = dft_clock_ns(CLOCK_MONOTONIC) / 1000000u;
 	c->conns = calloc(c->cfg.max_conns, sizeof(*c->conns));
@@ -1103,15 +1149,19 @@ int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collect
 	if (rc)
 		goto destroy_dedup;
 	rcfg = (struct dft_recon_cfg){.delay_ms = c->cfg.recon_delay_ms,
-	                              .max_pending = c->cfg.recon_max_pending,
-	                              .settle_ms = c->cfg.recon_settle_ms};
+				      .max_pending = c->cfg.recon_max_pending,
+				      .profile_wait_ms = c->cfg.recon_profile_wait_ms};
 	rc = dft_recon_create(&rcfg, &c->recon);
 	if (rc)
 		goto destroy_profiles;
 	rc = dft_store_open(c->cfg.db_path, &c->store);
 	if (rc)
 		goto destroy_recon;
-	rc = dft_store_load_senders(c->store, &c->dedup);
+	rc = dft_epochs_init(c->store);
+	if (!rc)
+		rc = dft_store_load_senders(c->store, &c->dedup);
+	if (!rc)
+		rc = dft_epochs_load(c->store, &c->dedup);
 	if (!rc)
 		rc = dft_store_load_profiles(c->store, &c->profiles);
 	if (rc) {

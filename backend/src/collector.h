@@ -46,7 +46,7 @@ void dft_buf_i64(struct dft_buf *b, int64_t v);
 // clang-format off
 #define DFT_COUNTER_NAMES(X) \
 	X(produced) X(reported) X(filtered) X(lost_ring_full) X(lost_invalid) X(lost_backlog_full) \
-	X(lost_transport) X(lost_hold_overflow) X(lost_no_ring) X(batches)
+	X(lost_transport) X(lost_hold_overflow) X(lost_no_ring) X(batches) X(adopted)
 // clang-format on
 
 struct dft_counters {
@@ -112,6 +112,11 @@ struct dft_sender {
 	struct dft_counters counters;
 	uint64_t last_ms;       /* last HELLO or batch: the least recently used idle sender is evicted first */
 	uint32_t conns;         /* TCP connections that said HELLO as this sender */
+	/* The NIC instance the sequence, counters and window above belong to (epochs.c): a restarted
+	 * NIC numbers from 1 again under a new epoch. 0: a NIC from before epochs. */
+	uint64_t epoch;
+	uint64_t epoch_spans; /* committed in this epoch */
+	bool epoch_new;       /* the epoch began in the open transaction (rollback reloads the sender) */
 	bool dirty; /* touched in the open transaction */
 	bool used;
 };
@@ -202,13 +207,18 @@ struct dft_profile {
 	uint32_t name_hash; /* dft_hops_name_hash(component, operation), set by the table */
 };
 
+#define DFT_PROFILE_SENDERS 64u /* senders whose latest snapshot time is remembered */
+
 struct dft_profiles {
 	struct dft_profile *tab;
 	uint32_t cap; /* power of two, >= 2 * max */
 	uint32_t count;
 	uint32_t max;
 	uint64_t cut; /* updates for a new (component, operation) while the table was full */
-	uint64_t newest_ns; /* the newest snapshot's created_ns seen, over all names */
+	struct {
+		uint64_t sender_id, created_ns;
+	} through[DFT_PROFILE_SENDERS]; /* the newest snapshot seen from each sender */
+	uint32_t n_through;
 };
 
 int dft_profiles_init(struct dft_profiles *p, uint32_t max);
@@ -218,6 +228,8 @@ int dft_profiles_put(struct dft_profiles *p, const struct dft_profile *v);
 const struct dft_profile *dft_profiles_get(const struct dft_profiles *p, const char *component, const char *operation);
 /* The entry a hop's name hash names (the first one should two names share a hash), or NULL. */
 const struct dft_profile *dft_profiles_get_hash(const struct dft_profiles *p, uint32_t hash);
+/* The creation time of the newest snapshot seen from sender (0: none remembered). */
+uint64_t dft_profiles_through(const struct dft_profiles *p, uint64_t sender_id);
 /* Every entry of every Profile of a validated batch. */
 void dft_profiles_put_batch(struct dft_profiles *p, const Difftrace__SpanBatch *b);
 
@@ -228,7 +240,7 @@ void dft_profiles_put_batch(struct dft_profiles *p, const Difftrace__SpanBatch *
 struct dft_recon_cfg {
 	uint32_t delay_ms;    /* how long a candidate waits for the real span */
 	uint32_t max_pending; /* candidates held at once (0: 65536) */
-	uint32_t settle_ms;   /* how long past its due time a chain waits for its profile window (0: not) */
+	uint32_t profile_wait_ms; /* past the delay, for the sender's snapshot (recon.c) */
 };
 
 struct dft_recon_stats {
@@ -350,6 +362,17 @@ struct dft_collector_stats {
 	struct dft_otlp_json_stats otlp_json_st;
 	bool otlp_http; /* the otlp_http figures are meaningful */
 	struct dft_otlp_http_stats otlp_http_st;
+	/* epochs.c */
+	uint64_t epochs_begun;        /* a sender's batches came under a new epoch (its NIC restarted) */
+	uint64_t epochs_closed;       /* ... and the old epoch's account was closed */
+	uint64_t batches_stale_epoch; /* batches of an epoch already closed: refused */
+	uint64_t round_begun, round_closed; /* of the open round: counted above once it commits */
+	/* health.c */
+	bool degraded;                /* the last commit failed: "degraded: storage" */
+	uint64_t degraded_since_ms;
+	uint64_t storage_failures;    /* rounds that failed because the store could not write */
+	uint64_t busy_sent;           /* BUSY frames sent instead of ACKs */
+	uint64_t log_suppressed;      /* storage failure messages held back by the rate limit */
 };
 
 /* Writes the stats JSON to path atomically (tmp + rename). */
@@ -375,6 +398,7 @@ struct dft_conn {
 	bool hello;
 	bool closing; /* protocol error or EOF: close at the end of the round */
 	uint64_t sender_id;
+	uint64_t epoch;      /* as the HELLO named it: which durable maximum its ACK carries */
 	uint32_t round_acks; /* ACKs queued in the current round */
 	size_t round_bytes;  /* bytes read in the current round */
 	struct dft_frame_rx rx;
@@ -392,8 +416,48 @@ int dft_conn_handshake(struct dft_conn *cn, char *err, size_t err_len);
 ssize_t dft_conn_recv(struct dft_conn *cn, void *buf, size_t len);
 /* Queues an ACK frame. Returns 0 or -ENOBUFS when the peer does not read its ACKs. */
 int dft_conn_queue_ack(struct dft_conn *cn, uint64_t sender_id, uint64_t seq);
+/* Queues a BUSY frame (dft/frame.h). Returns 0 or -ENOBUFS. */
+int dft_conn_queue_busy(struct dft_conn *cn, uint64_t sender_id, uint32_t retry_after_ms);
 /* Writes what the socket takes. Returns 0 or -errno (the connection is broken). */
 int dft_conn_flush(struct dft_conn *cn);
+
+/* ---- accounts per (sender, NIC epoch) (epochs.c): table epochs in the SQLite store */
+
+/* Creates the table when missing. 0 or -EIO. */
+int dft_epochs_init(struct dft_store *st);
+/* The open epoch of a sender just read from the store (s->epoch, s->epoch_spans). 0 or -EIO. */
+int dft_epoch_restore(struct dft_store *st, struct dft_sender *s);
+/* dft_epoch_restore for every sender in d. 0 or -EIO. */
+int dft_epochs_load(struct dft_store *st, struct dft_dedup *d);
+/*
+ * A batch of s came under epoch: close the current epoch's account (what its last counters claim
+ * as produced and this collector never stored is lost for it) and start the new one from sequence
+ * 0, inside the open transaction. -ESTALE: that epoch was closed before (a dead instance's batch
+ * read late); -EIO: the store failed.
+ */
+int dft_epoch_begin(struct dft_store *st, struct dft_sender *s, uint64_t epoch, struct dft_collector_stats *cs);
+/* The current epoch's row, with the open transaction's figures (at commit, beside the senders row). */
+int dft_epoch_put(struct dft_store *st, const struct dft_sender *s);
+/* After a rollback: drop senders whose epoch began in the rolled-back transaction from the table,
+ * so the next lookup reloads them from the store. */
+void dft_epochs_rollback(struct dft_dedup *d);
+/* lost for a closed epoch: produced - stored - filtered - lost_*, 0 when the claims say less */
+uint64_t dft_epoch_lost(const struct dft_counters *c, uint64_t stored);
+
+/* ---- storage health (health.c) */
+
+#define DFT_BUSY_RETRY_MS 500u /* what a BUSY frame asks for; the NIC doubles its wait per BUSY */
+
+/* Is the store's last error a storage fault (full, read-only, I/O, cannot open) rather than a bad
+ * batch? Such a failure ends the round and is never blamed on the sender. */
+bool dft_store_fault(struct dft_store *st);
+/* The test hook: DFT_FAULT_STORE_FULL names a file; while it exists every commit fails as if the
+ * disk were full. DFT_FAULT_COMMIT_DELAY_MS: each commit takes that much longer (a slow disk). */
+bool dft_fault_store_full(void);
+void dft_fault_commit_delay(void);
+/* A round failed for want of storage / committed: health state and rate-limited log lines. */
+void dft_health_failed(struct dft_collector_stats *cs, uint64_t now_ms, const char *why);
+void dft_health_ok(struct dft_collector_stats *cs, uint64_t now_ms);
 
 /* ---- the collector (collector.c) */
 
@@ -411,7 +475,7 @@ enum dft_transport {
 };
 
 #define DFT_RECON_DELAY_MS 2000u
-#define DFT_RECON_SETTLE_MS 3000u
+#define DFT_RECON_PROFILE_WAIT_MS 10000u
 #define DFT_PROFILES_MAX   16384u
 
 struct dft_collector_cfg {
@@ -422,8 +486,8 @@ struct dft_collector_cfg {
 	uint32_t rdma_slot_size; /* 0: 65536 */
 	uint32_t recon_delay_ms; /* with recon_delay_set; otherwise DFT_RECON_DELAY_MS */
 	bool recon_delay_set;
-	uint32_t recon_settle_ms; /* with recon_settle_set; otherwise DFT_RECON_SETTLE_MS (recon.c) */
-	bool recon_settle_set;
+	uint32_t recon_profile_wait_ms; /* with recon_profile_wait_set; otherwise DFT_RECON_PROFILE_WAIT_MS */
+	bool recon_profile_wait_set;
 	uint32_t recon_max_pending; /* 0: 65536 */
 	const char *db_path;
 	const char *otlp_json_path; /* NULL: no OTLP JSON sink */

@@ -200,7 +200,9 @@ void dft_dedup_commit(struct dft_dedup *d)
 			continue;
 		s->durable_seq = s->max_seq;
 		s->spans_stored += s->pending_spans;
+		s->epoch_spans += s->pending_spans;
 		s->pending_spans = 0;
+		s->epoch_new = false;
 		s->dirty = false;
 	}
 }

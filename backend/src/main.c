@@ -18,7 +18,7 @@ static void usage(FILE *f)
 	        "usage: difftrace-collector --listen HOST:PORT --db FILE [--transport tcp|rdma] [--otlp-json FILE]\n"
 	        "                           [--stats-json FILE] [--ready-file FILE] [--max-conns N] [--max-senders N]\n"
 	        "                           [--rdma-slots N] [--rdma-slot-size B] [--recon-delay-ms MS]\n"
-	        "                           [--recon-max-pending N] [--clickhouse URL[,URL...]] [--max-conns-per-peer N] [--read-timeout-ms MS]\n"
+	        "                           [--recon-max-pending N] [--recon-profile-wait-ms MS] [--clickhouse URL[,URL...]] [--max-conns-per-peer N] [--read-timeout-ms MS]\n"
 	        "                           [--idle-timeout-ms MS] [--rx-budget-mb N] [--seq-window N]\n"
 	        "                           (--tls-cert FILE --tls-key FILE --tls-ca FILE | --insecure)\n"
 	        "  --tls-cert/--tls-key/--tls-ca  TLS 1.3 with mutual certificates: this collector's certificate\n"
@@ -51,6 +51,9 @@ static void usage(FILE *f)
 	        "  --recon-delay-ms MS  how long a filtered hop waits for its real span before it is\n"
 	        "                       reconstructed (default %u)\n"
 	        "  --recon-max-pending N  reconstruction candidates held at once (default 65536)\n"
+	        "  --recon-profile-wait-ms MS  past the delay, how long a rebuilt span's export waits for its\n"
+	        "                       sender's next profile snapshot, so it is what readers rebuild (default\n"
+	        "                       %u; 0: export at the delay)\n"
 	        "  --otlp-http URL      also POST every span as OTLP/HTTP protobuf to URL (the full URL, e.g.\n"
 	        "                       http://127.0.0.1:4318/v1/traces), from a sender thread\n"
 	        "  --otlp-http-gzip     gzip the request bodies (Content-Encoding: gzip)\n"
@@ -64,7 +67,8 @@ static void usage(FILE *f)
 	        "not in this build",
 #endif
 	        DFT_MAX_CONNS, DFT_MAX_SENDERS, DFT_MAX_CONNS_PER_PEER, DFT_READ_TIMEOUT_MS, DFT_IDLE_TIMEOUT_MS,
-	        DFT_RX_BUDGET >> 20, DFT_SEQ_WINDOW, 4096u, 256u, 4u << 20, DFT_RECON_DELAY_MS, DFT_OTLP_HTTP_QUEUE_SPANS);
+	        DFT_RX_BUDGET >> 20, DFT_SEQ_WINDOW, 4096u, 256u, 4u << 20, DFT_RECON_DELAY_MS, DFT_RECON_PROFILE_WAIT_MS,
+	        DFT_OTLP_HTTP_QUEUE_SPANS);
 }
 
 static int bad_arg(const char *opt, const char *val, const char *why)
@@ -119,6 +123,7 @@ int main(int argc, char **argv)
 	    {"rdma-slot-size", required_argument, NULL, 'z'},
 	    {"recon-delay-ms", required_argument, NULL, 'D'},
 	    {"recon-max-pending", required_argument, NULL, 'P'},
+	    {"recon-profile-wait-ms", required_argument, NULL, 0x102},
 	    {"max-conns-per-peer", required_argument, NULL, 'p'},
 	    {"read-timeout-ms", required_argument, NULL, 'T'},
 	    {"idle-timeout-ms", required_argument, NULL, 'I'},
@@ -195,6 +200,11 @@ int main(int argc, char **argv)
 			if (parse_u32(optarg, 0, 3600000, &cfg.recon_delay_ms))
 				return bad_arg("--recon-delay-ms", optarg, "expected 0..3600000");
 			cfg.recon_delay_set = true;
+			break;
+		case 0x102:
+			if (parse_u32(optarg, 0, 3600000, &cfg.recon_profile_wait_ms))
+				return bad_arg("--recon-profile-wait-ms", optarg, "expected 0..3600000");
+			cfg.recon_profile_wait_set = true;
 			break;
 		case 'P':
 			if (parse_u32(optarg, 1, 1u << 24, &cfg.recon_max_pending))

@@ -86,8 +86,6 @@ int dft_profiles_put(struct dft_profiles *p, const struct dft_profile *v)
 	char *comp, *op;
 	uint32_t hash;
 
-	if (v->created_ns > p->newest_ns)
-		p->newest_ns = v->created_ns;
 	if (e->component) {
 		/* senders' windows overlap: an older summary arriving late must not replace a newer one */
 		if (v->created_ns < e->created_ns)
@@ -120,12 +118,41 @@ int dft_profiles_put(struct dft_profiles *p, const struct dft_profile *v)
 	return 0;
 }
 
+uint64_t dft_profiles_through(const struct dft_profiles *p, uint64_t sender_id)
+{
+	for (uint32_t i = 0; i < p->n_through; i++)
+		if (p->through[i].sender_id == sender_id)
+			return p->through[i].created_ns;
+	return 0;
+}
+
+/* More senders than the table holds: the one heard from longest ago makes room. */
+static void note_through(struct dft_profiles *p, uint64_t sender_id, uint64_t created_ns)
+{
+	uint32_t i, oldest = 0;
+
+	for (i = 0; i < p->n_through; i++) {
+		if (p->through[i].sender_id == sender_id) {
+			if (created_ns > p->through[i].created_ns)
+				p->through[i].created_ns = created_ns;
+			return;
+		}
+		if (p->through[i].created_ns < p->through[oldest].created_ns)
+			oldest = i;
+	}
+	i = p->n_through < DFT_PROFILE_SENDERS ? p->n_through++ : oldest;
+	p->through[i].sender_id = sender_id;
+	p->through[i].created_ns = created_ns;
+}
+
 void dft_profiles_put_batch(struct dft_profiles *p, const Difftrace__SpanBatch *b)
 {
 	size_t i, j;
 
 	for (i = 0; i < b->n_profiles; i++) {
 		const Difftrace__Profile *pr = b->profiles[i];
+
+		note_through(p, b->header->sender_id, pr->created_ns);
 
 		for (j = 0; j < pr->n_entries; j++) {
 			const Difftrace__ProfileEntry *e = pr->entries[j];

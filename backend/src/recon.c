@@ -13,12 +13,11 @@
  * hop owns it) go to the sinks. Chains are queued in arrival order, which is due order since the
  * delay is constant.
  *
- * Profiles: a reader answers a hop from the newest profile created at or before its function span's
- * end + DFT_RB_LAG_NS. A snapshot created just before that instant may still be on its way from the
- * NIC when the chain falls due, and a reader after its arrival would rebuild a different end than
- * the one exported. So a due chain also waits until a profile created after that instant has been
- * seen (a NIC's snapshots arrive in order: none older can follow), at most settle_ms past its due
- * time (an idle NIC may send none); the queue waits behind it, as function ends follow arrival order.
+ * Profiles: a reader asks for the profile of the function span's end plus DFT_RB_LAG_NS. A chain
+ * is exported once its sender has shipped a snapshot newer than that (its batches arrive in order,
+ * so no older one is still on its way and the export is what every later read rebuilds), or after
+ * profile_wait_ms more (a sender without profiles, or one that stopped; 0: export at the delay
+ * with what is known then).
  *
  * Names: a chain with a candidate whose name no profile knows yet goes to the back of the queue for
  * another delay, up to NAME_RETRIES times; after that it is exported under component "unresolved"
@@ -55,15 +54,22 @@ struct kind_ent {
 struct chain {
 	struct chain *next;
 	uint64_t due_ms;
+	uint64_t give_up_ms; /* exported then even without a snapshot past at_ns */
+	uint64_t at_ns;      /* the profile time a reader asks for (rebuild.h) */
+	uint64_t sender_id;
 	uint64_t round; /* the round that added it */
 	uint32_t retries;
 	uint8_t trace_id[16];
 	uint64_t fn_span_id;
-	uint64_t fn_end_ns;
 	uint32_t n_hops;
 	uint32_t n_candidates;
 	uint32_t hashes[]; /* the candidates' name hashes */
 };
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+}
 
 struct dft_recon {
 	struct dft_recon_cfg cfg;
@@ -71,7 +77,6 @@ struct dft_recon {
 	struct chain *taken;       /* exported in the open round, newest first */
 	uint64_t round;
 	uint64_t round_synth;
-	uint64_t settle_until_ms; /* the head waits for its profile window until then (0: not waiting) */
 	struct dft_recon_stats st;
 	struct kind_ent *kinds; /* KINDS_CAP entries */
 	uint16_t *kinds_used;   /* the slots in use, KINDS_MAX */
@@ -229,11 +234,13 @@ int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__Sp
 		return -ENOMEM;
 	c->next = NULL;
 	c->due_ms = now_ms + r->cfg.delay_ms;
+	c->give_up_ms = add_sat(c->due_ms, r->cfg.profile_wait_ms);
+	c->at_ns = add_sat(fn->end_ns, DFT_RB_LAG_NS);
+	c->sender_id = b->header->sender_id;
 	c->round = r->round;
 	c->retries = 0;
 	memcpy(c->trace_id, fn->trace_id.data, 16);
 	c->fn_span_id = fn->span_id;
-	c->fn_end_ns = fn->end_ns;
 	c->n_hops = n;
 	c->n_candidates = ncand;
 	memcpy(c->hashes, hashes, ncand * sizeof(hashes[0]));
@@ -246,9 +253,15 @@ int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__Sp
 	return 0;
 }
 
-static uint64_t add_sat(uint64_t a, uint64_t b)
+
+/*
+ * True when the sender's profiles are stored past the time a reader asks them for, so no snapshot
+ * still on its way can change what a reader rebuilds (a sender's batches arrive in order), or the
+ * chain has waited long enough (a sender that ships no profiles, or stopped).
+ */
+static bool profiles_ready(const struct chain *c, const struct dft_profiles *prof, uint64_t now_ms)
 {
-	return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+	return now_ms >= c->give_up_ms || dft_profiles_through(prof, c->sender_id) > c->at_ns;
 }
 
 /* True when every candidate's name is known (or the chain has waited long enough for it). */
@@ -260,12 +273,6 @@ static bool names_ready(const struct chain *c, const struct dft_profiles *prof)
 		if (!dft_profiles_get_hash(prof, c->hashes[k]))
 			return false;
 	return true;
-}
-
-/* True when no profile a reader would use for the chain can still arrive (see the top comment). */
-static bool profiles_settled(const struct chain *c, const struct dft_profiles *prof)
-{
-	return prof->newest_ns > add_sat(c->fn_end_ns, DFT_RB_LAG_NS);
 }
 
 /* Rebuilds the chain's trace as a reader would now and exports the spans its list owns. */
@@ -349,23 +356,20 @@ int dft_recon_run(struct dft_recon *r, struct dft_store *st, const struct dft_pr
 	/* profiles stored in this round may answer differently than what the reader remembers */
 	if (r->reader)
 		dft_treader_forget(r->reader);
-	r->settle_until_ms = 0;
 	while (r->head && r->head->due_ms <= now_ms) {
 		struct chain *c = r->head;
-		uint64_t until = add_sat(c->due_ms, r->cfg.settle_ms);
 
-		if (now_ms < until && !profiles_settled(c, prof)) {
-			/* a profile's arrival wakes the loop; this is only the deadline */
-			r->settle_until_ms = until;
-			break;
-		}
 		r->head = c->next;
 		if (!r->head)
 			r->tail = NULL;
-		if (!names_ready(c, prof)) {
-			/* the profile naming it is likely a snapshot interval away: wait once more */
-			c->retries++;
+		if (!names_ready(c, prof) || !profiles_ready(c, prof, now_ms)) {
+			/* the profile naming it, or the one a reader would take, is likely a snapshot
+			 * interval away: wait once more (no longer than the profile wait allows) */
 			c->due_ms = add_sat(now_ms, r->cfg.delay_ms);
+			if (!names_ready(c, prof))
+				c->retries++;
+			else if (c->give_up_ms > now_ms && c->give_up_ms < c->due_ms)
+				c->due_ms = c->give_up_ms;
 			c->next = NULL;
 			if (r->tail)
 				r->tail->next = c;
@@ -431,9 +435,7 @@ void dft_recon_rollback(struct dft_recon *r)
 
 uint64_t dft_recon_next_due(const struct dft_recon *r)
 {
-	if (!r->head)
-		return UINT64_MAX;
-	return r->settle_until_ms > r->head->due_ms ? r->settle_until_ms : r->head->due_ms;
+	return r->head ? r->head->due_ms : UINT64_MAX;
 }
 
 void dft_recon_get_stats(const struct dft_recon *r, struct dft_recon_stats *out)

@@ -25,7 +25,12 @@ void dft_stats_json(struct dft_buf *b, const struct dft_collector_stats *st, str
 
 	while ((s = dft_dedup_next(d, &i)))
 		stored += s->spans_stored;
-	dft_buf_printf(b, "{\"connections\":%" PRIu64 ",\"connections_open\":%" PRIu64, st->connections,
+	dft_buf_printf(b, "{\"health\":\"%s\"", st->degraded ? "degraded: storage" : "ok");
+	dft_buf_printf(b, ",\"storage_failures\":%" PRIu64 ",\"busy_sent\":%" PRIu64 ",\"log_suppressed\":%" PRIu64,
+	               st->storage_failures, st->busy_sent, st->log_suppressed);
+	dft_buf_printf(b, ",\"epochs_begun\":%" PRIu64 ",\"epochs_closed\":%" PRIu64 ",\"batches_stale_epoch\":%" PRIu64,
+	               st->epochs_begun, st->epochs_closed, st->batches_stale_epoch);
+	dft_buf_printf(b, ",\"connections\":%" PRIu64 ",\"connections_open\":%" PRIu64, st->connections,
 	               st->connections_open);
 	dft_buf_printf(b, ",\"connections_refused\":%" PRIu64, st->connections_refused);
 	dft_buf_printf(b, ",\"connections_refused_peer\":%" PRIu64 ",\"connections_evicted\":%" PRIu64,
@@ -91,8 +96,9 @@ void dft_stats_json(struct dft_buf *b, const struct dft_collector_stats *st, str
 		dft_buf_hex64(b, s->sender_id);
 		/* durable figures only: what an ACK has promised */
 		dft_buf_printf(b,
-		               "\",\"max_seq\":%" PRIu64 ",\"spans_stored\":%" PRIu64 ",\"counters\":", s->durable_seq,
-		               s->spans_stored);
+		               "\",\"max_seq\":%" PRIu64 ",\"spans_stored\":%" PRIu64 ",\"epoch\":\"%016" PRIx64
+		               "\",\"epoch_spans_stored\":%" PRIu64 ",\"counters\":",
+		               s->durable_seq, s->spans_stored, s->epoch, s->epoch_spans);
 		dft_counters_json(b, &s->counters);
 		dft_buf_puts(b, "}");
 	}

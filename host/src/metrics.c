@@ -92,6 +92,13 @@ int dft_metrics_publish_at(uint16_t component_id, const struct dft_component_met
 	return 0;
 }
 
+uint64_t dft_metrics_read_ns(void)
+{
+	if (!dft_load_acquire(&dft_host.live))
+		return 0;
+	return dft_load_acquire(&dft_metrics_page()->read_ns);
+}
+
 int dft_metrics_publish(uint16_t component_id, const struct dft_component_metrics *m)
 {
 	struct dft_clock_cal cal;

@@ -662,6 +662,7 @@ int dft_batch_pack(struct dft_batch *b, uint64_t sender_id, uint64_t seq, uint64
 	hdr.sender_id = sender_id;
 	hdr.sequence = seq;
 	hdr.created_ns = created_ns;
+	hdr.epoch = dft_nic_epoch; /* set once at start: which instance of this sender made the batch */
 	hdr.counters = &c;
 	/* SpanBatch: header = 1, strings = 2, spans = 3, profiles = 4 */
 	hlen = difftrace__batch_header__get_packed_size(&hdr);

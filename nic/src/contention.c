@@ -163,6 +163,9 @@ void dft_contention_refresh(struct dft_contention *c, const struct dft_filter_cf
 		t->open_from = c->prev_ns[i];
 		t->last_ns = c->prev_ns[i];
 	}
+	/* tell the host what has been seen (abi.h read_ns): the only word of the page the daemon
+	 * writes, and nothing here ever reads it back */
+	dft_store_release((uint64_t *)(uintptr_t)&pg->read_ns, region_now_ns);
 }
 
 bool dft_contention_on(const struct dft_contention *c, uint16_t id)

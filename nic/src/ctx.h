@@ -44,7 +44,8 @@ struct dft_nic_ctx {
 	bool final_profile;               /* the shutdown snapshot was built */
 	uint64_t now_ns;                  /* monotonic, once per step */
 	struct dft_children *children;    /* self time: what each span's children covered */
-	uint64_t span_now_ns;             /* span time: the latest end seen, never going back */
+	uint64_t span_now_ns;             /* span time: the slowest active region's, never going back */
+	struct dft_nic_region *clock_min; /* the region span time waits for (NULL: none yet) */
 	uint64_t wall_real_ns;            /* the NIC's unix time, once per step: bounds span time */
 	uint32_t empty_gname;             /* id of "" (an unnamed component) */
 };

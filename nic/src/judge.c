@@ -75,22 +75,54 @@ static uint64_t span_ns(const struct dft_nic_region *r, const struct dft_slot *s
 }
 
 /*
- * Span time moves to the latest end time seen. A host writes these times, so one further ahead
- * than clock_jump_ns of both span time and the NIC's own clock is a claim not acted on (counted):
- * it cannot make every held trace expire at once. It never goes back (stragglers and hosts whose
- * clock went back leave it where it is; the hold window's wall-clock bound covers them).
+ * Span time is kept per region and the NIC's is the slowest active region's. A host writes these
+ * times: one region racing ahead (a lying host, or a replay faster than the rest) moves only its
+ * own clock, so it cannot make other tenants' held traces expire early; one holding its clock
+ * back at worst sends held traces to the wall-clock bound. A region that wrote nothing for a hold
+ * time of the NIC's clock is left out, so an idle app does not stop time.
  */
-static void span_clock(struct dft_nic_ctx *ctx, uint64_t end)
+static bool clock_idle(const struct dft_nic_ctx *ctx, const struct dft_nic_region *r)
 {
-	uint64_t ref = ctx->span_now_ns > ctx->wall_real_ns ? ctx->span_now_ns : ctx->wall_real_ns;
+	return ctx->now_ns - r->span_seen_ns > ctx->cfg->hold.hold_ns;
+}
 
-	if (end <= ctx->span_now_ns)
+void dft_judge_clock_settle(struct dft_nic_ctx *ctx)
+{
+	struct dft_nic_region *min = NULL;
+
+	for (unsigned i = 0; i < ctx->n_regions; i++) {
+		struct dft_nic_region *r = ctx->regions[i];
+
+		if (!r->span_now_ns || clock_idle(ctx, r))
+			continue;
+		if (!min || r->span_now_ns < min->span_now_ns)
+			min = r;
+	}
+	ctx->clock_min = min;
+	if (min && min->span_now_ns > ctx->span_now_ns)
+		ctx->span_now_ns = min->span_now_ns;
+}
+
+/*
+ * The region's span time moves to the latest end it wrote, never back; a span ending more than
+ * clock_jump_ns ahead of both that and the NIC's own clock is a claim not acted on (counted).
+ */
+static void span_clock(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint64_t end)
+{
+	uint64_t ref = r->span_now_ns > ctx->wall_real_ns ? r->span_now_ns : ctx->wall_real_ns;
+	bool was_idle = clock_idle(ctx, r);
+
+	r->span_seen_ns = ctx->now_ns;
+	if (end <= r->span_now_ns)
 		return;
 	if (end - ref < (1ull << 63) && end - ref > ctx->cfg->prof.clock_jump_ns) {
 		dft_ctr_add(&dft_nic_ctr.span_clock_jumps, 1);
 		return;
 	}
-	ctx->span_now_ns = end;
+	r->span_now_ns = end;
+	/* only the slowest region's progress (or a region joining) can move the NIC's span time */
+	if (r == ctx->clock_min || !ctx->clock_min || was_idle)
+		dft_judge_clock_settle(ctx);
 }
 
 struct dft_hold_now dft_judge_hold_now(const struct dft_nic_ctx *ctx)
@@ -125,7 +157,7 @@ enum dft_fate dft_judge(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const
 	dft_children_note(ctx->children, s->trace_id, s->parent_span_id, start, end);
 	x.self_known = dft_children_take(ctx->children, s->trace_id, s->span_id, start, end, &covered);
 	x.self_ns = x.duration_ns - covered;
-	span_clock(ctx, end);
+	span_clock(ctx, r, end);
 	now = dft_judge_hold_now(ctx);
 	x.contended = ctx->filter.cfg.contention && dft_contention_match(&r->cont, comp_local, start, end);
 	if (comp && op) {

@@ -20,5 +20,7 @@ void dft_judge_hold_dropped(void *arg, const struct dft_span_rec *rec);
 void dft_judge_sync_hold(struct dft_nic_ctx *ctx);
 /* The hold window's clocks now: span time and the NIC's monotonic clock of this step. */
 struct dft_hold_now dft_judge_hold_now(const struct dft_nic_ctx *ctx);
+/* Span time from the regions' clocks (each step: regions come, go and fall idle). */
+void dft_judge_clock_settle(struct dft_nic_ctx *ctx);
 
 #endif /* DFT_NIC_JUDGE_H */

@@ -8,6 +8,7 @@
  * waits for its ACK (bounded), writes the stats file and exits 0.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +156,7 @@ static void counters_msg(Difftrace__Counters *c, uint64_t batches)
 	c->lost_hold_overflow = s.c.lost_hold_overflow;
 	c->lost_no_ring = s.c.lost_no_ring;
 	c->batches = batches;
+	c->adopted = s.c.adopted;
 }
 
 /* Give a closed batch a sequence and a place in the backlog, or count it lost. */
@@ -367,6 +369,13 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto fini_worker;
 	}
+	rc = dft_nic_epoch_init();
+	if (rc) {
+		DFT_LOG(ERR, main, "epoch: %s", strerror(-rc));
+		rc = 1;
+		goto free_rings;
+	}
+	DFT_LOG(INFO, main, "sender %016" PRIx64 " epoch %016" PRIx64, ms.cfg.sender_id, dft_nic_epoch);
 	ms.txo = tx_ops_by_name(ms.cfg.transport);
 	if (!ms.txo) {
 		DFT_LOG(ERR, main, "transport '%s' is not built in", ms.cfg.transport);

@@ -21,6 +21,7 @@
 #include "dft/validate.h"
 #include "names.h"
 #include "tenant.h"
+#include "epoch.h"
 
 #define DFT_NIC_MAX_REGIONS 256u
 #define DFT_NIC_MAX_PLATFORM 32u
@@ -290,6 +291,7 @@ struct dft_nic_counters {
 	uint64_t hops_dropped; /* hops the host libraries cut from spans (ring headers' dropped_hops, clamped) */
 	uint64_t status_msg_invalid; /* status messages left out of reported spans: not 1..120 bytes of
 				      * printable UTF-8 (the span itself is reported) */
+	uint64_t adopted; /* spans waiting in rings an earlier NIC instance had read from (epoch.c) */
 	/* written by the main lcore */
 	uint64_t reported;
 	uint64_t lost_backlog_full;
@@ -306,7 +308,9 @@ struct dft_nic_counters {
 	uint64_t reg_conns_timed_out; /* registration connections closed: no message within await_ms */
 	uint64_t reg_conns_evicted;   /* ... closed to make room: every slot held, this one the oldest waiting */
 	uint64_t backlog_batches;
+	uint64_t collector_busy; /* BUSY frames: the collector's storage was failing (tx_tcp.c) */
 };
+
 
 /*
  * A counter the host writes is a claim. The NIC keeps its own copy per ring and moves it only up
@@ -371,6 +375,9 @@ struct dft_nic_ring_state {
 	struct dft_ring_cons cons;
 	uint64_t produced;     /* monotonic clamps of the host's counters */
 	uint64_t dropped_full;
+	uint64_t base_dropped; /* dropped_full when this NIC instance adopted the ring (epoch.c) */
+	uint64_t spans_taken;  /* spans read from the ring (valid or not): the NIC's own count */
+	bool adopted;          /* an earlier instance read the ring: produced is what this one saw */
 	uint64_t dropped_hops; /* also bounded: at most DFT_NIC_HOPS_CUT_PER_SPAN per produced span */
 	uint64_t skip_until;   /* tsc: a corrupt ring is left alone until then */
 };
@@ -397,6 +404,8 @@ struct dft_nic_region {
 	uint8_t tenant;                /* tenant.h: set at attach */
 	uint64_t claims_ns;            /* NIC time of the last reading of the host's counters (0: none) */
 	bool has_peer;                 /* peer_* above come from SO_PEERCRED */
+	uint64_t span_now_ns;          /* this region's span time: the latest end it wrote (judge.c) */
+	uint64_t span_seen_ns;         /* the NIC's monotonic time of its latest span */
 	struct dft_contention cont;
 };
 

@@ -17,6 +17,7 @@
 
 struct dft_nic_counters dft_nic_ctr;
 bool dft_nic_tx_ready;
+bool dft_nic_collector_busy;
 
 #define CTR_FIELDS(X)                                                                                             \
 	X(produced) X(reported) X(filtered) X(lost_ring_full) X(lost_no_ring) X(lost_invalid) X(lost_backlog_full) \
@@ -26,7 +27,8 @@ bool dft_nic_tx_ready;
 	X(anomalous_evicted) X(hold_path_drops) X(hold_want_full) X(hold_extended) X(names_full) X(prof_keys_full)                  \
 	X(children_evicted) X(prof_clock_resets) X(span_clock_jumps) X(profiles_built) X(profiles_dropped)          \
 	X(metrics_torn) X(metrics_bad) X(dma_copies) X(dma_errors) X(rdma_reads) X(rdma_writes) X(rdma_errors)      \
-	X(hops_dropped) X(status_msg_invalid) X(reg_conns_timed_out) X(reg_conns_evicted)
+	X(hops_dropped) X(status_msg_invalid) X(reg_conns_timed_out) X(reg_conns_evicted) X(adopted)                \
+	X(collector_busy)
 
 /* Per-region rows, one writer (the worker) and any number of readers (telemetry). */
 static struct {
@@ -95,6 +97,9 @@ static int telemetry_stats(const char *cmd, const char *params, struct rte_tel_d
 	CTR_FIELDS(ADD)
 #undef ADD
 	rte_tel_data_add_dict_u64(d, "in_flight", s.in_flight);
+	rte_tel_data_add_dict_u64(d, "epoch", dft_nic_epoch);
+	rte_tel_data_add_dict_string(d, "collector_health", __atomic_load_n(&dft_nic_collector_busy, __ATOMIC_RELAXED)
+								   ? "degraded: collector storage" : "ok");
 	for (unsigned i = 0; i < DFT_KEEP_RULES; i++) {
 		snprintf(key, sizeof(key), "kept_%s", dft_keep_reason_name(i));
 		rte_tel_data_add_dict_u64(d, key, s.c.kept[i]);
@@ -205,7 +210,8 @@ int dft_nic_stats_write(const char *path)
 	f = fopen(tmp, "w");
 	if (!f)
 		return -errno;
-	fputc('{', f);
+	fprintf(f, "{\"epoch\":\"%016" PRIx64 "\",\"collector_health\":\"%s\",", dft_nic_epoch,
+		__atomic_load_n(&dft_nic_collector_busy, __ATOMIC_RELAXED) ? "degraded: collector storage" : "ok");
 #define PUT(fl) fprintf(f, "\"%s\":%" PRIu64 ",", #fl, s.c.fl);
 	CTR_FIELDS(PUT)
 #undef PUT

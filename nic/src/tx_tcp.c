@@ -12,6 +12,13 @@
  *   4. any error or EOF: close, and go back to 1; nothing is lost, the backlog is resent.
  * A connect that fails is counted (connect_failures) and logged, at most once per 10 s with the
  * count of those held back, so a collector that is down for hours is visible without flooding.
+ * BUSY from the collector (its storage is failing; it closes the connection and acknowledges
+ * nothing) is a wait of its own: at least what the frame asks, doubling from BUSY_MIN_MS to
+ * BUSY_MAX_MS while BUSY repeats, reset by the first acknowledgement after a HELLO. The collector
+ * accepts the HELLO of a degraded store, so without this wait every retry would connect at once
+ * and be turned away at once: a reconnect storm against a full disk.
+ * The HELLO names this instance's epoch (epoch.c); the collector's answer is the durable maximum
+ * of that epoch, 0 for a NIC it has not heard from since this start.
  * The backlog is a ring of --backlog packed frames; a batch that finds it full is refused and the
  * caller counts its spans as lost_backlog_full.
  *
@@ -55,6 +62,8 @@
 #define RX_EVERY_US 20u
 #define TX_COALESCE 4u
 #define TX_HOLD_US 50u
+#define BUSY_MIN_MS 250u
+#define BUSY_MAX_MS 30000u
 
 enum tx_state { TX_DOWN, TX_CONNECTING, TX_TLS, TX_HELLO, TX_UP };
 
@@ -75,6 +84,8 @@ struct dft_tx {
 	uint64_t tx_hold;  /* tsc ticks in TX_HOLD_US */
 	uint64_t unsent_since; /* tsc: admit of the oldest entry not yet begun to be sent */
 	struct dft_log_limit fail_log;
+	uint32_t busy_ms;   /* the last BUSY asked to wait this long (0: no BUSY pending) */
+	uint32_t busy_wait_ms; /* the wait after the last BUSY; doubles while BUSY repeats */
 	SSL_CTX *tls; /* NULL: plain TCP */
 	SSL *ssl;
 	uint8_t tls_buf[16384]; /* decrypted bytes on their way to the frame reader */
@@ -139,6 +150,33 @@ static void go_down(struct dft_tx *t, uint64_t now, const char *why, int err)
 {
 	bool was_up = t->state == TX_UP || t->state == TX_HELLO;
 	uint64_t held;
+
+	if (t->busy_ms) {
+		uint32_t wait = t->busy_wait_ms ? t->busy_wait_ms * 2 : BUSY_MIN_MS;
+
+		if (wait > BUSY_MAX_MS)
+			wait = BUSY_MAX_MS;
+		if (wait < t->busy_ms)
+			wait = t->busy_ms > BUSY_MAX_MS ? BUSY_MAX_MS : t->busy_ms;
+		t->busy_wait_ms = wait;
+		t->busy_ms = 0;
+		dft_ctr_add(&dft_nic_ctr.collector_busy, 1);
+		__atomic_store_n(&dft_nic_collector_busy, true, __ATOMIC_RELAXED);
+		SSL_free(t->ssl);
+		t->ssl = NULL;
+		if (t->fd >= 0) {
+			close(t->fd);
+			t->fd = -1;
+		}
+		dft_ctr_add(&dft_nic_ctr.disconnects, 1);
+		if (dft_log_limit_pass(&t->fail_log, dft_clock_ns(CLOCK_MONOTONIC), &held))
+			DFT_LOG(WARNING, tx, "collector %s:%s: BUSY (its storage is failing); retrying in %u ms, the backlog "
+				"is kept (%" PRIu64 " more messages held back)", t->cfg->collector_host,
+				t->cfg->collector_port, wait, held);
+		t->state = TX_DOWN;
+		t->next_try = now + rte_get_tsc_hz() / 1000 * wait;
+		return;
+	}
 
 	SSL_free(t->ssl);
 	t->ssl = NULL;
@@ -207,8 +245,18 @@ static int on_frame(void *arg, uint16_t type, const uint8_t *p, uint32_t len)
 	struct dft_tx *t = arg;
 	uint64_t sender, seq;
 
-	if (type != DFT_FRAME_ACK || dft_frame_ack_decode(p, len, &sender, &seq) || sender != t->cfg->sender_id)
+	if ((type != DFT_FRAME_ACK && type != DFT_FRAME_BUSY) || dft_frame_ack_decode(p, len, &sender, &seq) ||
+	    sender != t->cfg->sender_id)
 		return -EBADMSG;
+	if (type == DFT_FRAME_BUSY) {
+		t->busy_ms = seq == 0 ? 1 : seq > BUSY_MAX_MS ? BUSY_MAX_MS : (uint32_t)seq;
+		return -EAGAIN; /* go_down waits as BUSY asks */
+	}
+	if (t->state == TX_UP && seq > t->bl.acked && t->busy_wait_ms) {
+		/* the collector made something durable again */
+		t->busy_wait_ms = 0;
+		__atomic_store_n(&dft_nic_collector_busy, false, __ATOMIC_RELAXED);
+	}
 	if (t->state == TX_HELLO) {
 		t->state = TX_UP;
 		t->backoff_us = 10000;
@@ -297,7 +345,7 @@ static int tls_handshake(struct dft_tx *t, char *why, size_t len)
 static void hello_start(struct dft_tx *t)
 {
 	dft_frame_hdr_encode(t->hello, DFT_FRAME_HELLO, DFT_FRAME_ACK_LEN);
-	dft_frame_ack_encode(t->hello + DFT_FRAME_HDR_LEN, t->cfg->sender_id, 0);
+	dft_frame_ack_encode(t->hello + DFT_FRAME_HDR_LEN, t->cfg->sender_id, dft_nic_epoch);
 	t->hello_off = 0;
 	dft_frame_rx_reset(&t->rx);
 	t->state = TX_HELLO;

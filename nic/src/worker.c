@@ -71,11 +71,13 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 			uint64_t full_max = rs->dropped_full + budget, made_max;
 
 			row->lost_ring_full += dft_claim_clamp(&rs->dropped_full, dft_load_relaxed(&rs->cons.hdr->dropped_full),
-							       full_max < budget ? UINT64_MAX : full_max);
+							       full_max < budget ? UINT64_MAX : full_max) -
+					       rs->base_dropped;
 			/* every ingest backend sees time, not every one keeps the ring's tail here */
 			made_max = rs->produced + budget + r->g.ring_slots;
-			row->produced += dft_claim_clamp(&rs->produced, dft_load_relaxed(&rs->cons.hdr->produced),
-							 made_max < rs->produced ? UINT64_MAX : made_max);
+			dft_claim_clamp(&rs->produced, dft_load_relaxed(&rs->cons.hdr->produced),
+					made_max < rs->produced ? UINT64_MAX : made_max);
+			row->produced += dft_nic_ring_produced(rs);
 			/* after produced: the bound uses this refresh's clamp of it (saturating: hostile) */
 			row->hops_dropped += dft_claim_clamp(&rs->dropped_hops,
 							     dft_load_relaxed(&rs->cons.hdr->dropped_hops),
@@ -121,6 +123,13 @@ static void region_attach(struct dft_nic_ctx *ctx, struct dft_nic_region *r)
 	}
 	if (dft_clock_cal_read(r->base, &r->cal) == 0)
 		r->cal_tsc = 1;
+	if (!strcmp(ctx->ingest->name, "mmap")) {
+		uint64_t adopted = 0;
+
+		for (uint32_t k = 0; k < r->g.ring_count; k++)
+			adopted += dft_nic_adopt_ring(&r->rings[k], r->g.ring_slots);
+		dft_ctr_add(&dft_nic_ctr.adopted, adopted);
+	}
 	{
 		char comp[DFT_NAME_MAX + 1];
 		uint32_t np = dft_load_acquire(&((const struct dft_region_hdr *)r->base)->names_published);
@@ -142,15 +151,15 @@ static void region_retire(struct dft_nic_ctx *ctx, unsigned i)
 
 	refresh_counters(ctx);
 	for (uint32_t k = 0; k < r->g.ring_count; k++) {
-		ctx->retired_produced += r->rings[k].produced;
-		ctx->retired_ring_full += r->rings[k].dropped_full;
+		ctx->retired_produced += dft_nic_ring_produced(&r->rings[k]);
+		ctx->retired_ring_full += r->rings[k].dropped_full - r->rings[k].base_dropped;
 		ctx->retired_dropped_hops += r->rings[k].dropped_hops;
 	}
 	ctx->retired_produced += r->dropped_no_ring;
 	ctx->retired_no_ring += r->dropped_no_ring;
 	for (uint32_t k = 0; k < r->g.ring_count; k++) {
-		ctx->retired_t[r->tenant][0] += r->rings[k].produced;
-		ctx->retired_t[r->tenant][1] += r->rings[k].dropped_full;
+		ctx->retired_t[r->tenant][0] += dft_nic_ring_produced(&r->rings[k]);
+		ctx->retired_t[r->tenant][1] += r->rings[k].dropped_full - r->rings[k].base_dropped;
 	}
 	ctx->retired_t[r->tenant][0] += r->dropped_no_ring;
 	ctx->retired_t[r->tenant][2] += r->dropped_no_ring;
@@ -161,6 +170,8 @@ static void region_retire(struct dft_nic_ctx *ctx, unsigned i)
 	ctx->regions[i] = ctx->regions[ctx->n_regions];
 	ctx->detaching[i] = ctx->detaching[ctx->n_regions];
 	ctx->detach_deadline[i] = ctx->detach_deadline[ctx->n_regions];
+	if (ctx->clock_min == r)
+		dft_judge_clock_settle(ctx); /* span time no longer waits for it */
 	dft_ctr_add(&dft_nic_ctr.regions_retired, 1);
 	refresh_counters(ctx);
 	send_to_main(ctx, DFT_CTL_DETACHED, r);
@@ -309,7 +320,8 @@ static bool refresh_names(struct dft_nic_region *r)
 	return true;
 }
 
-static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const struct dft_slot *burst, int n)
+static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const struct dft_slot *burst, int n,
+		   uint64_t *spans)
 {
 	struct dft_batch_src src = {.base = r->base, .g = &r->g, .names_published = r->names_published,
 				    .cal = &r->cal};
@@ -336,6 +348,7 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 			}
 			count_invalid(r, why);
 			i += need;
+			(*spans)++;
 			continue;
 		}
 		need = 1 + s->n_cont;
@@ -349,21 +362,25 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 		if (why != DFT_INVALID_NONE) {
 			count_invalid(r, why);
 			i += need;
+			(*spans)++;
 			continue;
 		}
 		if (!(s->flags & DFT_SF_TS_NS) && !r->cal_tsc) {
 			count_invalid(r, DFT_INVALID_BAD_TIME); /* ticks and never a usable calibration */
 			i += need;
+			(*spans)++;
 			continue;
 		}
 		if (!comp_allowed(r, s->component_id ? s->component_id : r->g.component_id)) {
 			count_invalid(r, DFT_INVALID_NOT_ALLOWED); /* a process tracing as a service it is not */
 			i += need;
+			(*spans)++;
 			continue;
 		}
 		rc = dft_judge(ctx, r, s, &burst[i + 1], &kind, &rec);
 		if (rc == DFT_FATE_FILTER || rc == DFT_FATE_HELD || rc == DFT_FATE_OVERFLOW) {
 			i += need;
+			(*spans)++;
 			continue;
 		}
 		for (int attempt = 0;; attempt++) {
@@ -384,6 +401,7 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 				dft_handoff_close(ctx);
 		}
 		i += need;
+		(*spans)++;
 	}
 	return i;
 }
@@ -441,7 +459,7 @@ static int poll_region(struct dft_nic_ctx *ctx, unsigned i, uint64_t now, bool f
 		}
 		if (n == 0)
 			continue;
-		used = process(ctx, r, ctx->burst, n);
+		used = process(ctx, r, ctx->burst, n, &rs->spans_taken);
 		if (used < 0)
 			return work ? work : 0;
 		ctx->ingest->release(r, k, (uint32_t)used);
@@ -465,6 +483,7 @@ int dft_worker_step(struct dft_nic_ctx *ctx)
 	if (ctx->closed && !dft_handoff_close(ctx))
 		return work; /* the main lcore is behind: leave the spans in the rings */
 	dft_handoff_profile(ctx);
+	dft_judge_clock_settle(ctx);
 	if (ctx->hold) {
 		struct dft_hold_now hn = dft_judge_hold_now(ctx);
 

@@ -50,9 +50,9 @@ int dft_frame_hdr_decode(const uint8_t in[DFT_FRAME_HDR_LEN], uint32_t max_paylo
 
 	if (get_be32(in) != DFT_FRAME_MAGIC || version != DFT_FRAME_VERSION || get_be32(in + 12) != 0)
 		return -EBADMSG;
-	if (type < DFT_FRAME_BATCH || type > DFT_FRAME_HELLO)
+	if (type < DFT_FRAME_BATCH || type > DFT_FRAME_BUSY)
 		return -EBADMSG;
-	if ((type == DFT_FRAME_ACK || type == DFT_FRAME_HELLO) && len != DFT_FRAME_ACK_LEN)
+	if (type != DFT_FRAME_BATCH && len != DFT_FRAME_ACK_LEN)
 		return -EBADMSG;
 	if (len > max_payload)
 		return -EMSGSIZE;

@@ -13,7 +13,7 @@ static int on_frame(void *arg, uint16_t type, const uint8_t *p, uint32_t len)
 	uint64_t s, q;
 
 	(void)arg;
-	FUZZ_CHECK(type >= DFT_FRAME_BATCH && type <= DFT_FRAME_HELLO);
+	FUZZ_CHECK(type >= DFT_FRAME_BATCH && type <= DFT_FRAME_BUSY);
 	FUZZ_CHECK(len <= 1u << 20);
 	if (type != DFT_FRAME_BATCH)
 		FUZZ_CHECK(dft_frame_ack_decode(p, len, &s, &q) == 0);

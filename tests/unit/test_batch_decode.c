@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Batch decoding and semantic validation: every malformed batch is refused with a reason. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -511,10 +512,145 @@ static void test_ingest_path(void **state)
 	unlink(path);
 }
 
+/* One batch of f under (epoch, seq) with the given claims; returns what ingest returned. */
+static int ingest_as(struct dft_collector *c, struct fixture *f, uint64_t epoch, uint64_t seq, uint64_t produced,
+                     uint64_t filtered, bool *dup)
+{
+	uint8_t *buf;
+	uint64_t got = 0;
+	size_t len;
+	int rc;
+
+	f->h.epoch = epoch;
+	f->h.sequence = seq;
+	f->c.produced = produced;
+	f->c.filtered = filtered;
+	len = pack(f, &buf);
+	rc = dft_collector_ingest(c, SENDER, 0, buf, len, &got, dup);
+	free(buf);
+	return rc;
+}
+
+/* (closed, lost_unacked, produced, spans_stored, max_seq) of one epochs row; closed -1: no row */
+static void epoch_row(const char *path, uint64_t epoch, int64_t out[5])
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT closed, lost_unacked, produced, spans_stored, max_seq FROM epochs"
+	                                        " WHERE sender_id = ?1 AND epoch = ?2", -1, &q, NULL), SQLITE_OK);
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)SENDER);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)epoch);
+	out[0] = -1;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		for (int i = 0; i < 5; i++)
+			out[i] = sqlite3_column_int64(q, i);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
+/*
+ * Accounts per (sender, NIC epoch): a restarted NIC numbers from 1 again under a new epoch and is
+ * not taken for resends; the old epoch's account closes with what its last claims call produced
+ * and the collector never stored as lost_unacked; a closed epoch's late batch is refused; the
+ * epoch survives a collector restart; a round that fails (injected full disk) undoes a new epoch
+ * whole, and its BUSY/health state shows in the stats.
+ */
+static void test_epochs(void **state)
+{
+	const uint64_t E1 = 0x1111111111111111ULL, E2 = 0x2222222222222222ULL, E3 = 0x3333333333333333ULL;
+	char path[] = "/tmp/dft-test-epochs-XXXXXX", flag[96], side[96];
+	struct dft_collector_cfg cfg = {.listen_host = "127.0.0.1", .db_path = path, .insecure = true};
+	struct dft_collector_stats st;
+	struct dft_collector *c;
+	struct fixture f;
+	int64_t row[5];
+	bool dup = true;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(flag, sizeof(flag), "%s-full", path);
+	assert_int_equal(dft_collector_create(&cfg, &c), 0);
+	fixture_init(&f);
+	/* epoch 1: two batches, the newest claims 100 produced, 10 filtered */
+	assert_int_equal(ingest_as(c, &f, E1, 1, 50, 0, &dup), 0);
+	assert_int_equal(ingest_as(c, &f, E1, 2, 100, 10, &dup), 0);
+	assert_int_equal(dft_collector_end_round(c), 0);
+	/* the NIC restarts: sequence 1 again, a new batch, not a resend */
+	assert_int_equal(ingest_as(c, &f, E2, 1, 40, 0, &dup), 0);
+	assert_false(dup);
+	assert_int_equal(dft_collector_end_round(c), 0);
+	epoch_row(path, E1, row);
+	assert_int_equal(row[0], 1);
+	assert_int_equal(row[3], 2 * NSPANS);
+	assert_int_equal(row[1], 100 - 2 * NSPANS - 10);
+	assert_int_equal(row[2], 100);
+	epoch_row(path, E2, row);
+	assert_int_equal(row[0], 0);
+	assert_int_equal(row[3], NSPANS);
+	/* a late batch of the dead instance: refused, nothing reopened */
+	assert_int_equal(ingest_as(c, &f, E1, 3, 120, 10, &dup), -EBADMSG);
+	assert_int_equal(dft_collector_end_round(c), 0);
+	dft_collector_get_stats(c, &st);
+	assert_int_equal(st.epochs_closed, 1);
+	assert_int_equal(st.batches_stale_epoch, 1);
+	assert_string_equal(st.degraded ? "degraded" : "ok", "ok");
+	dft_collector_destroy(c);
+
+	/* the collector restarts: epoch 2 is current, its sequence 1 a resend */
+	assert_int_equal(dft_collector_create(&cfg, &c), 0);
+	assert_int_equal(ingest_as(c, &f, E2, 1, 40, 0, &dup), 0);
+	assert_true(dup);
+	assert_int_equal(ingest_as(c, &f, E2, 2, 80, 0, &dup), 0);
+	assert_false(dup);
+	assert_int_equal(dft_collector_end_round(c), 0);
+
+	/* a full disk while epoch 3 begins: the round fails whole, epoch 2 stays open */
+	assert_int_equal(setenv("DFT_FAULT_STORE_FULL", flag, 1), 0);
+	fd = open(flag, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(ingest_as(c, &f, E3, 1, 10, 0, &dup), 0);
+	assert_int_equal(dft_collector_end_round(c), -EIO);
+	dft_collector_get_stats(c, &st);
+	assert_true(st.degraded);
+	assert_int_equal(st.storage_failures, 1);
+	epoch_row(path, E2, row);
+	assert_int_equal(row[0], 0);
+	epoch_row(path, E3, row);
+	assert_int_equal(row[0], -1);
+	/* space returns: the resend goes through as new, epoch 2 closes exactly once */
+	unlink(flag);
+	assert_int_equal(ingest_as(c, &f, E3, 1, 10, 0, &dup), 0);
+	assert_false(dup);
+	assert_int_equal(dft_collector_end_round(c), 0);
+	dft_collector_get_stats(c, &st);
+	assert_false(st.degraded);
+	assert_int_equal(st.epochs_closed, 1);
+	epoch_row(path, E2, row);
+	assert_int_equal(row[0], 1);
+	assert_int_equal(row[3], 2 * NSPANS);
+	assert_int_equal(row[1], 80 - 2 * NSPANS);
+	epoch_row(path, E3, row);
+	assert_int_equal(row[0], 0);
+	unsetenv("DFT_FAULT_STORE_FULL");
+	dft_collector_destroy(c);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_valid),
+	    cmocka_unit_test(test_epochs),
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_status_message),
 	    cmocka_unit_test(test_garbage_never_crashes),

@@ -50,7 +50,7 @@ static void test_hdr_bad(void **state)
 	memcpy(b, good, sizeof(b));
 	b[7] = 0; /* type 0 */
 	assert_int_equal(dft_frame_hdr_decode(b, 1000, &h), -EBADMSG);
-	b[7] = 4; /* type past HELLO */
+	b[7] = 5; /* type past BUSY */
 	assert_int_equal(dft_frame_hdr_decode(b, 1000, &h), -EBADMSG);
 	memcpy(b, good, sizeof(b));
 	b[15] = 1; /* reserved */

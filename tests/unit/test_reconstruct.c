@@ -126,11 +126,11 @@ static void add_profile(struct tb *t, uint64_t created, const char *comp, const 
 
 struct env {
 	char db[64], otlp[64], stats[64];
+	uint32_t profile_wait_ms; /* most tests: 0, export at the delay */
 	struct dft_collector *c;
 };
 
-/* settle_ms: how long a due chain may wait for its profile window (the other tests: not at all) */
-static void env_start_settle(struct env *e, uint32_t max_pending, uint32_t settle_ms)
+static void env_start(struct env *e, uint32_t max_pending)
 {
 	struct dft_collector_cfg cfg = {
 	    .listen_host = "127.0.0.1",
@@ -139,19 +139,14 @@ static void env_start_settle(struct env *e, uint32_t max_pending, uint32_t settl
 	    .stats_path = e->stats,
 	    .recon_delay_ms = DELAY,
 	    .recon_delay_set = true,
+	    .recon_profile_wait_ms = e->profile_wait_ms,
+	    .recon_profile_wait_set = true,
 	    .recon_max_pending = max_pending,
-	    .recon_settle_ms = settle_ms,
-	    .recon_settle_set = true,
 	    .insecure = true, /* no network: the ingest path alone */
 	};
 
 	assert_int_equal(dft_collector_create(&cfg, &e->c), 0);
 	dft_collector_set_clock(e->c, T0);
-}
-
-static void env_start(struct env *e, uint32_t max_pending)
-{
-	env_start_settle(e, max_pending, 0);
 }
 
 static int setup(void **state)
@@ -299,7 +294,7 @@ static int otlp_reconstructed(const char *text, uint64_t span_id)
 	return p && p < end;
 }
 
-/* The endTimeUnixNano of the OTLP span object with this id (0: not found). */
+/* The endTimeUnixNano of the OTLP span object with this id (0: not exported). */
 static uint64_t otlp_end(const char *text, uint64_t span_id)
 {
 	char needle[64];
@@ -386,53 +381,59 @@ static void test_chain_and_profile_ends(void **state)
 }
 
 /*
- * A due chain waits for its profile window: a snapshot created up to the function's end + the lag
- * still counts for readers, so the export waits until one created after it arrived (then exports
- * what readers rebuild, the late snapshot's median included), or at most settle_ms past due.
+ * A reader takes the profile of the function span's end plus DFT_RB_LAG_NS. The export waits until
+ * its sender has shipped a snapshot newer than that, so a snapshot still on its way (here: one
+ * created just before that time, arriving after the delay) cannot make the export differ from
+ * what every reader rebuilds; without any newer snapshot it goes at the delay plus the wait.
  */
-static void test_profile_window_settles(void **state)
+static void test_export_waits_for_snapshot(void **state)
 {
 	struct env *e = *state;
 	struct tb t;
-	struct row r2;
+	uint64_t at = 5000 + 2000000000ull, end1 = 3000000000ull, t1;
+	Difftrace__Span *f;
 
-	env_start_settle(e, 0, 500);
-	tb_init(&t, 0x70);
-	function_with_hops(&t, 0xF0, 0xA1, 0xA2); /* the function ends at 5000 */
+	e->profile_wait_ms = 5000;
+	env_start(e, 0);
+	tb_init(&t, 0x10);
+	function_with_hops(&t, 0xF0, 0xA1, 0xA2);
 	add_names(&t, 1);
 	ingest(e, &t, 1);
+	round_at(e, T0);
 	round_at(e, T0 + DELAY);
-	/* due, but the newest snapshot (created 1) leaves the window open */
-	assert_int_equal(stats(e).recon.reconstructed, 0);
-	assert_int_equal(stats(e).recon.pending, 2);
-	/* a snapshot created at the window's last instant, with another median: readers use it */
-	tb_init(&t, 0x71);
-	add_profile(&t, 5000 + DFT_RB_LAG_NS, "activator", "proxy", 9000);
+	assert_int_equal(stats(e).recon.reconstructed, 0); /* the sender's snapshots end at 1 ns */
+	/* the snapshot a reader will take: created before the function's end plus the lag */
+	tb_init(&t, 0x10);
+	add_profile(&t, at - 1, "activator", "proxy", 20000);
 	ingest(e, &t, 2);
 	round_at(e, T0 + DELAY + 1);
 	assert_int_equal(stats(e).recon.reconstructed, 0);
-	/* one created after it closes the window: the export is what readers rebuild */
-	tb_init(&t, 0x72);
-	add_profile(&t, 5001 + DFT_RB_LAG_NS, "fn", "handle", 3000);
+	/* one after it: nothing older can still come from this sender */
+	tb_init(&t, 0x10);
+	add_profile(&t, at + 1, "activator", "proxy", 99999);
 	ingest(e, &t, 3);
-	round_at(e, T0 + DELAY + 2);
+	round_at(e, T0 + 3 * DELAY);
 	assert_int_equal(stats(e).recon.reconstructed, 2);
-	r2 = get_row(e, 0xA2);
-	/* 5000 + (9000 - 3000) - (1000 - 500): the late snapshot's median, not the first one's 7000 */
-	assert_int_equal(r2.end, 10500);
-	assert_int_equal(otlp_end(slurp(e->otlp), 0xA2), 10500);
+	/* 5000 + (20000 - 3000) - (1000 - 500): the at - 1 snapshot, in the export and in a read */
+	assert_int_equal(otlp_end(slurp(e->otlp), 0xA2), 21500);
+	assert_int_equal(get_row(e, 0xA2).end, 21500);
+	assert_int_equal(otlp_end(slurp(e->otlp), 0xA1), get_row(e, 0xA1).end);
 
-	/* no snapshot ever closes the window (an idle NIC): exported settle_ms past due, not before */
-	tb_init(&t, 0x73);
-	/* ends long after every snapshot seen */
-	function_with_hops(&t, 0xF1, 0xB1, 0xB2)->end_ns = 10 * DFT_RB_LAG_NS;
-	dft_collector_set_clock(e->c, T0 + 1000);
+	/* a function span whose profile time no snapshot has reached: exported when the wait is over */
+	t1 = T0 + 10 * DELAY;
+	tb_init(&t, 0x20);
+	f = add_span(&t, 0xF1, 0xB2, 1000, end1, "fn", "handle", true);
+	add_hop(&t, f, 0xB1, 0x99, 100, "gateway", "route");
+	add_hop(&t, f, 0xB2, 0xB1, 500, "activator", "proxy");
+	dft_collector_set_clock(e->c, t1); /* chains are due from the collector's clock at ingest */
 	ingest(e, &t, 4);
-	round_at(e, T0 + 1000 + DELAY + 499);
+	round_at(e, t1);
+	round_at(e, t1 + DELAY);
+	round_at(e, t1 + DELAY + 4999);
 	assert_int_equal(stats(e).recon.reconstructed, 2);
-	round_at(e, T0 + 1000 + DELAY + 500);
+	round_at(e, t1 + DELAY + 5000);
 	assert_int_equal(stats(e).recon.reconstructed, 4);
-	assert_int_equal(otlp_reconstructed(slurp(e->otlp), 0xB2), 1);
+	assert_int_equal(otlp_end(slurp(e->otlp), 0xB2), get_row(e, 0xB2).end);
 }
 
 /* A hop whose name no profile knows waits for one a few delays, then is rebuilt as unresolved. */
@@ -774,6 +775,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_chain_and_profile_ends, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_export_waits_for_snapshot, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unresolved_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_step_hops, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fit_into_parent_and_kind, setup, teardown),
@@ -783,7 +785,6 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_shared_hop_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pending_bound, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shutdown_flush, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_profile_window_settles, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

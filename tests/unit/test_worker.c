@@ -36,6 +36,7 @@ struct rig {
 };
 
 static char prefix[64];
+static uint64_t rig_hold_ns; /* nonzero: the hold time rig_open configures */
 
 static void take_batches(struct rig *g)
 {
@@ -66,6 +67,8 @@ static void rig_open(struct rig *g, enum dft_synth_mix mix, bool hold)
 	memset(&dft_nic_ctr, 0, sizeof(dft_nic_ctr));
 	dft_nic_config_defaults(&g->cfg);
 	g->cfg.hold.enabled = hold;
+	if (rig_hold_ns)
+		g->cfg.hold.hold_ns = rig_hold_ns;
 	g->cfg.ship_profiles = false;
 	g->ctx.cfg = &g->cfg;
 	g->ctx.ingest = &dft_ingest_mmap_ops;
@@ -237,6 +240,77 @@ static void test_hostile_region(void **state)
 	assert_int_equal(g.batched_spans, dft_nic_ctr.batched);
 }
 
+/*
+ * Span time is a host's claim. A second region writes spans whose end times climb in steps just
+ * under clock_jump_ms, which would carry one NIC-wide span time some 80 minutes ahead: the
+ * platform spans the first region has held would all expire at once, their anomalies unseen.
+ * Per-region clocks keep the NIC's span time at the slowest active region's.
+ */
+static void test_span_clock_per_region(void **state)
+{
+	struct rig g;
+	struct dft_synth evil;
+	struct dft_nic_region *re;
+	struct dft_slot *slots;
+	uint64_t victim_now, step;
+	uint32_t n;
+
+	(void)state;
+	/* a minute's hold: only span time can expire these spans within the test (the wall bound
+	 * is 4 minutes, and a region counts as idle after a hold time: generous ceilings) */
+	rig_hold_ns = 60000000000ull;
+	rig_open(&g, DFT_SYNTH_PLATFORM_NORMAL, true);
+	rig_hold_ns = 0;
+	/* half a trace: no root yet, so the window holds them */
+	assert_int_equal(dft_synth_fill(&g.s, 0, 4), 4);
+	for (unsigned i = 0; i < 200; i++)
+		dft_worker_step(&g.ctx);
+	assert_int_equal(dft_nic_ctr.held, 4);
+	victim_now = g.r->span_now_ns;
+	assert_true(victim_now > 0);
+
+	assert_int_equal(dft_synth_create(1, 256, DFT_SYNTH_FUNCTION, 0, &evil), 0);
+	n = dft_synth_fill(&evil, 0, 100);
+	assert_int_equal(n, 100);
+	slots = dft_ring_slots(evil.prod[0].hdr);
+	step = g.cfg.prof.clock_jump_ns / 2;
+	for (uint32_t i = 0; i < n; i++) {
+		slots[i].start = victim_now + (i + 1) * step;
+		slots[i].end = slots[i].start + 1000;
+	}
+	re = calloc(1, sizeof(*re));
+	assert_non_null(re);
+	re->fd = -1;
+	re->conn = -1;
+	re->base = evil.base;
+	re->g = evil.g;
+	re->names_published = DFT_SYNTH_NAMES;
+	send_ctl(&g, DFT_CTL_ATTACH, re);
+	for (unsigned i = 0; i < 2000; i++) {
+		dft_worker_step(&g.ctx);
+		take_batches(&g);
+	}
+	/* the racing region moved its own clock, and nobody else's */
+	assert_true(re->span_now_ns >= victim_now + n * step);
+	assert_int_equal(dft_nic_ctr.span_clock_jumps, 0);
+	assert_true(g.ctx.span_now_ns <= victim_now);
+	assert_int_equal(dft_nic_ctr.held, 4);
+	assert_int_equal(dft_nic_ctr.hold_timeouts, 0);
+	assert_int_equal(dft_nic_ctr.batched, n);
+	/* the victim's trace goes on as usual: its root ends it, the normal spans filtered */
+	assert_int_equal(dft_synth_fill(&g.s, 0, 4), 4);
+	drain(&g);
+	assert_int_equal(dft_nic_ctr.held, 0);
+	assert_int_equal(dft_nic_ctr.hold_timeouts, 0);
+	send_ctl(&g, DFT_CTL_DETACH, re);
+	for (unsigned i = 0; i < 2000 && g.ctx.n_regions > 1; i++)
+		dft_worker_step(&g.ctx);
+	assert_int_equal(g.ctx.n_regions, 1);
+	rig_close(&g);
+	dft_synth_destroy(&evil);
+	free(re);
+}
+
 static int setup(void **state)
 {
 	char pfx[80];
@@ -264,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_function_spans),
 		cmocka_unit_test(test_platform_normal),
 		cmocka_unit_test(test_hostile_region),
+		cmocka_unit_test(test_span_clock_per_region),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -18,6 +18,8 @@
 /* difftrace-nic re-reads a region's metrics page every metrics_refresh_us (1 ms): a reading written
  * this long ago has surely been read, so spans that ran in its window may go to the ring */
 #define METRICS_SETTLE_NS 3000000ull
+#define METRICS_SEEN_POLL_NS 100000ull
+#define METRICS_SEEN_CEILING_NS 30000000000ull /* a daemon that never reads the page: give up */
 #define MARK_POLL_NS      1000000ull /* a span waiting for the metrics loop looks again this soon */
 #define THROTTLE_HIGH_PPM 850000u
 #define THROTTLE_BASE_PPM 2000u
@@ -158,9 +160,23 @@ static void dft_gen_metrics_put(struct dft_gen_metrics *mt, const struct dft_gen
 	mt->touched[c] = 1;
 }
 
+/*
+ * Until the daemon has read the page since the last write: the event, not a guess at how often it
+ * reads (a loaded machine delays the daemon by tens of ms, and an entry rewritten before it looked
+ * hides a window). Without a registered daemon nobody reads: wait METRICS_SETTLE_NS as before. A
+ * daemon that does not publish read_ns (older than the field) is waited for up to the ceiling.
+ */
 static void dft_gen_metrics_settle(struct dft_gen_metrics *mt)
 {
-	dft_gen_sleep_until(dft_clock_ns(CLOCK_REALTIME) + METRICS_SETTLE_NS);
+	uint64_t written = dft_clock_ns(CLOCK_REALTIME), ceiling = written + METRICS_SEEN_CEILING_NS;
+	struct dft_host_stats st;
+
+	if (dft_stats(&st) || !st.registered) {
+		dft_gen_sleep_until(written + METRICS_SETTLE_NS);
+	} else {
+		while (dft_metrics_read_ns() <= written && dft_clock_ns(CLOCK_REALTIME) < ceiling && !dft_gen_stopping)
+			dft_gen_sleep_until(dft_clock_ns(CLOCK_REALTIME) + METRICS_SEEN_POLL_NS);
+	}
 	memset(mt->touched, 0, mt->n);
 }
 

@@ -290,6 +290,14 @@ int dft_metrics_publish(uint16_t component_id, const struct dft_component_metric
  */
 int dft_metrics_publish_at(uint16_t component_id, const struct dft_component_metrics *m, uint64_t taken_ns);
 
+/*
+ * The daemon's clock (unix ns) just before its newest reading of this process's metrics page: a
+ * reading published before it has been seen. 0: never read (no daemon yet, or one that does not
+ * say), or the library is not initialised. Lets a publisher of short-lived states wait for the
+ * daemon instead of guessing how often it reads.
+ */
+uint64_t dft_metrics_read_ns(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -127,7 +127,13 @@ struct dft_metric_entry {
 
 struct dft_metrics_page {
 	uint32_t count; /* entries [0, count) may be in use (store-release) */
-	uint32_t reserved[15];
+	uint32_t reserved0;
+	/* Written by the daemon, read by the host: the region clock (unix ns) taken just before the
+	 * daemon's newest reading of this page (store-release after it), 0 before the first. A state
+	 * written before it was seen; a publisher that must not hide a state behind the next one
+	 * waits for it (dft_metrics_read_ns) instead of guessing how often the daemon reads. */
+	uint64_t read_ns;
+	uint32_t reserved[12];
 	struct dft_metric_entry entry[DFT_METRICS_MAX];
 	uint8_t pad[DFT_PAGE - 64 - DFT_METRICS_MAX * 32];
 };
@@ -231,6 +237,8 @@ _Static_assert(offsetof(struct dft_region_hdr, names_published) == 128, "counter
 _Static_assert(offsetof(struct dft_region_hdr, dropped_no_ring) == 136, "dropped_no_ring at 136");
 _Static_assert(sizeof(struct dft_metric_entry) == 32, "metric entry is 32 bytes");
 _Static_assert(sizeof(struct dft_metrics_page) == DFT_PAGE, "metrics page is one page");
+_Static_assert(offsetof(struct dft_metrics_page, read_ns) == 8, "read_ns at 8");
+_Static_assert(offsetof(struct dft_metrics_page, entry) == 64, "entries from 64");
 _Static_assert(sizeof(struct dft_name) == 64, "name entry is one cache line");
 _Static_assert(sizeof(struct dft_ring_hdr) == 4 * DFT_CACHELINE, "ring header is four lines");
 _Static_assert(offsetof(struct dft_ring_hdr, tail) == DFT_CACHELINE, "tail on its own line");

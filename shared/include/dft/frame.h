@@ -9,10 +9,14 @@
  *   8  u32 len     payload bytes, <= the receiver's limit
  *  12  u32 reserved, must be 0
  *
- * Conversation: NIC -> HELLO(sender_id, 0); collector -> ACK(sender_id, highest sequence it has
- * stored for that sender); NIC -> BATCH(protobuf SpanBatch) ...; collector -> ACK(sender_id, seq)
+ * Conversation: NIC -> HELLO(sender_id, epoch); collector -> ACK(sender_id, highest sequence it has
+ * stored for that sender in that epoch: 0 for an epoch it has not seen; a NIC from before epochs
+ * sends 0); NIC -> BATCH(protobuf SpanBatch) ...; collector -> ACK(sender_id, seq)
  * once the batch is durable. The NIC resends every unacknowledged batch after a reconnect; the
- * collector drops a (sender, sequence) it has already stored.
+ * collector drops a (sender, sequence) it has already stored. When the collector cannot make
+ * batches durable (disk full, read-only, I/O errors) it answers BUSY(sender_id, retry_after_ms)
+ * instead of acknowledging and closes the connection: the NIC waits at least that long, backing off
+ * exponentially while BUSY repeats, rather than reconnecting at once (docs/reliability.md).
  */
 #ifndef DFT_FRAME_H
 #define DFT_FRAME_H
@@ -31,6 +35,7 @@ enum dft_frame_type {
 	DFT_FRAME_BATCH = 1,
 	DFT_FRAME_ACK = 2,
 	DFT_FRAME_HELLO = 3,
+	DFT_FRAME_BUSY = 4, /* collector -> NIC: storage failing, retry later (ACK-sized payload) */
 };
 
 struct dft_frame_hdr {
@@ -43,7 +48,7 @@ void dft_frame_hdr_encode(uint8_t out[DFT_FRAME_HDR_LEN], uint16_t type, uint32_
 /* Returns 0, -EBADMSG (magic, version, type or reserved wrong) or -EMSGSIZE (len > max_payload). */
 int dft_frame_hdr_decode(const uint8_t in[DFT_FRAME_HDR_LEN], uint32_t max_payload, struct dft_frame_hdr *out);
 
-/* ACK and HELLO payloads: u64 sender_id, u64 sequence, big-endian. */
+/* ACK, HELLO and BUSY payloads: u64 sender_id, u64 sequence / epoch / retry_after_ms, big-endian. */
 void dft_frame_ack_encode(uint8_t out[DFT_FRAME_ACK_LEN], uint64_t sender_id, uint64_t seq);
 int dft_frame_ack_decode(const uint8_t *p, size_t len, uint64_t *sender_id, uint64_t *seq);
 
