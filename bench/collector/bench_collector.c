@@ -39,7 +39,7 @@
 #include "collector.h"
 #include "dft/clock.h"
 #include "dft/frame.h"
-#include "nic.h"
+#include "ingest.h"
 #include "stats_util.h"
 #include "synth.h"
 
@@ -111,6 +111,8 @@ static int build_frames(const struct opts *o, struct frame **out, unsigned *n_ou
 {
 	struct dft_synth s;
 	struct dft_batch_src src;
+	struct dft_ingest *mm = NULL; /* names through an mmap instance's view */
+	struct dft_nic_region reg;
 	struct dft_clock_cal cal = {0};
 	unsigned n = (o->spans + o->batch - 1) / o->batch;
 	struct frame *f = calloc(n, sizeof(*f));
@@ -121,7 +123,11 @@ static int build_frames(const struct opts *o, struct frame **out, unsigned *n_ou
 	rc = dft_synth_create(1, 64, DFT_SYNTH_FUNCTION, 0, &s);
 	if (rc)
 		goto free_f;
-	src = (struct dft_batch_src){.base = s.base, .g = &s.g, .names_published = DFT_SYNTH_NAMES, .cal = &cal};
+	rc = dft_ingest_create(&(struct dft_ingest_cfg){.name = "mmap"}, &mm);
+	if (rc)
+		goto fail;
+	reg = (struct dft_nic_region){.map = s.base, .g = s.g};
+	src = (struct dft_batch_src){.in = mm, .r = &reg, .g = &s.g, .names_published = DFT_SYNTH_NAMES, .cal = &cal};
 	*bytes = 0;
 	for (unsigned i = 0; i < n; i++) {
 		Difftrace__Counters c = DIFFTRACE__COUNTERS__INIT;
@@ -149,6 +155,7 @@ static int build_frames(const struct opts *o, struct frame **out, unsigned *n_ou
 		*bytes += f[i].len;
 	}
 	dft_synth_destroy(&s);
+	dft_ingest_destroy(mm);
 	*out = f;
 	*n_out = n;
 	return 0;
@@ -157,6 +164,7 @@ fail:
 	for (unsigned i = 0; i < n; i++)
 		free(f[i].buf);
 free_f:
+	dft_ingest_destroy(mm);
 	free(f);
 	return rc;
 }

@@ -33,6 +33,7 @@ struct dft_hostrep {
 	bool idle;  /* written by the reporting thread */
 	struct dft_nic_config cfg;
 	struct dft_reg_server *reg;
+	struct dft_ingest *in;         /* an mmap ingest instance */
 	struct dft_nic_region *region; /* one application process */
 	bool detached;
 	struct dft_names *names;
@@ -57,12 +58,12 @@ static int on_attach(void *arg, struct dft_nic_region *r)
 	r->gname = calloc((size_t)r->g.name_capacity + 1, sizeof(*r->gname));
 	if (!r->gname)
 		return -ENOMEM;
-	if (dft_ingest_mmap_ops.attach(r)) {
+	if (dft_ingest_attach(h->in, r)) {
 		free(r->gname);
 		r->gname = NULL;
 		return -ENOMEM;
 	}
-	if (dft_clock_cal_read(r->base, &r->cal) == 0)
+	if (dft_view_clock(h->in, r, &r->cal) == 0)
 		r->cal_tsc = 1;
 	h->region = r;
 	h->detached = false;
@@ -89,7 +90,7 @@ static uint32_t gname(struct dft_hostrep *h, struct dft_nic_region *r, uint16_t 
 		return 0;
 	if (g)
 		return g;
-	if (dft_name_read(r->base, &r->g, r->names_published, id, name, sizeof(name)) < 0)
+	if (dft_view_name(h->in, r, r->names_published, id, name, sizeof(name)) < 0)
 		return (uint32_t)h->empty_gname;
 	g = dft_names_intern(h->names, name);
 	r->gname[id] = g ? g : UINT32_MAX;
@@ -138,7 +139,7 @@ static bool close_batch(struct dft_hostrep *h)
 /* Validate, judge and batch one span. Returns false when it could not be taken now (backlog full). */
 static bool take(struct dft_hostrep *h, struct dft_nic_region *r, const struct dft_slot *s)
 {
-	struct dft_batch_src src = {.base = r->base, .g = &r->g, .names_published = r->names_published, .cal = &r->cal};
+	struct dft_batch_src src = {.in = h->in, .r = r, .g = &r->g, .names_published = r->names_published, .cal = &r->cal};
 	struct dft_span_facts x = {0};
 	enum dft_invalid_reason why;
 	uint16_t comp_local;
@@ -193,30 +194,26 @@ static bool take(struct dft_hostrep *h, struct dft_nic_region *r, const struct d
 static int poll_rings(struct dft_hostrep *h)
 {
 	struct dft_nic_region *r = h->region;
-	const struct dft_region_hdr *hdr;
-	uint32_t np;
 	int work = 0;
 
 	if (!r)
 		return 0;
-	hdr = r->base;
-	np = dft_load_acquire(&hdr->names_published);
-	r->names_published = np > r->g.name_capacity ? r->g.name_capacity : np;
+	r->names_published = dft_view_names_published(h->in, r);
 	for (uint32_t k = 0; k < r->g.ring_count; k++) {
-		int n = dft_ingest_mmap_ops.poll(r, k, h->burst, BURST), used = 0;
+		int n = dft_ingest_poll(h->in, r, k, h->burst, BURST), used = 0;
 
 		if (n <= 0)
 			continue;
 		while (used < n && take(h, r, &h->burst[used]))
 			used++;
-		dft_ingest_mmap_ops.release(r, k, (uint32_t)used);
+		dft_ingest_release(h->in, r, k, (uint32_t)used);
 		dft_ctr_add(&h->consumed, (uint64_t)used);
 		work += used;
 		if (used < n)
 			break; /* back-pressure: the transport must drain first */
 	}
 	if (!work && h->detached) {
-		dft_ingest_mmap_ops.detach(r);
+		dft_ingest_detach(h->in, r);
 		free(r->gname);
 		r->gname = NULL;
 		dft_region_free(r);
@@ -297,6 +294,10 @@ int dft_hostrep_start(const struct dft_hostrep_opts *o, struct dft_hostrep **out
 	dft_filter_cfg_defaults(&h->filter.cfg);
 	h->filter.cfg.contention = false;
 	dft_prof_cfg_defaults(&pc);
+	/* eviction as the daemon's default ([ingest] evict) */
+	rc = dft_ingest_create(&(struct dft_ingest_cfg){.name = "mmap", .evict_slots = true}, &h->in);
+	if (rc)
+		goto fail;
 	rc = dft_names_create(h->cfg.max_names ? h->cfg.max_names : 4096, &h->names);
 	if (rc)
 		goto fail;
@@ -352,7 +353,7 @@ void dft_hostrep_stop(struct dft_hostrep *h)
 		pthread_join(h->thread, NULL);
 	}
 	if (h->region) {
-		dft_ingest_mmap_ops.detach(h->region);
+		dft_ingest_detach(h->in, h->region);
 		free(h->region->gname);
 		h->region->gname = NULL;
 		dft_region_free(h->region);
@@ -366,5 +367,6 @@ void dft_hostrep_stop(struct dft_hostrep *h)
 		dft_profiler_destroy(h->prof);
 	if (h->names)
 		dft_names_destroy(h->names);
+	dft_ingest_destroy(h->in);
 	free(h);
 }

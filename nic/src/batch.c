@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "dft/hash.h"
-#include "nic.h"
+#include "ingest.h"
 
 #define STR_LEN (DFT_NAME_MAX + 1)
 #define HOPS_PER_SPAN_AVG 4u
@@ -49,8 +49,8 @@ struct dft_batch {
 	Difftrace__Profile *profile_ptr;
 	Difftrace__ProfileEntry *entries;
 	Difftrace__ProfileEntry **entry_ptrs;
-	/* names already read out of the region the cache belongs to (identity: base, instance, pid) */
-	const void *nc_base;
+	/* names already read out of the region the cache belongs to (identity: region, instance, pid) */
+	const struct dft_nic_region *nc_region;
 	uint64_t nc_instance;
 	uint32_t nc_pid;
 	struct name_cache_entry nc[NAME_CACHE];
@@ -87,7 +87,7 @@ static struct dft_batch *pool_take(uint32_t cap)
 	/* everything else is written before it is read again (add, add_rec, pack) */
 	b->n_spans = b->n_hops = b->n_strings = 0;
 	b->open_tsc = 0;
-	b->nc_base = NULL;
+	b->nc_region = NULL;
 	memset(b->tenants, 0, sizeof(b->tenants));
 	memset(b->hash, 0, (size_t)b->hash_size * sizeof(*b->hash));
 	return b;
@@ -269,9 +269,9 @@ static int64_t name_index(struct dft_batch *b, const struct dft_batch_src *src, 
 	int64_t idx;
 	int len;
 
-	if (b->nc_base != src->base || b->nc_instance != src->g->instance_id || b->nc_pid != src->g->pid) {
+	if (b->nc_region != src->r || b->nc_instance != src->g->instance_id || b->nc_pid != src->g->pid) {
 		memset(b->nc, 0, sizeof(b->nc));
-		b->nc_base = src->base;
+		b->nc_region = src->r;
 		b->nc_instance = src->g->instance_id;
 		b->nc_pid = src->g->pid;
 	}
@@ -279,7 +279,7 @@ static int64_t name_index(struct dft_batch *b, const struct dft_batch_src *src, 
 	 * publishes a name once and never rewrites it */
 	if (id && e->id == id)
 		return e->idx;
-	len = dft_name_read(src->base, src->g, src->names_published, id, name, sizeof(name));
+	len = dft_view_name(src->in, src->r, src->names_published, id, name, sizeof(name));
 	if (len < 0)
 		name[0] = 0; /* an unnamed region component or hop operation: empty string */
 	idx = str_index(b, name);

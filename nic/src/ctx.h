@@ -18,7 +18,7 @@ struct dft_nic_ctx {
 	struct rte_ring *batches;         /* struct dft_batch *, worker -> main, closed batches */
 
 	/* worker-owned */
-	const struct dft_ingest_ops *ingest;
+	struct dft_ingest *ingest;        /* the ingest instance (main creates and destroys it) */
 	struct dft_filter filter;
 	struct dft_nic_region *regions[DFT_NIC_MAX_REGIONS];
 	bool detaching[DFT_NIC_MAX_REGIONS];

@@ -31,13 +31,10 @@
  *      connection; the region reads as empty until the host reconnects (then step 5 writes our
  *      tails back). The host's socket EOF detaches the region as for any backend.
  *
- * Nothing is read through the mapping once the region is attached: r->base points at a private
- * shadow of the region (an anonymous mapping of the same length, of which only the header, metrics,
- * name table and ring header pages are ever touched) that the passes above fill, so the worker's
- * reads of names, metrics, clock and counters (code shared with the other backends) see what RDMA
- * READ brought. The mapping itself is made PROT_NONE while attached (any stray read of it faults) and
- * put back in r->base at detach for main to unmap. The daemon still receives the
- * memfd at registration and validates the header there.
+ * Nothing is read through the mapping (r->map): the region view (ingest.h) answers from what the
+ * passes above brought, kept per region in private memory: the names published so far, one merged
+ * copy of the metrics page, the clock block (taken only when two READs agree) and each ring's
+ * counters. The daemon still receives the memfd at registration and validates the header there.
  *
  * A region registered over the network (reg_net.c, r->net set) has no fd and no mapping: steps 1-4
  * are that file's (its own listener, the hello flagged DFT_REG_RDMA_F_REGISTER, the header READ and
@@ -54,7 +51,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
@@ -88,6 +84,8 @@ struct rr_ring {
 	uint64_t head_cache; /* last head accepted */
 };
 
+struct rr_ingest;
+
 struct rr_region {
 	struct dft_nic_region *r;
 	struct dft_net_conn_view *net; /* registered over the network: main owns id, pd, cq and QP */
@@ -103,10 +101,13 @@ struct rr_region {
 	bool have_tails;      /* rings[].tail is known (read once, then ours) */
 	struct rr_ring *rings;
 	uint8_t *fresh; /* per ring: lines[k] was read after the ring last used its head */
-	/* what the worker reads instead of the mapping (see the top) */
-	void *mapped;
-	uint8_t *shadow;
-	uint32_t names_synced;      /* name ids 1..names_synced are in the shadow */
+	/* the region view (see the top): what the last complete pass brought */
+	struct dft_name *name_copy;        /* name_capacity entries */
+	uint32_t names_synced;             /* name ids 1..names_synced are in name_copy */
+	struct dft_ring_claims *claims;    /* per ring */
+	uint64_t dropped_no_ring;
+	struct dft_region_hdr clock_hdr;   /* only its clock block is used; clock_seq odd until a READ agreed */
+	struct dft_metrics_page metrics;
 	uint8_t clock_prev[RR_CLOCK_LEN];
 	uint64_t next_metrics_tsc;
 	/* registered buffer: everything RDMA moves lands here first */
@@ -120,13 +121,15 @@ struct rr_region {
 	uint64_t *tails;
 };
 
-static struct {
+/* The instance: one listener, the regions attached to it. */
+struct rr_ingest {
+	struct dft_ingest base;
 	struct rdma_event_channel *ec;
 	struct rdma_cm_id *listen;
 	uint64_t next_cm_tsc;
 	struct rr_region *regions[DFT_NIC_MAX_REGIONS];
 	unsigned n;
-} rd;
+};
 
 static uint64_t ring_raddr(const struct rr_region *q, uint32_t ring)
 {
@@ -256,12 +259,7 @@ static int post(struct rr_region *q, enum ibv_wr_opcode op, void *local, uint32_
 	return post_f(q, op, local, len, off, false);
 }
 
-static struct dft_region_hdr *shadow_hdr(const struct rr_region *q)
-{
-	return (struct dft_region_hdr *)(void *)q->shadow;
-}
-
-/* Names published since the last sync, into the shadow (they never change once published). */
+/* Names published since the last sync, into name_copy (they never change once published). */
 static int sync_names(struct rr_region *q, uint32_t np)
 {
 	const struct dft_region_geom *g = &q->r->g;
@@ -274,16 +272,14 @@ static int sync_names(struct rr_region *q, uint32_t np)
 
 		if (post(q, IBV_WR_RDMA_READ, q->names, n * (uint32_t)sizeof(struct dft_name), off) || wait_all(q))
 			return -EIO;
-		memcpy(q->shadow + off, q->names, n * sizeof(struct dft_name));
+		memcpy(&q->name_copy[q->names_synced], q->names, n * sizeof(struct dft_name));
 		q->names_synced += n;
 	}
-	/* the count last: a name id the worker sees as published is in the shadow */
-	dft_store_release(&shadow_hdr(q)->names_published, np);
 	return 0;
 }
 
 /*
- * The clock block of a READ copy goes into the shadow only when the previous READ saw the same bytes
+ * The clock block of a READ copy goes into the view only when the previous READ saw the same bytes
  * and the seqlock was even: one READ is not atomic, so a copy taken while the host rewrote the
  * block could be torn without its clock_seq showing it.
  */
@@ -292,14 +288,14 @@ static void take_clock(struct rr_region *q, const struct dft_region_hdr *copy)
 	const uint8_t *blk = (const uint8_t *)copy + RR_CLOCK_OFF;
 
 	if (!(copy->clock_seq & 1u) && !memcmp(blk, q->clock_prev, RR_CLOCK_LEN))
-		memcpy(q->shadow + RR_CLOCK_OFF, blk, RR_CLOCK_LEN);
+		memcpy((uint8_t *)&q->clock_hdr + RR_CLOCK_OFF, blk, RR_CLOCK_LEN);
 	memcpy(q->clock_prev, blk, RR_CLOCK_LEN);
 }
 
 /* Two READ copies of the metrics page: an entry that differs between them was being written. */
 static void take_metrics(struct rr_region *q)
 {
-	struct dft_metrics_page *sh = (struct dft_metrics_page *)(void *)(q->shadow + q->r->g.metrics_off);
+	struct dft_metrics_page *sh = &q->metrics;
 
 	for (unsigned i = 0; i < DFT_METRICS_MAX; i++) {
 		struct dft_metric_entry e = q->m2->entry[i];
@@ -308,12 +304,12 @@ static void take_metrics(struct rr_region *q)
 			e.seq |= 1u; /* the reader counts it torn and keeps its last reading */
 		sh->entry[i] = e;
 	}
-	dft_store_release(&sh->count, q->m2->count); /* hostile like any count: the reader clamps it */
+	sh->count = q->m2->count; /* hostile like any count: the reader clamps it */
 }
 
 /*
  * One pass (step 6): every ring's producer line, then (fenced) the header's live part and maybe the
- * metrics page, in one round trip; then new names. Fills the shadow. 0 or -EIO.
+ * metrics page, in one round trip; then new names. Fills the view. 0 or -EIO.
  */
 static int read_heads(struct rr_region *q)
 {
@@ -330,18 +326,13 @@ static int read_heads(struct rr_region *q)
 		return -EIO;
 	if (wait_all(q))
 		return -EIO;
-	for (uint32_t k = 0; k < g->ring_count; k++) {
-		struct dft_ring_hdr *sh = (struct dft_ring_hdr *)(void *)(q->shadow + (ring_raddr(q, k) - q->raddr));
-
-		/* head is used from lines[] (loaded once by the caller); the counters go where the worker
-		 * reads them, and it clamps them so they never run backwards */
-		dft_store_relaxed(&sh->head, q->lines[k][0]);
-		dft_store_relaxed(&sh->produced, q->lines[k][1]);
-		dft_store_relaxed(&sh->dropped_full, q->lines[k][2]);
-		dft_store_relaxed(&sh->dropped_hops, q->lines[k][3]);
-	}
+	/* head is used from lines[] (loaded once by the caller); the counters are the view's, and the
+	 * worker clamps them so they never run backwards */
+	for (uint32_t k = 0; k < g->ring_count; k++)
+		q->claims[k] = (struct dft_ring_claims){.produced = q->lines[k][1], .dropped_full = q->lines[k][2],
+							.dropped_hops = q->lines[k][3]};
 	take_clock(q, q->hdr);
-	dft_store_relaxed(&shadow_hdr(q)->dropped_no_ring, q->hdr->dropped_no_ring);
+	q->dropped_no_ring = q->hdr->dropped_no_ring;
 	if (metrics) {
 		take_metrics(q);
 		q->next_metrics_tsc = rte_rdtsc() + rte_get_tsc_hz() / 1000 * RR_METRICS_MS;
@@ -369,23 +360,12 @@ static void on_established(struct rr_region *q)
 		conn_broken(q, "the header read by RDMA does not describe the registered region");
 		return;
 	}
-	/* the fixed part of the shadow header from the validated copy; the clock only once a second
-	 * READ agrees with it (take_clock) */
-	memcpy(q->shadow, q->hdr, RR_CLOCK_OFF);
+	/* the clock only once a second READ agrees with this one (take_clock) */
 	memcpy(q->clock_prev, (uint8_t *)q->hdr + RR_CLOCK_OFF, RR_CLOCK_LEN);
 	q->next_metrics_tsc = 0;
+	/* the worker asks the view for a calibration before it converts a slot while it has none */
 	if (read_heads(q))
 		return;
-	{
-		struct dft_clock_cal cal;
-
-		/* the worker read the (still empty) shadow's clock at attach; give it the real one now,
-		 * before the first slot it converts */
-		if (dft_clock_cal_read(shadow_hdr(q), &cal) == 0) {
-			q->r->cal = cal;
-			q->r->cal_tsc = 1;
-		}
-	}
 	for (uint32_t k = 0; k < g->ring_count; k++) {
 		if (q->have_tails) {
 			q->tails[k] = q->rings[k].tail;
@@ -407,26 +387,27 @@ static void on_established(struct rr_region *q)
 	q->state = RR_READY;
 }
 
-static struct rr_region *find_instance(uint64_t instance_id)
+static struct rr_region *find_instance(struct rr_ingest *rd, uint64_t instance_id)
 {
-	for (unsigned i = 0; i < rd.n; i++)
-		if (!rd.regions[i]->net && rd.regions[i]->r->g.instance_id == instance_id)
-			return rd.regions[i];
+	for (unsigned i = 0; i < rd->n; i++)
+		if (!rd->regions[i]->net && rd->regions[i]->r->g.instance_id == instance_id)
+			return rd->regions[i];
 	return NULL;
 }
 
-static struct rr_region *find_id(const struct rdma_cm_id *id)
+static struct rr_region *find_id(struct rr_ingest *rd, const struct rdma_cm_id *id)
 {
-	for (unsigned i = 0; i < rd.n; i++)
-		if (rd.regions[i]->id == id)
-			return rd.regions[i];
+	for (unsigned i = 0; i < rd->n; i++)
+		if (rd->regions[i]->id == id)
+			return rd->regions[i];
 	return NULL;
 }
 
 /* Step 4. On failure the caller rejects and destroys id; nothing of q refers to it. */
-static int accept_conn(struct rdma_cm_id *id, const struct dft_reg_rdma_hello *h, uint8_t host_rd_atom)
+static int accept_conn(struct rr_ingest *rd, struct rdma_cm_id *id, const struct dft_reg_rdma_hello *h,
+		       uint8_t host_rd_atom)
 {
-	struct rr_region *q = find_instance(h->instance_id);
+	struct rr_region *q = find_instance(rd, h->instance_id);
 	struct ibv_qp_init_attr qa = {.qp_type = IBV_QPT_RC, .sq_sig_all = 1};
 	struct rdma_conn_param cp = {.retry_count = 7, .rnr_retry_count = 7};
 	struct ibv_device_attr da;
@@ -479,14 +460,14 @@ fail_rc:
 }
 
 /* Connection events; called from the worker's ops, at most once per RR_CM_POLL_MS. */
-static void cm_poll(void)
+static void cm_poll(struct rr_ingest *rd)
 {
 	struct rdma_cm_event *ev;
 
-	if (!rd.ec || rte_rdtsc() < rd.next_cm_tsc)
+	if (!rd->ec || rte_rdtsc() < rd->next_cm_tsc)
 		return;
-	rd.next_cm_tsc = rte_rdtsc() + rte_get_tsc_hz() / 1000 * RR_CM_POLL_MS;
-	while (rdma_get_cm_event(rd.ec, &ev) == 0) {
+	rd->next_cm_tsc = rte_rdtsc() + rte_get_tsc_hz() / 1000 * RR_CM_POLL_MS;
+	while (rdma_get_cm_event(rd->ec, &ev) == 0) {
 		enum rdma_cm_event_type type = ev->event;
 		struct rdma_cm_id *id = ev->id;
 		struct dft_reg_rdma_hello h;
@@ -500,7 +481,7 @@ static void cm_poll(void)
 			rd_atom = ev->param.conn.initiator_depth;
 			rdma_ack_cm_event(ev); /* the private data is copied: the id lives on without the event */
 			if (!rc)
-				rc = accept_conn(id, &h, rd_atom);
+				rc = accept_conn(rd, id, &h, rd_atom);
 			if (rc) {
 				/* the host retries: a region it registered a moment ago may not be attached yet */
 				rdma_reject(id, NULL, 0);
@@ -509,7 +490,7 @@ static void cm_poll(void)
 			continue;
 		}
 		rdma_ack_cm_event(ev);
-		q = find_id(id);
+		q = find_id(rd, id);
 		if (!q)
 			continue;
 		switch (type) {
@@ -529,8 +510,10 @@ static void cm_poll(void)
 	}
 }
 
-int dft_ingest_rdma_read_listen(const char *bind, char *addr, size_t addr_len, uint16_t *port)
+int dft_ingest_rdma_read_listen(struct dft_ingest *in, const char *bind, char *addr, size_t addr_len,
+				uint16_t *port)
 {
+	struct rr_ingest *rd = (struct rr_ingest *)in;
 	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM}, *ai = NULL;
 	char buf[256];
 	const char *host;
@@ -558,34 +541,34 @@ int dft_ingest_rdma_read_listen(const char *bind, char *addr, size_t addr_len, u
 		rc = -EINVAL;
 		goto free_ai;
 	}
-	rd.ec = rdma_create_event_channel();
-	if (!rd.ec) {
+	rd->ec = rdma_create_event_channel();
+	if (!rd->ec) {
 		rc = -errno;
 		goto free_ai;
 	}
 	/* polled from the worker's loop: never block there */
-	if (fcntl(rd.ec->fd, F_SETFL, fcntl(rd.ec->fd, F_GETFL) | O_NONBLOCK)) {
+	if (fcntl(rd->ec->fd, F_SETFL, fcntl(rd->ec->fd, F_GETFL) | O_NONBLOCK)) {
 		rc = -errno;
 		goto destroy_ec;
 	}
-	if (rdma_create_id(rd.ec, &rd.listen, NULL, RDMA_PS_TCP)) {
+	if (rdma_create_id(rd->ec, &rd->listen, NULL, RDMA_PS_TCP)) {
 		rc = -errno;
 		goto destroy_ec;
 	}
-	if (rdma_bind_addr(rd.listen, ai->ai_addr) || rdma_listen(rd.listen, 64)) {
+	if (rdma_bind_addr(rd->listen, ai->ai_addr) || rdma_listen(rd->listen, 64)) {
 		rc = -errno;
 		goto destroy_id;
 	}
-	*port = ntohs(rdma_get_src_port(rd.listen));
+	*port = ntohs(rdma_get_src_port(rd->listen));
 	freeaddrinfo(ai);
 	return 0;
 
 destroy_id:
-	rdma_destroy_id(rd.listen);
-	rd.listen = NULL;
+	rdma_destroy_id(rd->listen);
+	rd->listen = NULL;
 destroy_ec:
-	rdma_destroy_event_channel(rd.ec);
-	rd.ec = NULL;
+	rdma_destroy_event_channel(rd->ec);
+	rd->ec = NULL;
 free_ai:
 	freeaddrinfo(ai);
 	return rc;
@@ -600,6 +583,16 @@ static bool net_gone(struct rr_region *q)
 		return false;
 	conn_teardown(q);
 	return true;
+}
+
+static void rr_region_free(struct rr_region *q)
+{
+	free(q->buf);
+	free(q->name_copy);
+	free(q->claims);
+	free(q->fresh);
+	free(q->rings);
+	free(q);
 }
 
 /* Network registration: the connection is up and its header valid; adopt it and run step 5 now. */
@@ -625,16 +618,16 @@ static void adopt_net(struct rr_region *q)
 	on_established(q);
 }
 
-static int rr_attach(struct dft_nic_region *r)
+static int rr_attach(struct dft_ingest *in, struct dft_nic_region *r)
 {
+	struct rr_ingest *rd = (struct rr_ingest *)in;
 	uint32_t rc_n = r->g.ring_count;
 	struct rr_region *q;
 	size_t len;
-	int rc;
 
-	if (!rd.listen && !r->net)
+	if (!rd->listen && !r->net)
 		return -ENOTCONN; /* main did not set the listener up: cannot happen after a clean start */
-	if (rd.n >= DFT_NIC_MAX_REGIONS)
+	if (rd->n >= DFT_NIC_MAX_REGIONS)
 		return -ENOSPC;
 	q = calloc(1, sizeof(*q));
 	if (!q)
@@ -643,17 +636,15 @@ static int rr_attach(struct dft_nic_region *r)
 	q->net = r->net ? dft_net_conn_view(r->net) : NULL;
 	q->rings = calloc(rc_n, sizeof(*q->rings));
 	q->fresh = calloc(rc_n, 1);
+	q->claims = calloc(rc_n, sizeof(*q->claims));
+	q->name_copy = calloc(r->g.name_capacity ? r->g.name_capacity : 1, sizeof(*q->name_copy));
 	len = 3 * (size_t)DFT_PAGE + RR_NAMES_CHUNK * sizeof(struct dft_name) +
 	      RR_STAGING_SLOTS * sizeof(struct dft_slot) + (size_t)rc_n * (sizeof(q->lines[0]) + sizeof(uint64_t));
 	q->buf_len = (len + DFT_PAGE - 1) & ~((size_t)DFT_PAGE - 1);
 	q->buf = aligned_alloc(DFT_PAGE, q->buf_len);
-	/* same length as the mapping: dft_region_free() could unmap it in its place without harm */
-	q->shadow = mmap(NULL, r->g.map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (q->shadow == MAP_FAILED)
-		q->shadow = NULL;
-	if (!q->rings || !q->fresh || !q->buf || !q->shadow) {
-		rc = -ENOMEM;
-		goto free_q;
+	if (!q->rings || !q->fresh || !q->claims || !q->name_copy || !q->buf) {
+		rr_region_free(q);
+		return -ENOMEM;
 	}
 	memset(q->buf, 0, q->buf_len);
 	/* page-sized parts first, the index words last */
@@ -664,47 +655,23 @@ static int rr_attach(struct dft_nic_region *r)
 	q->staging = (struct dft_slot *)(void *)(q->names + RR_NAMES_CHUNK);
 	q->lines = (uint64_t(*)[4])(void *)(q->staging + RR_STAGING_SLOTS);
 	q->tails = (uint64_t *)(void *)(q->lines + rc_n);
-	if (q->net)
-		r->base = q->shadow; /* no mapping at all: the ring states point into the shadow */
-	/* r->rings carries the worker's counter clamps */
-	rc = dft_ingest_mmap_ops.attach(r);
-	if (rc)
-		goto free_q;
-	/* from here on the worker reads the shadow, never the mapping; an odd clock_seq makes its
-	 * attach-time calibration read fail until a READ brought the real clock */
-	shadow_hdr(q)->clock_seq = 1;
-	q->mapped = q->net ? NULL : r->base; /* a network registration has no mapping */
-	r->base = q->shadow;
-	/* and the mapping is closed to this process: a read of it anywhere would fault, not pass unseen */
-	if (q->mapped && mprotect(q->mapped, r->g.map_len, PROT_NONE))
-		fprintf(stderr, "difftrace-nic: rdma-read region %u: mprotect: %s\n", r->id, strerror(errno));
-	for (uint32_t k = 0; k < rc_n; k++)
-		r->rings[k].cons.hdr = (struct dft_ring_hdr *)(void *)(q->shadow + r->g.rings_off + (uint64_t)k * r->g.ring_stride);
+	/* an odd clock_seq: the view has no calibration until a READ brought the real clock */
+	q->clock_hdr.clock_seq = 1;
 	r->ingest_priv = q;
-	rd.regions[rd.n++] = q;
+	rd->regions[rd->n++] = q;
 	if (q->net)
 		adopt_net(q);
 	return 0;
-
-free_q:
-	if (q->net)
-		r->base = NULL;
-	if (q->shadow)
-		munmap(q->shadow, r->g.map_len);
-	free(q->buf);
-	free(q->fresh);
-	free(q->rings);
-	free(q);
-	return rc;
 }
 
-static int rr_poll(struct dft_nic_region *r, uint32_t ring, struct dft_slot *burst, uint32_t max)
+static int rr_poll(struct dft_ingest *in, struct dft_nic_region *r, uint32_t ring, struct dft_slot *burst,
+		   uint32_t max)
 {
 	struct rr_region *q = r->ingest_priv;
 	struct rr_ring *s;
 	uint64_t size = r->g.ring_slots, n, first, n1, slots_off;
 
-	cm_poll();
+	cm_poll((struct rr_ingest *)in);
 	if (!q || net_gone(q) || q->state != RR_READY)
 		return 0;
 	s = &q->rings[ring];
@@ -741,10 +708,11 @@ static int rr_poll(struct dft_nic_region *r, uint32_t ring, struct dft_slot *bur
 	return (int)n;
 }
 
-static void rr_release(struct dft_nic_region *r, uint32_t ring, uint32_t n)
+static void rr_release(struct dft_ingest *in, struct dft_nic_region *r, uint32_t ring, uint32_t n)
 {
 	struct rr_region *q = r->ingest_priv;
 
+	(void)in;
 	if (!q || !n)
 		return;
 	q->rings[ring].tail += n;
@@ -756,12 +724,12 @@ static void rr_release(struct dft_nic_region *r, uint32_t ring, uint32_t n)
 	     ring_raddr(q, ring) - q->raddr + offsetof(struct dft_ring_hdr, tail));
 }
 
-static bool rr_empty(struct dft_nic_region *r)
+static bool rr_empty(struct dft_ingest *in, struct dft_nic_region *r)
 {
 	struct rr_region *q = r->ingest_priv;
 	uint64_t size = r->g.ring_slots;
 
-	cm_poll();
+	cm_poll((struct rr_ingest *)in);
 	/* without a connection nothing more can be read: it must not hold a drain up */
 	if (!q || net_gone(q) || q->state != RR_READY || read_heads(q))
 		return true;
@@ -774,47 +742,55 @@ static bool rr_empty(struct dft_nic_region *r)
 	return true;
 }
 
-static void rr_detach(struct dft_nic_region *r)
+static void rr_detach(struct dft_ingest *in, struct dft_nic_region *r)
 {
+	struct rr_ingest *rd = (struct rr_ingest *)in;
 	struct rr_region *q = r->ingest_priv;
 
-	if (q) {
-		for (unsigned i = 0; i < rd.n; i++)
-			if (rd.regions[i] == q) {
-				rd.regions[i] = rd.regions[--rd.n];
-				break;
-			}
-		if (q->state == RR_READY)
-			wait_all(q); /* the last tail WRITEs land before the QP goes */
-		if (q->net) {
-			/* main disconnects and frees the connection once the region is back */
-			verbs_release(q);
-			q->id = NULL;
-			q->state = RR_WAIT;
-		} else {
-			conn_teardown(q);
+	if (!q)
+		return;
+	for (unsigned i = 0; i < rd->n; i++)
+		if (rd->regions[i] == q) {
+			rd->regions[i] = rd->regions[--rd->n];
+			break;
 		}
-		r->base = q->mapped; /* main unmaps the real mapping */
-		munmap(q->shadow, r->g.map_len);
-		free(q->buf);
-		free(q->fresh);
-		free(q->rings);
-		free(q);
-		r->ingest_priv = NULL;
+	if (q->state == RR_READY)
+		wait_all(q); /* the last tail WRITEs land before the QP goes */
+	if (q->net) {
+		/* main disconnects and frees the connection once the region is back */
+		verbs_release(q);
+		q->id = NULL;
+		q->state = RR_WAIT;
+	} else {
+		conn_teardown(q);
 	}
-	dft_ingest_mmap_ops.detach(r);
+	rr_region_free(q);
+	r->ingest_priv = NULL;
 }
 
-static void rr_shutdown(void)
+static int rr_create(const struct dft_ingest_cfg *cfg, struct dft_ingest **out)
 {
+	struct rr_ingest *rd = calloc(1, sizeof(*rd));
+
+	(void)cfg;
+	*out = NULL;
+	if (!rd)
+		return -ENOMEM;
+	rd->base.ops = &dft_ingest_rdma_read_ops;
+	*out = &rd->base;
+	return 0;
+}
+
+static void rr_destroy(struct dft_ingest *in)
+{
+	struct rr_ingest *rd = (struct rr_ingest *)in;
 	struct rdma_cm_event *ev;
 
-	if (rd.listen)
-		rdma_destroy_id(rd.listen);
-	rd.listen = NULL;
-	if (rd.ec) {
+	if (rd->listen)
+		rdma_destroy_id(rd->listen);
+	if (rd->ec) {
 		/* connect requests nobody took: reject them so their ids can go with the channel */
-		while (rdma_get_cm_event(rd.ec, &ev) == 0) {
+		while (rdma_get_cm_event(rd->ec, &ev) == 0) {
 			struct rdma_cm_id *id = ev->event == RDMA_CM_EVENT_CONNECT_REQUEST ? ev->id : NULL;
 
 			rdma_ack_cm_event(ev);
@@ -823,17 +799,68 @@ static void rr_shutdown(void)
 				rdma_destroy_id(id);
 			}
 		}
-		rdma_destroy_event_channel(rd.ec);
+		rdma_destroy_event_channel(rd->ec);
 	}
-	rd.ec = NULL;
+	free(rd);
+}
+
+/* ---- the region view: what the last complete pass brought (see the top) */
+static uint32_t rr_names_published(struct dft_ingest *in, struct dft_nic_region *r)
+{
+	const struct rr_region *q = r->ingest_priv;
+
+	(void)in;
+	return q->names_synced;
+}
+
+static int rr_name(struct dft_ingest *in, struct dft_nic_region *r, uint32_t published, uint16_t id, char *out,
+		   size_t cap)
+{
+	const struct rr_region *q = r->ingest_priv;
+
+	(void)in;
+	if (published > q->names_synced)
+		published = q->names_synced;
+	return dft_name_table_read(q->name_copy, r->g.name_capacity, published, id, out, cap);
+}
+
+static const struct dft_metrics_page *rr_metrics(struct dft_ingest *in, struct dft_nic_region *r)
+{
+	(void)in;
+	return &((const struct rr_region *)r->ingest_priv)->metrics;
+}
+
+static int rr_clock(struct dft_ingest *in, struct dft_nic_region *r, struct dft_clock_cal *out)
+{
+	(void)in;
+	return dft_clock_cal_read(&((const struct rr_region *)r->ingest_priv)->clock_hdr, out);
+}
+
+static void rr_claims(struct dft_ingest *in, struct dft_nic_region *r, uint32_t ring, struct dft_ring_claims *out)
+{
+	(void)in;
+	*out = ((const struct rr_region *)r->ingest_priv)->claims[ring];
+}
+
+static uint64_t rr_dropped_no_ring(struct dft_ingest *in, struct dft_nic_region *r)
+{
+	(void)in;
+	return ((const struct rr_region *)r->ingest_priv)->dropped_no_ring;
 }
 
 const struct dft_ingest_ops dft_ingest_rdma_read_ops = {
 	.name = "rdma-read",
+	.create = rr_create,
+	.destroy = rr_destroy,
 	.attach = rr_attach,
 	.poll = rr_poll,
 	.release = rr_release,
 	.empty = rr_empty,
 	.detach = rr_detach,
-	.shutdown = rr_shutdown,
+	.names_published = rr_names_published,
+	.name_read = rr_name,
+	.metrics = rr_metrics,
+	.clock = rr_clock,
+	.claims = rr_claims,
+	.dropped_no_ring = rr_dropped_no_ring,
 };

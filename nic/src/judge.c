@@ -22,7 +22,7 @@ static uint32_t gname(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint16_
 		return 0; /* the global table was full when we looked */
 	if (g)
 		return g;
-	if (dft_name_read(r->base, &r->g, r->names_published, id, name, sizeof(name)) < 0)
+	if (dft_view_name(ctx->ingest, r, r->names_published, id, name, sizeof(name)) < 0)
 		return ctx->empty_gname; /* not published yet (a region component): resolve later */
 	g = dft_names_intern(ctx->names, name);
 	r->gname[id] = g ? g : UINT32_MAX;

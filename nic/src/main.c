@@ -347,10 +347,16 @@ int main(int argc, char **argv)
 
 	hz = rte_get_tsc_hz();
 	ctx->cfg = &ms.cfg;
-	ctx->ingest = dft_ingest_by_name(ms.cfg.ingest);
-	dft_ingest_mmap_evict(ms.cfg.evict_slots);
-	if (!ctx->ingest) {
-		DFT_LOG(ERR, main, "ingest backend '%s' is not built in", ms.cfg.ingest);
+	{
+		struct dft_ingest_cfg ic = {.name = ms.cfg.ingest, .evict_slots = ms.cfg.evict_slots};
+
+		rc = dft_ingest_create(&ic, &ctx->ingest);
+	}
+	if (rc) {
+		if (rc == -ENOENT)
+			DFT_LOG(ERR, main, "ingest backend '%s' is not built in", ms.cfg.ingest);
+		else
+			DFT_LOG(ERR, main, "ingest backend '%s': %s", ms.cfg.ingest, strerror(-rc));
 		rc = 2;
 		goto cleanup_eal;
 	}
@@ -360,7 +366,7 @@ int main(int argc, char **argv)
 	if (rc) {
 		DFT_LOG(ERR, main, "filter state: %s", strerror(-rc));
 		rc = 1;
-		goto cleanup_eal;
+		goto destroy_ingest;
 	}
 	if (make_rings(ctx)) {
 		DFT_LOG(ERR, main, "cannot create rings: %s", rte_strerror(rte_errno));
@@ -400,12 +406,12 @@ int main(int argc, char **argv)
 		goto destroy_reg;
 	}
 #ifdef DFT_HAVE_RDMA
-	if (ctx->ingest == &dft_ingest_rdma_read_ops) {
+	if (ctx->ingest->ops == &dft_ingest_rdma_read_ops) {
 		char addr[DFT_REG_ADDR_MAX];
 		uint16_t port;
 
 		/* before any host registers: the registration reply names this listener */
-		rc = dft_ingest_rdma_read_listen(ms.cfg.rdma_ingest_bind, addr, sizeof(addr), &port);
+		rc = dft_ingest_rdma_read_listen(ctx->ingest, ms.cfg.rdma_ingest_bind, addr, sizeof(addr), &port);
 		if (!rc)
 			rc = dft_reg_server_rdma_at(ms.reg, addr, port);
 		if (rc) {
@@ -480,8 +486,9 @@ free_rings:
 	rte_ring_free(ctx->batches);
 fini_worker:
 	dft_worker_fini(ctx);
-	if (ctx->ingest->shutdown)
-		ctx->ingest->shutdown();
+destroy_ingest:
+	/* before EAL cleanup: a DMA device's worker must stop before EAL closes it */
+	dft_ingest_destroy(ctx->ingest);
 cleanup_eal:
 	rte_eal_cleanup();
 	return rc;

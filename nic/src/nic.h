@@ -154,12 +154,12 @@ struct dft_contention {
 	uint64_t evicted;                          /* tracks (a component's history) given to another component */
 };
 /*
- * Re-read the page when next_ns (monotonic now_ns) has passed, or when forced. base/g describe the
- * mapped region. region_now_ns is the region's clock now (unix ns): the time of a reading whose
+ * Re-read the page pg (the region's, as its ingest instance shows it) when next_ns (monotonic now_ns)
+ * has passed, or when forced; g is the region's geometry. region_now_ns is the region's clock now (unix ns): the time of a reading whose
  * entry carries none, and the end of an interval whose entry vanished.
  */
-void dft_contention_refresh(struct dft_contention *c, const struct dft_filter_cfg *f, const void *base,
-			    const struct dft_region_geom *g, uint32_t names_published, uint64_t now_ns,
+void dft_contention_refresh(struct dft_contention *c, const struct dft_filter_cfg *f,
+			    const struct dft_metrics_page *pg, const struct dft_region_geom *g, uint32_t names_published, uint64_t now_ns,
 			    uint64_t region_now_ns, bool force);
 /* The component is over a threshold as of the last refresh. */
 bool dft_contention_on(const struct dft_contention *c, uint16_t comp_local_id);
@@ -368,7 +368,6 @@ int dft_nic_stats_write(const char *path);
 
 /* ---- region.h-ish: one registered region (created by main, polled by the worker) */
 struct dft_nic_ring_state {
-	struct dft_ring_cons cons;
 	uint64_t produced;     /* monotonic clamps of the host's counters */
 	uint64_t dropped_full;
 	uint64_t dropped_hops; /* also bounded: at most DFT_NIC_HOPS_CUT_PER_SPAN per produced span */
@@ -381,7 +380,10 @@ struct dft_nic_region {
 	int fd;                /* the memfd (main owns it); -1 when registered over the network */
 	int conn;              /* the host's registration connection (main owns it) */
 	struct dft_net_conn *net; /* registered over the network (reg_net.c, main owns it), else NULL */
-	void *base;
+	/* the memfd mapped by the registration server (main owns it; NULL when registered over the
+	 * network). Only the registration server and the backends that read a mapped region (ingest_map.c)
+	 * touch it: everything else reads the region through its ingest instance's view (ingest.h). */
+	void *map;
 	struct dft_region_geom g;
 	/* worker-owned from ATTACH to DETACHED */
 	struct dft_nic_ring_state *rings;
@@ -389,7 +391,7 @@ struct dft_nic_region {
 	uint64_t cal_tsc;
 	uint64_t dropped_no_ring;
 	uint32_t names_published;
-	void *ingest_priv;
+	void *ingest_priv;             /* the ingest backend's per-region state */
 	uint32_t peer_pid, peer_uid, peer_gid; /* SO_PEERCRED of the registration connection */
 	const struct dft_reg_policy *policy;   /* NULL: the peer may trace as any component */
 	uint8_t *comp_ok;              /* per region-local name id: 0 unknown, 1 allowed, 2 refused */
@@ -499,8 +501,10 @@ void dft_hold_stats(const struct dft_hold *h, struct dft_hold_stats *out);
 
 /* ---- batch.c */
 /* What the batcher needs from a region: its names, identity and calibration. */
+struct dft_ingest;
 struct dft_batch_src {
-	const void *base;
+	struct dft_ingest *in; /* names through the region's view */
+	struct dft_nic_region *r;
 	const struct dft_region_geom *g;
 	uint32_t names_published;
 	const struct dft_clock_cal *cal;

@@ -343,7 +343,7 @@ static int header_read(struct dft_reg_net *n, struct dft_net_conn *c, int (*atta
 		setup_failed(c, "the header's instance id is not the hello's", -EPROTO);
 		return 1;
 	}
-	g.map_len = g.region_size; /* no mapping: the backend's shadow needs the region, not the MR */
+	g.map_len = g.region_size; /* no mapping: the geometry describes the region, not the MR */
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		setup_failed(c, "out of memory", -ENOMEM);

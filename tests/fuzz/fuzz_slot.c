@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "dft/text.h"
-#include "nic.h"
+#include "ingest.h"
 
 #define FUZZ_CHECK(c) do { if (!(c)) abort(); } while (0)
 
@@ -134,6 +134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dft_contention cont;
 	struct dft_batch *b;
 	struct dft_batch_src src;
+	static struct dft_ingest *mm; /* names through an mmap instance's view, made once */
+	struct dft_nic_region reg;
 	struct dft_clock_cal cal = {.tick_mult = 1, .tick_shift = 0};
 	size_t n_slots, off = 1;
 	uint32_t np;
@@ -167,7 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the metrics page, hostile count and ids included */
 	dft_filter_cfg_defaults(&fc);
 	memset(&cont, 0, sizeof(cont));
-	dft_contention_refresh(&cont, &fc, region, &geom, np, 0, 1, true);
+	dft_contention_refresh(&cont, &fc, (const struct dft_metrics_page *)(const void *)((const uint8_t *)region + geom.metrics_off), &geom, np, 0, 1, true);
 	for (uint32_t id = 0; id <= DFT_NAME_CAPACITY_MAX; id += 97) {
 		(void)dft_contention_on(&cont, (uint16_t)id);
 		(void)dft_contention_match(&cont, (uint16_t)id, 0, UINT64_MAX);
@@ -180,7 +182,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (dft_batch_create(8, &b))
 		abort();
-	src = (struct dft_batch_src){.base = region, .g = &geom, .names_published = np > NAME_CAP ? NAME_CAP : np,
+	if (!mm && dft_ingest_create(&(struct dft_ingest_cfg){.name = "mmap"}, &mm))
+		abort();
+	reg = (struct dft_nic_region){.map = region, .g = geom};
+	src = (struct dft_batch_src){.in = mm, .r = &reg, .g = &geom, .names_published = np > NAME_CAP ? NAME_CAP : np,
 				     .cal = &cal};
 	/* walk the slots like the worker: a span, then its continuation slots */
 	for (size_t i = 0; i < n_slots;) {

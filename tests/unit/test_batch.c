@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "nic.h"
+#include "ingest.h"
 
 #define NAME_CAP 32u
 #define HDR_ROOM 16u
@@ -21,6 +21,8 @@ struct fx {
 	struct dft_region_geom g;
 	struct dft_clock_cal cal;
 	struct dft_batch_src src;
+	struct dft_ingest *in;
+	struct dft_nic_region reg;
 };
 
 static void set_name(struct dft_region_hdr *h, uint16_t id, const char *s)
@@ -57,7 +59,11 @@ static int setup(void **state)
 	/* 1.5 ns per tick */
 	f->cal = (struct dft_clock_cal){.tick_base = 1000, .ns_base = 1700000000000000000ull, .tick_mult = 3ull << 31,
 					.tick_shift = 32};
-	f->src = (struct dft_batch_src){.base = h, .g = &f->g, .names_published = N_OTHER, .cal = &f->cal};
+	/* names through an mmap ingest instance's view of the region, as the worker reads them */
+	assert_int_equal(dft_ingest_create(&(struct dft_ingest_cfg){.name = "mmap"}, &f->in), 0);
+	f->reg.map = h;
+	f->reg.g = f->g;
+	f->src = (struct dft_batch_src){.in = f->in, .r = &f->reg, .g = &f->g, .names_published = N_OTHER, .cal = &f->cal};
 	*state = f;
 	return 0;
 }
@@ -66,6 +72,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
+	dft_ingest_destroy(f->in);
 	free(f->h);
 	free(f);
 	return 0;

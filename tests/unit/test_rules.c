@@ -307,7 +307,7 @@ static void test_contention(void **state)
 	put(r->pg, 0, 1, 200000, 0, 0, 0);      /* throttled: at the threshold */
 	put(r->pg, 1, 2, 199999, 10, 10, 0);    /* at its concurrency limit */
 	put(r->pg, 2, 3, 0, 11, 0, 799999);     /* no limit, memory just under */
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, WALL, false);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 8, now, WALL, false);
 	assert_true(dft_contention_on(&c, 1));
 	assert_true(dft_contention_on(&c, 2));
 	assert_false(dft_contention_on(&c, 3));
@@ -318,9 +318,9 @@ static void test_contention(void **state)
 	/* the metrics change; within the refresh interval the readings are not re-read */
 	put(r->pg, 0, 1, 199999, 0, 0, 0);
 	put(r->pg, 2, 3, 0, 0, 0, 800000);
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now + f.cfg.metrics_refresh_ns - 1, WALL, false);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 8, now + f.cfg.metrics_refresh_ns - 1, WALL, false);
 	assert_true(dft_contention_on(&c, 1));
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now + f.cfg.metrics_refresh_ns, WALL, false);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 8, now + f.cfg.metrics_refresh_ns, WALL, false);
 	assert_false(dft_contention_on(&c, 1));
 	assert_true(dft_contention_on(&c, 2));
 	assert_true(dft_contention_on(&c, 3));
@@ -331,35 +331,35 @@ static void test_contention(void **state)
 	r->pg->entry[0].cpu_throttle_ppm = 900000;
 	r->pg->entry[2].seq++;
 	r->pg->entry[2].mem_pressure_ppm = 0;
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, WALL, true);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 8, now, WALL, true);
 	assert_false(dft_contention_on(&c, 1));
 	assert_true(dft_contention_on(&c, 3));
 	assert_int_equal(c.torn, 2);
 	r->pg->entry[0].seq++;
 	r->pg->entry[2].seq++;
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, WALL, true);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 8, now, WALL, true);
 	assert_true(dft_contention_on(&c, 1));
 	assert_false(dft_contention_on(&c, 3));
 
 	/* the concurrency limit of 0 means "no limit" */
 	put(r->pg, 1, 2, 0, 1000, 0, 0);
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, WALL, true);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 8, now, WALL, true);
 	assert_false(dft_contention_on(&c, 2));
 
 	/* hostile: an unpublished component id and a count beyond the page are ignored */
 	put(r->pg, 1, 9, 999999, 0, 0, 0);
 	r->pg->count = 100000;
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, WALL, true);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 8, now, WALL, true);
 	assert_false(dft_contention_on(&c, 9));
 	assert_true(c.bad >= 1);
 	r->pg->count = 1;
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 16, now, WALL, true);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 16, now, WALL, true);
 	assert_true(dft_contention_on(&c, 1));
 	assert_false(dft_contention_on(&c, 9)); /* entry 1 is beyond count now */
 
 	/* thresholds are knobs: 0 turns a trigger off, and the rule itself can be off */
 	f.cfg.cpu_throttle_ppm = 0;
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 16, now, WALL, true);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 16, now, WALL, true);
 	assert_false(dft_contention_on(&c, 1));
 	f.cfg.contention = false;
 	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 0, NULL, true), 0);
@@ -376,7 +376,7 @@ static void put_at(struct dft_metrics_page *pg, unsigned i, uint16_t comp, uint3
 
 static void refresh_at(struct region *r, struct dft_contention *c, const struct dft_filter *f, uint64_t region_now)
 {
-	dft_contention_refresh(c, &f->cfg, r->h, &r->g, NAME_CAP, 0, region_now, true);
+	dft_contention_refresh(c, &f->cfg, r->pg, &r->g, NAME_CAP, 0, region_now, true);
 }
 
 /* The span [a, b] (ms after WALL) matches comp's contention history. */

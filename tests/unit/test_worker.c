@@ -68,7 +68,7 @@ static void rig_open(struct rig *g, enum dft_synth_mix mix, bool hold)
 	g->cfg.hold.enabled = hold;
 	g->cfg.ship_profiles = false;
 	g->ctx.cfg = &g->cfg;
-	g->ctx.ingest = &dft_ingest_mmap_ops;
+	assert_int_equal(dft_ingest_create(&(struct dft_ingest_cfg){.name = "mmap", .evict_slots = true}, &g->ctx.ingest), 0);
 	g->ctx.tsc_hz = rte_get_tsc_hz();
 	g->ctx.flush_tsc = 0; /* close a batch on every step: the test sees them at once */
 	__atomic_store_n(&dft_nic_tx_ready, true, __ATOMIC_RELAXED);
@@ -85,7 +85,7 @@ static void rig_open(struct rig *g, enum dft_synth_mix mix, bool hold)
 	assert_non_null(g->r);
 	g->r->fd = -1;
 	g->r->conn = -1;
-	g->r->base = g->s.base;
+	g->r->map = g->s.base;
 	g->r->g = g->s.g;
 	g->r->names_published = DFT_SYNTH_NAMES;
 	send_ctl(g, DFT_CTL_ATTACH, g->r);
@@ -97,7 +97,7 @@ static void rig_open(struct rig *g, enum dft_synth_mix mix, bool hold)
 static void drain(struct rig *g)
 {
 	for (unsigned i = 0; i < 100000; i++) {
-		bool empty = g->ctx.ingest->empty(g->r);
+		bool empty = dft_ingest_empty(g->ctx.ingest, g->r);
 
 		dft_worker_step(&g->ctx);
 		take_batches(g);
@@ -125,6 +125,7 @@ static void rig_close(struct rig *g)
 	rte_ring_free(g->ctx.ctl_to_main);
 	rte_ring_free(g->ctx.batches);
 	dft_worker_fini(&g->ctx);
+	dft_ingest_destroy(g->ctx.ingest);
 	dft_synth_destroy(&g->s);
 	free(g->r);
 }
