@@ -78,8 +78,15 @@ static void on_detach(void *arg, struct dft_nic_region *r)
 		h->detached = true;
 }
 
-static uint32_t gname(struct dft_hostrep *h, struct dft_nic_region *r, uint16_t id)
+struct gname_src {
+	struct dft_hostrep *h;
+	struct dft_nic_region *r;
+};
+
+static uint32_t gname(void *arg, uint16_t id)
 {
+	struct dft_hostrep *h = ((struct gname_src *)arg)->h;
+	struct dft_nic_region *r = ((struct gname_src *)arg)->r;
 	char name[DFT_NAME_MAX + 1];
 	uint32_t g;
 
@@ -139,12 +146,11 @@ static bool close_batch(struct dft_hostrep *h)
 /* Validate, judge and batch one span. Returns false when it could not be taken now (backlog full). */
 static bool take(struct dft_hostrep *h, struct dft_nic_region *r, const struct dft_slot *s)
 {
-	struct dft_batch_src src = {.in = h->in, .r = r, .g = &r->g, .names_published = r->names_published, .cal = &r->cal};
+	struct gname_src gs = {.h = h, .r = r};
 	struct dft_span_facts x = {0};
 	enum dft_invalid_reason why;
-	uint16_t comp_local;
-	uint32_t comp, op, keep;
-	uint64_t start, end;
+	struct dft_span_rec rec;
+	uint32_t keep;
 	int key = -1;
 
 	if (h->open && dft_batch_full(h->open) && !close_batch(h))
@@ -153,20 +159,19 @@ static bool take(struct dft_hostrep *h, struct dft_nic_region *r, const struct d
 		dft_ctr_add(&h->invalid, 1); /* the bench's spans carry no hops */
 		return true;
 	}
-	comp_local = s->component_id ? s->component_id : r->g.component_id;
-	comp = gname(h, r, comp_local);
-	op = gname(h, r, s->op_id);
-	start = (s->flags & DFT_SF_TS_NS) ? s->start : dft_ticks_to_ns(&r->cal, s->start);
-	end = (s->flags & DFT_SF_TS_NS) ? s->end : dft_ticks_to_ns(&r->cal, s->end);
-	x.kind = dft_filter_kind(&h->filter, s, r->g.component_kind, NULL);
-	x.duration_ns = end > start ? end - start : 0;
-	if (comp && op)
-		key = dft_profiler_key(h->prof, comp, op);
+	/* decoded once, as the daemon's worker does (span.h) */
+	dft_span_decode(s, NULL, &r->g, &r->cal, gname, &gs, &rec);
+	x.kind = dft_filter_kind(&h->filter, &rec, r->g.component_kind, NULL);
+	rec.kind = (uint8_t)x.kind;
+	x.duration_ns = rec.end_ns - rec.start_ns;
+	if (rec.comp && rec.op)
+		key = dft_profiler_key(h->prof, rec.comp, rec.op);
 	dft_profiler_limits(h->prof, key, &x.lim);
-	keep = dft_filter_decide(&h->filter, s, &x);
+	keep = dft_filter_decide(&h->filter, &rec, &x);
+	rec.keep_reasons = keep;
 	dft_profiler_observe(h->prof, key,
-			     &(struct dft_prof_obs){.end_ns = end, .duration_ns = x.duration_ns,
-						    .self_ns = x.duration_ns, .queue_ns = s->queue_ns});
+			     &(struct dft_prof_obs){.end_ns = rec.end_ns, .duration_ns = x.duration_ns,
+						    .self_ns = x.duration_ns, .queue_ns = rec.queue_ns});
 	dft_profiler_count(h->prof, key, keep != 0);
 	if (!keep) {
 		dft_ctr_add(&h->filtered, 1);
@@ -180,7 +185,7 @@ static bool take(struct dft_hostrep *h, struct dft_nic_region *r, const struct d
 			}
 			h->open_ns = dft_bench_now_ns();
 		}
-		if (dft_batch_add(h->open, &src, s, NULL, x.kind, keep) == 0) {
+		if (dft_batch_add(h->open, h->names, &rec) == 0) {
 			dft_ctr_add(&h->batched, 1);
 			return true;
 		}

@@ -2,9 +2,9 @@
 /*
  * SpanBatch builder. All memory of a batch is allocated once, at create, for `cap` spans; a span
  * that does not fit (spans, hops or strings) makes dft_batch_add return -ENOSPC so the caller
- * closes the batch. Names travel once per batch in the string table: each name is copied out of
- * the (hostile) region with dft_name_read and deduplicated by content, so the same component from
- * two regions with different name ids is one string.
+ * closes the batch. Names travel once per batch in the string table: spans arrive decoded (span.h)
+ * with NIC-global name ids, so the same component from two regions with different local ids is one
+ * id and one string.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,11 +12,11 @@
 #include <string.h>
 
 #include "dft/hash.h"
-#include "ingest.h"
+#include "nic.h"
 
 #define STR_LEN (DFT_NAME_MAX + 1)
 #define HOPS_PER_SPAN_AVG 4u
-#define NAME_CACHE 64u /* region name id -> string index, direct-mapped, per batch */
+#define NAME_CACHE 64u /* NIC-global name id -> string index, direct-mapped, per batch */
 #define POOL_MAX 64u   /* destroyed span batches kept for reuse (~200 KB each at 256 spans) */
 
 struct name_cache_entry {
@@ -49,11 +49,7 @@ struct dft_batch {
 	Difftrace__Profile *profile_ptr;
 	Difftrace__ProfileEntry *entries;
 	Difftrace__ProfileEntry **entry_ptrs;
-	/* names already read out of the region the cache belongs to (identity: region, instance, pid) */
-	const struct dft_nic_region *nc_region;
-	uint64_t nc_instance;
-	uint32_t nc_pid;
-	struct name_cache_entry nc[NAME_CACHE];
+	struct name_cache_entry nc[NAME_CACHE]; /* names already in the string table */
 };
 
 /*
@@ -84,10 +80,10 @@ static struct dft_batch *pool_take(uint32_t cap)
 	pthread_mutex_unlock(&pool.mu);
 	if (!b)
 		return NULL;
-	/* everything else is written before it is read again (add, add_rec, pack) */
+	/* everything else is written before it is read again (add, pack) */
 	b->n_spans = b->n_hops = b->n_strings = 0;
 	b->open_tsc = 0;
-	b->nc_region = NULL;
+	memset(b->nc, 0, sizeof(b->nc));
 	memset(b->tenants, 0, sizeof(b->tenants));
 	memset(b->hash, 0, (size_t)b->hash_size * sizeof(*b->hash));
 	return b;
@@ -262,140 +258,41 @@ static void forget_strings(struct dft_batch *b, uint32_t n0)
 			b->nc[i].id = 0;
 }
 
-static int64_t name_index(struct dft_batch *b, const struct dft_batch_src *src, uint16_t id)
+/* String index of NIC-global name id (0 and unknown ids: ""); -ENOSPC when the table is full. */
+static int64_t name_index(struct dft_batch *b, const struct dft_names *names, uint32_t id)
 {
 	struct name_cache_entry *e = &b->nc[id % NAME_CACHE];
-	char name[STR_LEN];
 	int64_t idx;
-	int len;
 
-	if (b->nc_region != src->r || b->nc_instance != src->g->instance_id || b->nc_pid != src->g->pid) {
-		memset(b->nc, 0, sizeof(b->nc));
-		b->nc_region = src->r;
-		b->nc_instance = src->g->instance_id;
-		b->nc_pid = src->g->pid;
-	}
-	/* a name once read is kept for the batch, as the worker keeps it for the region: the host
-	 * publishes a name once and never rewrites it */
 	if (id && e->id == id)
 		return e->idx;
-	len = dft_view_name(src->in, src->r, src->names_published, id, name, sizeof(name));
-	if (len < 0)
-		name[0] = 0; /* an unnamed region component or hop operation: empty string */
-	idx = str_index(b, name);
-	if (idx >= 0 && len >= 0) {
+	idx = str_index(b, dft_names_str(names, id));
+	if (idx >= 0 && id) {
 		e->id = id;
 		e->idx = (uint32_t)idx;
 	}
 	return idx;
 }
 
-static uint64_t to_ns(const struct dft_batch_src *src, const struct dft_slot *s, uint64_t t)
-{
-	return (s->flags & DFT_SF_TS_NS) ? t : dft_ticks_to_ns(src->cal, t);
-}
-
-int dft_batch_add(struct dft_batch *b, const struct dft_batch_src *src, const struct dft_slot *s,
-		  const struct dft_slot *cont, enum dft_kind kind, uint32_t keep_reasons)
+int dft_batch_add(struct dft_batch *b, const struct dft_names *names, const struct dft_span_rec *r)
 {
 	uint32_t n_hops = 0, strings0 = b->n_strings, hops0 = b->n_hops;
+	const struct dft_slot *cont = r->cont;
+	unsigned n_cont = cont ? r->n_cont : 0;
 	Difftrace__Span *sp;
 	int64_t comp, op;
 
 	if (b->n_spans >= b->cap)
 		return -ENOSPC;
-	for (unsigned c = 0; c < s->n_cont; c++)
+	for (unsigned c = 0; c < n_cont; c++)
 		if (cont[c].type == DFT_SLOT_HOPS)
 			n_hops += ((const struct dft_hops_slot *)(const void *)&cont[c])->n_hops;
 	if (b->n_hops + n_hops > b->hop_cap)
 		return -ENOSPC;
 	sp = &b->spans[b->n_spans];
 	difftrace__span__init(sp);
-	comp = name_index(b, src, s->component_id ? s->component_id : src->g->component_id);
-	op = name_index(b, src, s->op_id);
-	if (comp < 0 || op < 0)
-		goto undo_strings;
-	memcpy(b->trace_ids[b->n_spans], s->trace_id, DFT_TRACE_ID_LEN);
-	sp->trace_id.data = b->trace_ids[b->n_spans];
-	sp->trace_id.len = DFT_TRACE_ID_LEN;
-	sp->span_id = s->span_id;
-	sp->parent_span_id = s->parent_span_id;
-	sp->start_ns = to_ns(src, s, s->start);
-	sp->end_ns = to_ns(src, s, s->end);
-	if (sp->end_ns < sp->start_ns) /* a calibration step between the two conversions */
-		sp->end_ns = sp->start_ns;
-	sp->component = (uint32_t)comp;
-	sp->operation = (uint32_t)op;
-	sp->kind = (Difftrace__ComponentKind)kind;
-	sp->status = (Difftrace__Status)s->status;
-	sp->span_kind = s->span_kind;
-	sp->queue_ns = s->queue_ns;
-	sp->flags = s->flags;
-	sp->keep_reasons = keep_reasons;
-	sp->instance_id = src->g->instance_id;
-	sp->pid = src->g->pid;
-	sp->n_attrs = s->n_attrs;
-	sp->attrs = &b->attr_ptrs[(size_t)b->n_spans * DFT_SLOT_ATTRS];
-	for (unsigned i = 0; i < s->n_attrs; i++) {
-		Difftrace__Attr *a = &b->attrs[(size_t)b->n_spans * DFT_SLOT_ATTRS + i];
-		int64_t k = name_index(b, src, s->attr_key[i]);
-
-		if (k < 0)
-			goto undo_strings;
-		difftrace__attr__init(a);
-		a->key = (uint32_t)k;
-		a->value = s->attr_val[i];
-		sp->attrs[i] = a;
-	}
-	sp->n_hops = n_hops;
-	sp->hops = n_hops ? &b->hop_ptrs[b->n_hops] : NULL;
-	for (unsigned c = 0; c < s->n_cont; c++) {
-		const struct dft_hops_slot *hs = (const struct dft_hops_slot *)(const void *)&cont[c];
-
-		if (hs->type != DFT_SLOT_HOPS)
-			continue;
-		for (unsigned i = 0; i < hs->n_hops; i++) {
-			Difftrace__Hop *h = &b->hops[b->n_hops];
-
-			difftrace__hop__init(h);
-			h->name_hash = hs->hop[i].name_hash;
-			h->span_id = hs->hop[i].span_id;
-			h->start_ns = hs->hop[i].start_ns;
-			h->parent_span_id = hs->hop[i].parent_span_id;
-			b->hop_ptrs[b->n_hops++] = h;
-		}
-	}
-	/* dft_conts_validate put a message slot last; its text is hostile bytes until read here */
-	if (s->n_cont && cont[s->n_cont - 1].type == DFT_SLOT_STATUS_MSG) {
-		/* OTLP: a description belongs to an error; a host that claims one elsewhere loses it here
-		 * rather than get the collector to refuse the batch its neighbours' spans are in */
-		if (s->status == DFT_STATUS_ERROR &&
-		    dft_status_msg_read(&cont[s->n_cont - 1], b->msgs[b->n_spans], sizeof(b->msgs[0])) > 0)
-			sp->status_message = b->msgs[b->n_spans];
-		else
-			dft_ctr_add(&dft_nic_ctr.status_msg_invalid, 1); /* the span goes without it */
-	}
-	b->span_ptrs[b->n_spans++] = sp;
-	return 0;
-
-undo_strings:
-	forget_strings(b, strings0);
-	b->n_hops = hops0;
-	return -ENOSPC;
-}
-
-int dft_batch_add_rec(struct dft_batch *b, const struct dft_names *names, const struct dft_span_rec *r)
-{
-	uint32_t strings0 = b->n_strings;
-	Difftrace__Span *sp;
-	int64_t comp, op;
-
-	if (b->n_spans >= b->cap)
-		return -ENOSPC;
-	sp = &b->spans[b->n_spans];
-	difftrace__span__init(sp);
-	comp = str_index(b, dft_names_str(names, r->comp));
-	op = str_index(b, dft_names_str(names, r->op));
+	comp = name_index(b, names, r->comp);
+	op = name_index(b, names, r->op);
 	if (comp < 0 || op < 0)
 		goto undo_strings;
 	memcpy(b->trace_ids[b->n_spans], r->trace_id, DFT_TRACE_ID_LEN);
@@ -419,7 +316,7 @@ int dft_batch_add_rec(struct dft_batch *b, const struct dft_names *names, const 
 	sp->attrs = &b->attr_ptrs[(size_t)b->n_spans * DFT_SLOT_ATTRS];
 	for (unsigned i = 0; i < r->n_attrs && i < DFT_SLOT_ATTRS; i++) {
 		Difftrace__Attr *a = &b->attrs[(size_t)b->n_spans * DFT_SLOT_ATTRS + i];
-		int64_t k = str_index(b, dft_names_str(names, r->attr_key[i]));
+		int64_t k = name_index(b, names, r->attr_key[i]);
 
 		if (k < 0)
 			goto undo_strings;
@@ -428,11 +325,40 @@ int dft_batch_add_rec(struct dft_batch *b, const struct dft_names *names, const 
 		a->value = r->attr_val[i];
 		sp->attrs[i] = a;
 	}
+	sp->n_hops = n_hops;
+	sp->hops = n_hops ? &b->hop_ptrs[b->n_hops] : NULL;
+	for (unsigned c = 0; c < n_cont; c++) {
+		const struct dft_hops_slot *hs = (const struct dft_hops_slot *)(const void *)&cont[c];
+
+		if (hs->type != DFT_SLOT_HOPS)
+			continue;
+		for (unsigned i = 0; i < hs->n_hops; i++) {
+			Difftrace__Hop *h = &b->hops[b->n_hops];
+
+			difftrace__hop__init(h);
+			h->name_hash = hs->hop[i].name_hash;
+			h->span_id = hs->hop[i].span_id;
+			h->start_ns = hs->hop[i].start_ns;
+			h->parent_span_id = hs->hop[i].parent_span_id;
+			b->hop_ptrs[b->n_hops++] = h;
+		}
+	}
+	/* dft_conts_validate put a message slot last; its text is hostile bytes until read here */
+	if (n_cont && cont[n_cont - 1].type == DFT_SLOT_STATUS_MSG) {
+		/* OTLP: a description belongs to an error; a host that claims one elsewhere loses it here
+		 * rather than get the collector to refuse the batch its neighbours' spans are in */
+		if (r->status == DFT_STATUS_ERROR &&
+		    dft_status_msg_read(&cont[n_cont - 1], b->msgs[b->n_spans], sizeof(b->msgs[0])) > 0)
+			sp->status_message = b->msgs[b->n_spans];
+		else
+			dft_ctr_add(&dft_nic_ctr.status_msg_invalid, 1); /* the span goes without it */
+	}
 	b->span_ptrs[b->n_spans++] = sp;
 	return 0;
 
 undo_strings:
 	forget_strings(b, strings0);
+	b->n_hops = hops0;
 	return -ENOSPC;
 }
 

@@ -20,6 +20,7 @@
 #include "dft/ring.h"
 #include "dft/validate.h"
 #include "names.h"
+#include "span.h"
 #include "tenant.h"
 
 #define DFT_NIC_MAX_REGIONS 256u
@@ -419,11 +420,11 @@ struct dft_span_facts {
 	struct dft_prof_limits lim;  /* the profile's thresholds (0 = none yet) */
 };
 
-/* Effective component kind of a validated slot whose component name is comp. */
-enum dft_kind dft_filter_kind(const struct dft_filter *f, const struct dft_slot *s, uint8_t region_kind,
+/* Effective component kind of a decoded span whose component name is comp. */
+enum dft_kind dft_filter_kind(const struct dft_filter *f, const struct dft_span_rec *s, uint8_t region_kind,
 			      const char *comp);
-/* keep_reasons for the slot (0 = the rules would filter it). */
-uint32_t dft_filter_decide(const struct dft_filter *f, const struct dft_slot *s, const struct dft_span_facts *x);
+/* keep_reasons for the span (0 = the rules would filter it). */
+uint32_t dft_filter_decide(const struct dft_filter *f, const struct dft_span_rec *s, const struct dft_span_facts *x);
 /*
  * Whether keep (from dft_filter_decide on x) only holds an outlier below outlier_multiple x its
  * median: inside the margin the threshold leaves for an uncertain median. Such a span is kept,
@@ -434,19 +435,7 @@ bool dft_filter_weak_outlier(uint32_t keep, const struct dft_span_facts *x);
 const char *dft_keep_reason_name(unsigned bit);
 
 /* ---- hold.c: the hold window (retroactive keep) */
-/* A span decoupled from its region: names are NIC-global ids, times are unix ns. */
-struct dft_span_rec {
-	uint8_t trace_id[DFT_TRACE_ID_LEN];
-	uint64_t span_id, parent_span_id, start_ns, end_ns, instance_id;
-	int64_t attr_val[DFT_SLOT_ATTRS];
-	uint32_t comp, op, attr_key[DFT_SLOT_ATTRS];
-	uint32_t queue_ns, pid, keep_reasons;
-	int32_t prof_key; /* -1 = none */
-	uint8_t tenant;   /* of the region the span came from */
-	bool weak;        /* kept as an outlier only inside the threshold's margin: proves nothing */
-	uint16_t flags;
-	uint8_t status, span_kind, n_attrs, kind;
-};
+/* struct dft_span_rec: span.h */
 
 enum dft_fate {
 	DFT_FATE_REPORT = 0, /* batch it now with rec->keep_reasons */
@@ -500,16 +489,6 @@ struct dft_hold_stats {
 void dft_hold_stats(const struct dft_hold *h, struct dft_hold_stats *out);
 
 /* ---- batch.c */
-/* What the batcher needs from a region: its names, identity and calibration. */
-struct dft_ingest;
-struct dft_batch_src {
-	struct dft_ingest *in; /* names through the region's view */
-	struct dft_nic_region *r;
-	const struct dft_region_geom *g;
-	uint32_t names_published;
-	const struct dft_clock_cal *cal;
-};
-
 struct dft_batch;
 
 /* A batch with room for cap spans. Returns 0 or -ENOMEM. */
@@ -524,17 +503,13 @@ void dft_batch_set_open_tsc(struct dft_batch *b, uint64_t tsc);
 bool dft_batch_full(const struct dft_batch *b);
 
 /*
- * Add a validated span slot (and its n_cont continuation slots in cont[], checked by
- * dft_conts_validate) with the filter's verdict. A status message slot's text is validated here: a
- * bad one is left out and counted in status_msg_invalid, the span is added without it. Returns 0,
- * or -ENOSPC when the batch (spans, hops or strings) cannot take it: close the batch and add the
- * span to a fresh one.
+ * Add a decoded span (span.h: names from the NIC-global table names, hops and a status message from
+ * its continuation slots) with rec->kind and rec->keep_reasons. A status message slot's text is
+ * validated here: a bad one is left out and counted in status_msg_invalid, the span is added without
+ * it. Returns 0, or -ENOSPC when the batch (spans, hops or strings) cannot take it: close the batch
+ * and add the span to a fresh one.
  */
-int dft_batch_add(struct dft_batch *b, const struct dft_batch_src *src, const struct dft_slot *s,
-		  const struct dft_slot *cont, enum dft_kind kind, uint32_t keep_reasons);
-
-/* Add a span the hold window released (names from the NIC-global table). 0 or -ENOSPC. */
-int dft_batch_add_rec(struct dft_batch *b, const struct dft_names *names, const struct dft_span_rec *r);
+int dft_batch_add(struct dft_batch *b, const struct dft_names *names, const struct dft_span_rec *rec);
 /* A batch of no spans carrying one Profile of n rows. 0, -EINVAL (n == 0) or -ENOMEM. */
 int dft_batch_profile(uint64_t created_ns, const struct dft_prof_row *rows, unsigned n, struct dft_batch **out);
 /* No spans and no profile: nothing worth sending. */

@@ -326,22 +326,17 @@ static bool refresh_names(struct dft_nic_ctx *ctx, struct dft_nic_region *r)
 
 static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const struct dft_slot *burst, int n)
 {
-	struct dft_batch_src src = {.in = ctx->ingest, .r = r, .g = &r->g, .names_published = r->names_published,
-				    .cal = &r->cal};
 	int i = 0;
 
 	while (i < n) {
 		const struct dft_slot *s = &burst[i];
 		enum dft_invalid_reason why;
 		struct dft_span_rec rec;
-		enum dft_kind kind;
 		int need, rc;
 
 		if (dft_slot_validate(s, &r->g, r->names_published, &why)) {
-			if (why == DFT_INVALID_BAD_NAME && refresh_names(ctx, r)) {
-				src.names_published = r->names_published;
+			if (why == DFT_INVALID_BAD_NAME && refresh_names(ctx, r))
 				continue; /* the same slot again, with the names published meanwhile */
-			}
 			/* skip its continuation too when the count is believable and all of it is here */
 			need = (why != DFT_INVALID_BAD_TYPE && s->n_cont <= DFT_SLOT_CONT_MAX) ? 1 + s->n_cont : 1;
 			if (i + need > n) {
@@ -357,10 +352,8 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 		if (i + need > n)
 			break;
 		dft_conts_validate(&burst[i + 1], (unsigned)(need - 1), &why);
-		if (why == DFT_INVALID_BAD_NAME && refresh_names(ctx, r)) {
-			src.names_published = r->names_published;
+		if (why == DFT_INVALID_BAD_NAME && refresh_names(ctx, r))
 			continue;
-		}
 		if (why != DFT_INVALID_NONE) {
 			count_invalid(r, why);
 			i += need;
@@ -376,7 +369,7 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 			i += need;
 			continue;
 		}
-		rc = dft_judge(ctx, r, s, &burst[i + 1], &kind, &rec);
+		rc = dft_judge(ctx, r, s, &burst[i + 1], &rec);
 		if (rc == DFT_FATE_FILTER || rc == DFT_FATE_HELD || rc == DFT_FATE_OVERFLOW) {
 			i += need;
 			continue;
@@ -384,7 +377,7 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 		for (int attempt = 0;; attempt++) {
 			if (!dft_handoff_open(ctx))
 				return i ? i : -EAGAIN;
-			rc = dft_batch_add(ctx->open, &src, s, &burst[i + 1], kind, rec.keep_reasons);
+			rc = dft_batch_add(ctx->open, ctx->names, &rec);
 			if (rc == 0 || attempt)
 				break;
 			if (!dft_handoff_close(ctx))

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "dft/text.h"
-#include "ingest.h"
+#include "nic.h"
 
 #define FUZZ_CHECK(c) do { if (!(c)) abort(); } while (0)
 
@@ -133,9 +133,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dft_filter_cfg fc;
 	struct dft_contention cont;
 	struct dft_batch *b;
-	struct dft_batch_src src;
-	static struct dft_ingest *mm; /* names through an mmap instance's view, made once */
-	struct dft_nic_region reg;
+	static struct dft_names *names; /* the NIC-global table, made once (a full one gives "") */
+	struct dft_span_rec rec;
+	uint32_t np_ok;
 	struct dft_clock_cal cal = {.tick_mult = 1, .tick_shift = 0};
 	size_t n_slots, off = 1;
 	uint32_t np;
@@ -182,11 +182,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (dft_batch_create(8, &b))
 		abort();
-	if (!mm && dft_ingest_create(&(struct dft_ingest_cfg){.name = "mmap"}, &mm))
+	if (!names && dft_names_create(DFT_NAME_CAPACITY_MAX, &names))
 		abort();
-	reg = (struct dft_nic_region){.map = region, .g = geom};
-	src = (struct dft_batch_src){.in = mm, .r = &reg, .g = &geom, .names_published = np > NAME_CAP ? NAME_CAP : np,
-				     .cal = &cal};
+	np_ok = np > NAME_CAP ? NAME_CAP : np;
 	/* walk the slots like the worker: a span, then its continuation slots */
 	for (size_t i = 0; i < n_slots;) {
 		struct dft_slot s = slots[i], cont_copy[DFT_SLOT_CONT_MAX];
@@ -194,7 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t need;
 		int ok = 1;
 
-		if (dft_slot_validate(&s, &geom, src.names_published, &why)) {
+		if (dft_slot_validate(&s, &geom, np_ok, &why)) {
 			FUZZ_CHECK(why != DFT_INVALID_NONE && why < DFT_INVALID_COUNT);
 			i++;
 			continue;
@@ -221,7 +219,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_name(np, s.component_id);
 			check_name(np, s.op_id);
 			/* validated input must batch (or report that the batch is full), never crash */
-			if (dft_batch_add(b, &src, &s, cont_copy, DFT_KIND_PLATFORM, DFT_KEEP_ERROR) == -ENOSPC) {
+			dft_span_decode_mapped(&s, cont_copy, region, &geom, np_ok, &cal, names, &rec);
+			rec.kind = DFT_KIND_PLATFORM;
+			rec.keep_reasons = DFT_KEEP_ERROR;
+			if (dft_batch_add(b, names, &rec) == -ENOSPC) {
 				dft_batch_destroy(b);
 				if (dft_batch_create(8, &b))
 					abort();
