@@ -41,6 +41,7 @@
 #include "sink.h"
 #include "stats_util.h"
 #include "synth.h"
+#include "tx.h"
 
 #define MAX_REPS 1000u
 

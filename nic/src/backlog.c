@@ -3,7 +3,8 @@
 #include <stdlib.h>
 
 #include "backlog.h"
-#include "nic.h"
+#include "backlog.h"
+#include "stats.h"
 
 int dft_backlog_init(struct dft_backlog *b, uint32_t cap)
 {

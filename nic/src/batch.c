@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "dft/hash.h"
-#include "nic.h"
+#include "batch.h"
+#include "stats.h"
+#include "tenant.h"
 
 #define STR_LEN (DFT_NAME_MAX + 1)
 #define HOPS_PER_SPAN_AVG 4u

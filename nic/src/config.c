@@ -20,7 +20,7 @@
 
 #include "dft/parse.h"
 #include "dft/tls.h"
-#include "nic.h"
+#include "config.h"
 
 enum key_type { K_BOOL, K_U32, K_US, K_MS, K_MULT, K_SPECIAL };
 

@@ -16,7 +16,8 @@
  */
 #include <string.h>
 
-#include "nic.h"
+#include "contention.h"
+#include "filter.h"
 
 static bool over(const struct dft_filter_cfg *f, uint32_t throttle, uint32_t conc, uint32_t limit, uint32_t mem)
 {

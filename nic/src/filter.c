@@ -17,7 +17,7 @@
  */
 #include <string.h>
 
-#include "nic.h"
+#include "filter.h"
 
 static const char *const reason_names[DFT_KEEP_RULES] = {
 	"function", "error", "keep", "cold_start", "queueing", "outlier", "contention", "retro",

@@ -25,7 +25,8 @@
 #include <string.h>
 
 #include "children.h"
-#include "nic.h"
+#include "hold.h"
+#include "filter.h"
 
 #define NIL UINT32_MAX
 #define PATH_PASSES 4u /* held spans scanned at most this often for ancestors that came early */

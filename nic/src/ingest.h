@@ -17,7 +17,8 @@
 #define DFT_NIC_INGEST_H
 
 #include "dft/clock.h"
-#include "nic.h"
+#include "region.h"
+#include "stats.h"
 
 /* A ring's counters as its host wrote them (claims: the worker clamps them, worker.c). */
 struct dft_ring_claims {

@@ -24,6 +24,9 @@
 #include <rte_pause.h>
 
 #include "ctx.h"
+#include "idle.h"
+#include "reg_server.h"
+#include "tx.h"
 #include "log.h"
 #include "dft/reg.h"
 #ifdef DFT_HAVE_RDMA

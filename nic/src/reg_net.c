@@ -54,6 +54,8 @@
 #include "dft/parse.h"
 #include "dft/reg.h"
 #include "reg_net.h"
+#include "reg_server.h"
+#include "stats.h"
 
 #define NET_SETUP_MS 2000u        /* ESTABLISHED and a valid header READ within this */
 #define NET_BUF_LEN (2u * DFT_PAGE) /* the header page, then the bye receive */

@@ -27,7 +27,8 @@
 
 #include "dft/clock.h"
 #include "dft/reg.h"
-#include "nic.h"
+#include "reg_server.h"
+#include "stats.h"
 #ifdef DFT_HAVE_RDMA
 #include "reg_net.h"
 #endif

@@ -13,7 +13,9 @@
 
 #include <rte_telemetry.h>
 
-#include "nic.h"
+#include "region.h"
+#include "stats.h"
+#include "tenant.h"
 
 struct dft_nic_counters dft_nic_ctr;
 bool dft_nic_tx_ready;

@@ -6,7 +6,8 @@
 #include <string.h>
 
 #include "dft/parse.h"
-#include "nic.h"
+#include "tenant.h"
+#include "stats.h"
 #include "tenant.h"
 
 struct dft_tenant_ctr dft_tenant_ctr[DFT_NIC_MAX_TENANTS];

@@ -16,7 +16,8 @@
 
 #include "backlog.h"
 #include "dft/rdma.h"
-#include "nic.h"
+#include "tx.h"
+#include "stats.h"
 
 struct dft_tx {
 	const struct dft_nic_config *cfg;

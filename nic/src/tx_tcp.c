@@ -48,7 +48,8 @@
 #include "dft/frame.h"
 #include "dft/tls.h"
 #include "log.h"
-#include "nic.h"
+#include "tx.h"
+#include "stats.h"
 
 #define FAIL_LOG_NS 10000000000ull
 #define IOV_MAX_FRAMES 32u
