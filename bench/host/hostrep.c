@@ -126,7 +126,7 @@ static bool close_batch(struct dft_hostrep *h)
 
 	if (!h->open)
 		return true;
-	if (!txo->has_room(h->tx))
+	if (!dft_backlog_has_room(txo->backlog(h->tx)))
 		return false;
 	n = dft_batch_spans(h->open);
 	counters_msg(h, &c);
@@ -252,12 +252,12 @@ static void *reporter(void *arg)
 			close_batch(h);
 		/* the transport costs syscalls (send, recv of ACKs): run it when a batch was admitted, or
 		 * every 200 us for ACKs and reconnects, not on every turn of the loop */
-		if (h->seq != seq0 || now >= next_tx || dft_tx_tcp_ops.unacked(h->tx) >= h->cfg.backlog) {
+		if (h->seq != seq0 || now >= next_tx || dft_backlog_unacked(dft_tx_tcp_ops.backlog(h->tx)) >= h->cfg.backlog) {
 			work += dft_tx_tcp_ops.poll(h->tx, dft_ticks());
 			next_tx = now + 200000;
 		}
 		__atomic_store_n(&h->idle,
-				 work == 0 && !h->open && dft_tx_tcp_ops.unacked(h->tx) == 0, __ATOMIC_RELEASE);
+				 work == 0 && !h->open && dft_backlog_unacked(dft_tx_tcp_ops.backlog(h->tx)) == 0, __ATOMIC_RELEASE);
 		if (work) {
 			idle_us = 0;
 			continue;
@@ -270,7 +270,7 @@ static void *reporter(void *arg)
 	while (poll_rings(h) > 0)
 		;
 	close_batch(h);
-	for (int i = 0; i < 5000 && dft_tx_tcp_ops.unacked(h->tx); i++) {
+	for (int i = 0; i < 5000 && dft_backlog_unacked(dft_tx_tcp_ops.backlog(h->tx)); i++) {
 		dft_tx_tcp_ops.poll(h->tx, dft_ticks());
 		dft_bench_sleep_us(1000);
 	}

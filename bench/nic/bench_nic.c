@@ -336,10 +336,10 @@ static int pipe_main(struct pipe *p, bool encode)
 			continue;
 		}
 		/* the benchmark never loses a batch: wait for room instead of counting lost_backlog_full */
-		if (!p->txo->has_room(p->tx)) {
+		if (!dft_backlog_has_room(p->txo->backlog(p->tx))) {
 			uint64_t w0 = cpu_ns();
 
-			while (!p->txo->has_room(p->tx))
+			while (!dft_backlog_has_room(p->txo->backlog(p->tx)))
 				p->txo->poll(p->tx, rte_rdtsc());
 			p->wait_cpu += cpu_ns() - w0;
 		}
@@ -446,10 +446,10 @@ static int run_worker(enum stage st, struct dft_ingest *ing, struct dft_synth *s
 					goto out;
 			}
 		}
-		if (p.tx && p.txo->unacked(p.tx)) {
+		if (p.tx && dft_backlog_unacked(p.txo->backlog(p.tx))) {
 			uint64_t w0 = cpu_ns();
 
-			while (p.txo->unacked(p.tx))
+			while (dft_backlog_unacked(p.txo->backlog(p.tx)))
 				if ((rc = pipe_main(&p, encode)) < 0)
 					goto out;
 			p.wait_cpu += cpu_ns() - w0;

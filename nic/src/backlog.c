@@ -3,7 +3,6 @@
 #include <stdlib.h>
 
 #include "backlog.h"
-#include "backlog.h"
 #include "stats.h"
 
 int dft_backlog_init(struct dft_backlog *b, uint32_t cap)

@@ -171,7 +171,7 @@ static int admit(struct main_state *ms, struct dft_batch *b, bool final)
 
 	if (b)
 		memcpy(tenants, dft_batch_tenants(b), sizeof(tenants));
-	if (!final && !ms->txo->has_room(ms->tx)) {
+	if (!final && !dft_backlog_has_room(ms->txo->backlog(ms->tx))) {
 		dft_ctr_add(&dft_nic_ctr.lost_backlog_full, n);
 		dft_tenant_lost_backlog(tenants);
 		dft_batch_destroy(b);
@@ -197,6 +197,7 @@ static int admit(struct main_state *ms, struct dft_batch *b, bool final)
 static int main_step(struct main_state *ms, bool accept_regions)
 {
 	struct dft_nic_ctx *ctx = &ms->ctx;
+	const struct dft_backlog *bl;
 	void *objs[16];
 	unsigned n;
 	int work = 0;
@@ -225,7 +226,8 @@ static int main_step(struct main_state *ms, bool accept_regions)
 		admit(ms, objs[i], false);
 	work += (int)n;
 	work += ms->txo->poll(ms->tx, rte_rdtsc());
-	dft_tenant_ledger_settle(&ms->ledger, ms->txo->acked_seq(ms->tx), ms->txo->unacked(ms->tx));
+	bl = ms->txo->backlog(ms->tx);
+	dft_tenant_ledger_settle(&ms->ledger, dft_backlog_acked(bl), dft_backlog_unacked(bl));
 	__atomic_store_n(&dft_nic_tx_ready, ms->txo->ready(ms->tx), __ATOMIC_RELAXED);
 	return work;
 }
@@ -273,7 +275,7 @@ static bool worker_done(struct main_state *ms)
 
 static bool all_acked(struct main_state *ms)
 {
-	return ms->txo->unacked(ms->tx) == 0;
+	return dft_backlog_unacked(ms->txo->backlog(ms->tx)) == 0;
 }
 
 static int write_ready(const char *path, const char *what)
@@ -457,7 +459,7 @@ int main(int argc, char **argv)
 		admit(&ms, obj, false);
 	run_until(&ms, all_acked, rte_rdtsc() + DRAIN_ACK_S * hz, false);
 	dft_ctr_add(&dft_nic_ctr.lost_transport, ms.txo->discard(ms.tx));
-	dft_tenant_ledger_settle(&ms.ledger, ms.txo->acked_seq(ms.tx), 0);
+	dft_tenant_ledger_settle(&ms.ledger, dft_backlog_acked(ms.txo->backlog(ms.tx)), 0);
 	if (admit(&ms, NULL, true) == 0)
 		run_until(&ms, all_acked, rte_rdtsc() + FINAL_ACK_S * hz, false);
 	ms.txo->discard(ms.tx); /* an unacknowledged final batch holds no spans */

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backlog.h"
 #include "config.h"
 
 struct dft_tx;
@@ -19,11 +20,10 @@ struct dft_tx_ops {
 	/* Admit a packed frame (hdr_room bytes reserved in front) of n_spans spans; takes buf.
 	 * Returns 0 or -ENOBUFS (backlog full: buf freed, nothing admitted). */
 	int (*admit)(struct dft_tx *t, uint64_t seq, uint32_t n_spans, uint8_t *buf, size_t len);
-	bool (*has_room)(const struct dft_tx *t);
 	/* Connected and the backlog at most half full: worth closing batches early for latency. */
 	bool (*ready)(const struct dft_tx *t);
-	uint32_t (*unacked)(const struct dft_tx *t);
-	uint64_t (*acked_seq)(const struct dft_tx *t);
+	/* The transport's backlog (backlog.h: room, unacknowledged batches, highest acknowledged). */
+	const struct dft_backlog *(*backlog)(const struct dft_tx *t);
 	/* Drop every unacked batch; returns the spans they held. */
 	uint64_t (*discard)(struct dft_tx *t);
 	size_t hdr_room;
