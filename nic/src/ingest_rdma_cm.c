@@ -89,8 +89,8 @@ static void on_established(struct rr_region *q)
 		dft_rr_conn_broken(q, "the header read by RDMA does not describe the registered region");
 		return;
 	}
-	/* the clock only once a second READ agrees with this one (take_clock) */
-	memcpy(q->clock_prev, (uint8_t *)q->hdr + RR_CLOCK_OFF, RR_CLOCK_LEN);
+	/* the clock only once a second READ agrees with this one (dft_rr_clock_take) */
+	dft_rr_clock_seed(&q->clock, q->hdr);
 	q->next_metrics_tsc = 0;
 	/* the worker asks the view for a calibration before it converts a slot while it has none */
 	if (dft_rr_read_heads(q))

@@ -148,35 +148,6 @@ static int sync_names(struct rr_region *q, uint32_t np)
 }
 
 /*
- * The clock block of a READ copy goes into the view only when the previous READ saw the same bytes
- * and the seqlock was even: one READ is not atomic, so a copy taken while the host rewrote the
- * block could be torn without its clock_seq showing it.
- */
-static void take_clock(struct rr_region *q, const struct dft_region_hdr *copy)
-{
-	const uint8_t *blk = (const uint8_t *)copy + RR_CLOCK_OFF;
-
-	if (!(copy->clock_seq & 1u) && !memcmp(blk, q->clock_prev, RR_CLOCK_LEN))
-		memcpy((uint8_t *)&q->clock_hdr + RR_CLOCK_OFF, blk, RR_CLOCK_LEN);
-	memcpy(q->clock_prev, blk, RR_CLOCK_LEN);
-}
-
-/* Two READ copies of the metrics page: an entry that differs between them was being written. */
-static void take_metrics(struct rr_region *q)
-{
-	struct dft_metrics_page *sh = &q->metrics;
-
-	for (unsigned i = 0; i < DFT_METRICS_MAX; i++) {
-		struct dft_metric_entry e = q->m2->entry[i];
-
-		if (memcmp(&q->m1->entry[i], &e, sizeof(e)))
-			e.seq |= 1u; /* the reader counts it torn and keeps its last reading */
-		sh->entry[i] = e;
-	}
-	sh->count = q->m2->count; /* hostile like any count: the reader clamps it */
-}
-
-/*
  * One pass (step 6): every ring's producer line, then (fenced) the header's live part and maybe the
  * metrics page, in one round trip; then new names. Fills the view. 0 or -EIO.
  */
@@ -200,10 +171,10 @@ int dft_rr_read_heads(struct rr_region *q)
 	for (uint32_t k = 0; k < g->ring_count; k++)
 		q->claims[k] = (struct dft_ring_claims){.produced = q->lines[k][1], .dropped_full = q->lines[k][2],
 							.dropped_hops = q->lines[k][3]};
-	take_clock(q, q->hdr);
+	dft_rr_clock_take(&q->clock, q->hdr);
 	q->dropped_no_ring = q->hdr->dropped_no_ring;
 	if (metrics) {
-		take_metrics(q);
+		dft_rr_metrics_merge(&q->metrics, q->m1, q->m2);
 		q->next_metrics_tsc = rte_rdtsc() + rte_get_tsc_hz() / 1000 * RR_METRICS_MS;
 	}
 	if (sync_names(q, q->hdr->names_published))
@@ -259,8 +230,8 @@ static int rr_attach(struct dft_ingest *in, struct dft_nic_region *r)
 	q->staging = (struct dft_slot *)(void *)(q->names + RR_NAMES_CHUNK);
 	q->lines = (uint64_t(*)[4])(void *)(q->staging + RR_STAGING_SLOTS);
 	q->tails = (uint64_t *)(void *)(q->lines + rc_n);
-	/* an odd clock_seq: the view has no calibration until a READ brought the real clock */
-	q->clock_hdr.clock_seq = 1;
+	/* the view has no calibration until two READs brought the same clock */
+	dft_rr_clock_init(&q->clock);
 	r->ingest_priv = q;
 	rd->regions[rd->n++] = q;
 	if (q->net)
@@ -437,7 +408,7 @@ static const struct dft_metrics_page *rr_metrics(struct dft_ingest *in, struct d
 static int rr_clock(struct dft_ingest *in, struct dft_nic_region *r, struct dft_clock_cal *out)
 {
 	(void)in;
-	return dft_clock_cal_read(&((const struct rr_region *)r->ingest_priv)->clock_hdr, out);
+	return dft_clock_cal_read(&((const struct rr_region *)r->ingest_priv)->clock.hdr, out);
 }
 
 static void rr_claims(struct dft_ingest *in, struct dft_nic_region *r, uint32_t ring, struct dft_ring_claims *out)

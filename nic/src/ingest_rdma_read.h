@@ -11,6 +11,7 @@
 #include <rdma/rdma_cma.h>
 
 #include "ingest.h"
+#include "ingest_rdma_copy.h"
 #include "reg_net.h"
 
 #define RR_STAGING_SLOTS 64u /* slots per READ pass (the worker's burst is no larger) */
@@ -21,8 +22,6 @@
 #define RR_SQ_SPARE 8u
 /* the header's live part: names_published, dropped_no_ring (the rest is fixed at registration) */
 #define RR_HDR_LIVE offsetof(struct dft_region_hdr, reserved)
-#define RR_CLOCK_OFF offsetof(struct dft_region_hdr, clock_seq)
-#define RR_CLOCK_LEN (offsetof(struct dft_region_hdr, names_published) - RR_CLOCK_OFF)
 
 enum rr_state {
 	RR_WAIT,     /* no connection (yet, or any more) */
@@ -57,9 +56,8 @@ struct rr_region {
 	uint32_t names_synced;             /* name ids 1..names_synced are in name_copy */
 	struct dft_ring_claims *claims;    /* per ring */
 	uint64_t dropped_no_ring;
-	struct dft_region_hdr clock_hdr;   /* only its clock block is used; clock_seq odd until a READ agreed */
+	struct dft_rr_clock clock;         /* the clock block two READs agreed on */
 	struct dft_metrics_page metrics;
-	uint8_t clock_prev[RR_CLOCK_LEN];
 	uint64_t next_metrics_tsc;
 	/* registered buffer: everything RDMA moves lands here first */
 	uint8_t *buf;

@@ -4,7 +4,9 @@
  * slots written through the producer half of dft/ring.h, as libdifftrace writes them): slots come
  * out in order and go back only when released, the region view shows what the host published
  * (names, metrics page, clock, counters) and nothing beyond it, an impossible head is refused, and
- * the eviction setting belongs to the instance. No EAL: the mmap backend needs none.
+ * the eviction setting belongs to the instance. No EAL: the mmap backend needs none. And what the
+ * rdma-read backend makes of its READ copies (ingest_rdma_copy.c, no verbs): a clock block is taken
+ * only when two READs agree, a metrics entry that differs between two READs is marked torn.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,6 +19,7 @@
 #include <cmocka.h>
 
 #include "ingest.h"
+#include "ingest_rdma_copy.h"
 #include "synth.h"
 
 struct fx {
@@ -194,6 +197,64 @@ static void test_no_mapping(void **state)
 	dft_ingest_destroy(in);
 }
 
+static void clock_copy(struct dft_region_hdr *h, uint32_t seq, uint64_t tick_base)
+{
+	memset(h, 0, sizeof(*h));
+	h->clock_seq = seq;
+	h->tick_base = tick_base;
+	h->tick_mult = 1ull << 32;
+	h->tick_shift = 32;
+	h->ns_base = 1700000000000000000ull;
+	h->tick_hz = 1000000000ull;
+}
+
+/* rdma-read: a clock block is believed only when two successive READs saw the same bytes, even. */
+static void test_rr_clock(void **state)
+{
+	static struct dft_rr_clock c;
+	static struct dft_region_hdr h;
+	struct dft_clock_cal cal;
+
+	(void)state;
+	dft_rr_clock_init(&c);
+	assert_int_not_equal(dft_clock_cal_read(&c.hdr, &cal), 0); /* nothing READ yet */
+	clock_copy(&h, 2, 100);
+	dft_rr_clock_seed(&c, &h);
+	dft_rr_clock_take(&c, &h); /* the second READ agrees with the first */
+	assert_int_equal(dft_clock_cal_read(&c.hdr, &cal), 0);
+	assert_int_equal(cal.tick_base, 100);
+	clock_copy(&h, 4, 200); /* rewritten: one READ of it is not enough */
+	dft_rr_clock_take(&c, &h);
+	assert_int_equal(dft_clock_cal_read(&c.hdr, &cal), 0);
+	assert_int_equal(cal.tick_base, 100);
+	dft_rr_clock_take(&c, &h); /* now two agree */
+	assert_int_equal(dft_clock_cal_read(&c.hdr, &cal), 0);
+	assert_int_equal(cal.tick_base, 200);
+	clock_copy(&h, 5, 300); /* odd: being written, even twice the same */
+	dft_rr_clock_take(&c, &h);
+	dft_rr_clock_take(&c, &h);
+	assert_int_equal(dft_clock_cal_read(&c.hdr, &cal), 0);
+	assert_int_equal(cal.tick_base, 200);
+}
+
+/* rdma-read: an entry that differs between the two READs of the page is marked torn (odd seq). */
+static void test_rr_metrics(void **state)
+{
+	static struct dft_metrics_page m1, m2, out;
+
+	(void)state;
+	m1.count = m2.count = 2;
+	m1.entry[0] = m2.entry[0] = (struct dft_metric_entry){.seq = 2, .component_id = 3, .cpu_throttle_ppm = 9};
+	m1.entry[1] = (struct dft_metric_entry){.seq = 4, .component_id = 4, .cpu_throttle_ppm = 1};
+	m2.entry[1] = (struct dft_metric_entry){.seq = 4, .component_id = 4, .cpu_throttle_ppm = 7};
+	dft_rr_metrics_merge(&out, &m1, &m2);
+	assert_int_equal(out.count, 2);
+	assert_int_equal(out.entry[0].seq, 2);
+	assert_int_equal(out.entry[0].cpu_throttle_ppm, 9);
+	assert_int_equal(out.entry[1].seq & 1u, 1u);
+	assert_int_equal(out.entry[1].component_id, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +265,8 @@ int main(void)
 		cmocka_unit_test(test_impossible_head),
 		cmocka_unit_test(test_view),
 		cmocka_unit_test(test_no_mapping),
+		cmocka_unit_test(test_rr_clock),
+		cmocka_unit_test(test_rr_metrics),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
