@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctr.h"
 #include "dft/validate.h"
 #include "filter.h"
 
@@ -84,10 +85,6 @@ static inline uint64_t dft_claim_clamp(uint64_t *last, uint64_t now, uint64_t bo
 
 /* A hop list counts its hops in a uint8_t: one span can make the host cut at most this many. */
 #define DFT_NIC_HOPS_CUT_PER_SPAN 255u
-
-#define dft_ctr_add(p, v) __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
-#define dft_ctr_set(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define dft_ctr_get(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
 extern struct dft_nic_counters dft_nic_ctr;
 /* Written by the main lcore: the transport is up with room to spare. While it is not, the worker
