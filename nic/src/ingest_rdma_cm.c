@@ -16,61 +16,9 @@
 
 #include "dft/parse.h"
 #include "dft/reg.h"
-#include "ingest_rdma_read.h"
+#include "ingest_rdma.h"
 
 _Static_assert(RR_SQ_SPARE <= DFT_NET_SQ_SPARE, "a network registration's QP holds our send queue");
-
-/* The verbs objects of a connection, in reverse order of creation (the QP goes before). */
-void dft_rr_verbs_release(struct rr_region *q)
-{
-	if (q->mr)
-		ibv_dereg_mr(q->mr);
-	if (q->net) { /* the rest is main's (reg_net.c) */
-		q->mr = NULL;
-		q->cq = NULL;
-		q->pd = NULL;
-		return;
-	}
-	if (q->cq)
-		ibv_destroy_cq(q->cq);
-	if (q->pd)
-		ibv_dealloc_pd(q->pd);
-	q->mr = NULL;
-	q->cq = NULL;
-	q->pd = NULL;
-}
-
-void dft_rr_conn_teardown(struct rr_region *q)
-{
-	if (q->net) {
-		/* main hears of it (DISCONNECTED) and detaches the region; a gone one is down already */
-		if (q->id && !dft_load_acquire(&q->net->gone))
-			rdma_disconnect(q->id);
-		dft_rr_verbs_release(q);
-		q->id = NULL;
-		q->outstanding = 0;
-		q->state = RR_WAIT;
-		return;
-	}
-	if (q->id && q->state == RR_READY)
-		rdma_disconnect(q->id);
-	if (q->id && q->id->qp)
-		rdma_destroy_qp(q->id);
-	dft_rr_verbs_release(q);
-	if (q->id)
-		rdma_destroy_id(q->id);
-	q->id = NULL;
-	q->outstanding = 0;
-	q->state = RR_WAIT;
-}
-
-/* The connection is unusable (completion error, timeout): count it and drop it. */
-void dft_rr_conn_broken(struct rr_region *q, const char *what)
-{
-	dft_ctr_add(&dft_nic_ctr.rdma_errors, 1);
-	fprintf(stderr, "difftrace-nic: rdma-read region %u: %s; waiting for the host to reconnect\n", q->r->id, what);
-	dft_rr_conn_teardown(q);
-}
 
 /* Step 5: the header by READ, validated against the registered geometry; then the tails. */
 static void on_established(struct rr_region *q)

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The rdma-read backend's state, shared by its data path (ingest_rdma_read.c: the READ passes, the
- * ops and the region view) and its connections (ingest_rdma_cm.c: rdma_cm listener, accept, step 5,
- * network registrations). Protocol: the top of ingest_rdma_read.c. Worker lcore only.
+ * The rdma-read backend's state, shared by its three layers: ingest_rdma_read.c (the ops and the
+ * region view) over ingest_rdma_cm.c (rdma_cm listener, accept, step 5, network registrations) over
+ * ingest_rdma_pass.c (posting and reaping on the QP, one READ pass, dropping a connection).
+ * Protocol: the top of ingest_rdma_read.c. Worker lcore only.
  */
-#ifndef DFT_NIC_INGEST_RDMA_READ_H
-#define DFT_NIC_INGEST_RDMA_READ_H
+#ifndef DFT_NIC_INGEST_RDMA_H
+#define DFT_NIC_INGEST_RDMA_H
 
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
@@ -86,12 +87,6 @@ static inline uint64_t ring_raddr(const struct rr_region *q, uint32_t ring)
 }
 
 /* ---- ingest_rdma_cm.c */
-/* The verbs objects of a connection this backend made (a network registration's are main's). */
-void dft_rr_verbs_release(struct rr_region *q);
-/* Drop the connection (a network registration's goes back to main); the region reads as empty. */
-void dft_rr_conn_teardown(struct rr_region *q);
-/* The connection is unusable (completion error, timeout): count it and drop it. */
-void dft_rr_conn_broken(struct rr_region *q, const char *what);
 /* Connection events; at most once per RR_CM_POLL_MS. */
 void dft_rr_cm_poll(struct rr_ingest *rd);
 /* A network registration main saw go down: torn down here, true. */
@@ -99,7 +94,13 @@ bool dft_rr_net_gone(struct rr_region *q);
 /* A network registration at attach: adopt its connection and run step 5. */
 void dft_rr_adopt_net(struct rr_region *q);
 
-/* ---- ingest_rdma_read.c */
+/* ---- ingest_rdma_pass.c */
+/* The verbs objects of a connection this backend made (a network registration's are main's). */
+void dft_rr_verbs_release(struct rr_region *q);
+/* Drop the connection (a network registration's goes back to main); the region reads as empty. */
+void dft_rr_conn_teardown(struct rr_region *q);
+/* The connection is unusable (completion error, timeout): count it and drop it. */
+void dft_rr_conn_broken(struct rr_region *q, const char *what);
 /* Reap completions until nothing is outstanding. 0, or -EIO after dropping the connection. */
 int dft_rr_wait_all(struct rr_region *q);
 /* Post a READ or WRITE between our buffer and the host's region at off (fence: after every earlier
@@ -109,4 +110,4 @@ int dft_rr_post(struct rr_region *q, enum ibv_wr_opcode op, void *local, uint32_
 /* One pass of step 6 (producer lines, the header's live part, maybe metrics, new names). 0 or -EIO. */
 int dft_rr_read_heads(struct rr_region *q);
 
-#endif /* DFT_NIC_INGEST_RDMA_READ_H */
+#endif /* DFT_NIC_INGEST_RDMA_H */
