@@ -122,7 +122,7 @@ static uint64_t proc_cpu_ns(pid_t pid)
 static int build_frames(const struct opts *o, struct frame **out, unsigned *n_out, uint64_t *bytes)
 {
 	struct dft_synth s;
-	struct dft_batch_src src;
+	struct dft_names *names = NULL; /* the NIC-global table the decoded spans' names are in */
 	struct dft_clock_cal cal = {0};
 	unsigned n = (o->spans + o->batch - 1) / o->batch;
 	struct frame *f = calloc(n, sizeof(*f));
@@ -133,7 +133,9 @@ static int build_frames(const struct opts *o, struct frame **out, unsigned *n_ou
 	rc = dft_synth_create(1, 64, DFT_SYNTH_FUNCTION, 0, &s);
 	if (rc)
 		goto free_f;
-	src = (struct dft_batch_src){.base = s.base, .g = &s.g, .names_published = DFT_SYNTH_NAMES, .cal = &cal};
+	rc = dft_names_create(64, &names);
+	if (rc)
+		goto fail;
 	*bytes = 0;
 	for (unsigned i = 0; i < n; i++) {
 		Difftrace__Counters c = DIFFTRACE__COUNTERS__INIT;
@@ -143,10 +145,14 @@ static int build_frames(const struct opts *o, struct frame **out, unsigned *n_ou
 		if (rc)
 			goto fail;
 		while (!dft_batch_full(b)) {
+			struct dft_span_rec rec;
 			struct dft_slot slot;
 
 			dft_synth_slot(&s, &slot);
-			if (dft_batch_add(b, &src, &slot, NULL, DFT_KIND_FUNCTION, DFT_KEEP_FUNCTION))
+			dft_span_decode_mapped(&slot, NULL, s.base, &s.g, DFT_SYNTH_NAMES, &cal, names, &rec);
+			rec.kind = DFT_KIND_FUNCTION;
+			rec.keep_reasons = DFT_KEEP_FUNCTION;
+			if (dft_batch_add(b, names, &rec))
 				break;
 		}
 		f[i].spans = dft_batch_spans(b);
@@ -161,6 +167,7 @@ static int build_frames(const struct opts *o, struct frame **out, unsigned *n_ou
 		*bytes += f[i].len;
 	}
 	dft_synth_destroy(&s);
+	dft_names_destroy(names);
 	*out = f;
 	*n_out = n;
 	return 0;
@@ -169,6 +176,7 @@ fail:
 	for (unsigned i = 0; i < n; i++)
 		free(f[i].buf);
 free_f:
+	dft_names_destroy(names);
 	free(f);
 	return rc;
 }

@@ -33,6 +33,7 @@ struct dft_hostrep {
 	bool idle;  /* written by the reporting thread */
 	struct dft_nic_config cfg;
 	struct dft_reg_server *reg;
+	struct dft_ingest *in;         /* an mmap ingest instance */
 	struct dft_nic_region *region; /* one application process */
 	bool detached;
 	struct dft_names *names;
@@ -57,12 +58,12 @@ static int on_attach(void *arg, struct dft_nic_region *r)
 	r->gname = calloc((size_t)r->g.name_capacity + 1, sizeof(*r->gname));
 	if (!r->gname)
 		return -ENOMEM;
-	if (dft_ingest_mmap_ops.attach(r)) {
+	if (dft_ingest_attach(h->in, r)) {
 		free(r->gname);
 		r->gname = NULL;
 		return -ENOMEM;
 	}
-	if (dft_clock_cal_read(r->base, &r->cal) == 0)
+	if (dft_view_clock(h->in, r, &r->cal) == 0)
 		r->cal_tsc = 1;
 	h->region = r;
 	h->detached = false;
@@ -77,8 +78,15 @@ static void on_detach(void *arg, struct dft_nic_region *r)
 		h->detached = true;
 }
 
-static uint32_t gname(struct dft_hostrep *h, struct dft_nic_region *r, uint16_t id)
+struct gname_src {
+	struct dft_hostrep *h;
+	struct dft_nic_region *r;
+};
+
+static uint32_t gname(void *arg, uint16_t id)
 {
+	struct dft_hostrep *h = ((struct gname_src *)arg)->h;
+	struct dft_nic_region *r = ((struct gname_src *)arg)->r;
 	char name[DFT_NAME_MAX + 1];
 	uint32_t g;
 
@@ -89,7 +97,7 @@ static uint32_t gname(struct dft_hostrep *h, struct dft_nic_region *r, uint16_t 
 		return 0;
 	if (g)
 		return g;
-	if (dft_name_read(r->base, &r->g, r->names_published, id, name, sizeof(name)) < 0)
+	if (dft_view_name(h->in, r, r->names_published, id, name, sizeof(name)) < 0)
 		return (uint32_t)h->empty_gname;
 	g = dft_names_intern(h->names, name);
 	r->gname[id] = g ? g : UINT32_MAX;
@@ -118,7 +126,7 @@ static bool close_batch(struct dft_hostrep *h)
 
 	if (!h->open)
 		return true;
-	if (!txo->has_room(h->tx))
+	if (!dft_backlog_has_room(txo->backlog(h->tx)))
 		return false;
 	n = dft_batch_spans(h->open);
 	counters_msg(h, &c);
@@ -138,12 +146,11 @@ static bool close_batch(struct dft_hostrep *h)
 /* Validate, judge and batch one span. Returns false when it could not be taken now (backlog full). */
 static bool take(struct dft_hostrep *h, struct dft_nic_region *r, const struct dft_slot *s)
 {
-	struct dft_batch_src src = {.base = r->base, .g = &r->g, .names_published = r->names_published, .cal = &r->cal};
+	struct gname_src gs = {.h = h, .r = r};
 	struct dft_span_facts x = {0};
 	enum dft_invalid_reason why;
-	uint16_t comp_local;
-	uint32_t comp, op, keep;
-	uint64_t start, end;
+	struct dft_span_rec rec;
+	uint32_t keep;
 	int key = -1;
 
 	if (h->open && dft_batch_full(h->open) && !close_batch(h))
@@ -152,20 +159,19 @@ static bool take(struct dft_hostrep *h, struct dft_nic_region *r, const struct d
 		dft_ctr_add(&h->invalid, 1); /* the bench's spans carry no hops */
 		return true;
 	}
-	comp_local = s->component_id ? s->component_id : r->g.component_id;
-	comp = gname(h, r, comp_local);
-	op = gname(h, r, s->op_id);
-	start = (s->flags & DFT_SF_TS_NS) ? s->start : dft_ticks_to_ns(&r->cal, s->start);
-	end = (s->flags & DFT_SF_TS_NS) ? s->end : dft_ticks_to_ns(&r->cal, s->end);
-	x.kind = dft_filter_kind(&h->filter, s, r->g.component_kind, NULL);
-	x.duration_ns = end > start ? end - start : 0;
-	if (comp && op)
-		key = dft_profiler_key(h->prof, comp, op);
+	/* decoded once, as the daemon's worker does (span.h) */
+	dft_span_decode(s, NULL, &r->g, &r->cal, gname, &gs, &rec);
+	x.kind = dft_filter_kind(&h->filter, &rec, r->g.component_kind, NULL);
+	rec.kind = (uint8_t)x.kind;
+	x.duration_ns = rec.end_ns - rec.start_ns;
+	if (rec.comp && rec.op)
+		key = dft_profiler_key(h->prof, rec.comp, rec.op);
 	dft_profiler_limits(h->prof, key, &x.lim);
-	keep = dft_filter_decide(&h->filter, s, &x);
+	keep = dft_filter_decide(&h->filter, &rec, &x);
+	rec.keep_reasons = keep;
 	dft_profiler_observe(h->prof, key,
-			     &(struct dft_prof_obs){.end_ns = end, .duration_ns = x.duration_ns,
-						    .self_ns = x.duration_ns, .queue_ns = s->queue_ns});
+			     &(struct dft_prof_obs){.end_ns = rec.end_ns, .duration_ns = x.duration_ns,
+						    .self_ns = x.duration_ns, .queue_ns = rec.queue_ns});
 	dft_profiler_count(h->prof, key, keep != 0);
 	if (!keep) {
 		dft_ctr_add(&h->filtered, 1);
@@ -179,7 +185,7 @@ static bool take(struct dft_hostrep *h, struct dft_nic_region *r, const struct d
 			}
 			h->open_ns = dft_bench_now_ns();
 		}
-		if (dft_batch_add(h->open, &src, s, NULL, x.kind, keep) == 0) {
+		if (dft_batch_add(h->open, h->names, &rec) == 0) {
 			dft_ctr_add(&h->batched, 1);
 			return true;
 		}
@@ -193,30 +199,26 @@ static bool take(struct dft_hostrep *h, struct dft_nic_region *r, const struct d
 static int poll_rings(struct dft_hostrep *h)
 {
 	struct dft_nic_region *r = h->region;
-	const struct dft_region_hdr *hdr;
-	uint32_t np;
 	int work = 0;
 
 	if (!r)
 		return 0;
-	hdr = r->base;
-	np = dft_load_acquire(&hdr->names_published);
-	r->names_published = np > r->g.name_capacity ? r->g.name_capacity : np;
+	r->names_published = dft_view_names_published(h->in, r);
 	for (uint32_t k = 0; k < r->g.ring_count; k++) {
-		int n = dft_ingest_mmap_ops.poll(r, k, h->burst, BURST), used = 0;
+		int n = dft_ingest_poll(h->in, r, k, h->burst, BURST), used = 0;
 
 		if (n <= 0)
 			continue;
 		while (used < n && take(h, r, &h->burst[used]))
 			used++;
-		dft_ingest_mmap_ops.release(r, k, (uint32_t)used);
+		dft_ingest_release(h->in, r, k, (uint32_t)used);
 		dft_ctr_add(&h->consumed, (uint64_t)used);
 		work += used;
 		if (used < n)
 			break; /* back-pressure: the transport must drain first */
 	}
 	if (!work && h->detached) {
-		dft_ingest_mmap_ops.detach(r);
+		dft_ingest_detach(h->in, r);
 		free(r->gname);
 		r->gname = NULL;
 		dft_region_free(r);
@@ -250,12 +252,12 @@ static void *reporter(void *arg)
 			close_batch(h);
 		/* the transport costs syscalls (send, recv of ACKs): run it when a batch was admitted, or
 		 * every 200 us for ACKs and reconnects, not on every turn of the loop */
-		if (h->seq != seq0 || now >= next_tx || dft_tx_tcp_ops.unacked(h->tx) >= h->cfg.backlog) {
+		if (h->seq != seq0 || now >= next_tx || dft_backlog_unacked(dft_tx_tcp_ops.backlog(h->tx)) >= h->cfg.backlog) {
 			work += dft_tx_tcp_ops.poll(h->tx, dft_ticks());
 			next_tx = now + 200000;
 		}
 		__atomic_store_n(&h->idle,
-				 work == 0 && !h->open && dft_tx_tcp_ops.unacked(h->tx) == 0, __ATOMIC_RELEASE);
+				 work == 0 && !h->open && dft_backlog_unacked(dft_tx_tcp_ops.backlog(h->tx)) == 0, __ATOMIC_RELEASE);
 		if (work) {
 			idle_us = 0;
 			continue;
@@ -268,7 +270,7 @@ static void *reporter(void *arg)
 	while (poll_rings(h) > 0)
 		;
 	close_batch(h);
-	for (int i = 0; i < 5000 && dft_tx_tcp_ops.unacked(h->tx); i++) {
+	for (int i = 0; i < 5000 && dft_backlog_unacked(dft_tx_tcp_ops.backlog(h->tx)); i++) {
 		dft_tx_tcp_ops.poll(h->tx, dft_ticks());
 		dft_bench_sleep_us(1000);
 	}
@@ -297,6 +299,10 @@ int dft_hostrep_start(const struct dft_hostrep_opts *o, struct dft_hostrep **out
 	dft_filter_cfg_defaults(&h->filter.cfg);
 	h->filter.cfg.contention = false;
 	dft_prof_cfg_defaults(&pc);
+	/* eviction as the daemon's default ([ingest] evict) */
+	rc = dft_ingest_create(&(struct dft_ingest_cfg){.name = "mmap", .evict_slots = true}, &h->in);
+	if (rc)
+		goto fail;
 	rc = dft_names_create(h->cfg.max_names ? h->cfg.max_names : 4096, &h->names);
 	if (rc)
 		goto fail;
@@ -352,7 +358,7 @@ void dft_hostrep_stop(struct dft_hostrep *h)
 		pthread_join(h->thread, NULL);
 	}
 	if (h->region) {
-		dft_ingest_mmap_ops.detach(h->region);
+		dft_ingest_detach(h->in, h->region);
 		free(h->region->gname);
 		h->region->gname = NULL;
 		dft_region_free(h->region);
@@ -366,5 +372,6 @@ void dft_hostrep_stop(struct dft_hostrep *h)
 		dft_profiler_destroy(h->prof);
 	if (h->names)
 		dft_names_destroy(h->names);
+	dft_ingest_destroy(h->in);
 	free(h);
 }

@@ -41,6 +41,7 @@
 #include "sink.h"
 #include "stats_util.h"
 #include "synth.h"
+#include "tx.h"
 
 #define MAX_REPS 1000u
 
@@ -200,17 +201,15 @@ static void region_init(struct dft_nic_region *r, const struct dft_synth *s)
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
 	r->conn = -1;
-	r->base = s->base;
+	r->map = s->base;
 	r->g = s->g;
 	r->names_published = DFT_SYNTH_NAMES;
 }
 
-static bool drained(const struct dft_nic_region *r)
+/* Every ring consumed: the backend finds nothing readable. */
+static bool drained(struct dft_ingest *ing, struct dft_nic_region *r)
 {
-	for (uint32_t k = 0; k < r->g.ring_count; k++)
-		if (r->rings[k].cons.tail != dft_load_relaxed(&r->rings[k].cons.hdr->head))
-			return false;
-	return true;
+	return dft_ingest_empty(ing, r);
 }
 
 /* Repetitions of one configuration per round: the rounds interleave the configurations in time, so
@@ -221,7 +220,7 @@ static unsigned reps_per_round(const struct opts *o)
 }
 
 /* ---- stage ingest_validate: the backend and the validator alone */
-static int run_ingest(const struct dft_ingest_ops *ing, struct dft_synth *s, const struct opts *o, struct result *res)
+static int run_ingest(struct dft_ingest *ing, struct dft_synth *s, const struct opts *o, struct result *res)
 {
 	static struct dft_slot burst[DFT_NIC_BURST];
 	struct dft_nic_region r;
@@ -230,21 +229,21 @@ static int run_ingest(const struct dft_ingest_ops *ing, struct dft_synth *s, con
 	int rc;
 
 	region_init(&r, s);
-	rc = ing->attach(&r);
+	rc = dft_ingest_attach(ing, &r);
 	if (rc)
 		return rc;
 	for (unsigned rep = 0; rep <= reps && res->n < o->reps; rep++) {
 		uint64_t filled = dft_synth_fill_all(s), t0 = now_ns(), c0 = cpu_ns();
 
-		while (!drained(&r)) {
+		while (!drained(ing, &r)) {
 			for (uint32_t k = 0; k < r.g.ring_count; k++) {
-				int n = ing->poll(&r, k, burst, DFT_NIC_BURST);
+				int n = dft_ingest_poll(ing, &r, k, burst, DFT_NIC_BURST);
 				enum dft_invalid_reason why;
 
 				for (int i = 0; i < n; i++)
 					bad += dft_slot_validate(&burst[i], &r.g, r.names_published, &why) != 0;
 				if (n > 0)
-					ing->release(&r, k, (uint32_t)n);
+					dft_ingest_release(ing, &r, k, (uint32_t)n);
 			}
 		}
 		if (rep) { /* the first pass warms caches and the allocator: not counted */
@@ -253,7 +252,7 @@ static int run_ingest(const struct dft_ingest_ops *ing, struct dft_synth *s, con
 		}
 		res->spans += rep ? filled : 0;
 	}
-	ing->detach(&r);
+	dft_ingest_detach(ing, &r);
 	res->invalid += bad;
 	return 0;
 }
@@ -268,7 +267,7 @@ struct pipe {
 	uint64_t wait_cpu; /* CPU ns spent polling the transport for backlog room or the last ACKs */
 };
 
-static int pipe_open(struct pipe *p, const struct dft_ingest_ops *ing, const struct opts *o, uint16_t sink_port)
+static int pipe_open(struct pipe *p, struct dft_ingest *ing, const struct opts *o, uint16_t sink_port)
 {
 	static unsigned gen;
 	char name[3][32];
@@ -337,10 +336,10 @@ static int pipe_main(struct pipe *p, bool encode)
 			continue;
 		}
 		/* the benchmark never loses a batch: wait for room instead of counting lost_backlog_full */
-		if (!p->txo->has_room(p->tx)) {
+		if (!dft_backlog_has_room(p->txo->backlog(p->tx))) {
 			uint64_t w0 = cpu_ns();
 
-			while (!p->txo->has_room(p->tx))
+			while (!dft_backlog_has_room(p->txo->backlog(p->tx)))
 				p->txo->poll(p->tx, rte_rdtsc());
 			p->wait_cpu += cpu_ns() - w0;
 		}
@@ -385,7 +384,7 @@ static void pipe_close(struct pipe *p)
 	dft_worker_fini(&p->ctx);
 }
 
-static int run_worker(enum stage st, const struct dft_ingest_ops *ing, struct dft_synth *s, const struct opts *o,
+static int run_worker(enum stage st, struct dft_ingest *ing, struct dft_synth *s, const struct opts *o,
 		      uint16_t sink_port, struct result *res)
 {
 	static struct pipe p;
@@ -426,7 +425,7 @@ static int run_worker(enum stage st, const struct dft_ingest_ops *ing, struct df
 	for (unsigned rep = 0; rep <= reps && res->n < o->reps; rep++) {
 		uint64_t filled = dft_synth_fill_all(s), t0 = now_ns(), c0 = cpu_ns(), t1, c1, wait0 = p.wait_cpu;
 
-		while (!drained(r)) {
+		while (!drained(ing, r)) {
 			dft_worker_step(&p.ctx);
 			if ((rc = pipe_main(&p, encode)) < 0)
 				goto out;
@@ -447,10 +446,10 @@ static int run_worker(enum stage st, const struct dft_ingest_ops *ing, struct df
 					goto out;
 			}
 		}
-		if (p.tx && p.txo->unacked(p.tx)) {
+		if (p.tx && dft_backlog_unacked(p.txo->backlog(p.tx))) {
 			uint64_t w0 = cpu_ns();
 
-			while (p.txo->unacked(p.tx))
+			while (dft_backlog_unacked(p.txo->backlog(p.tx)))
 				if ((rc = pipe_main(&p, encode)) < 0)
 					goto out;
 			p.wait_cpu += cpu_ns() - w0;
@@ -527,7 +526,7 @@ int main(int argc, char **argv)
 	static struct result rs[ST_COUNT * 8];
 	char runtime_dir[PATH_MAX] = "";
 	struct dft_sink_srv sink = {0};
-	const struct dft_ingest_ops *ing;
+	struct dft_ingest *ing;
 	char prefix[64];
 	char *eal[16];
 	unsigned n = 0;
@@ -538,8 +537,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	ing = dft_ingest_by_name(o.ingest);
-	if (!ing) {
+	/* eviction as the daemon's default ([ingest] evict) */
+	if (dft_ingest_create(&(struct dft_ingest_cfg){.name = o.ingest, .evict_slots = true}, &ing)) {
 		fprintf(stderr, "dft-bench-nic: unknown ingest backend '%s'\n", o.ingest);
 		return 2;
 	}
@@ -624,8 +623,7 @@ int main(int argc, char **argv)
 		print_text(&o, rs, n);
 out:
 	dft_sink_stop(&sink);
-	if (ing->shutdown)
-		ing->shutdown();
+	dft_ingest_destroy(ing);
 	rte_eal_cleanup();
 	if (runtime_dir[0] && strstr(runtime_dir, "dftbench"))
 		nftw(runtime_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);

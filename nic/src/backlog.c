@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "backlog.h"
-#include "nic.h"
+#include "stats.h"
 
 int dft_backlog_init(struct dft_backlog *b, uint32_t cap)
 {

@@ -7,6 +7,7 @@
 #ifndef DFT_NIC_BACKLOG_H
 #define DFT_NIC_BACKLOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,5 +36,30 @@ uint32_t dft_backlog_retire_upto(struct dft_backlog *b, uint64_t seq);
 uint32_t dft_backlog_drop_oldest(struct dft_backlog *b);
 /* Drop everything; returns the spans dropped. */
 uint64_t dft_backlog_discard(struct dft_backlog *b);
+
+/* Room for a data batch: transports size the backlog --backlog + 1 and keep the last entry for
+ * the final zero-span batch, which must always have a place. */
+static inline bool dft_backlog_has_room(const struct dft_backlog *b)
+{
+	return b->count < b->cap - 1;
+}
+
+/* At most half full: with a connection up, worth closing batches early for latency. */
+static inline bool dft_backlog_half_free(const struct dft_backlog *b)
+{
+	return b->count * 2 < b->cap;
+}
+
+/* Batches admitted and not yet acknowledged. */
+static inline uint32_t dft_backlog_unacked(const struct dft_backlog *b)
+{
+	return b->count;
+}
+
+/* Highest sequence acknowledged. */
+static inline uint64_t dft_backlog_acked(const struct dft_backlog *b)
+{
+	return b->acked;
+}
 
 #endif /* DFT_NIC_BACKLOG_H */

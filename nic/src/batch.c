@@ -2,59 +2,21 @@
 /*
  * SpanBatch builder. All memory of a batch is allocated once, at create, for `cap` spans; a span
  * that does not fit (spans, hops or strings) makes dft_batch_add return -ENOSPC so the caller
- * closes the batch. Names travel once per batch in the string table: each name is copied out of
- * the (hostile) region with dft_name_read and deduplicated by content, so the same component from
- * two regions with different name ids is one string.
+ * closes the batch. Names travel once per batch in the string table: spans arrive decoded (span.h)
+ * with NIC-global name ids, so the same component from two regions with different local ids is one
+ * id and one string.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch_impl.h"
 #include "dft/hash.h"
-#include "nic.h"
+#include "stats.h"
+#include "tenant.h"
 
-#define STR_LEN (DFT_NAME_MAX + 1)
-#define HOPS_PER_SPAN_AVG 4u
-#define NAME_CACHE 64u /* region name id -> string index, direct-mapped, per batch */
-#define POOL_MAX 64u   /* destroyed span batches kept for reuse (~200 KB each at 256 spans) */
-
-struct name_cache_entry {
-	uint32_t id;  /* 0 = empty */
-	uint32_t idx; /* string index */
-};
-
-struct dft_batch {
-	uint32_t cap, n_spans;
-	uint32_t hop_cap, n_hops;
-	uint32_t str_cap, n_strings, hash_size;
-	uint64_t open_tsc;
-	uint32_t n_entries;
-	uint32_t tenants[DFT_NIC_MAX_TENANTS]; /* spans per tenant: who gains or loses with the batch */
-	Difftrace__Span *spans;
-	Difftrace__Span **span_ptrs;
-	Difftrace__Attr *attrs;
-	Difftrace__Attr **attr_ptrs;
-	Difftrace__Hop *hops;
-	Difftrace__Hop **hop_ptrs;
-	uint8_t (*trace_ids)[DFT_TRACE_ID_LEN];
-	char (*msgs)[DFT_STATUS_MSG_MAX + 1]; /* per span: its status message, validated */
-	char *arena;      /* str_cap * STR_LEN */
-	char **strings;
-	uint32_t *str_len;  /* per string: its length (the encoder's size pass) */
-	uint32_t *span_len; /* per span: its encoded body size (between pack's two passes) */
-	uint32_t *hash;   /* string index + 1, 0 = empty */
-	/* a profile batch (dft_batch_profile) carries one Profile and no spans */
-	Difftrace__Profile profile;
-	Difftrace__Profile *profile_ptr;
-	Difftrace__ProfileEntry *entries;
-	Difftrace__ProfileEntry **entry_ptrs;
-	/* names already read out of the region the cache belongs to (identity: base, instance, pid) */
-	const void *nc_base;
-	uint64_t nc_instance;
-	uint32_t nc_pid;
-	struct name_cache_entry nc[NAME_CACHE];
-};
+#define POOL_MAX 64u /* destroyed span batches kept for reuse (~200 KB each at 256 spans) */
 
 /*
  * Batches are created on the worker lcore and destroyed on the main lcore, one every few hundred
@@ -84,10 +46,10 @@ static struct dft_batch *pool_take(uint32_t cap)
 	pthread_mutex_unlock(&pool.mu);
 	if (!b)
 		return NULL;
-	/* everything else is written before it is read again (add, add_rec, pack) */
+	/* everything else is written before it is read again (add, pack) */
 	b->n_spans = b->n_hops = b->n_strings = 0;
 	b->open_tsc = 0;
-	b->nc_base = NULL;
+	memset(b->nc, 0, sizeof(b->nc));
 	memset(b->tenants, 0, sizeof(b->tenants));
 	memset(b->hash, 0, (size_t)b->hash_size * sizeof(*b->hash));
 	return b;
@@ -262,140 +224,41 @@ static void forget_strings(struct dft_batch *b, uint32_t n0)
 			b->nc[i].id = 0;
 }
 
-static int64_t name_index(struct dft_batch *b, const struct dft_batch_src *src, uint16_t id)
+/* String index of NIC-global name id (0 and unknown ids: ""); -ENOSPC when the table is full. */
+static int64_t name_index(struct dft_batch *b, const struct dft_names *names, uint32_t id)
 {
 	struct name_cache_entry *e = &b->nc[id % NAME_CACHE];
-	char name[STR_LEN];
 	int64_t idx;
-	int len;
 
-	if (b->nc_base != src->base || b->nc_instance != src->g->instance_id || b->nc_pid != src->g->pid) {
-		memset(b->nc, 0, sizeof(b->nc));
-		b->nc_base = src->base;
-		b->nc_instance = src->g->instance_id;
-		b->nc_pid = src->g->pid;
-	}
-	/* a name once read is kept for the batch, as the worker keeps it for the region: the host
-	 * publishes a name once and never rewrites it */
 	if (id && e->id == id)
 		return e->idx;
-	len = dft_name_read(src->base, src->g, src->names_published, id, name, sizeof(name));
-	if (len < 0)
-		name[0] = 0; /* an unnamed region component or hop operation: empty string */
-	idx = str_index(b, name);
-	if (idx >= 0 && len >= 0) {
+	idx = str_index(b, dft_names_str(names, id));
+	if (idx >= 0 && id) {
 		e->id = id;
 		e->idx = (uint32_t)idx;
 	}
 	return idx;
 }
 
-static uint64_t to_ns(const struct dft_batch_src *src, const struct dft_slot *s, uint64_t t)
-{
-	return (s->flags & DFT_SF_TS_NS) ? t : dft_ticks_to_ns(src->cal, t);
-}
-
-int dft_batch_add(struct dft_batch *b, const struct dft_batch_src *src, const struct dft_slot *s,
-		  const struct dft_slot *cont, enum dft_kind kind, uint32_t keep_reasons)
+int dft_batch_add(struct dft_batch *b, const struct dft_names *names, const struct dft_span_rec *r)
 {
 	uint32_t n_hops = 0, strings0 = b->n_strings, hops0 = b->n_hops;
+	const struct dft_slot *cont = r->cont;
+	unsigned n_cont = cont ? r->n_cont : 0;
 	Difftrace__Span *sp;
 	int64_t comp, op;
 
 	if (b->n_spans >= b->cap)
 		return -ENOSPC;
-	for (unsigned c = 0; c < s->n_cont; c++)
+	for (unsigned c = 0; c < n_cont; c++)
 		if (cont[c].type == DFT_SLOT_HOPS)
 			n_hops += ((const struct dft_hops_slot *)(const void *)&cont[c])->n_hops;
 	if (b->n_hops + n_hops > b->hop_cap)
 		return -ENOSPC;
 	sp = &b->spans[b->n_spans];
 	difftrace__span__init(sp);
-	comp = name_index(b, src, s->component_id ? s->component_id : src->g->component_id);
-	op = name_index(b, src, s->op_id);
-	if (comp < 0 || op < 0)
-		goto undo_strings;
-	memcpy(b->trace_ids[b->n_spans], s->trace_id, DFT_TRACE_ID_LEN);
-	sp->trace_id.data = b->trace_ids[b->n_spans];
-	sp->trace_id.len = DFT_TRACE_ID_LEN;
-	sp->span_id = s->span_id;
-	sp->parent_span_id = s->parent_span_id;
-	sp->start_ns = to_ns(src, s, s->start);
-	sp->end_ns = to_ns(src, s, s->end);
-	if (sp->end_ns < sp->start_ns) /* a calibration step between the two conversions */
-		sp->end_ns = sp->start_ns;
-	sp->component = (uint32_t)comp;
-	sp->operation = (uint32_t)op;
-	sp->kind = (Difftrace__ComponentKind)kind;
-	sp->status = (Difftrace__Status)s->status;
-	sp->span_kind = s->span_kind;
-	sp->queue_ns = s->queue_ns;
-	sp->flags = s->flags;
-	sp->keep_reasons = keep_reasons;
-	sp->instance_id = src->g->instance_id;
-	sp->pid = src->g->pid;
-	sp->n_attrs = s->n_attrs;
-	sp->attrs = &b->attr_ptrs[(size_t)b->n_spans * DFT_SLOT_ATTRS];
-	for (unsigned i = 0; i < s->n_attrs; i++) {
-		Difftrace__Attr *a = &b->attrs[(size_t)b->n_spans * DFT_SLOT_ATTRS + i];
-		int64_t k = name_index(b, src, s->attr_key[i]);
-
-		if (k < 0)
-			goto undo_strings;
-		difftrace__attr__init(a);
-		a->key = (uint32_t)k;
-		a->value = s->attr_val[i];
-		sp->attrs[i] = a;
-	}
-	sp->n_hops = n_hops;
-	sp->hops = n_hops ? &b->hop_ptrs[b->n_hops] : NULL;
-	for (unsigned c = 0; c < s->n_cont; c++) {
-		const struct dft_hops_slot *hs = (const struct dft_hops_slot *)(const void *)&cont[c];
-
-		if (hs->type != DFT_SLOT_HOPS)
-			continue;
-		for (unsigned i = 0; i < hs->n_hops; i++) {
-			Difftrace__Hop *h = &b->hops[b->n_hops];
-
-			difftrace__hop__init(h);
-			h->name_hash = hs->hop[i].name_hash;
-			h->span_id = hs->hop[i].span_id;
-			h->start_ns = hs->hop[i].start_ns;
-			h->parent_span_id = hs->hop[i].parent_span_id;
-			b->hop_ptrs[b->n_hops++] = h;
-		}
-	}
-	/* dft_conts_validate put a message slot last; its text is hostile bytes until read here */
-	if (s->n_cont && cont[s->n_cont - 1].type == DFT_SLOT_STATUS_MSG) {
-		/* OTLP: a description belongs to an error; a host that claims one elsewhere loses it here
-		 * rather than get the collector to refuse the batch its neighbours' spans are in */
-		if (s->status == DFT_STATUS_ERROR &&
-		    dft_status_msg_read(&cont[s->n_cont - 1], b->msgs[b->n_spans], sizeof(b->msgs[0])) > 0)
-			sp->status_message = b->msgs[b->n_spans];
-		else
-			dft_ctr_add(&dft_nic_ctr.status_msg_invalid, 1); /* the span goes without it */
-	}
-	b->span_ptrs[b->n_spans++] = sp;
-	return 0;
-
-undo_strings:
-	forget_strings(b, strings0);
-	b->n_hops = hops0;
-	return -ENOSPC;
-}
-
-int dft_batch_add_rec(struct dft_batch *b, const struct dft_names *names, const struct dft_span_rec *r)
-{
-	uint32_t strings0 = b->n_strings;
-	Difftrace__Span *sp;
-	int64_t comp, op;
-
-	if (b->n_spans >= b->cap)
-		return -ENOSPC;
-	sp = &b->spans[b->n_spans];
-	difftrace__span__init(sp);
-	comp = str_index(b, dft_names_str(names, r->comp));
-	op = str_index(b, dft_names_str(names, r->op));
+	comp = name_index(b, names, r->comp);
+	op = name_index(b, names, r->op);
 	if (comp < 0 || op < 0)
 		goto undo_strings;
 	memcpy(b->trace_ids[b->n_spans], r->trace_id, DFT_TRACE_ID_LEN);
@@ -419,7 +282,7 @@ int dft_batch_add_rec(struct dft_batch *b, const struct dft_names *names, const 
 	sp->attrs = &b->attr_ptrs[(size_t)b->n_spans * DFT_SLOT_ATTRS];
 	for (unsigned i = 0; i < r->n_attrs && i < DFT_SLOT_ATTRS; i++) {
 		Difftrace__Attr *a = &b->attrs[(size_t)b->n_spans * DFT_SLOT_ATTRS + i];
-		int64_t k = str_index(b, dft_names_str(names, r->attr_key[i]));
+		int64_t k = name_index(b, names, r->attr_key[i]);
 
 		if (k < 0)
 			goto undo_strings;
@@ -428,11 +291,40 @@ int dft_batch_add_rec(struct dft_batch *b, const struct dft_names *names, const 
 		a->value = r->attr_val[i];
 		sp->attrs[i] = a;
 	}
+	sp->n_hops = n_hops;
+	sp->hops = n_hops ? &b->hop_ptrs[b->n_hops] : NULL;
+	for (unsigned c = 0; c < n_cont; c++) {
+		const struct dft_hops_slot *hs = (const struct dft_hops_slot *)(const void *)&cont[c];
+
+		if (hs->type != DFT_SLOT_HOPS)
+			continue;
+		for (unsigned i = 0; i < hs->n_hops; i++) {
+			Difftrace__Hop *h = &b->hops[b->n_hops];
+
+			difftrace__hop__init(h);
+			h->name_hash = hs->hop[i].name_hash;
+			h->span_id = hs->hop[i].span_id;
+			h->start_ns = hs->hop[i].start_ns;
+			h->parent_span_id = hs->hop[i].parent_span_id;
+			b->hop_ptrs[b->n_hops++] = h;
+		}
+	}
+	/* dft_conts_validate put a message slot last; its text is hostile bytes until read here */
+	if (n_cont && cont[n_cont - 1].type == DFT_SLOT_STATUS_MSG) {
+		/* OTLP: a description belongs to an error; a host that claims one elsewhere loses it here
+		 * rather than get the collector to refuse the batch its neighbours' spans are in */
+		if (r->status == DFT_STATUS_ERROR &&
+		    dft_status_msg_read(&cont[n_cont - 1], b->msgs[b->n_spans], sizeof(b->msgs[0])) > 0)
+			sp->status_message = b->msgs[b->n_spans];
+		else
+			dft_ctr_add(&dft_nic_ctr.status_msg_invalid, 1); /* the span goes without it */
+	}
 	b->span_ptrs[b->n_spans++] = sp;
 	return 0;
 
 undo_strings:
 	forget_strings(b, strings0);
+	b->n_hops = hops0;
 	return -ENOSPC;
 }
 
@@ -478,239 +370,5 @@ int dft_batch_profile(uint64_t created_ns, const struct dft_prof_row *rows, unsi
 	b->profile.entries = b->entry_ptrs;
 	b->profile_ptr = &b->profile;
 	*out = b;
-	return 0;
-}
-
-/*
- * The SpanBatch encoder. protobuf-c's generic packer walks the descriptor of every field of every
- * span twice (size, then pack): ~250 ns per span, more than the rest of the NIC pipeline. The spans
- * and the string table are written here by hand for this one schema (proto/difftrace.proto), in
- * the bytes protobuf-c would write: fields in field-number order, proto3 zero values left out,
- * int32 enums as sign-extended varints. The header and profiles (one each per batch at most) still
- * go through protobuf-c. tests/unit/test_batch.c checks every batch it builds against protobuf-c's
- * own encoding of the decoded message, byte for byte.
- */
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "fixed64/fixed32 are copied little-endian");
-
-static inline size_t vsize(uint64_t v)
-{
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-static inline uint8_t *vput(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
-
-static inline uint64_t enum_wire(int v)
-{
-	return (uint64_t)(int64_t)v; /* int32: a negative value is ten bytes, as protobuf-c writes it */
-}
-
-static inline uint64_t zigzag64(int64_t v)
-{
-	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-/* optional scalar fields with one-byte tags: the size of tag + varint when v != 0 */
-#define VSZ(v) ((v) ? 1 + vsize(v) : 0)
-#define F64SZ(v) ((v) ? 9 : 0)
-
-static inline size_t attr_body(const Difftrace__Attr *a)
-{
-	return VSZ(a->key) + VSZ(zigzag64(a->value));
-}
-
-static inline size_t hop_body(const Difftrace__Hop *h)
-{
-	return F64SZ(h->span_id) + F64SZ(h->start_ns) + F64SZ(h->parent_span_id) + (h->name_hash ? 5 : 0);
-}
-
-static size_t span_body(const Difftrace__Span *sp)
-{
-	size_t n = 0;
-
-	if (sp->trace_id.len)
-		n += 1 + vsize(sp->trace_id.len) + sp->trace_id.len;
-	n += F64SZ(sp->span_id) + F64SZ(sp->parent_span_id) + F64SZ(sp->start_ns) + F64SZ(sp->end_ns);
-	n += VSZ(sp->component) + VSZ(sp->operation) + VSZ(enum_wire(sp->kind)) + VSZ(enum_wire(sp->status));
-	n += VSZ(sp->span_kind) + VSZ(sp->queue_ns) + VSZ(sp->flags) + VSZ(sp->keep_reasons);
-	for (size_t i = 0; i < sp->n_attrs; i++) {
-		size_t a = attr_body(sp->attrs[i]);
-
-		n += 1 + vsize(a) + a;
-	}
-	for (size_t i = 0; i < sp->n_hops; i++) {
-		size_t h = hop_body(sp->hops[i]);
-
-		n += 1 + vsize(h) + h;
-	}
-	/* fields 16-18 have two-byte tags */
-	if (sp->instance_id)
-		n += 2 + 8;
-	if (sp->pid)
-		n += 2 + vsize(sp->pid);
-	if (sp->status_message && sp->status_message[0]) {
-		size_t l = strlen(sp->status_message);
-
-		n += 2 + vsize(l) + l;
-	}
-	return n;
-}
-
-static inline uint8_t *put_f64(uint8_t *p, uint8_t tag, uint64_t v)
-{
-	if (!v)
-		return p;
-	*p++ = tag;
-	memcpy(p, &v, 8);
-	return p + 8;
-}
-
-static inline uint8_t *put_v(uint8_t *p, uint8_t tag, uint64_t v)
-{
-	if (!v)
-		return p;
-	*p++ = tag;
-	return vput(p, v);
-}
-
-static uint8_t *span_write(uint8_t *p, const Difftrace__Span *sp)
-{
-	if (sp->trace_id.len) {
-		*p++ = 1 << 3 | 2;
-		p = vput(p, sp->trace_id.len);
-		memcpy(p, sp->trace_id.data, sp->trace_id.len);
-		p += sp->trace_id.len;
-	}
-	p = put_f64(p, 2 << 3 | 1, sp->span_id);
-	p = put_f64(p, 3 << 3 | 1, sp->parent_span_id);
-	p = put_f64(p, 4 << 3 | 1, sp->start_ns);
-	p = put_f64(p, 5 << 3 | 1, sp->end_ns);
-	p = put_v(p, 6 << 3, sp->component);
-	p = put_v(p, 7 << 3, sp->operation);
-	p = put_v(p, 8 << 3, enum_wire(sp->kind));
-	p = put_v(p, 9 << 3, enum_wire(sp->status));
-	p = put_v(p, 10 << 3, sp->span_kind);
-	p = put_v(p, 11 << 3, sp->queue_ns);
-	p = put_v(p, 12 << 3, sp->flags);
-	p = put_v(p, 13 << 3, sp->keep_reasons);
-	for (size_t i = 0; i < sp->n_attrs; i++) {
-		const Difftrace__Attr *a = sp->attrs[i];
-
-		*p++ = 14 << 3 | 2;
-		p = vput(p, attr_body(a));
-		p = put_v(p, 1 << 3, a->key);
-		p = put_v(p, 2 << 3, zigzag64(a->value));
-	}
-	for (size_t i = 0; i < sp->n_hops; i++) {
-		const Difftrace__Hop *h = sp->hops[i];
-
-		*p++ = 15 << 3 | 2;
-		p = vput(p, hop_body(h));
-		p = put_f64(p, 3 << 3 | 1, h->span_id);
-		p = put_f64(p, 4 << 3 | 1, h->start_ns);
-		p = put_f64(p, 5 << 3 | 1, h->parent_span_id);
-		if (h->name_hash) {
-			*p++ = 6 << 3 | 5;
-			memcpy(p, &h->name_hash, 4);
-			p += 4;
-		}
-	}
-	if (sp->instance_id) {
-		*p++ = (uint8_t)(16 << 3 | 1 | 0x80); /* tag 129 as a varint: 0x81 0x01 */
-		*p++ = 1;
-		memcpy(p, &sp->instance_id, 8);
-		p += 8;
-	}
-	if (sp->pid) {
-		*p++ = (uint8_t)((17 << 3) | 0x80); /* tag 136: 0x88 0x01 */
-		*p++ = 1;
-		p = vput(p, sp->pid);
-	}
-	if (sp->status_message && sp->status_message[0]) {
-		size_t l = strlen(sp->status_message);
-
-		*p++ = (uint8_t)((18 << 3 | 2) | 0x80); /* tag 146: 0x92 0x01 */
-		*p++ = 1;
-		p = vput(p, l);
-		memcpy(p, sp->status_message, l);
-		p += l;
-	}
-	return p;
-}
-
-int dft_batch_pack(struct dft_batch *b, uint64_t sender_id, uint64_t seq, uint64_t created_ns,
-		   const Difftrace__Counters *ctr, size_t hdr_room, uint8_t **out, size_t *out_len)
-{
-	Difftrace__BatchHeader hdr = DIFFTRACE__BATCH_HEADER__INIT;
-	Difftrace__Counters c = *ctr;
-	size_t len, hlen, plen = 0;
-	uint8_t *buf, *p;
-
-	hdr.sender_id = sender_id;
-	hdr.sequence = seq;
-	hdr.created_ns = created_ns;
-	hdr.epoch = dft_nic_epoch; /* set once at start: which instance of this sender made the batch */
-	hdr.counters = &c;
-	/* SpanBatch: header = 1, strings = 2, spans = 3, profiles = 4 */
-	hlen = difftrace__batch_header__get_packed_size(&hdr);
-	len = 1 + vsize(hlen) + hlen;
-	if (b) {
-		for (uint32_t i = 0; i < b->n_strings; i++)
-			len += 1 + vsize(b->str_len[i]) + b->str_len[i];
-		for (uint32_t i = 0; i < b->n_spans; i++) {
-			size_t n = span_body(b->span_ptrs[i]);
-
-			b->span_len[i] = (uint32_t)n;
-			len += 1 + vsize(n) + n;
-		}
-		if (b->profile_ptr) {
-			plen = difftrace__profile__get_packed_size(b->profile_ptr);
-			len += 1 + vsize(plen) + plen;
-		}
-	}
-	buf = malloc(hdr_room + len);
-	if (!buf)
-		return -ENOMEM;
-	p = buf + hdr_room;
-	*p++ = 1 << 3 | 2;
-	p = vput(p, hlen);
-	p += difftrace__batch_header__pack(&hdr, p);
-	if (b) {
-		for (uint32_t i = 0; i < b->n_strings; i++) {
-			*p++ = 2 << 3 | 2;
-			p = vput(p, b->str_len[i]);
-			memcpy(p, b->strings[i], b->str_len[i]);
-			p += b->str_len[i];
-		}
-		for (uint32_t i = 0; i < b->n_spans; i++) {
-			*p++ = 3 << 3 | 2;
-			p = vput(p, b->span_len[i]);
-			p = span_write(p, b->span_ptrs[i]);
-		}
-		if (b->profile_ptr) {
-			*p++ = 4 << 3 | 2;
-			p = vput(p, plen);
-			p += difftrace__profile__pack(b->profile_ptr, p);
-		}
-	}
-	if ((size_t)(p - buf) != hdr_room + len) { /* a size pass that disagrees with the write pass */
-		free(buf);
-		return -EPROTO;
-	}
-	*out = buf;
-	*out_len = hdr_room + len;
 	return 0;
 }

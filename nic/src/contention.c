@@ -16,7 +16,8 @@
  */
 #include <string.h>
 
-#include "nic.h"
+#include "contention.h"
+#include "filter.h"
 
 static bool over(const struct dft_filter_cfg *f, uint32_t throttle, uint32_t conc, uint32_t limit, uint32_t mem)
 {
@@ -84,13 +85,10 @@ static uint64_t reading_ns(const struct dft_contention *c, uint16_t id, uint64_t
 	return region_now_ns;
 }
 
-void dft_contention_refresh(struct dft_contention *c, const struct dft_filter_cfg *f, const void *base,
-			    const struct dft_region_geom *g, uint32_t names_published, uint64_t now_ns,
-			    uint64_t region_now_ns, bool force)
+void dft_contention_refresh(struct dft_contention *c, const struct dft_filter_cfg *f,
+			    const struct dft_metrics_page *pg, const struct dft_region_geom *g, uint32_t names_published,
+			    uint64_t now_ns, uint64_t region_now_ns, bool force)
 {
-	/* in bounds: metrics_off == DFT_METRICS_OFF and the page lies below names_off (validated) */
-	const struct dft_metrics_page *pg =
-		(const struct dft_metrics_page *)(const void *)((const uint8_t *)base + g->metrics_off);
 	uint8_t on[(DFT_NAME_CAPACITY_MAX + 8) / 8];
 	uint32_t count;
 

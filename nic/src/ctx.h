@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The daemon's state, split by the lcore that owns each part (see nic.h). */
+/* The daemon's state, split by the lcore that owns each part (see nic.h: which lcore owns what). */
 #ifndef DFT_NIC_CTX_H
 #define DFT_NIC_CTX_H
 
@@ -7,7 +7,13 @@
 
 #include "ingest.h"
 #include "children.h"
-#include "nic.h"
+#include "batch.h"
+#include "config.h"
+#include "filter.h"
+#include "hold.h"
+#include "region.h"
+#include "stats.h"
+#include "worker.h"
 
 #define DFT_NIC_BURST 64u
 
@@ -18,7 +24,7 @@ struct dft_nic_ctx {
 	struct rte_ring *batches;         /* struct dft_batch *, worker -> main, closed batches */
 
 	/* worker-owned */
-	const struct dft_ingest_ops *ingest;
+	struct dft_ingest *ingest;        /* the ingest instance (main creates and destroys it) */
 	struct dft_filter filter;
 	struct dft_nic_region *regions[DFT_NIC_MAX_REGIONS];
 	bool detaching[DFT_NIC_MAX_REGIONS];

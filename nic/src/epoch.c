@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <sys/random.h>
 
+#include "ingest.h"
 #include "nic.h"
 
 uint64_t dft_nic_epoch;
@@ -44,33 +45,14 @@ int dft_nic_epoch_init(void)
 	return 0;
 }
 
-uint64_t dft_nic_adopt_ring(struct dft_nic_ring_state *rs, uint32_t ring_slots)
+void dft_nic_adopt_ring(struct dft_nic_ring_state *rs, const struct dft_ring_claims *cl)
 {
-	const struct dft_ring_hdr *h = rs->cons.hdr;
-	uint64_t tail = rs->cons.tail, head, spans = 0;
-
-	if (tail == 0)
-		return 0; /* never read: the host's counters are all this instance's */
-	head = dft_load_acquire(&h->head);
-	/* the host's claims, read once; a head outside the ring adopts nothing (the ring is corrupt
-	 * and will be resynchronised by the ingest like any other) */
-	if (head - tail <= ring_slots) {
-		for (uint64_t pos = tail; pos < head;) {
-			const struct dft_slot *sl = &rs->cons.slots[pos & rs->cons.mask];
-			uint8_t type = __atomic_load_n(&sl->type, __ATOMIC_RELAXED);
-			uint8_t n_cont = __atomic_load_n(&sl->n_cont, __ATOMIC_RELAXED);
-
-			spans += type == DFT_SLOT_SPAN;
-			pos += 1u + (type == DFT_SLOT_SPAN ? n_cont : 0u);
-		}
-	}
 	rs->adopted = true;
-	rs->base_dropped = dft_load_relaxed(&h->dropped_full);
+	rs->base_dropped = cl->dropped_full;
 	/* the clamps move up from here, so a count below it cannot make this account negative; the
 	 * produced clamp only bounds the other claims */
 	rs->dropped_full = rs->base_dropped;
-	rs->produced = dft_load_relaxed(&h->produced);
-	return spans;
+	rs->produced = cl->produced;
 }
 
 uint64_t dft_nic_ring_produced(const struct dft_nic_ring_state *rs)

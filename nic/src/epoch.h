@@ -13,9 +13,10 @@ int dft_nic_epoch_init(void);
  * since (health "degraded: collector storage" in the stats). */
 extern bool dft_nic_collector_busy;
 struct dft_nic_ring_state;
-/* Worker, at attach (mmap ingest): set the ring's base from what the host claims and what waits in
- * the ring. Returns the spans adopted. */
-uint64_t dft_nic_adopt_ring(struct dft_nic_ring_state *rs, uint32_t ring_slots);
+struct dft_ring_claims;
+/* Worker, at attach, for a ring an earlier instance read (ingest's waiting op): its base from
+ * what the host claims now. */
+void dft_nic_adopt_ring(struct dft_nic_ring_state *rs, const struct dft_ring_claims *cl);
 /* This instance's produced for a ring: the host's claim (clamped), or for an adopted ring the
  * spans this instance read plus the drops since it adopted the ring. */
 uint64_t dft_nic_ring_produced(const struct dft_nic_ring_state *rs);

@@ -17,7 +17,7 @@
  */
 #include <string.h>
 
-#include "nic.h"
+#include "filter.h"
 
 static const char *const reason_names[DFT_KEEP_RULES] = {
 	"function", "error", "keep", "cold_start", "queueing", "outlier", "contention", "retro",
@@ -39,7 +39,7 @@ bool dft_filter_weak_outlier(uint32_t keep, const struct dft_span_facts *x)
 	return def && v < def;
 }
 
-enum dft_kind dft_filter_kind(const struct dft_filter *f, const struct dft_slot *s, uint8_t region_kind,
+enum dft_kind dft_filter_kind(const struct dft_filter *f, const struct dft_span_rec *s, uint8_t region_kind,
 			      const char *comp)
 {
 	if (s->flags & DFT_SF_KIND_FUNCTION)
@@ -52,7 +52,7 @@ enum dft_kind dft_filter_kind(const struct dft_filter *f, const struct dft_slot 
 	return region_kind <= DFT_KIND_FUNCTION ? (enum dft_kind)region_kind : DFT_KIND_UNKNOWN;
 }
 
-uint32_t dft_filter_decide(const struct dft_filter *f, const struct dft_slot *s, const struct dft_span_facts *x)
+uint32_t dft_filter_decide(const struct dft_filter *f, const struct dft_span_rec *s, const struct dft_span_facts *x)
 {
 	const struct dft_filter_cfg *c = &f->cfg;
 	uint32_t keep = 0;

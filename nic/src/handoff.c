@@ -51,7 +51,7 @@ int dft_handoff_released(struct dft_nic_ctx *ctx)
 	while ((rec = dft_hold_release_peek(ctx->hold))) {
 		if (!dft_handoff_open(ctx))
 			break;
-		if (dft_batch_add_rec(ctx->open, ctx->names, rec)) {
+		if (dft_batch_add(ctx->open, ctx->names, rec)) {
 			if (dft_batch_spans(ctx->open) == 0) {
 				/* cannot fit even an empty batch (cannot happen: 6 names at most): filter it */
 				dft_judge_hold_dropped(ctx, rec);

@@ -25,7 +25,8 @@
 #include <string.h>
 
 #include "children.h"
-#include "nic.h"
+#include "hold.h"
+#include "filter.h"
 
 #define NIL UINT32_MAX
 #define PATH_PASSES 4u /* held spans scanned at most this often for ancestors that came early */
@@ -440,6 +441,8 @@ enum dft_fate dft_hold_admit(struct dft_hold *h, struct dft_span_rec *rec, bool 
 	sp = &h->spans[h->span_free];
 	h->span_free = sp->next;
 	sp->rec = *rec;
+	sp->rec.cont = NULL; /* the burst it pointed into is gone by release (a held span has none anyway) */
+	sp->rec.n_cont = 0;
 	sp->next = NIL;
 	if (e->tail != NIL)
 		h->spans[e->tail].next = (uint32_t)(sp - h->spans);

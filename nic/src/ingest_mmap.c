@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The mmap ingest backend: the region is mapped into the daemon (emulation on a host core, or a DPU
- * that sees host memory). Ring headers are found from the validated geometry only; every index the
- * host publishes is checked by dft_ring_cons_avail before a slot is touched.
+ * that sees host memory). Ring consumers and the region view come from ingest_map.c; this file
+ * copies slots out.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ingest.h"
+#include "ingest_map.h"
+
+struct mmap_ingest {
+	struct dft_ingest base;
+	bool evict; /* [ingest] evict, and the CPU can */
+};
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -22,20 +27,12 @@
  * (dft-bench-nic ingest_filter, docs/benchmarks.md), far less than it saves the application. A DPU
  * reading by DMA or RDMA never owns the lines.
  */
-static int dft_mmap_evict = -1; /* -1: not probed yet */
-static bool dft_mmap_evict_on = true;
-
-static bool mmap_can_evict(void)
+static bool cpu_can_evict(void)
 {
-	if (!dft_mmap_evict_on)
-		return false;
-	if (dft_mmap_evict < 0) {
-		unsigned a, b, c, d;
+	unsigned a, b, c, d;
 
-		/* CPUID leaf 7, EBX bit 23: CLFLUSHOPT */
-		dft_mmap_evict = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 23));
-	}
-	return dft_mmap_evict;
+	/* CPUID leaf 7, EBX bit 23: CLFLUSHOPT */
+	return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 23));
 }
 
 __attribute__((target("clflushopt"))) static void mmap_evict(const char *slot)
@@ -44,9 +41,7 @@ __attribute__((target("clflushopt"))) static void mmap_evict(const char *slot)
 	__builtin_ia32_clflushopt((void *)(slot + DFT_CACHELINE));
 }
 #else
-static bool dft_mmap_evict_on;
-
-static bool mmap_can_evict(void)
+static bool cpu_can_evict(void)
 {
 	return false;
 }
@@ -57,36 +52,49 @@ static void mmap_evict(const char *slot)
 }
 #endif
 
-static struct dft_ring_hdr *ring_hdr(const struct dft_nic_region *r, uint32_t i)
+static int mmap_create(const struct dft_ingest_cfg *cfg, struct dft_ingest **out)
 {
-	/* in bounds: rings_off + ring_count * ring_stride == region_size <= map_len (validated) */
-	return dft_region_ring(r->base, r->g.rings_off, r->g.ring_stride, i);
-}
+	struct mmap_ingest *m = calloc(1, sizeof(*m));
 
-void dft_ingest_mmap_evict(bool on)
-{
-	dft_mmap_evict_on = on;
-}
-
-static int mmap_attach(struct dft_nic_region *r)
-{
-	r->rings = calloc(r->g.ring_count, sizeof(*r->rings));
-	if (!r->rings)
+	*out = NULL;
+	if (!m)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < r->g.ring_count; i++)
-		dft_ring_cons_attach(&r->rings[i].cons, ring_hdr(r, i), r->g.ring_slots);
+	m->base.ops = &dft_ingest_mmap_ops;
+	m->evict = cfg->evict_slots && cpu_can_evict();
+	*out = &m->base;
 	return 0;
 }
 
-static int mmap_poll(struct dft_nic_region *r, uint32_t ring, struct dft_slot *burst, uint32_t max)
+static void mmap_destroy(struct dft_ingest *in)
 {
-	struct dft_ring_cons *c = &r->rings[ring].cons;
+	free(in);
+}
+
+static int mmap_attach(struct dft_ingest *in, struct dft_nic_region *r)
+{
+	struct dft_map_rings *m;
+	int rc;
+
+	(void)in;
+	if (!r->map)
+		return -EINVAL; /* registered over the network: nothing to map */
+	rc = dft_map_rings_create(r, &m);
+	if (rc)
+		return rc;
+	r->ingest_priv = m;
+	return 0;
+}
+
+static int mmap_poll(struct dft_ingest *in, struct dft_nic_region *r, uint32_t ring, struct dft_slot *burst,
+		     uint32_t max)
+{
+	struct dft_ring_cons *c = &((struct dft_map_rings *)r->ingest_priv)->cons[ring];
 	int64_t n = dft_ring_cons_avail(c, max);
 	uint64_t ahead;
 
 	if (n < 0)
 		return (int)n;
-	if (mmap_can_evict()) {
+	if (((struct mmap_ingest *)in)->evict) {
 		for (int64_t i = 0; i < n; i++) {
 			const char *src = (const char *)dft_ring_cons_slot(c, (uint64_t)i);
 
@@ -114,53 +122,40 @@ static int mmap_poll(struct dft_nic_region *r, uint32_t ring, struct dft_slot *b
 	return (int)n;
 }
 
-static void mmap_release(struct dft_nic_region *r, uint32_t ring, uint32_t n)
+static void mmap_release(struct dft_ingest *in, struct dft_nic_region *r, uint32_t ring, uint32_t n)
 {
+	(void)in;
 	if (n)
-		dft_ring_cons_release(&r->rings[ring].cons, n);
+		dft_ring_cons_release(&((struct dft_map_rings *)r->ingest_priv)->cons[ring], n);
 }
 
-static bool mmap_empty(struct dft_nic_region *r)
+static bool mmap_empty(struct dft_ingest *in, struct dft_nic_region *r)
 {
-	for (uint32_t i = 0; i < r->g.ring_count; i++) {
-		struct dft_ring_cons *c = &r->rings[i].cons;
-
-		uint64_t pending = dft_load_acquire(&c->hdr->head) - c->tail; /* [R1] */
-
-		/* an impossible head has nothing readable behind it: it cannot hold a drain up */
-		if (pending != 0 && pending <= (uint64_t)c->mask + 1)
-			return false;
-	}
-	return true;
+	(void)in;
+	return dft_map_rings_empty(r->ingest_priv);
 }
 
-static void mmap_detach(struct dft_nic_region *r)
+static void mmap_detach(struct dft_ingest *in, struct dft_nic_region *r)
 {
-	free(r->rings);
-	r->rings = NULL;
+	(void)in;
+	free(r->ingest_priv);
+	r->ingest_priv = NULL;
 }
 
 const struct dft_ingest_ops dft_ingest_mmap_ops = {
 	.name = "mmap",
+	.create = mmap_create,
+	.destroy = mmap_destroy,
 	.attach = mmap_attach,
 	.poll = mmap_poll,
 	.release = mmap_release,
 	.empty = mmap_empty,
 	.detach = mmap_detach,
+	.names_published = dft_map_names_published,
+	.name_read = dft_map_name,
+	.metrics = dft_map_metrics,
+	.clock = dft_map_clock,
+	.claims = dft_map_claims,
+	.dropped_no_ring = dft_map_dropped_no_ring,
+	.waiting = dft_map_waiting,
 };
-
-const struct dft_ingest_ops *dft_ingest_by_name(const char *name)
-{
-	static const struct dft_ingest_ops *const all[] = {
-		&dft_ingest_mmap_ops,
-		&dft_ingest_dmadev_ops,
-#ifdef DFT_HAVE_RDMA
-		&dft_ingest_rdma_read_ops,
-#endif
-	};
-
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (!strcmp(all[i]->name, name))
-			return all[i];
-	return NULL;
-}

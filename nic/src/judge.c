@@ -9,9 +9,16 @@
 #include "ctx.h"
 #include "judge.h"
 
+struct judge_src {
+	struct dft_nic_ctx *ctx;
+	struct dft_nic_region *r;
+};
+
 /* NIC-global id of region-local name id (cached per region: names never change once published). */
-static uint32_t gname(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint16_t id)
+static uint32_t gname(void *arg, uint16_t id)
 {
+	struct dft_nic_ctx *ctx = ((struct judge_src *)arg)->ctx;
+	struct dft_nic_region *r = ((struct judge_src *)arg)->r;
 	char name[DFT_NAME_MAX + 1];
 	uint32_t g;
 
@@ -22,7 +29,7 @@ static uint32_t gname(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint16_
 		return 0; /* the global table was full when we looked */
 	if (g)
 		return g;
-	if (dft_name_read(r->base, &r->g, r->names_published, id, name, sizeof(name)) < 0)
+	if (dft_view_name(ctx->ingest, r, r->names_published, id, name, sizeof(name)) < 0)
 		return ctx->empty_gname; /* not published yet (a region component): resolve later */
 	g = dft_names_intern(ctx->names, name);
 	r->gname[id] = g ? g : UINT32_MAX;
@@ -67,11 +74,6 @@ void dft_judge_sync_hold(struct dft_nic_ctx *ctx)
 	dft_ctr_set(&dft_nic_ctr.hold_path_drops, st.path_drops);
 	dft_ctr_set(&dft_nic_ctr.hold_want_full, st.want_full);
 	dft_ctr_set(&dft_nic_ctr.hold_extended, st.extended);
-}
-
-static uint64_t span_ns(const struct dft_nic_region *r, const struct dft_slot *s, uint64_t t)
-{
-	return (s->flags & DFT_SF_TS_NS) ? t : dft_ticks_to_ns(&r->cal, t);
 }
 
 /*
@@ -131,91 +133,74 @@ struct dft_hold_now dft_judge_hold_now(const struct dft_nic_ctx *ctx)
 }
 
 /*
- * Run the rules and the hold window on a validated span. Returns its fate; for REPORT, rec has
- * the keep_reasons to batch it with. Filtered, held and lost spans are counted here.
+ * Decode a validated span into rec (span.h), run the rules and the hold window on it. Returns its
+ * fate; for REPORT, rec is what to batch (kind and keep_reasons set). Filtered, held and lost spans
+ * are counted here.
  */
 enum dft_fate dft_judge(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const struct dft_slot *s,
-			   const struct dft_slot *cont, enum dft_kind *kind, struct dft_span_rec *rec)
+			const struct dft_slot *cont, struct dft_span_rec *rec)
 {
 	uint16_t comp_local = s->component_id ? s->component_id : r->g.component_id;
-	uint32_t comp = gname(ctx, r, comp_local), op = gname(ctx, r, s->op_id);
+	struct judge_src src = {.ctx = ctx, .r = r};
 	struct dft_span_facts x = {0};
-	uint64_t start = span_ns(r, s, s->start), end = span_ns(r, s, s->end), covered;
+	uint64_t start, end, covered;
 	struct dft_prof_obs obs;
 	struct dft_hold_now now;
 	enum dft_fate fate;
 	int key = -1;
 
-	*kind = dft_filter_kind(&ctx->filter, s, r->g.component_kind,
-				ctx->filter.n_platform ? dft_names_str(ctx->names, comp) : NULL);
-	x.kind = *kind;
-	x.duration_ns = end > start ? end - start : 0;
-	if (end < start)
-		end = start;
+	dft_span_decode(s, cont, &r->g, &r->cal, gname, &src, rec);
+	start = rec->start_ns;
+	end = rec->end_ns;
+	rec->tenant = r->tenant;
+	rec->kind = (uint8_t)dft_filter_kind(&ctx->filter, rec, r->g.component_kind,
+					     ctx->filter.n_platform ? dft_names_str(ctx->names, rec->comp) : NULL);
+	x.kind = (enum dft_kind)rec->kind;
+	x.duration_ns = end - start;
 	/* spans arrive as they end, so a span's children have normally been seen before it: note
 	 * this one for its parent, take what its own children covered */
-	dft_children_note(ctx->children, s->trace_id, s->parent_span_id, start, end);
-	x.self_known = dft_children_take(ctx->children, s->trace_id, s->span_id, start, end, &covered);
+	dft_children_note(ctx->children, rec->trace_id, rec->parent_span_id, start, end);
+	x.self_known = dft_children_take(ctx->children, rec->trace_id, rec->span_id, start, end, &covered);
 	x.self_ns = x.duration_ns - covered;
 	span_clock(ctx, r, end);
 	now = dft_judge_hold_now(ctx);
 	x.contended = ctx->filter.cfg.contention && dft_contention_match(&r->cont, comp_local, start, end);
-	if (comp && op) {
-		key = dft_profiler_key(ctx->prof, comp, op);
+	if (rec->comp && rec->op) {
+		key = dft_profiler_key(ctx->prof, rec->comp, rec->op);
 		if (key < 0)
 			dft_ctr_set(&dft_nic_ctr.prof_keys_full, dft_profiler_keys_full(ctx->prof));
 	}
 	dft_profiler_limits(ctx->prof, key, &x.lim);
-	rec->tenant = r->tenant;
-	rec->keep_reasons = dft_filter_decide(&ctx->filter, s, &x);
+	rec->keep_reasons = dft_filter_decide(&ctx->filter, rec, &x);
 	rec->weak = dft_filter_weak_outlier(rec->keep_reasons, &x);
 	rec->prof_key = key;
 	/* judged against the thresholds of before this span, then part of the profile */
 	obs = (struct dft_prof_obs){.end_ns = end, .duration_ns = x.duration_ns, .self_ns = x.self_ns,
-				    .queue_ns = s->queue_ns, .self_known = x.self_known,
+				    .queue_ns = rec->queue_ns, .self_known = x.self_known,
 				    .explained = (rec->keep_reasons & (DFT_KEEP_ERROR | DFT_KEEP_EXPLICIT | DFT_KEEP_COLD_START |
 								       DFT_KEEP_QUEUEING | DFT_KEEP_CONTENTION)) != 0};
 	dft_profiler_observe(ctx->prof, key, &obs);
 	if (!ctx->hold) {
 		fate = rec->keep_reasons ? DFT_FATE_REPORT : DFT_FATE_FILTER;
 	} else {
-		memcpy(rec->trace_id, s->trace_id, DFT_TRACE_ID_LEN);
-		rec->span_id = s->span_id;
-		rec->parent_span_id = s->parent_span_id;
-		rec->start_ns = start;
-		rec->end_ns = end;
-		rec->instance_id = r->g.instance_id;
-		rec->pid = r->g.pid;
-		rec->comp = comp;
-		rec->op = op;
-		rec->n_attrs = s->n_attrs;
-		for (unsigned a = 0; a < s->n_attrs; a++) {
-			rec->attr_key[a] = gname(ctx, r, s->attr_key[a]);
-			rec->attr_val[a] = s->attr_val[a];
-		}
-		rec->queue_ns = s->queue_ns;
-		rec->flags = s->flags;
-		rec->status = s->status;
-		rec->span_kind = s->span_kind;
-		rec->kind = (uint8_t)*kind;
-		/* a span with hops is not held: a hold record has no room for them */
 		/* expiry before admission, span by span: what expires before this span is decided by
 		 * the spans' times alone, not by how they were batched on the way here */
 		dft_hold_expire(ctx->hold, &now, dft_judge_hold_dropped, ctx);
-		if (s->n_cont) {
+		if (rec->n_cont) {
 			uint64_t ids[DFT_SLOT_CONT_MAX * DFT_HOPS_PER_SLOT];
 			unsigned n = 0;
 
-			for (unsigned c = 0; c < s->n_cont && c < DFT_SLOT_CONT_MAX; c++) {
+			for (unsigned c = 0; c < rec->n_cont && c < DFT_SLOT_CONT_MAX; c++) {
 				const struct dft_hops_slot *hs = (const struct dft_hops_slot *)(const void *)&cont[c];
 
 				for (unsigned k = 0; k < hs->n_hops && k < DFT_HOPS_PER_SLOT; k++)
 					ids[n++] = hs->hop[k].span_id;
 			}
-			dft_hold_saw_hops(ctx->hold, s->trace_id, ids, n);
+			dft_hold_saw_hops(ctx->hold, rec->trace_id, ids, n);
 		}
-		fate = dft_hold_admit(ctx->hold, rec, *kind != DFT_KIND_FUNCTION && s->n_cont == 0, &now, dft_judge_hold_dropped,
-				      ctx);
+		/* a span with continuation slots (hops) is not held: a held record outlives its burst */
+		fate = dft_hold_admit(ctx->hold, rec, rec->kind != DFT_KIND_FUNCTION && rec->n_cont == 0, &now,
+				      dft_judge_hold_dropped, ctx);
 		/* the hold gauges reach the counters once per step (dft_worker_step), not per span */
 	}
 	if (fate == DFT_FATE_FILTER) {

@@ -6,12 +6,12 @@
 #include "ctx.h"
 
 /*
- * Run the rules and the hold window on a validated span s (cont: its continuation slots). Returns
- * its fate; for REPORT, rec has the keep_reasons to batch it with. Filtered, held and lost spans
- * are counted here.
+ * Decode a validated span s (cont: its continuation slots) into rec, once (span.h), and run the
+ * rules and the hold window on it. Returns its fate; for REPORT, rec is what to batch. Filtered,
+ * held and lost spans are counted here.
  */
 enum dft_fate dft_judge(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const struct dft_slot *s,
-			const struct dft_slot *cont, enum dft_kind *kind, struct dft_span_rec *rec);
+			const struct dft_slot *cont, struct dft_span_rec *rec);
 /* Count a span that went into a batch (batched, per keep reason, its profile's kept count). */
 void dft_judge_reported(struct dft_nic_ctx *ctx, const struct dft_span_rec *rec);
 /* dft_hold_drop_fn for the hold window: a held span was filtered (root end, timeout, flush). */

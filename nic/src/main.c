@@ -24,7 +24,11 @@
 #include <rte_lcore.h>
 #include <rte_pause.h>
 
+#include "epoch.h"
 #include "ctx.h"
+#include "idle.h"
+#include "reg_server.h"
+#include "tx.h"
 #include "log.h"
 #include "dft/reg.h"
 #ifdef DFT_HAVE_RDMA
@@ -170,7 +174,7 @@ static int admit(struct main_state *ms, struct dft_batch *b, bool final)
 
 	if (b)
 		memcpy(tenants, dft_batch_tenants(b), sizeof(tenants));
-	if (!final && !ms->txo->has_room(ms->tx)) {
+	if (!final && !dft_backlog_has_room(ms->txo->backlog(ms->tx))) {
 		dft_ctr_add(&dft_nic_ctr.lost_backlog_full, n);
 		dft_tenant_lost_backlog(tenants);
 		dft_batch_destroy(b);
@@ -196,6 +200,7 @@ static int admit(struct main_state *ms, struct dft_batch *b, bool final)
 static int main_step(struct main_state *ms, bool accept_regions)
 {
 	struct dft_nic_ctx *ctx = &ms->ctx;
+	const struct dft_backlog *bl;
 	void *objs[16];
 	unsigned n;
 	int work = 0;
@@ -224,7 +229,8 @@ static int main_step(struct main_state *ms, bool accept_regions)
 		admit(ms, objs[i], false);
 	work += (int)n;
 	work += ms->txo->poll(ms->tx, rte_rdtsc());
-	dft_tenant_ledger_settle(&ms->ledger, ms->txo->acked_seq(ms->tx), ms->txo->unacked(ms->tx));
+	bl = ms->txo->backlog(ms->tx);
+	dft_tenant_ledger_settle(&ms->ledger, dft_backlog_acked(bl), dft_backlog_unacked(bl));
 	__atomic_store_n(&dft_nic_tx_ready, ms->txo->ready(ms->tx), __ATOMIC_RELAXED);
 	return work;
 }
@@ -272,7 +278,7 @@ static bool worker_done(struct main_state *ms)
 
 static bool all_acked(struct main_state *ms)
 {
-	return ms->txo->unacked(ms->tx) == 0;
+	return dft_backlog_unacked(ms->txo->backlog(ms->tx)) == 0;
 }
 
 static int write_ready(const char *path, const char *what)
@@ -349,10 +355,16 @@ int main(int argc, char **argv)
 
 	hz = rte_get_tsc_hz();
 	ctx->cfg = &ms.cfg;
-	ctx->ingest = dft_ingest_by_name(ms.cfg.ingest);
-	dft_ingest_mmap_evict(ms.cfg.evict_slots);
-	if (!ctx->ingest) {
-		DFT_LOG(ERR, main, "ingest backend '%s' is not built in", ms.cfg.ingest);
+	{
+		struct dft_ingest_cfg ic = {.name = ms.cfg.ingest, .evict_slots = ms.cfg.evict_slots};
+
+		rc = dft_ingest_create(&ic, &ctx->ingest);
+	}
+	if (rc) {
+		if (rc == -ENOENT)
+			DFT_LOG(ERR, main, "ingest backend '%s' is not built in", ms.cfg.ingest);
+		else
+			DFT_LOG(ERR, main, "ingest backend '%s': %s", ms.cfg.ingest, strerror(-rc));
 		rc = 2;
 		goto cleanup_eal;
 	}
@@ -362,7 +374,7 @@ int main(int argc, char **argv)
 	if (rc) {
 		DFT_LOG(ERR, main, "filter state: %s", strerror(-rc));
 		rc = 1;
-		goto cleanup_eal;
+		goto destroy_ingest;
 	}
 	if (make_rings(ctx)) {
 		DFT_LOG(ERR, main, "cannot create rings: %s", rte_strerror(rte_errno));
@@ -409,12 +421,12 @@ int main(int argc, char **argv)
 		goto destroy_reg;
 	}
 #ifdef DFT_HAVE_RDMA
-	if (ctx->ingest == &dft_ingest_rdma_read_ops) {
+	if (ctx->ingest->ops == &dft_ingest_rdma_read_ops) {
 		char addr[DFT_REG_ADDR_MAX];
 		uint16_t port;
 
 		/* before any host registers: the registration reply names this listener */
-		rc = dft_ingest_rdma_read_listen(ms.cfg.rdma_ingest_bind, addr, sizeof(addr), &port);
+		rc = dft_ingest_rdma_read_listen(ctx->ingest, ms.cfg.rdma_ingest_bind, addr, sizeof(addr), &port);
 		if (!rc)
 			rc = dft_reg_server_rdma_at(ms.reg, addr, port);
 		if (rc) {
@@ -457,7 +469,7 @@ int main(int argc, char **argv)
 		admit(&ms, obj, false);
 	run_until(&ms, all_acked, rte_rdtsc() + DRAIN_ACK_S * hz, false);
 	dft_ctr_add(&dft_nic_ctr.lost_transport, ms.txo->discard(ms.tx));
-	dft_tenant_ledger_settle(&ms.ledger, ms.txo->acked_seq(ms.tx), 0);
+	dft_tenant_ledger_settle(&ms.ledger, dft_backlog_acked(ms.txo->backlog(ms.tx)), 0);
 	if (admit(&ms, NULL, true) == 0)
 		run_until(&ms, all_acked, rte_rdtsc() + FINAL_ACK_S * hz, false);
 	ms.txo->discard(ms.tx); /* an unacknowledged final batch holds no spans */
@@ -489,8 +501,9 @@ free_rings:
 	rte_ring_free(ctx->batches);
 fini_worker:
 	dft_worker_fini(ctx);
-	if (ctx->ingest->shutdown)
-		ctx->ingest->shutdown();
+destroy_ingest:
+	/* before EAL cleanup: a DMA device's worker must stop before EAL closes it */
+	dft_ingest_destroy(ctx->ingest);
 cleanup_eal:
 	rte_eal_cleanup();
 	return rc;

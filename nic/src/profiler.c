@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nic.h"
+#include "profiler.h"
 #include "dft/hist.h"
 
 struct prof_entry {

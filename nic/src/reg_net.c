@@ -54,6 +54,8 @@
 #include "dft/parse.h"
 #include "dft/reg.h"
 #include "reg_net.h"
+#include "reg_server.h"
+#include "stats.h"
 
 #define NET_SETUP_MS 2000u        /* ESTABLISHED and a valid header READ within this */
 #define NET_BUF_LEN (2u * DFT_PAGE) /* the header page, then the bye receive */
@@ -343,7 +345,7 @@ static int header_read(struct dft_reg_net *n, struct dft_net_conn *c, int (*atta
 		setup_failed(c, "the header's instance id is not the hello's", -EPROTO);
 		return 1;
 	}
-	g.map_len = g.region_size; /* no mapping: the backend's shadow needs the region, not the MR */
+	g.map_len = g.region_size; /* no mapping: the geometry describes the region, not the MR */
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		setup_failed(c, "out of memory", -ENOMEM);

@@ -12,7 +12,7 @@
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 
-#include "nic.h"
+#include "region.h"
 
 /* Send work requests one network-registered QP holds: a READ per ring at most, and spare. */
 #define DFT_NET_SQ_SPARE 8u

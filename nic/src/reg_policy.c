@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nic.h"
+#include "reg_policy.h"
 
 /* A decimal id, or a user / group name looked up once at start. */
 static int parse_id(const char *s, size_t n, bool gid, uint32_t *out)

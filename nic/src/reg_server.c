@@ -27,7 +27,8 @@
 
 #include "dft/clock.h"
 #include "dft/reg.h"
-#include "nic.h"
+#include "reg_server.h"
+#include "stats.h"
 #ifdef DFT_HAVE_RDMA
 #include "reg_net.h"
 #endif
@@ -136,8 +137,8 @@ void dft_region_free(struct dft_nic_region *r)
 {
 	if (!r)
 		return;
-	if (r->base)
-		munmap(r->base, r->g.map_len);
+	if (r->map)
+		munmap(r->map, r->g.map_len);
 	if (r->fd >= 0)
 		close(r->fd);
 #ifdef DFT_HAVE_RDMA
@@ -199,13 +200,13 @@ static int region_open(struct dft_reg_server *s, int mfd, struct dft_nic_region 
 	r->conn = -1;
 	r->g.map_len = (uint64_t)st.st_size;
 	r->comp_ok = NULL;
-	r->base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-	if (r->base == MAP_FAILED) {
+	r->map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (r->map == MAP_FAILED) {
 		rc = -errno;
-		r->base = NULL;
+		r->map = NULL;
 		goto free_region;
 	}
-	rc = dft_region_validate(r->base, (size_t)st.st_size, &r->g);
+	rc = dft_region_validate(r->map, (size_t)st.st_size, &r->g);
 	if (rc)
 		goto free_region;
 	r->id = ++s->next_region_id;
@@ -227,7 +228,7 @@ close_fd:
  */
 static int region_peer(struct dft_reg_server *s, const struct conn *c, struct dft_nic_region *r)
 {
-	const struct dft_region_hdr *h = r->base;
+	const struct dft_region_hdr *h = r->map;
 	uint32_t published = dft_load_relaxed(&h->names_published);
 	char comp[DFT_NAME_MAX + 1];
 
@@ -239,7 +240,7 @@ static int region_peer(struct dft_reg_server *s, const struct conn *c, struct df
 		return 0;
 	if (published > r->g.name_capacity)
 		published = r->g.name_capacity;
-	if (dft_name_read(r->base, &r->g, published, r->g.component_id, comp, sizeof(comp)) < 0 ||
+	if (dft_name_read(r->map, &r->g, published, r->g.component_id, comp, sizeof(comp)) < 0 ||
 	    dft_reg_policy_check(s->policy, c->cred.uid, c->cred.gid, comp)) {
 		log_refusal(s, &c->cred, "may not trace as", comp);
 		return -EACCES;

@@ -13,7 +13,10 @@
 
 #include <rte_telemetry.h>
 
-#include "nic.h"
+#include "epoch.h"
+#include "region.h"
+#include "stats.h"
+#include "tenant.h"
 
 struct dft_nic_counters dft_nic_ctr;
 bool dft_nic_tx_ready;

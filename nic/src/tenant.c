@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "dft/parse.h"
-#include "nic.h"
+#include "ctr.h"
 #include "tenant.h"
 
 struct dft_tenant_ctr dft_tenant_ctr[DFT_NIC_MAX_TENANTS];

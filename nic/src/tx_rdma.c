@@ -16,7 +16,8 @@
 
 #include "backlog.h"
 #include "dft/rdma.h"
-#include "nic.h"
+#include "tx.h"
+#include "stats.h"
 
 struct dft_tx {
 	const struct dft_nic_config *cfg;
@@ -115,24 +116,14 @@ static int rdma_admit(struct dft_tx *t, uint64_t seq, uint32_t n_spans, uint8_t 
 	return dft_backlog_push(&t->bl, seq, n_spans, buf, len);
 }
 
-static bool rdma_has_room(const struct dft_tx *t)
-{
-	return t->bl.count < t->bl.cap - 1;
-}
-
 static bool rdma_ready(const struct dft_tx *t)
 {
-	return dft_rdma_client_connected(t->client) && t->bl.count * 2 < t->bl.cap;
+	return dft_rdma_client_connected(t->client) && dft_backlog_half_free(&t->bl);
 }
 
-static uint32_t rdma_unacked(const struct dft_tx *t)
+static const struct dft_backlog *rdma_backlog(const struct dft_tx *t)
 {
-	return t->bl.count;
-}
-
-static uint64_t rdma_acked_seq(const struct dft_tx *t)
-{
-	return t->bl.acked;
+	return &t->bl;
 }
 
 static uint64_t rdma_discard(struct dft_tx *t)
@@ -147,10 +138,8 @@ const struct dft_tx_ops dft_tx_rdma_ops = {
 	.destroy = rdma_destroy,
 	.poll = rdma_poll,
 	.admit = rdma_admit,
-	.has_room = rdma_has_room,
 	.ready = rdma_ready,
-	.unacked = rdma_unacked,
-	.acked_seq = rdma_acked_seq,
+	.backlog = rdma_backlog,
 	.discard = rdma_discard,
 	.hdr_room = 0,
 };

@@ -50,12 +50,14 @@
 
 #include <rte_cycles.h>
 
+#include "epoch.h"
 #include "backlog.h"
 #include "dft/clock.h"
 #include "dft/frame.h"
 #include "dft/tls.h"
 #include "log.h"
-#include "nic.h"
+#include "tx.h"
+#include "stats.h"
 
 #define FAIL_LOG_NS 10000000000ull
 #define IOV_MAX_FRAMES 32u
@@ -517,25 +519,14 @@ static int tcp_admit(struct dft_tx *t, uint64_t seq, uint32_t n_spans, uint8_t *
 	return dft_backlog_push(&t->bl, seq, n_spans, buf, len);
 }
 
-/* Data batches may fill --backlog; the spare entry is kept for the final zero-span batch. */
-static bool tcp_has_room(const struct dft_tx *t)
-{
-	return t->bl.count < t->bl.cap - 1;
-}
-
 static bool tcp_ready(const struct dft_tx *t)
 {
-	return t->state == TX_UP && t->bl.count * 2 < t->bl.cap;
+	return t->state == TX_UP && dft_backlog_half_free(&t->bl);
 }
 
-static uint32_t tcp_unacked(const struct dft_tx *t)
+static const struct dft_backlog *tcp_backlog(const struct dft_tx *t)
 {
-	return t->bl.count;
-}
-
-static uint64_t tcp_acked_seq(const struct dft_tx *t)
-{
-	return t->bl.acked;
+	return &t->bl;
 }
 
 static uint64_t tcp_discard(struct dft_tx *t)
@@ -551,10 +542,8 @@ const struct dft_tx_ops dft_tx_tcp_ops = {
 	.destroy = tcp_destroy,
 	.poll = tcp_poll,
 	.admit = tcp_admit,
-	.has_room = tcp_has_room,
 	.ready = tcp_ready,
-	.unacked = tcp_unacked,
-	.acked_seq = tcp_acked_seq,
+	.backlog = tcp_backlog,
 	.discard = tcp_discard,
 	.hdr_room = DFT_FRAME_HDR_LEN,
 };

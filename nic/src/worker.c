@@ -12,6 +12,7 @@
 
 #include <rte_cycles.h>
 
+#include "epoch.h"
 #include "ctx.h"
 #include "handoff.h"
 #include "judge.h"
@@ -50,7 +51,6 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 
 	for (unsigned i = 0; i < ctx->n_regions; i++) {
 		struct dft_nic_region *r = ctx->regions[i];
-		const struct dft_region_hdr *h = r->base;
 		struct dft_nic_region_stat *row = &ctx->region_rows[i];
 
 		/*
@@ -69,23 +69,23 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 		for (uint32_t k = 0; k < r->g.ring_count; k++) {
 			struct dft_nic_ring_state *rs = &r->rings[k];
 			uint64_t full_max = rs->dropped_full + budget, made_max;
+			struct dft_ring_claims cl;
 
-			row->lost_ring_full += dft_claim_clamp(&rs->dropped_full, dft_load_relaxed(&rs->cons.hdr->dropped_full),
+			dft_view_claims(ctx->ingest, r, k, &cl);
+			row->lost_ring_full += dft_claim_clamp(&rs->dropped_full, cl.dropped_full,
 							       full_max < budget ? UINT64_MAX : full_max) -
 					       rs->base_dropped;
 			/* every ingest backend sees time, not every one keeps the ring's tail here */
 			made_max = rs->produced + budget + r->g.ring_slots;
-			dft_claim_clamp(&rs->produced, dft_load_relaxed(&rs->cons.hdr->produced),
-					made_max < rs->produced ? UINT64_MAX : made_max);
+			dft_claim_clamp(&rs->produced, cl.produced, made_max < rs->produced ? UINT64_MAX : made_max);
 			row->produced += dft_nic_ring_produced(rs);
 			/* after produced: the bound uses this refresh's clamp of it (saturating: hostile) */
-			row->hops_dropped += dft_claim_clamp(&rs->dropped_hops,
-							     dft_load_relaxed(&rs->cons.hdr->dropped_hops),
+			row->hops_dropped += dft_claim_clamp(&rs->dropped_hops, cl.dropped_hops,
 							     rs->produced > UINT64_MAX / DFT_NIC_HOPS_CUT_PER_SPAN
 								     ? UINT64_MAX
 								     : rs->produced * DFT_NIC_HOPS_CUT_PER_SPAN);
 		}
-		dft_claim_clamp(&r->dropped_no_ring, dft_load_relaxed(&h->dropped_no_ring),
+		dft_claim_clamp(&r->dropped_no_ring, dft_view_dropped_no_ring(ctx->ingest, r),
 				r->dropped_no_ring + budget < budget ? UINT64_MAX : r->dropped_no_ring + budget);
 		row->produced += r->dropped_no_ring;
 		row->lost_no_ring = r->dropped_no_ring;
@@ -111,31 +111,57 @@ static void refresh_counters(struct dft_nic_ctx *ctx)
 	dft_ctr_set(&dft_nic_ctr.hops_dropped, hops);
 }
 
+/* A region's per-ring claim state and name cache (worker-owned), freed by region_forget. */
+static void region_forget(struct dft_nic_region *r)
+{
+	free(r->gname);
+	free(r->rings);
+	r->gname = NULL;
+	r->rings = NULL;
+}
+
+/* The region's calibration as its view shows it now; a failed read keeps the last good one. */
+static void calibrate(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint64_t now)
+{
+	struct dft_clock_cal c;
+
+	if (dft_view_clock(ctx->ingest, r, &c) == 0) {
+		r->cal = c;
+		r->cal_tsc = now | 1;
+	}
+}
+
 static void region_attach(struct dft_nic_ctx *ctx, struct dft_nic_region *r)
 {
 	r->gname = calloc((size_t)r->g.name_capacity + 1, sizeof(*r->gname));
-	if (!r->gname || ctx->n_regions >= DFT_NIC_MAX_REGIONS || ctx->ingest->attach(r)) {
-		free(r->gname);
-		r->gname = NULL;
+	r->rings = calloc(r->g.ring_count, sizeof(*r->rings));
+	if (!r->gname || !r->rings || ctx->n_regions >= DFT_NIC_MAX_REGIONS || dft_ingest_attach(ctx->ingest, r)) {
+		region_forget(r);
 		/* cannot happen: main refuses beyond the limit; give it back rather than leak it */
 		send_to_main(ctx, DFT_CTL_DETACHED, r);
 		return;
 	}
-	if (dft_clock_cal_read(r->base, &r->cal) == 0)
-		r->cal_tsc = 1;
-	if (!strcmp(ctx->ingest->name, "mmap")) {
+	calibrate(ctx, r, 0);
+	if (ctx->ingest->ops->waiting) {
 		uint64_t adopted = 0;
 
-		for (uint32_t k = 0; k < r->g.ring_count; k++)
-			adopted += dft_nic_adopt_ring(&r->rings[k], r->g.ring_slots);
+		for (uint32_t k = 0; k < r->g.ring_count; k++) {
+			struct dft_ring_claims cl;
+			uint64_t waiting;
+
+			if (ctx->ingest->ops->waiting(ctx->ingest, r, k, &waiting) != 1)
+				continue;
+			dft_view_claims(ctx->ingest, r, k, &cl);
+			dft_nic_adopt_ring(&r->rings[k], &cl);
+			adopted += waiting;
+		}
 		dft_ctr_add(&dft_nic_ctr.adopted, adopted);
 	}
 	{
 		char comp[DFT_NAME_MAX + 1];
-		uint32_t np = dft_load_acquire(&((const struct dft_region_hdr *)r->base)->names_published);
 
-		if (dft_name_read(r->base, &r->g, np > r->g.name_capacity ? r->g.name_capacity : np, r->g.component_id,
-				  comp, sizeof(comp)) < 0)
+		if (dft_view_name(ctx->ingest, r, dft_view_names_published(ctx->ingest, r), r->g.component_id, comp,
+				  sizeof(comp)) < 0)
 			comp[0] = 0;
 		r->tenant = (uint8_t)dft_tenant_of(&ctx->cfg->tenants, r->has_peer, r->peer_uid, comp);
 	}
@@ -163,9 +189,8 @@ static void region_retire(struct dft_nic_ctx *ctx, unsigned i)
 	}
 	ctx->retired_t[r->tenant][0] += r->dropped_no_ring;
 	ctx->retired_t[r->tenant][2] += r->dropped_no_ring;
-	ctx->ingest->detach(r);
-	free(r->gname);
-	r->gname = NULL;
+	dft_ingest_detach(ctx->ingest, r);
+	region_forget(r);
 	ctx->n_regions--;
 	ctx->regions[i] = ctx->regions[ctx->n_regions];
 	ctx->detaching[i] = ctx->detaching[ctx->n_regions];
@@ -212,7 +237,7 @@ static int handle_ctl(struct dft_nic_ctx *ctx)
  * May the region's registering peer trace as component id (a validated, published name)? The
  * answer is cached per name id: names never change once published.
  */
-static bool comp_allowed(struct dft_nic_region *r, uint16_t id)
+static bool comp_allowed(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint16_t id)
 {
 	char name[DFT_NAME_MAX + 1];
 
@@ -221,7 +246,7 @@ static bool comp_allowed(struct dft_nic_region *r, uint16_t id)
 	if (id == 0 || id > r->g.name_capacity || !r->comp_ok)
 		return false;
 	if (!r->comp_ok[id]) {
-		if (dft_name_read(r->base, &r->g, r->names_published, id, name, sizeof(name)) < 0)
+		if (dft_view_name(ctx->ingest, r, r->names_published, id, name, sizeof(name)) < 0)
 			return false; /* not published yet: refused now, looked at again next time */
 		r->comp_ok[id] = dft_reg_policy_check(r->policy, r->peer_uid, r->peer_gid, name) ? 2 : 1;
 	}
@@ -308,12 +333,10 @@ void dft_worker_fini(struct dft_nic_ctx *ctx)
  * published since. Re-read once (after the head load, so the newer count is visible) before calling
  * the slot invalid. Returns true when the count grew.
  */
-static bool refresh_names(struct dft_nic_region *r)
+static bool refresh_names(struct dft_nic_ctx *ctx, struct dft_nic_region *r)
 {
-	uint32_t np = dft_load_acquire(&((const struct dft_region_hdr *)r->base)->names_published);
+	uint32_t np = dft_view_names_published(ctx->ingest, r);
 
-	if (np > r->g.name_capacity)
-		np = r->g.name_capacity;
 	if (np <= r->names_published)
 		return false;
 	r->names_published = np;
@@ -323,22 +346,17 @@ static bool refresh_names(struct dft_nic_region *r)
 static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const struct dft_slot *burst, int n,
 		   uint64_t *spans)
 {
-	struct dft_batch_src src = {.base = r->base, .g = &r->g, .names_published = r->names_published,
-				    .cal = &r->cal};
 	int i = 0;
 
 	while (i < n) {
 		const struct dft_slot *s = &burst[i];
 		enum dft_invalid_reason why;
 		struct dft_span_rec rec;
-		enum dft_kind kind;
 		int need, rc;
 
 		if (dft_slot_validate(s, &r->g, r->names_published, &why)) {
-			if (why == DFT_INVALID_BAD_NAME && refresh_names(r)) {
-				src.names_published = r->names_published;
+			if (why == DFT_INVALID_BAD_NAME && refresh_names(ctx, r))
 				continue; /* the same slot again, with the names published meanwhile */
-			}
 			/* skip its continuation too when the count is believable and all of it is here */
 			need = (why != DFT_INVALID_BAD_TYPE && s->n_cont <= DFT_SLOT_CONT_MAX) ? 1 + s->n_cont : 1;
 			if (i + need > n) {
@@ -355,10 +373,8 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 		if (i + need > n)
 			break;
 		dft_conts_validate(&burst[i + 1], (unsigned)(need - 1), &why);
-		if (why == DFT_INVALID_BAD_NAME && refresh_names(r)) {
-			src.names_published = r->names_published;
+		if (why == DFT_INVALID_BAD_NAME && refresh_names(ctx, r))
 			continue;
-		}
 		if (why != DFT_INVALID_NONE) {
 			count_invalid(r, why);
 			i += need;
@@ -371,13 +387,13 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 			(*spans)++;
 			continue;
 		}
-		if (!comp_allowed(r, s->component_id ? s->component_id : r->g.component_id)) {
+		if (!comp_allowed(ctx, r, s->component_id ? s->component_id : r->g.component_id)) {
 			count_invalid(r, DFT_INVALID_NOT_ALLOWED); /* a process tracing as a service it is not */
 			i += need;
 			(*spans)++;
 			continue;
 		}
-		rc = dft_judge(ctx, r, s, &burst[i + 1], &kind, &rec);
+		rc = dft_judge(ctx, r, s, &burst[i + 1], &rec);
 		if (rc == DFT_FATE_FILTER || rc == DFT_FATE_HELD || rc == DFT_FATE_OVERFLOW) {
 			i += need;
 			(*spans)++;
@@ -386,7 +402,7 @@ static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const stru
 		for (int attempt = 0;; attempt++) {
 			if (!dft_handoff_open(ctx))
 				return i ? i : -EAGAIN;
-			rc = dft_batch_add(ctx->open, &src, s, &burst[i + 1], kind, rec.keep_reasons);
+			rc = dft_batch_add(ctx->open, ctx->names, &rec);
 			if (rc == 0 || attempt)
 				break;
 			if (!dft_handoff_close(ctx))
@@ -417,16 +433,14 @@ static int poll_region(struct dft_nic_ctx *ctx, unsigned i, uint64_t now, bool f
 	const struct dft_tenants_cfg *tc = &ctx->cfg->tenants;
 	bool sched = tc->n > 1 && !ctx->stopping && !ctx->detaching[i];
 	uint64_t backlog_spans = (uint64_t)ctx->cfg->backlog * ctx->cfg->batch_spans;
-	const struct dft_region_hdr *h = r->base;
-	uint32_t np = dft_load_acquire(&h->names_published);
 	int work = 0;
 
-	r->names_published = np > r->g.name_capacity ? r->g.name_capacity : np;
+	r->names_published = dft_view_names_published(ctx->ingest, r);
 	if (ctx->filter.cfg.contention && ctx->now_ns >= r->cont.next_ns) {
 		uint64_t torn = r->cont.torn, bad = r->cont.bad;
 
 		/* the NIC's wall clock stands in for the region's only where a reading carries no time */
-		dft_contention_refresh(&r->cont, &ctx->filter.cfg, r->base, &r->g, r->names_published, ctx->now_ns,
+		dft_contention_refresh(&r->cont, &ctx->filter.cfg, dft_view_metrics(ctx->ingest, r), &r->g, r->names_published, ctx->now_ns,
 				       dft_clock_ns(CLOCK_REALTIME), false);
 		if (r->cont.torn != torn)
 			dft_ctr_add(&dft_nic_ctr.metrics_torn, r->cont.torn - torn);
@@ -441,7 +455,7 @@ static int poll_region(struct dft_nic_ctx *ctx, unsigned i, uint64_t now, bool f
 			continue;
 		if (sched && !dft_tenant_may_poll(&ctx->sched, tc, r->tenant, backlog_spans, fair))
 			break;
-		n = ctx->ingest->poll(r, k, ctx->burst, DFT_NIC_BURST);
+		n = dft_ingest_poll(ctx->ingest, r, k, ctx->burst, DFT_NIC_BURST);
 		if (n < 0) {
 			/* impossible head: count once, leave the ring alone for a while, never spin on it */
 			dft_ctr_add(&dft_nic_ctr.ring_corrupt, 1);
@@ -459,10 +473,12 @@ static int poll_region(struct dft_nic_ctx *ctx, unsigned i, uint64_t now, bool f
 		}
 		if (n == 0)
 			continue;
+		if (!r->cal_tsc)
+			calibrate(ctx, r, now); /* a backend that brings the clock late (rdma-read) */
 		used = process(ctx, r, ctx->burst, n, &rs->spans_taken);
 		if (used < 0)
 			return work ? work : 0;
-		ctx->ingest->release(r, k, (uint32_t)used);
+		dft_ingest_release(ctx->ingest, r, k, (uint32_t)used);
 		if (sched)
 			dft_tenant_spend(&ctx->sched, tc, r->tenant, (uint32_t)used);
 		work += used;
@@ -510,15 +526,9 @@ int dft_worker_step(struct dft_nic_ctx *ctx)
 	    __atomic_load_n(&dft_nic_tx_ready, __ATOMIC_RELAXED))
 		dft_handoff_close(ctx);
 	if (now >= ctx->next_cal) {
-		for (unsigned i = 0; i < ctx->n_regions; i++) {
-			struct dft_clock_cal c;
-
-			/* a failed read (writer busy, hostile values) keeps the last good calibration */
-			if (dft_clock_cal_read(ctx->regions[i]->base, &c) == 0) {
-				ctx->regions[i]->cal = c;
-				ctx->regions[i]->cal_tsc = now | 1;
-			}
-		}
+		/* a failed read (writer busy, hostile values) keeps the last good calibration */
+		for (unsigned i = 0; i < ctx->n_regions; i++)
+			calibrate(ctx, ctx->regions[i], now);
 		ctx->next_cal = now + ctx->tsc_hz / 1000 * CAL_MS;
 	}
 	dft_handoff_profile_tick(ctx);
@@ -529,7 +539,7 @@ int dft_worker_step(struct dft_nic_ctx *ctx)
 		ctx->next_refresh = now + ctx->tsc_hz / 1000 * REFRESH_MS;
 	}
 	for (unsigned i = 0; i < ctx->n_regions;) {
-		if (ctx->detaching[i] && (ctx->ingest->empty(ctx->regions[i]) ||
+		if (ctx->detaching[i] && (dft_ingest_empty(ctx->ingest, ctx->regions[i]) ||
 					  now >= ctx->detach_deadline[i])) {
 			region_retire(ctx, i);
 			work++;
@@ -541,7 +551,7 @@ int dft_worker_step(struct dft_nic_ctx *ctx)
 		bool empty = true;
 
 		for (unsigned i = 0; i < ctx->n_regions; i++)
-			empty = empty && ctx->ingest->empty(ctx->regions[i]);
+			empty = empty && dft_ingest_empty(ctx->ingest, ctx->regions[i]);
 		/* drained, or a ring that can never drain (corrupt, stalled): stop after a bound */
 		if (empty || now >= ctx->stop_deadline) {
 			/* the hold window is flushed (filtered) before the final counters; what it had
@@ -556,9 +566,8 @@ int dft_worker_step(struct dft_nic_ctx *ctx)
 				refresh_counters(ctx);
 				/* the final counters are published; main unmaps whatever is still attached */
 				for (unsigned i = 0; i < ctx->n_regions; i++) {
-					ctx->ingest->detach(ctx->regions[i]);
-					free(ctx->regions[i]->gname);
-					ctx->regions[i]->gname = NULL;
+					dft_ingest_detach(ctx->ingest, ctx->regions[i]);
+					region_forget(ctx->regions[i]);
 				}
 				if (ctx->profile_pending) {
 					dft_batch_destroy(ctx->profile_pending);

@@ -200,20 +200,25 @@ int dft_status_msg_read(const struct dft_slot *c, char *out, size_t cap)
 int dft_name_read(const void *base, const struct dft_region_geom *g, uint32_t names_published, uint16_t id,
 		  char *out, size_t cap)
 {
-	const struct dft_name *e;
+	/* in bounds: names_off + name_capacity * 64 <= rings_off <= region_size <= map_len (validated) */
+	return dft_name_table_read((const struct dft_name *)(const void *)((const uint8_t *)base + g->names_off),
+				   g->name_capacity, names_published, id, out, cap);
+}
+
+int dft_name_table_read(const struct dft_name *table, uint32_t capacity, uint32_t names_published, uint16_t id,
+			char *out, size_t cap)
+{
 	struct dft_name copy;
 	size_t len;
 
 	if (cap == 0)
 		return -EINVAL;
 	out[0] = 0;
-	if (names_published > g->name_capacity)
-		names_published = g->name_capacity;
+	if (names_published > capacity)
+		names_published = capacity;
 	if (id == 0 || id > names_published)
 		return -ENOENT;
-	/* in bounds: names_off + name_capacity * 64 <= rings_off <= region_size <= map_len (validated) */
-	e = (const struct dft_name *)(const void *)((const uint8_t *)base + g->names_off) + (id - 1);
-	memcpy(&copy, e, sizeof(copy));
+	memcpy(&copy, &table[id - 1], sizeof(copy));
 	len = copy.len > DFT_NAME_MAX ? DFT_NAME_MAX : copy.len;
 	if (len > cap - 1)
 		len = cap - 1;

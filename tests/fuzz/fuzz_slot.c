@@ -133,7 +133,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dft_filter_cfg fc;
 	struct dft_contention cont;
 	struct dft_batch *b;
-	struct dft_batch_src src;
+	static struct dft_names *names; /* the NIC-global table, made once (a full one gives "") */
+	struct dft_span_rec rec;
+	uint32_t np_ok;
 	struct dft_clock_cal cal = {.tick_mult = 1, .tick_shift = 0};
 	size_t n_slots, off = 1;
 	uint32_t np;
@@ -167,7 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the metrics page, hostile count and ids included */
 	dft_filter_cfg_defaults(&fc);
 	memset(&cont, 0, sizeof(cont));
-	dft_contention_refresh(&cont, &fc, region, &geom, np, 0, 1, true);
+	dft_contention_refresh(&cont, &fc, (const struct dft_metrics_page *)(const void *)((const uint8_t *)region + geom.metrics_off), &geom, np, 0, 1, true);
 	for (uint32_t id = 0; id <= DFT_NAME_CAPACITY_MAX; id += 97) {
 		(void)dft_contention_on(&cont, (uint16_t)id);
 		(void)dft_contention_match(&cont, (uint16_t)id, 0, UINT64_MAX);
@@ -180,8 +182,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (dft_batch_create(8, &b))
 		abort();
-	src = (struct dft_batch_src){.base = region, .g = &geom, .names_published = np > NAME_CAP ? NAME_CAP : np,
-				     .cal = &cal};
+	if (!names && dft_names_create(DFT_NAME_CAPACITY_MAX, &names))
+		abort();
+	np_ok = np > NAME_CAP ? NAME_CAP : np;
 	/* walk the slots like the worker: a span, then its continuation slots */
 	for (size_t i = 0; i < n_slots;) {
 		struct dft_slot s = slots[i], cont_copy[DFT_SLOT_CONT_MAX];
@@ -189,7 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t need;
 		int ok = 1;
 
-		if (dft_slot_validate(&s, &geom, src.names_published, &why)) {
+		if (dft_slot_validate(&s, &geom, np_ok, &why)) {
 			FUZZ_CHECK(why != DFT_INVALID_NONE && why < DFT_INVALID_COUNT);
 			i++;
 			continue;
@@ -216,7 +219,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_name(np, s.component_id);
 			check_name(np, s.op_id);
 			/* validated input must batch (or report that the batch is full), never crash */
-			if (dft_batch_add(b, &src, &s, cont_copy, DFT_KIND_PLATFORM, DFT_KEEP_ERROR) == -ENOSPC) {
+			dft_span_decode_mapped(&s, cont_copy, region, &geom, np_ok, &cal, names, &rec);
+			rec.kind = DFT_KIND_PLATFORM;
+			rec.keep_reasons = DFT_KEEP_ERROR;
+			if (dft_batch_add(b, names, &rec) == -ENOSPC) {
 				dft_batch_destroy(b);
 				if (dft_batch_create(8, &b))
 					abort();

@@ -30,7 +30,7 @@ from dft_harness import LOST_KEYS, Pipeline, accounting, check, run_checked  # n
 CONTENTION_RATE = 0.004
 CONTENTION_MS = 10
 KINDS = ("error", "queueing", "cold_start", "contention", "outlier")
-KEEP_CONTENTION = 64  # Span.keep_reasons bit (nic/src/nic.h DFT_KEEP_CONTENTION)
+KEEP_CONTENTION = 64  # Span.keep_reasons bit (nic/src/filter.h DFT_KEEP_CONTENTION)
 
 
 

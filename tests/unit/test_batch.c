@@ -20,7 +20,8 @@ struct fx {
 	struct dft_region_hdr *h;
 	struct dft_region_geom g;
 	struct dft_clock_cal cal;
-	struct dft_batch_src src;
+	uint32_t names_published;
+	struct dft_names *names; /* the NIC-global table the decoded spans' names are in */
 };
 
 static void set_name(struct dft_region_hdr *h, uint16_t id, const char *s)
@@ -57,15 +58,29 @@ static int setup(void **state)
 	/* 1.5 ns per tick */
 	f->cal = (struct dft_clock_cal){.tick_base = 1000, .ns_base = 1700000000000000000ull, .tick_mult = 3ull << 31,
 					.tick_shift = 32};
-	f->src = (struct dft_batch_src){.base = h, .g = &f->g, .names_published = N_OTHER, .cal = &f->cal};
+	f->names_published = N_OTHER;
+	assert_int_equal(dft_names_create(4 * NAME_CAP, &f->names), 0);
 	*state = f;
 	return 0;
+}
+
+/* A slot of the fixture's region decoded as the worker decodes it (span.h), then batched. */
+static int add(struct fx *f, struct dft_batch *b, const struct dft_slot *s, const struct dft_slot *cont,
+	       enum dft_kind kind, uint32_t keep)
+{
+	struct dft_span_rec r;
+
+	dft_span_decode_mapped(s, cont, f->h, &f->g, f->names_published, &f->cal, f->names, &r);
+	r.kind = (uint8_t)kind;
+	r.keep_reasons = keep;
+	return dft_batch_add(b, f->names, &r);
 }
 
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 
+	dft_names_destroy(f->names);
 	free(f->h);
 	free(f);
 	return 0;
@@ -147,9 +162,9 @@ static void test_build_and_decode(void **state)
 	hs->n_hops = 2;
 	hs->hop[0] = (struct dft_hop){.name_hash = 0x11223344, .span_id = 31, .start_ns = 777, .parent_span_id = 555};
 	hs->hop[1] = (struct dft_hop){.name_hash = 0x55667788, .span_id = 32, .start_ns = 778, .parent_span_id = 31};
-	assert_int_equal(dft_batch_add(b, &f->src, &s[0], NULL, DFT_KIND_PLATFORM, DFT_KEEP_EXPLICIT), 0);
-	assert_int_equal(dft_batch_add(b, &f->src, &s[1], NULL, DFT_KIND_FUNCTION, DFT_KEEP_FUNCTION), 0);
-	assert_int_equal(dft_batch_add(b, &f->src, &s[2], cont, DFT_KIND_PLATFORM, DFT_KEEP_ERROR), 0);
+	assert_int_equal(add(f, b, &s[0], NULL, DFT_KIND_PLATFORM, DFT_KEEP_EXPLICIT), 0);
+	assert_int_equal(add(f, b, &s[1], NULL, DFT_KIND_FUNCTION, DFT_KEEP_FUNCTION), 0);
+	assert_int_equal(add(f, b, &s[2], cont, DFT_KIND_PLATFORM, DFT_KEEP_ERROR), 0);
 	assert_int_equal(dft_batch_spans(b), 3);
 	c.produced = 10;
 	c.filtered = 7;
@@ -237,7 +252,7 @@ static void test_hop_chain_two_slots(void **state)
 		    .name_hash = 7, .span_id = 100 + i, .start_ns = i, .parent_span_id = i ? 100 + i - 1 : 4242};
 	for (unsigned i = 0; i < 2; i++) /* children of the first hop: a component's steps */
 		h1->hop[i] = (struct dft_hop){.name_hash = 8 + i, .span_id = 200 + i, .start_ns = i, .parent_span_id = 100};
-	assert_int_equal(dft_batch_add(b, &f->src, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_FUNCTION), 0);
+	assert_int_equal(add(f, b, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_FUNCTION), 0);
 	m = roundtrip(b, 1, &c);
 	assert_int_equal(m->spans[0]->n_hops, DFT_HOPS_PER_SLOT + 2);
 	assert_int_equal(m->spans[0]->hops[0]->parent_span_id, 4242);
@@ -288,32 +303,32 @@ static void test_status_message(void **state)
 	h0->n_hops = 1;
 	h0->hop[0] = (struct dft_hop){.name_hash = 7, .span_id = 100, .start_ns = 1, .parent_span_id = 5};
 	cont[1] = msg_cont("no healthy upstream", 19);
-	assert_int_equal(dft_batch_add(b, &f->src, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_ERROR), 0);
+	assert_int_equal(add(f, b, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_ERROR), 0);
 	/* only a message */
 	s = span(2, N_COMP, N_OP, DFT_SF_TS_NS);
 	s.n_cont = 1;
 	cont[0] = msg_cont("caf\xc3\xa9 closed", 12);
-	assert_int_equal(dft_batch_add(b, &f->src, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_ERROR), 0);
+	assert_int_equal(add(f, b, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_ERROR), 0);
 	/* hostile texts: control character, length past the slot, invalid UTF-8 */
 	s = span(3, N_COMP, N_OP, DFT_SF_TS_NS);
 	s.n_cont = 1;
 	cont[0] = msg_cont("a\x1b[2Jb", 7);
-	assert_int_equal(dft_batch_add(b, &f->src, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_ERROR), 0);
+	assert_int_equal(add(f, b, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_ERROR), 0);
 	s = span(4, N_COMP, N_OP, DFT_SF_TS_NS);
 	s.n_cont = 1;
 	cont[0] = msg_cont("abc", 3);
 	((struct dft_msg_slot *)(void *)&cont[0])->len = 250;
-	assert_int_equal(dft_batch_add(b, &f->src, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_ERROR), 0);
+	assert_int_equal(add(f, b, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_ERROR), 0);
 	s = span(5, N_COMP, N_OP, DFT_SF_TS_NS);
 	s.n_cont = 1;
 	cont[0] = msg_cont("\xfe\xff", 2);
-	assert_int_equal(dft_batch_add(b, &f->src, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_ERROR), 0);
+	assert_int_equal(add(f, b, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_ERROR), 0);
 	/* a message on a span that is not an error */
 	s = span(6, N_COMP, N_OP, DFT_SF_TS_NS);
 	s.status = DFT_STATUS_OK;
 	s.n_cont = 1;
 	cont[0] = msg_cont("fine", 4);
-	assert_int_equal(dft_batch_add(b, &f->src, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_FUNCTION), 0);
+	assert_int_equal(add(f, b, &s, cont, DFT_KIND_FUNCTION, DFT_KEEP_FUNCTION), 0);
 	assert_int_equal(dft_ctr_get(&dft_nic_ctr.status_msg_invalid) - invalid0, 4);
 
 	m = roundtrip(b, 1, &c);
@@ -326,6 +341,42 @@ static void test_status_message(void **state)
 		assert_string_equal(m->spans[i]->status_message, "");
 	difftrace__span_batch__free_unpacked(m, NULL);
 	dft_batch_destroy(b);
+}
+
+/* A slot decoded once (span.h): ticks to ns with the region's calibration, names to NIC-global ids. */
+static void test_span_decode(void **state)
+{
+	struct fx *f = *state;
+	struct dft_slot s = span(3, 0, N_OP, 0), cont[1];
+	struct dft_span_rec r;
+
+	memset(cont, 0, sizeof(cont));
+	s.end = s.start - 1; /* a calibration step between the two: raised to the start */
+	dft_span_decode_mapped(&s, cont, f->h, &f->g, f->names_published, &f->cal, f->names, &r);
+	/* 1.5 ns per tick from tick_base 1000 */
+	assert_int_equal(r.start_ns, 1700000000000000000ull + (s.start - 1000) * 3 / 2);
+	assert_int_equal(r.end_ns, r.start_ns);
+	/* component 0: the region's own component; ids are the global table's, whatever the region's */
+	assert_string_equal(dft_names_str(f->names, r.comp), "user-fn");
+	assert_string_equal(dft_names_str(f->names, r.op), "proxy");
+	assert_string_equal(dft_names_str(f->names, r.attr_key[1]), "http.status");
+	assert_int_equal(r.instance_id, 0xabcdef);
+	assert_int_equal(r.pid, 77);
+	assert_int_equal(r.kind, DFT_KIND_FUNCTION);
+	assert_int_equal(r.prof_key, -1);
+	assert_null(r.cont); /* no continuation slots: nothing pointed at */
+	s.n_cont = 1;
+	s.flags = DFT_SF_TS_NS; /* times already in ns: taken as they are */
+	s.end = s.start + 5;
+	dft_span_decode_mapped(&s, cont, f->h, &f->g, f->names_published, &f->cal, f->names, &r);
+	assert_int_equal(r.start_ns, s.start);
+	assert_int_equal(r.end_ns, s.start + 5);
+	assert_ptr_equal(r.cont, cont);
+	assert_int_equal(r.n_cont, 1);
+	/* the other region id of the same text is the same global name */
+	s.op_id = N_OTHER;
+	dft_span_decode_mapped(&s, cont, f->h, &f->g, f->names_published, &f->cal, f->names, &r);
+	assert_int_equal(r.op, dft_names_intern(f->names, "proxy"));
 }
 
 /* A span the hold window released: names come from the NIC-global table. */
@@ -358,7 +409,7 @@ static void test_add_rec(void **state)
 	r.instance_id = 9;
 	r.pid = 3;
 	assert_int_equal(dft_batch_create(2, &b), 0);
-	assert_int_equal(dft_batch_add_rec(b, names, &r), 0);
+	assert_int_equal(dft_batch_add(b, names, &r), 0);
 	m = roundtrip(b, 1, &c);
 	assert_int_equal(m->n_spans, 1);
 	assert_int_equal(m->spans[0]->span_id, 77);
@@ -430,7 +481,7 @@ static void test_ticks_before_base(void **state)
 	s.start = 600; /* 400 ticks before the base: 600 ns earlier */
 	s.end = 1000;
 	assert_int_equal(dft_batch_create(1, &b), 0);
-	assert_int_equal(dft_batch_add(b, &f->src, &s, NULL, DFT_KIND_FUNCTION, DFT_KEEP_FUNCTION), 0);
+	assert_int_equal(add(f, b, &s, NULL, DFT_KIND_FUNCTION, DFT_KEEP_FUNCTION), 0);
 	m = roundtrip(b, 1, &c);
 	assert_int_equal(m->spans[0]->start_ns, f->cal.ns_base - 600);
 	assert_int_equal(m->spans[0]->end_ns, f->cal.ns_base);
@@ -453,13 +504,13 @@ static void test_full_and_empty(void **state)
 	for (uint64_t i = 1; i <= 2; i++) {
 		struct dft_slot s = span(i, N_COMP, N_OP, DFT_SF_TS_NS);
 
-		assert_int_equal(dft_batch_add(b, &f->src, &s, NULL, DFT_KIND_FUNCTION, 1), 0);
+		assert_int_equal(add(f, b, &s, NULL, DFT_KIND_FUNCTION, 1), 0);
 	}
 	assert_true(dft_batch_full(b));
 	{
 		struct dft_slot s = span(3, N_COMP, N_OP, DFT_SF_TS_NS);
 
-		assert_int_equal(dft_batch_add(b, &f->src, &s, NULL, DFT_KIND_FUNCTION, 1), -ENOSPC);
+		assert_int_equal(add(f, b, &s, NULL, DFT_KIND_FUNCTION, 1), -ENOSPC);
 	}
 	m = roundtrip(b, 2, &c);
 	assert_int_equal(m->n_spans, 2); /* the refused span left nothing behind */
@@ -532,7 +583,7 @@ static void test_encoding_random(void **state)
 				memcpy(ms->text, txt, ms->len);
 			}
 			sp.n_cont = (uint8_t)nc;
-			assert_int_equal(dft_batch_add(b, &f->src, &sp, &s[1], (enum dft_kind)(r[0] % 3),
+			assert_int_equal(add(f, b, &sp, &s[1], (enum dft_kind)(r[0] % 3),
 						       (uint32_t)r[7]), 0);
 		}
 		c.produced = x;
@@ -560,7 +611,7 @@ static void test_string_table_bound(void **state)
 		snprintf(name, sizeof(name), "name-%u", id);
 		set_name(f->h, id, name);
 	}
-	f->src.names_published = NAME_CAP;
+	f->names_published = NAME_CAP;
 	assert_int_equal(dft_batch_create(1, &b), 0);
 	/* a one-span batch holds the span's own names; force many distinct ones through attrs */
 	for (unsigned round = 0; round < 8 && rc == 0; round++) {
@@ -569,7 +620,7 @@ static void test_string_table_bound(void **state)
 		s.n_attrs = 4;
 		for (unsigned k = 0; k < 4; k++)
 			s.attr_key[k] = (uint16_t)(9 + (round * 4 + k) % (NAME_CAP - 8));
-		rc = dft_batch_add(b, &f->src, &s, NULL, DFT_KIND_FUNCTION, 1);
+		rc = add(f, b, &s, NULL, DFT_KIND_FUNCTION, 1);
 		added += rc == 0;
 	}
 	assert_int_equal(rc, -ENOSPC); /* cap 1: the second span never fits */
@@ -591,6 +642,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hop_chain_two_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_encoding_random, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_span_decode, setup, teardown),
 		cmocka_unit_test(test_add_rec),
 		cmocka_unit_test(test_profile_batch),
 	};

@@ -10,6 +10,15 @@
 
 #include "nic.h"
 
+/* The rules read a decoded span (span.h); of a slot they look at its flags, status and queue time. */
+static const struct dft_span_rec *rec_of(const struct dft_slot *s)
+{
+	static struct dft_span_rec r;
+
+	r = (struct dft_span_rec){.flags = s->flags, .status = s->status, .queue_ns = s->queue_ns};
+	return &r;
+}
+
 /* The skeleton rules only (function, error, keep) with no profile, metrics or duration. */
 static uint32_t decide(const struct dft_slot *s, enum dft_kind kind)
 {
@@ -18,7 +27,7 @@ static uint32_t decide(const struct dft_slot *s, enum dft_kind kind)
 
 	dft_filter_cfg_defaults(&f.cfg);
 	f.cfg.keep_cold_start = false;
-	return dft_filter_decide(&f, s, &x);
+	return dft_filter_decide(&f, rec_of(s), &x);
 }
 
 static struct dft_slot slot(uint16_t flags, uint8_t status)
@@ -41,22 +50,22 @@ static void test_kind(void **state)
 
 	(void)state;
 	/* the region's kind when nothing overrides it */
-	assert_int_equal(dft_filter_kind(&none, &s, DFT_KIND_FUNCTION, "fn"), DFT_KIND_FUNCTION);
-	assert_int_equal(dft_filter_kind(&none, &s, DFT_KIND_PLATFORM, "fn"), DFT_KIND_PLATFORM);
-	assert_int_equal(dft_filter_kind(&none, &s, DFT_KIND_UNKNOWN, "fn"), DFT_KIND_UNKNOWN);
+	assert_int_equal(dft_filter_kind(&none, rec_of(&s), DFT_KIND_FUNCTION, "fn"), DFT_KIND_FUNCTION);
+	assert_int_equal(dft_filter_kind(&none, rec_of(&s), DFT_KIND_PLATFORM, "fn"), DFT_KIND_PLATFORM);
+	assert_int_equal(dft_filter_kind(&none, rec_of(&s), DFT_KIND_UNKNOWN, "fn"), DFT_KIND_UNKNOWN);
 	/* the --platform-components list turns a function region's component into platform */
-	assert_int_equal(dft_filter_kind(&f, &s, DFT_KIND_FUNCTION, "activator"), DFT_KIND_PLATFORM);
-	assert_int_equal(dft_filter_kind(&f, &s, DFT_KIND_FUNCTION, "queue-proxy"), DFT_KIND_PLATFORM);
-	assert_int_equal(dft_filter_kind(&f, &s, DFT_KIND_FUNCTION, "activato"), DFT_KIND_FUNCTION);
-	assert_int_equal(dft_filter_kind(&f, &s, DFT_KIND_FUNCTION, "user-fn"), DFT_KIND_FUNCTION);
+	assert_int_equal(dft_filter_kind(&f, rec_of(&s), DFT_KIND_FUNCTION, "activator"), DFT_KIND_PLATFORM);
+	assert_int_equal(dft_filter_kind(&f, rec_of(&s), DFT_KIND_FUNCTION, "queue-proxy"), DFT_KIND_PLATFORM);
+	assert_int_equal(dft_filter_kind(&f, rec_of(&s), DFT_KIND_FUNCTION, "activato"), DFT_KIND_FUNCTION);
+	assert_int_equal(dft_filter_kind(&f, rec_of(&s), DFT_KIND_FUNCTION, "user-fn"), DFT_KIND_FUNCTION);
 	/* the span's own override wins over both */
 	s = slot(DFT_SF_KIND_FUNCTION, DFT_STATUS_OK);
-	assert_int_equal(dft_filter_kind(&f, &s, DFT_KIND_PLATFORM, "activator"), DFT_KIND_FUNCTION);
+	assert_int_equal(dft_filter_kind(&f, rec_of(&s), DFT_KIND_PLATFORM, "activator"), DFT_KIND_FUNCTION);
 	s = slot(DFT_SF_KIND_PLATFORM, DFT_STATUS_OK);
-	assert_int_equal(dft_filter_kind(&none, &s, DFT_KIND_FUNCTION, "fn"), DFT_KIND_PLATFORM);
+	assert_int_equal(dft_filter_kind(&none, rec_of(&s), DFT_KIND_FUNCTION, "fn"), DFT_KIND_PLATFORM);
 	/* an out-of-range region kind is not trusted */
 	s = slot(0, DFT_STATUS_OK);
-	assert_int_equal(dft_filter_kind(&none, &s, 7, "fn"), DFT_KIND_UNKNOWN);
+	assert_int_equal(dft_filter_kind(&none, rec_of(&s), 7, "fn"), DFT_KIND_UNKNOWN);
 }
 
 static void test_decide(void **state)
@@ -92,12 +101,12 @@ static void test_platform_list_end_to_end(void **state)
 
 	(void)state;
 	/* a function region whose component is listed as platform: filtered unless a rule keeps it */
-	assert_int_equal(decide(&s, dft_filter_kind(&f, &s, DFT_KIND_FUNCTION, "gateway")), 0);
+	assert_int_equal(decide(&s, dft_filter_kind(&f, rec_of(&s), DFT_KIND_FUNCTION, "gateway")), 0);
 	s.status = DFT_STATUS_ERROR;
-	assert_int_equal(decide(&s, dft_filter_kind(&f, &s, DFT_KIND_FUNCTION, "gateway")),
+	assert_int_equal(decide(&s, dft_filter_kind(&f, rec_of(&s), DFT_KIND_FUNCTION, "gateway")),
 			 DFT_KEEP_ERROR);
 	s = slot(DFT_SF_KIND_FUNCTION, DFT_STATUS_OK);
-	assert_int_equal(decide(&s, dft_filter_kind(&f, &s, DFT_KIND_PLATFORM, "gateway")),
+	assert_int_equal(decide(&s, dft_filter_kind(&f, rec_of(&s), DFT_KIND_PLATFORM, "gateway")),
 			 DFT_KEEP_FUNCTION);
 }
 

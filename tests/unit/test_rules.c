@@ -16,6 +16,15 @@
 
 #include "nic.h"
 
+/* The rules read a decoded span (span.h); of a slot they look at its flags, status and queue time. */
+static const struct dft_span_rec *rec_of(const struct dft_slot *s)
+{
+	static struct dft_span_rec r;
+
+	r = (struct dft_span_rec){.flags = s->flags, .status = s->status, .queue_ns = s->queue_ns};
+	return &r;
+}
+
 #define MS 1000000ull
 #define WALL (1700000000ull * 1000 * MS) /* the region's clock (unix ns) in these tests */
 #define NAME_CAP 128u /* more components than the page has entries: track eviction */
@@ -47,7 +56,7 @@ static uint32_t decide(const struct dft_filter *f, const struct dft_slot *s, enu
 
 	if (lim)
 		x.lim = *lim;
-	return dft_filter_decide(f, s, &x);
+	return dft_filter_decide(f, rec_of(s), &x);
 }
 
 static void test_flag_rules(void **state)
@@ -199,20 +208,20 @@ static void test_outlier_self_time(void **state)
 	/* a proxy that waited 100 ms for a slow function but spent 1 ms itself is not an outlier */
 	x.self_known = true;
 	x.self_ns = 1 * MS;
-	assert_int_equal(dft_filter_decide(&f, &s, &x), 0);
+	assert_int_equal(dft_filter_decide(&f, rec_of(&s), &x), 0);
 	/* 60 ms of its own inside a short inclusive time is */
 	x.duration_ns = 70 * MS;
 	x.self_ns = 60 * MS;
-	assert_int_equal(dft_filter_decide(&f, &s, &x), DFT_KEEP_OUTLIER);
+	assert_int_equal(dft_filter_decide(&f, rec_of(&s), &x), DFT_KEEP_OUTLIER);
 	/* children not seen: the inclusive baseline */
 	x.self_known = false;
-	assert_int_equal(dft_filter_decide(&f, &s, &x), 0);
+	assert_int_equal(dft_filter_decide(&f, rec_of(&s), &x), 0);
 	x.duration_ns = 200 * MS + 1;
-	assert_int_equal(dft_filter_decide(&f, &s, &x), DFT_KEEP_OUTLIER);
+	assert_int_equal(dft_filter_decide(&f, rec_of(&s), &x), DFT_KEEP_OUTLIER);
 	/* a leaf key: the duration against the self baseline */
 	x.lim.wraps = false;
 	x.duration_ns = 2 * MS + 1;
-	assert_int_equal(dft_filter_decide(&f, &s, &x), DFT_KEEP_OUTLIER);
+	assert_int_equal(dft_filter_decide(&f, rec_of(&s), &x), DFT_KEEP_OUTLIER);
 	/* kept inside the margin (above the threshold, under 10 x the median) proves nothing about the
 	 * trace; at the definition's 10 x it does, and so does any other reason beside it */
 	x.lim.self_def_ns = 3 * MS;
@@ -236,15 +245,15 @@ static void test_platform_override(void **state)
 	f.n_platform = 2;
 	f.platform = names;
 	/* a function region's listed component is platform: filtered unless a rule keeps it */
-	assert_int_equal(decide(&f, &s, dft_filter_kind(&f, &s, DFT_KIND_FUNCTION, "gateway"), 10, NULL, false), 0);
-	assert_int_equal(decide(&f, &s, dft_filter_kind(&f, &s, DFT_KIND_FUNCTION, "gatewayx"), 10, NULL, false),
+	assert_int_equal(decide(&f, &s, dft_filter_kind(&f, rec_of(&s), DFT_KIND_FUNCTION, "gateway"), 10, NULL, false), 0);
+	assert_int_equal(decide(&f, &s, dft_filter_kind(&f, rec_of(&s), DFT_KIND_FUNCTION, "gatewayx"), 10, NULL, false),
 			 DFT_KEEP_FUNCTION);
 	/* the span's own kind flag wins over the list */
 	s = slot(DFT_SF_KIND_FUNCTION, DFT_STATUS_OK, 0);
-	assert_int_equal(decide(&f, &s, dft_filter_kind(&f, &s, DFT_KIND_PLATFORM, "activator"), 10, NULL, false),
+	assert_int_equal(decide(&f, &s, dft_filter_kind(&f, rec_of(&s), DFT_KIND_PLATFORM, "activator"), 10, NULL, false),
 			 DFT_KEEP_FUNCTION);
 	s = slot(DFT_SF_KIND_PLATFORM, DFT_STATUS_OK, 0);
-	assert_int_equal(decide(&f, &s, dft_filter_kind(&f, &s, DFT_KIND_FUNCTION, "user-fn"), 10, NULL, false), 0);
+	assert_int_equal(decide(&f, &s, dft_filter_kind(&f, rec_of(&s), DFT_KIND_FUNCTION, "user-fn"), 10, NULL, false), 0);
 }
 
 /* ---- contention on a region's metrics page */
@@ -307,7 +316,7 @@ static void test_contention(void **state)
 	put(r->pg, 0, 1, 200000, 0, 0, 0);      /* throttled: at the threshold */
 	put(r->pg, 1, 2, 199999, 10, 10, 0);    /* at its concurrency limit */
 	put(r->pg, 2, 3, 0, 11, 0, 799999);     /* no limit, memory just under */
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, WALL, false);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 8, now, WALL, false);
 	assert_true(dft_contention_on(&c, 1));
 	assert_true(dft_contention_on(&c, 2));
 	assert_false(dft_contention_on(&c, 3));
@@ -318,9 +327,9 @@ static void test_contention(void **state)
 	/* the metrics change; within the refresh interval the readings are not re-read */
 	put(r->pg, 0, 1, 199999, 0, 0, 0);
 	put(r->pg, 2, 3, 0, 0, 0, 800000);
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now + f.cfg.metrics_refresh_ns - 1, WALL, false);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 8, now + f.cfg.metrics_refresh_ns - 1, WALL, false);
 	assert_true(dft_contention_on(&c, 1));
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now + f.cfg.metrics_refresh_ns, WALL, false);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 8, now + f.cfg.metrics_refresh_ns, WALL, false);
 	assert_false(dft_contention_on(&c, 1));
 	assert_true(dft_contention_on(&c, 2));
 	assert_true(dft_contention_on(&c, 3));
@@ -331,35 +340,35 @@ static void test_contention(void **state)
 	r->pg->entry[0].cpu_throttle_ppm = 900000;
 	r->pg->entry[2].seq++;
 	r->pg->entry[2].mem_pressure_ppm = 0;
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, WALL, true);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 8, now, WALL, true);
 	assert_false(dft_contention_on(&c, 1));
 	assert_true(dft_contention_on(&c, 3));
 	assert_int_equal(c.torn, 2);
 	r->pg->entry[0].seq++;
 	r->pg->entry[2].seq++;
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, WALL, true);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 8, now, WALL, true);
 	assert_true(dft_contention_on(&c, 1));
 	assert_false(dft_contention_on(&c, 3));
 
 	/* the concurrency limit of 0 means "no limit" */
 	put(r->pg, 1, 2, 0, 1000, 0, 0);
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, WALL, true);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 8, now, WALL, true);
 	assert_false(dft_contention_on(&c, 2));
 
 	/* hostile: an unpublished component id and a count beyond the page are ignored */
 	put(r->pg, 1, 9, 999999, 0, 0, 0);
 	r->pg->count = 100000;
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 8, now, WALL, true);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 8, now, WALL, true);
 	assert_false(dft_contention_on(&c, 9));
 	assert_true(c.bad >= 1);
 	r->pg->count = 1;
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 16, now, WALL, true);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 16, now, WALL, true);
 	assert_true(dft_contention_on(&c, 1));
 	assert_false(dft_contention_on(&c, 9)); /* entry 1 is beyond count now */
 
 	/* thresholds are knobs: 0 turns a trigger off, and the rule itself can be off */
 	f.cfg.cpu_throttle_ppm = 0;
-	dft_contention_refresh(&c, &f.cfg, r->h, &r->g, 16, now, WALL, true);
+	dft_contention_refresh(&c, &f.cfg, r->pg, &r->g, 16, now, WALL, true);
 	assert_false(dft_contention_on(&c, 1));
 	f.cfg.contention = false;
 	assert_int_equal(decide(&f, &s, DFT_KIND_PLATFORM, 0, NULL, true), 0);
@@ -376,7 +385,7 @@ static void put_at(struct dft_metrics_page *pg, unsigned i, uint16_t comp, uint3
 
 static void refresh_at(struct region *r, struct dft_contention *c, const struct dft_filter *f, uint64_t region_now)
 {
-	dft_contention_refresh(c, &f->cfg, r->h, &r->g, NAME_CAP, 0, region_now, true);
+	dft_contention_refresh(c, &f->cfg, r->pg, &r->g, NAME_CAP, 0, region_now, true);
 }
 
 /* The span [a, b] (ms after WALL) matches comp's contention history. */

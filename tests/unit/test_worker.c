@@ -71,7 +71,7 @@ static void rig_open(struct rig *g, enum dft_synth_mix mix, bool hold)
 		g->cfg.hold.hold_ns = rig_hold_ns;
 	g->cfg.ship_profiles = false;
 	g->ctx.cfg = &g->cfg;
-	g->ctx.ingest = &dft_ingest_mmap_ops;
+	assert_int_equal(dft_ingest_create(&(struct dft_ingest_cfg){.name = "mmap", .evict_slots = true}, &g->ctx.ingest), 0);
 	g->ctx.tsc_hz = rte_get_tsc_hz();
 	g->ctx.flush_tsc = 0; /* close a batch on every step: the test sees them at once */
 	__atomic_store_n(&dft_nic_tx_ready, true, __ATOMIC_RELAXED);
@@ -88,7 +88,7 @@ static void rig_open(struct rig *g, enum dft_synth_mix mix, bool hold)
 	assert_non_null(g->r);
 	g->r->fd = -1;
 	g->r->conn = -1;
-	g->r->base = g->s.base;
+	g->r->map = g->s.base;
 	g->r->g = g->s.g;
 	g->r->names_published = DFT_SYNTH_NAMES;
 	send_ctl(g, DFT_CTL_ATTACH, g->r);
@@ -100,7 +100,7 @@ static void rig_open(struct rig *g, enum dft_synth_mix mix, bool hold)
 static void drain(struct rig *g)
 {
 	for (unsigned i = 0; i < 100000; i++) {
-		bool empty = g->ctx.ingest->empty(g->r);
+		bool empty = dft_ingest_empty(g->ctx.ingest, g->r);
 
 		dft_worker_step(&g->ctx);
 		take_batches(g);
@@ -128,6 +128,7 @@ static void rig_close(struct rig *g)
 	rte_ring_free(g->ctx.ctl_to_main);
 	rte_ring_free(g->ctx.batches);
 	dft_worker_fini(&g->ctx);
+	dft_ingest_destroy(g->ctx.ingest);
 	dft_synth_destroy(&g->s);
 	free(g->r);
 }
@@ -282,7 +283,7 @@ static void test_span_clock_per_region(void **state)
 	assert_non_null(re);
 	re->fd = -1;
 	re->conn = -1;
-	re->base = evil.base;
+	re->map = evil.base;
 	re->g = evil.g;
 	re->names_published = DFT_SYNTH_NAMES;
 	send_ctl(&g, DFT_CTL_ATTACH, re);

@@ -106,5 +106,8 @@ int dft_status_msg_read(const struct dft_slot *c_copy, char *out, size_t cap);
  */
 int dft_name_read(const void *base, const struct dft_region_geom *g, uint32_t names_published, uint16_t id,
 		  char *out, size_t cap);
+/* The same over a name table of capacity entries held elsewhere (a copy brought by DMA or RDMA). */
+int dft_name_table_read(const struct dft_name *table, uint32_t capacity, uint32_t names_published, uint16_t id,
+			char *out, size_t cap);
 
 #endif /* DFT_VALIDATE_H */
