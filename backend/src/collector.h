@@ -310,6 +310,8 @@ struct dft_collector_stats {
 	bool rdma; /* the rdma_* figures below are meaningful */
 	uint64_t rdma_accepted, rdma_rejected, rdma_disconnects, rdma_batches, rdma_bad_slots;
 	uint64_t rdma_restarts; /* transport restarted to drop connections after a failed commit */
+	/* the handshake (dft/rdma_auth.h): proofs verified, and refusals by reason */
+	uint64_t rdma_auth_ok, rdma_auth_no_key, rdma_auth_bad_proof, rdma_auth_timed_out, rdma_auth_evicted;
 };
 
 /* Writes the stats JSON to path atomically (tmp + rename). */
@@ -395,7 +397,8 @@ struct dft_collector_cfg {
 	uint64_t rx_budget;          /* 0: DFT_RX_BUDGET */
 	uint64_t seq_window;         /* 0: DFT_SEQ_WINDOW */
 	struct dft_tls_files tls;    /* TCP: mutual TLS 1.3; required unless insecure */
-	bool insecure;               /* accept unauthenticated senders (TCP without TLS, RDMA) */
+	bool insecure;               /* accept unauthenticated senders (TCP without TLS, RDMA without keys) */
+	const char *rdma_keys;       /* RDMA: key directory or file (dft/rdma_auth.h); required unless insecure */
 };
 
 struct dft_collector;
