@@ -269,7 +269,7 @@ static void handle_cm_events(struct dft_rdma_client *c)
 
 	while (rdma_get_cm_event(c->ec, &ev) == 0) {
 		enum rdma_cm_event_type type = ev->event;
-		uint8_t pd[64];
+		uint8_t pd[196]; /* the most rdma_cm carries in an accept: the welcome must fit whole */
 		uint8_t pd_len = 0;
 		int stale = ev->id != c->id;
 
