@@ -14,6 +14,10 @@
  *      LOCAL_WRITE | REMOTE_WRITE only, posts N zero-length receives (WRITE_WITH_IMM consumes one
  *      each) and accepts with struct dft_rdma_welcome: ring addr/rkey, N, B, and resume_seq, the
  *      highest batch sequence it already holds durably for that sender.
+ *   2a. With keys (dft/rdma_auth.h): the hello carries F_AUTH and the NIC's nonce, the welcome the
+ *      collector's nonce and its proof of the sender's key; the client checks that proof, then
+ *      writes its own into slot 0 (sequence 0) before any batch, so batches start at k = 1. The
+ *      server reads no batch and writes no credit before it verified it.
  *   3. Client drops every backlog entry <= resume_seq; then, for the k-th batch written on this
  *      connection (k from 0): copy it into staging slot k mod N behind a struct dft_rdma_slot_hdr,
  *      RDMA_WRITE_WITH_IMM it to ring slot k mod N, imm = htonl(slot | (seq & 0xffff) << 16).
