@@ -449,16 +449,17 @@ static void poll_conn(struct dft_rdma_server *s, struct sconn *sc, dft_rdma_batc
 
 int dft_rdma_server_poll(struct dft_rdma_server *s, dft_rdma_batch_fn fn, void *arg)
 {
-	uint64_t now = dft_clock_ns(CLOCK_MONOTONIC);
+	uint64_t now;
 
 	handle_cm_events(s);
+	now = dft_clock_ns(CLOCK_MONOTONIC); /* after the events: a connection opened there is not overdue */
 	for (uint32_t i = 0; i < s->cfg.max_conns; i++) {
 		struct sconn *sc = &s->conns[i];
 
 		if (sc->state == SC_ESTABLISHED)
 			poll_conn(s, sc, fn, arg);
 		/* a slot held without a proof is a slot a real sender cannot have: bounded in time */
-		if (sc->state != SC_FREE && !sc->authed && now - sc->opened_ns > s->cfg.auth_timeout_ms * 1000000ull) {
+		if (sc->state != SC_FREE && !sc->authed && now > sc->opened_ns + s->cfg.auth_timeout_ms * 1000000ull) {
 			s->st.auth_timed_out++;
 			refuse(s, sc->sender_id, "no proof within the deadline");
 			sconn_fail(s, sc);
