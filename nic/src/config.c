@@ -685,6 +685,12 @@ int dft_nic_config_parse(struct dft_nic_config *cfg, int argc, char **argv)
 			fprintf(stderr, "difftrace-nic: --rdma-key applies to the rdma transport only\n");
 			return -EINVAL;
 		}
+		/* the key is the collector's for one sender id: a random id would never match it */
+		if (!cfg->sender_id) {
+			fprintf(stderr, "difftrace-nic: --rdma-key needs --sender-id (the id the collector's key is filed "
+				"under)\n");
+			return -EINVAL;
+		}
 		/* checked here, before EAL, so a key others can read stops the start (tx_rdma.c loads it) */
 		krc = dft_rdma_key_load(cfg->rdma_key, &key, why, sizeof(why));
 		OPENSSL_cleanse(&key, sizeof(key));
