@@ -56,6 +56,7 @@
 
 #ifdef DFT_HAVE_RDMA
 #include "dft/rdma.h"
+#include "rdma_trust.h"
 #endif
 
 #define ROUND_BYTES_PER_CONN (1u << 20)
@@ -90,6 +91,7 @@ struct dft_collector {
 #ifdef DFT_HAVE_RDMA
 	struct dft_rdma_server *rdma;
 	struct dft_rdma_server_stats rdma_base; /* what servers before a restart counted */
+	struct dft_rdma_trust *rdma_trust;      /* NULL: --insecure, no keys */
 #endif
 
 	/* the current round */
@@ -545,6 +547,7 @@ static int rdma_open(struct dft_collector *c, uint16_t port)
 	};
 	int rc;
 
+	dft_rdma_trust_server_cfg(c->rdma_trust, &c->cfg, &rc_cfg);
 	snprintf(pstr, sizeof(pstr), "%u", port);
 	rc = dft_rdma_server_create(&rc_cfg, &c->rdma);
 	if (rc)
@@ -567,11 +570,7 @@ static void rdma_restart(struct dft_collector *c)
 	                "transport so its senders resend\n");
 	c->stats.rdma_restarts++;
 	dft_rdma_server_get_stats(c->rdma, &rs);
-	c->rdma_base.accepted += rs.accepted;
-	c->rdma_base.rejected += rs.rejected;
-	c->rdma_base.disconnects += rs.disconnects;
-	c->rdma_base.batches += rs.batches;
-	c->rdma_base.bad_slots += rs.bad_slots;
+	dft_rdma_stats_add(&c->rdma_base, &rs);
 	dft_rdma_server_destroy(c->rdma);
 	c->rdma = NULL;
 	rc = rdma_open(c, c->port);
@@ -863,11 +862,8 @@ void dft_collector_get_stats(struct dft_collector *c, struct dft_collector_stats
 
 		/* the server's figures restart with it; keep what earlier incarnations counted */
 		dft_rdma_server_get_stats(c->rdma, &rs);
-		c->stats.rdma_accepted = c->rdma_base.accepted + rs.accepted;
-		c->stats.rdma_rejected = c->rdma_base.rejected + rs.rejected;
-		c->stats.rdma_disconnects = c->rdma_base.disconnects + rs.disconnects;
-		c->stats.rdma_batches = c->rdma_base.batches + rs.batches;
-		c->stats.rdma_bad_slots = c->rdma_base.bad_slots + rs.bad_slots;
+		dft_rdma_stats_add(&rs, &c->rdma_base);
+		dft_rdma_stats_export(&c->stats, &rs);
 	}
 #endif
 	*out = c->stats;
@@ -1111,23 +1107,27 @@ int dft_collector_create(const struct dft_collector_cfg *cfg, struct dft_collect
 			free(c);
 			return rc;
 		}
-	} else if (!c->cfg.insecure) {
+	} else if (!c->cfg.insecure && c->cfg.transport == DFT_TRANSPORT_TCP) {
 		fprintf(stderr, "difftrace-collector: no sender authentication: give --tls-cert, --tls-key and --tls-ca "
 		                "(TCP), or --insecure to accept senders that prove nothing\n");
 		free(c);
 		return -EACCES;
 	}
-	if (c->cfg.transport == DFT_TRANSPORT_RDMA && !c->cfg.insecure) {
-		fprintf(stderr, "difftrace-collector: the RDMA transport does not authenticate senders yet: run it "
-		                "with --insecure (docs/security.md)\n");
-		dft_tls_ctx_destroy(c->tls);
-		free(c);
-		return -EACCES;
+#ifdef DFT_HAVE_RDMA
+	/* RDMA senders prove a per-sender key (rdma_trust.c), which also says what --insecure means */
+	if (c->cfg.transport == DFT_TRANSPORT_RDMA) {
+		rc = dft_rdma_trust_open(&c->cfg, &c->rdma_trust);
+		if (rc) {
+			dft_tls_ctx_destroy(c->tls);
+			free(c);
+			return rc;
+		}
 	}
-	if (c->cfg.insecure)
+#endif
+	if (c->cfg.insecure && c->cfg.transport == DFT_TRANSPORT_TCP)
 		fprintf(stderr, "difftrace-collector: WARNING: --insecure: %s senders are not authenticated; any peer "
 		                "that reaches the port can claim any sender id (docs/security.md)\n",
-		        c->cfg.transport == DFT_TRANSPORT_RDMA ? "RDMA" : c->tls ? "no" : "TCP");
+		        c->tls ? "no" : "TCP");
 	if (!c->cfg.recon_delay_set)
 		c->cfg.recon_delay_ms = DFT_RECON_DELAY_MS;
 	if (!c->cfg.recon_profile_wait_set)
@@ -1230,6 +1230,9 @@ free_arrays:
 	free(c->pfds);
 	free(c->conns);
 	dft_tls_ctx_destroy(c->tls);
+#ifdef DFT_HAVE_RDMA
+	dft_rdma_trust_close(c->rdma_trust);
+#endif
 	free(c);
 	return rc;
 }
@@ -1266,6 +1269,7 @@ void dft_collector_destroy(struct dft_collector *c)
 	write_stats(c);
 #ifdef DFT_HAVE_RDMA
 	dft_rdma_server_destroy(c->rdma);
+	dft_rdma_trust_close(c->rdma_trust);
 #endif
 	while (c->nsinks) {
 		c->nsinks--;

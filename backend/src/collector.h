@@ -373,6 +373,8 @@ struct dft_collector_stats {
 	uint64_t storage_failures;    /* rounds that failed because the store could not write */
 	uint64_t busy_sent;           /* BUSY frames sent instead of ACKs */
 	uint64_t log_suppressed;      /* storage failure messages held back by the rate limit */
+	/* the handshake (dft/rdma_auth.h): proofs verified, and refusals by reason */
+	uint64_t rdma_auth_ok, rdma_auth_no_key, rdma_auth_bad_proof, rdma_auth_timed_out, rdma_auth_evicted;
 };
 
 /* Writes the stats JSON to path atomically (tmp + rename). */
@@ -506,7 +508,8 @@ struct dft_collector_cfg {
 	uint64_t rx_budget;          /* 0: DFT_RX_BUDGET */
 	uint64_t seq_window;         /* 0: DFT_SEQ_WINDOW */
 	struct dft_tls_files tls;    /* TCP: mutual TLS 1.3; required unless insecure */
-	bool insecure;               /* accept unauthenticated senders (TCP without TLS, RDMA) */
+	bool insecure;               /* accept unauthenticated senders (TCP without TLS, RDMA without keys) */
+	const char *rdma_keys;       /* RDMA: key directory or file (dft/rdma_auth.h); required unless insecure */
 };
 
 struct dft_collector;

@@ -20,11 +20,14 @@ static void usage(FILE *f)
 	        "                           [--rdma-slots N] [--rdma-slot-size B] [--recon-delay-ms MS]\n"
 	        "                           [--recon-max-pending N] [--recon-profile-wait-ms MS] [--clickhouse URL[,URL...]] [--max-conns-per-peer N] [--read-timeout-ms MS]\n"
 	        "                           [--idle-timeout-ms MS] [--rx-budget-mb N] [--seq-window N]\n"
-	        "                           (--tls-cert FILE --tls-key FILE --tls-ca FILE | --insecure)\n"
+	        "                           (--tls-cert FILE --tls-key FILE --tls-ca FILE | --rdma-keys DIR|FILE | --insecure)\n"
 	        "  --tls-cert/--tls-key/--tls-ca  TLS 1.3 with mutual certificates: this collector's certificate\n"
 	        "                       and key (0600), and the CA senders' certificates must chain to; a\n"
 	        "                       sender's id is the one its certificate names (docs/security.md)\n"
-	        "  --insecure           accept senders that prove nothing (TCP without TLS; RDMA): logged\n"
+	        "  --rdma-keys DIR|FILE rdma: the senders' keys, one file per sender named by its 16 hex digit\n"
+	        "                       id, or one file of \"<id> <key>\" lines (hex; 0600); a sender proves\n"
+	        "                       its key (HMAC-SHA256 challenge-response) before its first credit\n"
+	        "  --insecure           accept senders that prove nothing (TCP without TLS; RDMA without keys): logged\n"
 	        "  --listen HOST:PORT   address for difftrace-nic senders (port 0: ephemeral; [v6]:port); with\n"
 	        "                       rdma, the address of the RDMA device's interface\n"
 	        "  --transport T        tcp (default) or rdma (%s)\n"
@@ -138,6 +141,7 @@ int main(int argc, char **argv)
 	    {"otlp-http-queue", required_argument, NULL, 0x112},
 	    {"otlp-json-max-mb", required_argument, NULL, 0x113},
 	    {"otlp-json-keep", required_argument, NULL, 0x114},
+	    {"rdma-keys", required_argument, NULL, 0x120},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -277,6 +281,9 @@ int main(int argc, char **argv)
 		case 'X':
 			cfg.insecure = true;
 			break;
+		case 0x120:
+			cfg.rdma_keys = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -313,8 +320,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "difftrace-collector: --otlp-http-gzip/--otlp-http-queue need --otlp-http URL\n");
 		return 2;
 	}
-	if (cfg.transport != DFT_TRANSPORT_RDMA && (cfg.rdma_slots || cfg.rdma_slot_size)) {
-		fprintf(stderr, "difftrace-collector: --rdma-slots/--rdma-slot-size need --transport rdma\n");
+	if (cfg.transport != DFT_TRANSPORT_RDMA && (cfg.rdma_slots || cfg.rdma_slot_size || cfg.rdma_keys)) {
+		fprintf(stderr, "difftrace-collector: --rdma-slots/--rdma-slot-size/--rdma-keys need --transport rdma\n");
 		return 2;
 	}
 

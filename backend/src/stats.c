@@ -65,6 +65,10 @@ void dft_stats_json(struct dft_buf *b, const struct dft_collector_stats *st, str
 		               st->rdma_batches);
 		dft_buf_printf(b, ",\"rdma_bad_slots\":%" PRIu64 ",\"rdma_restarts\":%" PRIu64, st->rdma_bad_slots,
 		               st->rdma_restarts);
+		dft_buf_printf(b, ",\"rdma_auth_ok\":%" PRIu64 ",\"rdma_auth_no_key\":%" PRIu64 ",\"rdma_auth_bad_proof\":%" PRIu64,
+		               st->rdma_auth_ok, st->rdma_auth_no_key, st->rdma_auth_bad_proof);
+		dft_buf_printf(b, ",\"rdma_auth_timed_out\":%" PRIu64 ",\"rdma_auth_evicted\":%" PRIu64,
+		               st->rdma_auth_timed_out, st->rdma_auth_evicted);
 	}
 	if (st->otlp_json) {
 		const struct dft_otlp_json_stats *j = &st->otlp_json_st;

@@ -70,6 +70,7 @@ static const struct key keys[] = {
 	{"transport", "tls_cert", K_SPECIAL, 0, 0, "", "tcp: this NIC's certificate (names its sender id)"},
 	{"transport", "tls_key", K_SPECIAL, 0, 0, "", "tcp: its private key (0600)"},
 	{"transport", "tls_ca", K_SPECIAL, 0, 0, "", "tcp: CA the collector's certificate must chain to"},
+	{"transport", "rdma_key", K_SPECIAL, 0, 0, "", "rdma: this sender's key file (hex, 0600)"},
 	{"ingest", "socket", K_SPECIAL, 0, 0, "", "Unix socket hosts register their regions on"},
 	{"ingest", "backend", K_SPECIAL, 0, 0, "mmap", "how slots are read out of a region"},
 	{"ingest", "rdma_bind", K_SPECIAL, 0, 0, "", "rdma-read: ADDR:PORT hosts connect their MR to"},
@@ -119,6 +120,7 @@ void dft_nic_usage(const char *prog)
 	       "  --tls-cert/--tls-key/--tls-ca FILE  tcp over mutual TLS 1.3; the sender id is the\n"
 	       "                             certificate's               [transport] tls_cert/tls_key/tls_ca\n"
 	       "  --reg-allow uid=ID:a,b|gid=ID:*  who may register what (repeat)  [registration] allow\n"
+	       "  --rdma-key FILE            rdma: the key this sender proves (0600)     [transport] rdma_key\n"
 	       "  --help\n"
 	       "config keys (default):\n",
 	       prog);
@@ -212,6 +214,12 @@ static int set_special(struct dft_nic_config *cfg, const struct key *k, const ch
 	}
 	if (!strcmp(k->name, "allow"))
 		return dft_reg_policy_add(&cfg->reg_allow, v, why, wl);
+	if (!strcmp(k->name, "rdma_key")) {
+		if (strlen(v) >= sizeof(cfg->rdma_key))
+			return why_set(why, wl, "path too long: %s", v);
+		snprintf(cfg->rdma_key, sizeof(cfg->rdma_key), "%s", v);
+		return 0;
+	}
 	if (!strcmp(k->name, "socket_group")) {
 		struct dft_reg_policy tmp = {0};
 		char spec[80];

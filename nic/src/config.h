@@ -26,6 +26,7 @@ struct dft_nic_config {
 	char tls_cert[256];         /* tcp: mutual TLS 1.3 (all three, or none: plain TCP) */
 	char tls_key[256];
 	char tls_ca[256];
+	char rdma_key[256]; /* rdma: this sender's key file (dft/rdma_auth.h; empty: no handshake) */
 	uint64_t sender_id;
 	uint32_t batch_spans;
 	uint32_t flush_us;

@@ -16,8 +16,10 @@
 #include <unistd.h>
 
 #include <ini.h>
+#include <openssl/crypto.h>
 
 #include "config.h"
+#include "dft/rdma_auth.h"
 #include "dft/tls.h"
 
 static int bad(const char *opt, const char *val, const char *why)
@@ -123,6 +125,7 @@ static const struct opt_alias {
 	{"tls-cert", "transport", "tls_cert", NULL},
 	{"tls-key", "transport", "tls_key", NULL},
 	{"tls-ca", "transport", "tls_ca", NULL},
+	{"rdma-key", "transport", "rdma_key", NULL},
 	{"reg-allow", "registration", "allow", NULL},
 	{"hold", "hold", "enabled", "true"},
 	{"no-hold", "hold", "enabled", "false"},
@@ -242,6 +245,27 @@ int dft_nic_config_parse(struct dft_nic_config *cfg, int argc, char **argv)
 			return -EINVAL;
 		}
 		cfg->sender_id = id;
+	}
+	if (cfg->rdma_key[0]) {
+		struct dft_rdma_key key;
+		char why[512];
+		int krc;
+
+		if (strcmp(cfg->transport, "rdma")) {
+			fprintf(stderr, "difftrace-nic: --rdma-key applies to the rdma transport only\n");
+			return -EINVAL;
+		}
+		/* the key is the collector's for one sender id: a random id would never match it */
+		if (!cfg->sender_id) {
+			fprintf(stderr, "difftrace-nic: --rdma-key needs --sender-id (the id the collector's key is filed "
+				"under)\n");
+			return -EINVAL;
+		}
+		/* checked here, before EAL, so a key others can read stops the start (tx_rdma.c loads it) */
+		krc = dft_rdma_key_load(cfg->rdma_key, &key, why, sizeof(why));
+		OPENSSL_cleanse(&key, sizeof(key));
+		if (krc)
+			return bad("--rdma-key", cfg->rdma_key, why);
 	}
 	if (cfg->reg_allow.n == 0) {
 		/* no rule given: the daemon's own uid and root, as the 0660 socket alone would allow */

@@ -10,12 +10,22 @@
  *   4. a new connection (epoch) rewinds the send cursor to the oldest unacknowledged entry.
  * A batch larger than the collector's slot can never be written: it is dropped and its spans
  * counted as lost_transport (the collector's dedup accepts the gap in sequences).
+ * With --rdma-key the client proves the key before its first batch and writes nothing to a
+ * collector that cannot prove the same key (dft/rdma_auth.h): such a collector is logged and the
+ * client keeps retrying, as for one that is down.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
 
 #include "backlog.h"
+#include "dft/clock.h"
 #include "dft/rdma.h"
+#include "dft/rdma_auth.h"
+#include "log.h"
 #include "tx.h"
 #include "stats.h"
 
@@ -26,6 +36,8 @@ struct dft_tx {
 	uint64_t epoch;
 	uint32_t send_idx; /* entries before it (relative to the oldest) are written on this connection */
 	uint64_t connects_seen, disconnects_seen;
+	uint64_t auth_refused_seen;
+	struct dft_log_limit auth_log;
 };
 
 static int rdma_create(const struct dft_nic_config *cfg, struct dft_tx **out)
@@ -37,21 +49,38 @@ static int rdma_create(const struct dft_nic_config *cfg, struct dft_tx **out)
 		.sender_id = cfg->sender_id,
 	};
 	struct dft_tx *t = calloc(1, sizeof(*t));
+	struct dft_rdma_key key;
+	char why[512];
 	int rc;
 
 	if (!t)
 		return -ENOMEM;
 	t->cfg = cfg;
+	t->auth_log.interval_ns = 10000000000ull;
+	if (cfg->rdma_key[0]) {
+		rc = dft_rdma_key_load(cfg->rdma_key, &key, why, sizeof(why));
+		if (rc) {
+			DFT_LOG(ERR, tx, "--rdma-key: %s", why);
+			goto err_free;
+		}
+		cc.key = &key;
+	} else {
+		DFT_LOG(WARNING, tx, "rdma: no --rdma-key: this sender proves nothing, so only a collector run "
+			"with --insecure takes its batches (docs/security.md)");
+	}
 	rc = dft_backlog_init(&t->bl, cfg->backlog + 1); /* +1: room for the final zero-span batch */
 	if (rc)
-		goto err_free;
-	rc = dft_rdma_client_create(&cc, &t->client);
+		goto err_key;
+	rc = dft_rdma_client_create(&cc, &t->client); /* copies the key */
 	if (rc)
 		goto err_backlog;
+	OPENSSL_cleanse(&key, sizeof(key));
 	*out = t;
 	return 0;
 err_backlog:
 	dft_backlog_fini(&t->bl);
+err_key:
+	OPENSSL_cleanse(&key, sizeof(key));
 err_free:
 	free(t);
 	return rc;
@@ -73,6 +102,15 @@ static void sync_link_counters(struct dft_tx *t)
 	dft_ctr_add(&dft_nic_ctr.disconnects, st.disconnects - t->disconnects_seen);
 	t->connects_seen = st.connects;
 	t->disconnects_seen = st.disconnects;
+	if (st.auth_refused != t->auth_refused_seen) {
+		uint64_t held;
+
+		if (dft_log_limit_pass(&t->auth_log, dft_clock_ns(CLOCK_MONOTONIC), &held))
+			DFT_LOG(ERR, tx, "rdma: the collector at %s:%s could not prove this sender's key: no batch "
+				"written to it (%" PRIu64 " refusals so far)", t->cfg->collector_host,
+				t->cfg->collector_port, st.auth_refused);
+		t->auth_refused_seen = st.auth_refused;
+	}
 }
 
 static int rdma_poll(struct dft_tx *t, uint64_t now)

@@ -14,10 +14,13 @@
 #include <time.h>
 
 #include <infiniband/verbs.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <rdma/rdma_cma.h>
 
 #include "dft/clock.h"
 #include "dft/rdma.h"
+#include "dft/rdma_auth.h"
 
 enum conn_state {
 	CS_IDLE,      /* waiting for the backoff to expire */
@@ -50,6 +53,9 @@ struct dft_rdma_client {
 	uint64_t completed; /* write completions polled */
 	uint64_t epoch;
 	struct dft_rdma_client_stats st;
+	bool auth;               /* cfg.key was given: prove it, and require the collector's proof */
+	struct dft_rdma_key key; /* a copy: the caller's may go away */
+	struct dft_rdma_hello hello; /* what this connection said, for the proofs' transcript */
 };
 
 static void conn_teardown(struct dft_rdma_client *c)
@@ -158,6 +164,14 @@ static int setup_connection(struct dft_rdma_client *c)
 	h.sender_id = c->cfg.sender_id;
 	h.credit_addr = (uint64_t)(uintptr_t)c->credit;
 	h.credit_rkey = c->credit_mr->rkey;
+	if (c->auth) {
+		h.flags = DFT_RDMA_F_AUTH;
+		if (RAND_bytes(h.nonce, sizeof(h.nonce)) != 1) {
+			errno = EIO;
+			goto fail;
+		}
+	}
+	c->hello = h;
 	dft_rdma_hello_encode(&h, pd_bytes);
 	memset(&cp, 0, sizeof(cp));
 	cp.private_data = pd_bytes;
@@ -174,11 +188,61 @@ fail:
 	return -errno ? -errno : -ENOMEM;
 }
 
-/* The server's welcome: size the staging area to its ring. */
+/*
+ * The proof of our key, written into slot 0 with sequence 0 before any batch (dft/rdma_auth.h). The
+ * collector reads nothing else and credits nothing before it verified it; the credit it then
+ * returns (1) stands for sequence 0, which no batch has.
+ */
+static int write_proof(struct dft_rdma_client *c)
+{
+	struct dft_rdma_slot_hdr sh = {
+		.magic = htole32(DFT_RDMA_AUTH_MAGIC),
+		.len = htole32(sizeof(struct dft_rdma_auth)),
+		.seq = 0,
+	};
+	struct dft_rdma_auth a = {.sender_id = c->cfg.sender_id};
+	struct ibv_send_wr wr, *bad;
+	struct ibv_sge sge;
+	int rc;
+
+	if (sizeof(sh) + sizeof(a) > c->ring.slot_size)
+		return -EMSGSIZE;
+	rc = dft_rdma_auth_proof(&c->key, DFT_RDMA_AUTH_NIC, &c->hello, &c->ring, a.proof);
+	if (rc)
+		return rc;
+	memcpy(c->staging, &sh, sizeof(sh));
+	dft_rdma_auth_encode(&a, c->staging + sizeof(sh));
+	sge.addr = (uint64_t)(uintptr_t)c->staging;
+	sge.length = (uint32_t)(sizeof(sh) + sizeof(a));
+	sge.lkey = c->staging_mr->lkey;
+	memset(&wr, 0, sizeof(wr));
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.imm_data = htonl(dft_rdma_imm(0, 0));
+	wr.wr.rdma.remote_addr = c->ring.ring_addr;
+	wr.wr.rdma.rkey = c->ring.ring_rkey;
+	if (ibv_post_send(c->id->qp, &wr, &bad))
+		return -EIO;
+	c->slot_seq[0] = 0;
+	c->written = 1;
+	return 0;
+}
+
+/* The server's welcome: its proof first, then the staging area sized to its ring. */
 static int on_established(struct dft_rdma_client *c, const void *pd, uint8_t pd_len)
 {
+	int rc;
+
 	if (dft_rdma_welcome_decode(pd, pd_len, &c->ring))
 		return -EPROTO;
+	/* a collector that cannot prove our key gets nothing: no batch, no trust in its resume_seq */
+	if (c->auth && (!(c->ring.flags & DFT_RDMA_F_AUTH) ||
+			dft_rdma_auth_verify(&c->key, DFT_RDMA_AUTH_COLLECTOR, &c->hello, &c->ring, c->ring.proof))) {
+		c->st.auth_refused++;
+		return -EACCES;
+	}
 	c->staging_len = (size_t)c->ring.slots * c->ring.slot_size;
 	c->staging = aligned_alloc(4096, (c->staging_len + 4095) & ~(size_t)4095);
 	c->slot_seq = calloc(c->ring.slots, sizeof(*c->slot_seq));
@@ -187,6 +251,11 @@ static int on_established(struct dft_rdma_client *c, const void *pd, uint8_t pd_
 	c->staging_mr = ibv_reg_mr(c->pd, c->staging, c->staging_len, IBV_ACCESS_LOCAL_WRITE);
 	if (!c->staging_mr)
 		return -errno;
+	if (c->auth) {
+		rc = write_proof(c);
+		if (rc)
+			return rc;
+	}
 	c->state = CS_CONNECTED;
 	c->backoff_ns = 10000000ull;
 	c->epoch++;
@@ -200,7 +269,7 @@ static void handle_cm_events(struct dft_rdma_client *c)
 
 	while (rdma_get_cm_event(c->ec, &ev) == 0) {
 		enum rdma_cm_event_type type = ev->event;
-		uint8_t pd[64];
+		uint8_t pd[196]; /* the most rdma_cm carries in an accept: the welcome must fit whole */
 		uint8_t pd_len = 0;
 		int stale = ev->id != c->id;
 
@@ -251,6 +320,15 @@ int dft_rdma_client_create(const struct dft_rdma_client_cfg *cfg, struct dft_rdm
 	if (!c)
 		return -ENOMEM;
 	c->cfg = *cfg;
+	c->cfg.key = NULL;
+	if (cfg->key) {
+		if (cfg->key->len < DFT_RDMA_KEY_MIN || cfg->key->len > DFT_RDMA_KEY_MAX) {
+			free(c);
+			return -EINVAL;
+		}
+		c->key = *cfg->key;
+		c->auth = true;
+	}
 	c->host = strdup(cfg->host);
 	c->port = strdup(cfg->port);
 	c->bind = cfg->bind ? strdup(cfg->bind) : NULL;
@@ -273,6 +351,7 @@ err_free:
 	free(c->bind);
 	free(c->port);
 	free(c->host);
+	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
 	return -ENOMEM;
 }
@@ -288,6 +367,7 @@ void dft_rdma_client_destroy(struct dft_rdma_client *c)
 	free(c->bind);
 	free(c->port);
 	free(c->host);
+	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
 }
 

@@ -14,9 +14,13 @@
 #include <string.h>
 
 #include <infiniband/verbs.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <rdma/rdma_cma.h>
 
+#include "dft/clock.h"
 #include "dft/rdma.h"
+#include "dft/rdma_auth.h"
 
 enum sconn_state {
 	SC_FREE,
@@ -41,6 +45,12 @@ struct sconn {
 	uint64_t credited;  /* consumed count last written to the peer */
 	uint32_t credit_writes_in_flight;
 	int failed;
+	/* authentication (dft/rdma_auth.h): nothing is read as a batch and no credit leaves before */
+	bool authed;
+	uint64_t opened_ns; /* the proof is due auth_timeout_ms after this */
+	struct dft_rdma_hello hello;
+	struct dft_rdma_welcome welcome;
+	struct dft_rdma_key key;
 };
 
 struct dft_rdma_server {
@@ -69,7 +79,7 @@ static void sconn_teardown(struct sconn *sc)
 		rdma_destroy_id(sc->id);
 	free(sc->credit_src);
 	free(sc->ring);
-	memset(sc, 0, sizeof(*sc));
+	OPENSSL_cleanse(sc, sizeof(*sc)); /* the key too */
 }
 
 static struct sconn *sconn_of(struct dft_rdma_server *s, struct rdma_cm_id *id)
@@ -92,6 +102,62 @@ static int post_recvs(struct sconn *sc, uint32_t n)
 	return 0;
 }
 
+static void sconn_fail(struct dft_rdma_server *s, struct sconn *sc);
+
+static void refuse(struct dft_rdma_server *s, uint64_t sender_id, const char *why)
+{
+	if (s->cfg.refused)
+		s->cfg.refused(s->cfg.auth_arg, sender_id, why);
+}
+
+/*
+ * A free connection slot; with authentication, when none is free, the oldest connection that has
+ * not proven its key yet is dropped for the newcomer, so unproven peers cannot hold every slot.
+ */
+static struct sconn *free_slot(struct dft_rdma_server *s)
+{
+	struct sconn *victim = NULL;
+
+	for (uint32_t i = 0; i < s->cfg.max_conns; i++) {
+		struct sconn *sc = &s->conns[i];
+
+		if (sc->state == SC_FREE)
+			return sc;
+		if (s->cfg.key && !sc->authed && (!victim || sc->opened_ns < victim->opened_ns))
+			victim = sc;
+	}
+	if (!victim)
+		return NULL;
+	s->st.auth_evicted++;
+	refuse(s, victim->sender_id, "no proof yet, dropped to make room");
+	sconn_fail(s, victim);
+	return victim;
+}
+
+/* The first completion of an authenticating connection must be its proof (dft/rdma_auth.h). */
+static int check_proof(struct dft_rdma_server *s, struct sconn *sc, const struct ibv_wc *wc)
+{
+	struct dft_rdma_auth a;
+
+	if (wc->opcode != IBV_WC_RECV_RDMA_WITH_IMM || !(wc->wc_flags & IBV_WC_WITH_IMM) ||
+	    dft_rdma_auth_slot_parse(ntohl(wc->imm_data), wc->byte_len, sc->ring, s->cfg.slot_size, &a) ||
+	    a.sender_id != sc->sender_id) {
+		s->st.auth_bad_proof++;
+		refuse(s, sc->sender_id, "no proof where the proof belongs");
+		return -EACCES;
+	}
+	if (dft_rdma_auth_verify(&sc->key, DFT_RDMA_AUTH_NIC, &sc->hello, &sc->welcome, a.proof)) {
+		s->st.auth_bad_proof++;
+		refuse(s, sc->sender_id, "wrong proof (another key, or replayed)");
+		return -EACCES;
+	}
+	OPENSSL_cleanse(&sc->key, sizeof(sc->key)); /* proven: the key is not needed any more */
+	sc->authed = true;
+	sc->delivered = 1; /* slot 0 held the proof: the first credit says "authenticated" */
+	s->st.auth_ok++;
+	return 0;
+}
+
 static void on_connect_request(struct dft_rdma_server *s, struct rdma_cm_id *id, const void *pd, uint8_t pd_len)
 {
 	struct dft_rdma_hello h;
@@ -101,15 +167,22 @@ static void on_connect_request(struct dft_rdma_server *s, struct rdma_cm_id *id,
 	uint8_t wb[sizeof(struct dft_rdma_welcome)];
 	struct sconn *sc = NULL;
 
+	struct dft_rdma_key key;
+
 	if (dft_rdma_hello_decode(pd, pd_len, &h))
 		goto reject;
-	for (uint32_t i = 0; i < s->cfg.max_conns && !sc; i++)
-		if (s->conns[i].state == SC_FREE)
-			sc = &s->conns[i];
+	/* an unproven sender id touches nothing: no key, no slot, no sender-table lookup */
+	if (s->cfg.key && (!(h.flags & DFT_RDMA_F_AUTH) || s->cfg.key(s->cfg.auth_arg, h.sender_id, &key))) {
+		s->st.auth_no_key++;
+		refuse(s, h.sender_id, h.flags & DFT_RDMA_F_AUTH ? "no key for this sender id" : "hello without a proof");
+		goto reject;
+	}
+	sc = free_slot(s);
 	if (!sc)
 		goto reject;
 	sc->id = id;
 	sc->state = SC_ACCEPTING;
+	sc->opened_ns = dft_clock_ns(CLOCK_MONOTONIC);
 	sc->sender_id = h.sender_id;
 	sc->peer_credit_addr = h.credit_addr;
 	sc->peer_credit_rkey = h.credit_rkey;
@@ -147,6 +220,15 @@ static void on_connect_request(struct dft_rdma_server *s, struct rdma_cm_id *id,
 	w.slots = s->cfg.slots;
 	w.slot_size = s->cfg.slot_size;
 	w.resume_seq = s->cfg.resume ? s->cfg.resume(s->cfg.resume_arg, h.sender_id) : 0;
+	if (s->cfg.key) {
+		w.flags = DFT_RDMA_F_AUTH;
+		if (RAND_bytes(w.nonce, sizeof(w.nonce)) != 1 ||
+		    dft_rdma_auth_proof(&key, DFT_RDMA_AUTH_COLLECTOR, &h, &w, w.proof))
+			goto fail;
+		sc->key = key;
+	}
+	sc->hello = h;
+	sc->welcome = w;
 	dft_rdma_welcome_encode(&w, wb);
 	memset(&cp, 0, sizeof(cp));
 	cp.private_data = wb;
@@ -157,6 +239,7 @@ static void on_connect_request(struct dft_rdma_server *s, struct rdma_cm_id *id,
 	if (rdma_accept(id, &cp))
 		goto fail;
 	s->st.accepted++;
+	OPENSSL_cleanse(&key, sizeof(key));
 	return;
 fail:
 	sc->id = NULL; /* rejected below; the id is destroyed by rdma_reject's caller path */
@@ -164,6 +247,7 @@ fail:
 		rdma_destroy_qp(id);
 	sconn_teardown(sc);
 reject:
+	OPENSSL_cleanse(&key, sizeof(key));
 	s->st.rejected++;
 	rdma_reject(id, NULL, 0);
 	rdma_destroy_id(id);
@@ -191,8 +275,10 @@ static void handle_cm_events(struct dft_rdma_server *s)
 			break;
 		case RDMA_CM_EVENT_ESTABLISHED:
 			sc = sconn_of(s, id);
-			if (sc)
+			if (sc) {
 				sc->state = SC_ESTABLISHED;
+				sc->authed = !s->cfg.key; /* --insecure: the hello is taken at its word */
+			}
 			break;
 		case RDMA_CM_EVENT_DISCONNECTED:
 		case RDMA_CM_EVENT_CONNECT_ERROR:
@@ -229,6 +315,8 @@ int dft_rdma_server_create(const struct dft_rdma_server_cfg *cfg, struct dft_rdm
 		s->cfg.slot_size = 64 * 1024;
 	if (!s->cfg.max_conns)
 		s->cfg.max_conns = 16;
+	if (!s->cfg.auth_timeout_ms)
+		s->cfg.auth_timeout_ms = 10000;
 	if (s->cfg.slots > DFT_RDMA_SLOTS_MAX || s->cfg.slot_size < DFT_RDMA_SLOT_SIZE_MIN ||
 	    s->cfg.slot_size > DFT_RDMA_SLOT_SIZE_MAX || s->cfg.slot_size % 8 || s->cfg.max_conns > 1024) {
 		rc = -EINVAL;
@@ -327,6 +415,13 @@ static void poll_conn(struct dft_rdma_server *s, struct sconn *sc, dft_rdma_batc
 				sc->credit_writes_in_flight--;
 				continue;
 			}
+			if (!sc->authed) {
+				if (check_proof(s, sc, &wc[i]) || post_recvs(sc, 1)) {
+					sconn_fail(s, sc);
+					return;
+				}
+				continue;
+			}
 			if (wc[i].opcode != IBV_WC_RECV_RDMA_WITH_IMM || !(wc[i].wc_flags & IBV_WC_WITH_IMM) ||
 			    dft_rdma_slot_check(ntohl(wc[i].imm_data), wc[i].byte_len, sc->ring, s->cfg.slots,
 						s->cfg.slot_size, &slot, &seq, &payload, &len) ||
@@ -354,10 +449,22 @@ static void poll_conn(struct dft_rdma_server *s, struct sconn *sc, dft_rdma_batc
 
 int dft_rdma_server_poll(struct dft_rdma_server *s, dft_rdma_batch_fn fn, void *arg)
 {
+	uint64_t now;
+
 	handle_cm_events(s);
-	for (uint32_t i = 0; i < s->cfg.max_conns; i++)
-		if (s->conns[i].state == SC_ESTABLISHED)
-			poll_conn(s, &s->conns[i], fn, arg);
+	now = dft_clock_ns(CLOCK_MONOTONIC); /* after the events: a connection opened there is not overdue */
+	for (uint32_t i = 0; i < s->cfg.max_conns; i++) {
+		struct sconn *sc = &s->conns[i];
+
+		if (sc->state == SC_ESTABLISHED)
+			poll_conn(s, sc, fn, arg);
+		/* a slot held without a proof is a slot a real sender cannot have: bounded in time */
+		if (sc->state != SC_FREE && !sc->authed && now > sc->opened_ns + s->cfg.auth_timeout_ms * 1000000ull) {
+			s->st.auth_timed_out++;
+			refuse(s, sc->sender_id, "no proof within the deadline");
+			sconn_fail(s, sc);
+		}
+	}
 	return 0;
 }
 
@@ -368,7 +475,7 @@ int dft_rdma_server_commit(struct dft_rdma_server *s)
 		struct ibv_send_wr wr, *bad;
 		struct ibv_sge sge;
 
-		if (sc->state != SC_ESTABLISHED || sc->delivered == sc->credited ||
+		if (sc->state != SC_ESTABLISHED || !sc->authed || sc->delivered == sc->credited ||
 		    sc->credit_writes_in_flight >= CREDIT_WR_MAX)
 			continue;
 		/* one buffer is enough: counts only grow, so a write that picks up a newer value is fine */

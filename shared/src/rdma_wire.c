@@ -11,11 +11,13 @@ void dft_rdma_hello_encode(const struct dft_rdma_hello *h, uint8_t out[sizeof(st
 	struct dft_rdma_hello w = {
 		.magic = htole32(DFT_RDMA_MAGIC),
 		.version = htole16(DFT_RDMA_VERSION),
+		.flags = htole16(h->flags),
 		.sender_id = htole64(h->sender_id),
 		.credit_addr = htole64(h->credit_addr),
 		.credit_rkey = htole32(h->credit_rkey),
 	};
 
+	memcpy(w.nonce, h->nonce, sizeof(w.nonce));
 	memcpy(out, &w, sizeof(w));
 }
 
@@ -29,11 +31,13 @@ int dft_rdma_hello_decode(const void *p, size_t len, struct dft_rdma_hello *out)
 	memcpy(&w, p, sizeof(w));
 	if (le32toh(w.magic) != DFT_RDMA_MAGIC || le16toh(w.version) != DFT_RDMA_VERSION)
 		return -EPROTO;
-	if (w.reserved || w.reserved2)
+	if ((le16toh(w.flags) & ~DFT_RDMA_F_AUTH) || w.reserved2)
 		return -EBADMSG;
 	out->magic = DFT_RDMA_MAGIC;
 	out->version = DFT_RDMA_VERSION;
-	out->reserved = out->reserved2 = 0;
+	out->flags = le16toh(w.flags);
+	out->reserved2 = 0;
+	memcpy(out->nonce, w.nonce, sizeof(out->nonce));
 	out->sender_id = le64toh(w.sender_id);
 	out->credit_addr = le64toh(w.credit_addr);
 	out->credit_rkey = le32toh(w.credit_rkey);
@@ -50,8 +54,11 @@ void dft_rdma_welcome_encode(const struct dft_rdma_welcome *w, uint8_t out[sizeo
 		.slots = htole32(w->slots),
 		.slot_size = htole32(w->slot_size),
 		.resume_seq = htole64(w->resume_seq),
+		.flags = htole16(w->flags),
 	};
 
+	memcpy(x.nonce, w->nonce, sizeof(x.nonce));
+	memcpy(x.proof, w->proof, sizeof(x.proof));
 	memcpy(out, &x, sizeof(x));
 }
 
@@ -67,8 +74,8 @@ int dft_rdma_welcome_decode(const void *p, size_t len, struct dft_rdma_welcome *
 		return -EPROTO;
 	slots = le32toh(x.slots);
 	size = le32toh(x.slot_size);
-	if (x.reserved || x.reserved2 || slots == 0 || slots > DFT_RDMA_SLOTS_MAX || size < DFT_RDMA_SLOT_SIZE_MIN ||
-	    size > DFT_RDMA_SLOT_SIZE_MAX || size % 8)
+	if ((le16toh(x.flags) & ~DFT_RDMA_F_AUTH) || x.reserved2 || slots == 0 || slots > DFT_RDMA_SLOTS_MAX ||
+	    size < DFT_RDMA_SLOT_SIZE_MIN || size > DFT_RDMA_SLOT_SIZE_MAX || size % 8)
 		return -EBADMSG;
 	memset(out, 0, sizeof(*out));
 	out->magic = DFT_RDMA_MAGIC;
@@ -78,6 +85,9 @@ int dft_rdma_welcome_decode(const void *p, size_t len, struct dft_rdma_welcome *
 	out->slots = slots;
 	out->slot_size = size;
 	out->resume_seq = le64toh(x.resume_seq);
+	out->flags = le16toh(x.flags);
+	memcpy(out->nonce, x.nonce, sizeof(out->nonce));
+	memcpy(out->proof, x.proof, sizeof(out->proof));
 	return 0;
 }
 

@@ -2,9 +2,9 @@
 
 Everything runs under one temporary directory; every process is stopped and every DPDK runtime
 directory removed on exit, whatever happened. The TCP transport runs over mutual TLS 1.3 with a
-throwaway CA and certificates made here with the openssl CLI (make_tls); a caller that passes
---insecure to the collector gets plain TCP, and the RDMA transport (no sender authentication yet)
-always runs with --insecure.
+throwaway CA and certificates made here with the openssl CLI (make_tls); the RDMA transport runs
+its HMAC handshake with a throwaway per-sender key (make_rdma_keys). A caller that passes --insecure
+to the collector gets plain TCP, or RDMA without keys.
 """
 import json
 import os
@@ -118,6 +118,22 @@ def make_tls(dirpath, sender_hex, hosts=("127.0.0.1",)):
             "nic_cert": p("nic.pem"), "nic_key": p("nic.key")}
 
 
+def make_rdma_keys(dirpath, sender_hex, key_hex=None):
+    """A throwaway 256-bit key for sender_hex: the collector's key directory (dirpath/keys, one file
+    named by the sender id) and the NIC's key file (dirpath/nic.key), both 0600, the directory 0700.
+    Returns {"keys": <dir>, "nic_key": <file>}."""
+    keys = os.path.join(dirpath, "keys")
+    os.makedirs(keys, mode=0o700, exist_ok=True)
+    key_hex = key_hex or secrets.token_hex(32)
+    out = {"keys": keys, "nic_key": os.path.join(dirpath, "nic.key")}
+    for path in (os.path.join(keys, sender_hex), out["nic_key"]):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key_hex + "\n")
+        os.chmod(path, 0o600)
+    return out
+
+
 class Pipeline:
     def __init__(self, bindir, workdir=None, lcores="0-1", nic_args=(), collector_args=(), keep=False,
                  transport="tcp", host="127.0.0.1", eal_args=()):
@@ -152,7 +168,15 @@ class Pipeline:
         if self.tls:
             self.sender_hex = self.sender_hex or "%016x" % (secrets.randbits(63) | 1)
             self.tls_files = make_tls(self.path("tls"), self.sender_hex, hosts=(host,))
-        elif "--insecure" not in self.collector_args:
+        # RDMA: the sender proves a per-sender key (DFT_RDMA_AUTH=0: run without, --insecure)
+        self.rdma_auth = (transport == "rdma" and "--insecure" not in self.collector_args
+                          and os.environ.get("DFT_RDMA_AUTH", "1") != "0")
+        if self.rdma_auth:
+            self.sender_hex = self.sender_hex or "%016x" % (secrets.randbits(63) | 1)
+            if "--sender-id" not in self.nic_args:
+                self.nic_args += ["--sender-id", self.sender_hex]
+            self.rdma_keys = make_rdma_keys(self.path("rdma"), self.sender_hex)
+        if not self.tls and not self.rdma_auth and "--insecure" not in self.collector_args:
             self.collector_args.append("--insecure")
 
     def path(self, name):
@@ -188,12 +212,16 @@ class Pipeline:
         wait_for_file(ready, self.nic, "difftrace-nic")
 
     def tls_collector_args(self):
+        if self.rdma_auth:
+            return ["--rdma-keys", self.rdma_keys["keys"]]
         if not self.tls:
             return []
         t = self.tls_files
         return ["--tls-cert", t["collector_cert"], "--tls-key", t["collector_key"], "--tls-ca", t["ca"]]
 
     def tls_nic_args(self):
+        if self.rdma_auth:
+            return ["--rdma-key", self.rdma_keys["nic_key"]]
         if not self.tls:
             return []
         t = self.tls_files

@@ -6,5 +6,6 @@ set -euo pipefail
 BIN=${1:?usage: pipeline.sh BINDIR}
 IP=${DFT_RXE_IP:?run me inside scripts/rxe-vm.sh}
 HERE=$(cd "$(dirname "$0")" && pwd)
+export DFT_IT_READY_S=${DFT_IT_READY_S:-120} # a TCG VM on a loaded machine (or under ASan) starts daemons slowly
 python3 "$HERE/../integration/test_pipeline.py" --bindir "$BIN" --scenario exact --transport rdma --host "$IP"
 python3 "$HERE/../integration/test_pipeline.py" --bindir "$BIN" --scenario collector-restart --transport rdma --host "$IP"

@@ -11,8 +11,11 @@
  *       keeping a bounded backlog of unacknowledged batches that it resends after every reconnect;
  *       exits 0 once batch N is acknowledged.
  * The server checks every payload's content against its sequence, so a torn or misplaced write fails.
+ * --key FILE (both sides): the handshake of dft/rdma_auth.h on every connection, the client's sender
+ * id being the only one the server has the key for.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -24,6 +27,21 @@
 
 #include "dft/clock.h"
 #include "dft/rdma.h"
+#include "dft/rdma_auth.h"
+
+#define SELFTEST_SENDER 0x5e1f7e57ull
+
+static struct dft_rdma_key key;
+static bool have_key;
+
+static int srv_key(void *arg, uint64_t sender, struct dft_rdma_key *out)
+{
+	(void)arg;
+	if (sender != SELFTEST_SENDER)
+		return -ENOENT;
+	*out = key;
+	return 0;
+}
 
 static volatile sig_atomic_t stop;
 
@@ -111,7 +129,7 @@ static int run_server(const char *bind, const char *port, const char *state, uin
 {
 	struct srv s = {.state = state, .max_payload = slot_size - (uint32_t)sizeof(struct dft_rdma_slot_hdr)};
 	struct dft_rdma_server_cfg cfg = {.bind = bind, .port = port, .slots = slots, .slot_size = slot_size,
-					  .resume = srv_resume, .resume_arg = &s};
+					  .resume = srv_resume, .resume_arg = &s, .key = have_key ? srv_key : NULL};
 	struct dft_rdma_server *srv;
 	struct dft_rdma_server_stats st;
 	FILE *f = fopen(state, "r");
@@ -139,14 +157,16 @@ static int run_server(const char *bind, const char *port, const char *state, uin
 	}
 	dft_rdma_server_get_stats(srv, &st);
 	printf("server: accepted %" PRIu64 " duplicates %" PRIu64 " max_seq %" PRIu64 " connections %" PRIu64
-	       " bad_slots %" PRIu64 "\n", s.accepted, s.dups, s.max_seq, st.accepted, st.bad_slots);
+	       " bad_slots %" PRIu64 " auth_ok %" PRIu64 " auth_refused %" PRIu64 "\n", s.accepted, s.dups, s.max_seq,
+	       st.accepted, st.bad_slots, st.auth_ok, st.auth_no_key + st.auth_bad_proof + st.auth_timed_out);
 	dft_rdma_server_destroy(srv);
 	return s.gap ? 1 : 0;
 }
 
 static int run_client(const char *host, const char *port, uint64_t count, uint32_t backlog, unsigned timeout_s)
 {
-	struct dft_rdma_client_cfg cfg = {.host = host, .port = port, .sender_id = 0x5e1f7e57};
+	struct dft_rdma_client_cfg cfg = {.host = host, .port = port, .sender_id = SELFTEST_SENDER,
+					  .key = have_key ? &key : NULL};
 	struct dft_rdma_client *c;
 	struct dft_rdma_client_stats st;
 	uint64_t acked = 0, next = 1, epoch = 0, oversize = 0;
@@ -198,10 +218,11 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"bind", 1, 0, 'b'}, {"host", 1, 0, 'H'}, {"port", 1, 0, 'p'}, {"state", 1, 0, 's'},
 		{"slots", 1, 0, 'n'}, {"slot-size", 1, 0, 'z'}, {"count", 1, 0, 'c'}, {"backlog", 1, 0, 'k'},
-		{"timeout", 1, 0, 't'}, {0, 0, 0, 0},
+		{"timeout", 1, 0, 't'}, {"key", 1, 0, 'K'}, {0, 0, 0, 0},
 	};
 	const char *bind = NULL, *host = NULL, *port = "7471", *state = NULL;
 	unsigned long slots = 16, slot_size = 64 * 1024, count = 1000, backlog = 64, timeout = 300;
+	char err[512];
 	int o;
 
 	if (argc < 2) {
@@ -221,6 +242,13 @@ int main(int argc, char **argv)
 		case 'c': count = strtoul(optarg, NULL, 0); break;
 		case 'k': backlog = strtoul(optarg, NULL, 0); break;
 		case 't': timeout = strtoul(optarg, NULL, 0); break;
+		case 'K':
+			if (dft_rdma_key_load(optarg, &key, err, sizeof(err))) {
+				fprintf(stderr, "rdma_selftest: %s\n", err);
+				return 2;
+			}
+			have_key = true;
+			break;
 		default: return 2;
 		}
 	}

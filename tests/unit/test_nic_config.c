@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -442,6 +443,39 @@ static void test_reg_policy(void **state)
 	assert_true(dft_reg_policy_any(&p, 1000, 50));
 }
 
+#ifdef DFT_HAVE_RDMA
+/* --rdma-key: only with the rdma transport and a --sender-id; a file others can read stops the start. */
+static void test_rdma_key(void **state)
+{
+	static const char key[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
+	struct dft_nic_config c;
+	char path[256];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s", write_file("nic.key", key));
+	assert_int_equal(chmod(path, 0600), 0);
+	const char *ok[] = {"--socket", "/tmp/x.sock", "--collector", "h:1", "--transport", "rdma", "--sender-id",
+			    "5ec0000000000001", "--rdma-key", path, NULL};
+	assert_int_equal(parse(&c, ok), 0);
+	assert_string_equal(c.rdma_key, path);
+	const char *tcp[] = {"--socket", "/tmp/x.sock", "--collector", "h:1", "--sender-id", "5ec0000000000001",
+			     "--rdma-key", path, NULL};
+	assert_int_equal(parse(&c, tcp), -EINVAL);
+	assert_non_null(strstr(errbuf, "rdma transport only"));
+	const char *noid[] = {"--socket", "/tmp/x.sock", "--collector", "h:1", "--transport", "rdma", "--rdma-key",
+			      path, NULL};
+	assert_int_equal(parse(&c, noid), -EINVAL);
+	assert_non_null(strstr(errbuf, "--sender-id"));
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(parse(&c, ok), -EINVAL);
+	assert_non_null(strstr(errbuf, "too open"));
+	write_file("nic.key", "not a key\n");
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(parse(&c, ok), -EINVAL);
+	assert_non_null(strstr(errbuf, "not a key"));
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -453,6 +487,9 @@ int main(void)
 		cmocka_unit_test(test_cli_aliases),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_cli_errors),
+#ifdef DFT_HAVE_RDMA
+		cmocka_unit_test(test_rdma_key),
+#endif
 	};
 	int rc;
 

@@ -31,7 +31,7 @@ static void test_hello_round_trip_and_rejects(void **state)
 	b[0] ^= 1;
 	assert_int_equal(dft_rdma_hello_decode(b, sizeof(b), &out), -EPROTO);
 	b[0] ^= 1;
-	b[6] = 1; /* reserved */
+	b[6] = 0x80; /* an unknown flag */
 	assert_int_equal(dft_rdma_hello_decode(b, sizeof(b), &out), -EBADMSG);
 }
 

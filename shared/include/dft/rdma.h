@@ -14,6 +14,10 @@
  *      LOCAL_WRITE | REMOTE_WRITE only, posts N zero-length receives (WRITE_WITH_IMM consumes one
  *      each) and accepts with struct dft_rdma_welcome: ring addr/rkey, N, B, and resume_seq, the
  *      highest batch sequence it already holds durably for that sender.
+ *   2a. With keys (dft/rdma_auth.h): the hello carries F_AUTH and the NIC's nonce, the welcome the
+ *      collector's nonce and its proof of the sender's key; the client checks that proof, then
+ *      writes its own into slot 0 (sequence 0) before any batch, so batches start at k = 1. The
+ *      server reads no batch and writes no credit before it verified it.
  *   3. Client drops every backlog entry <= resume_seq; then, for the k-th batch written on this
  *      connection (k from 0): copy it into staging slot k mod N behind a struct dft_rdma_slot_hdr,
  *      RDMA_WRITE_WITH_IMM it to ring slot k mod N, imm = htonl(slot | (seq & 0xffff) << 16).
@@ -41,31 +45,38 @@
 #include <stdint.h>
 
 #define DFT_RDMA_MAGIC 0x41445244u /* "DRDA" */
-#define DFT_RDMA_VERSION 1u
+#define DFT_RDMA_VERSION 2u /* 2: the authenticated handshake */
 #define DFT_RDMA_SLOTS_MAX 4096u
 #define DFT_RDMA_SLOT_SIZE_MAX (4u << 20)
 #define DFT_RDMA_SLOT_SIZE_MIN 256u
 
+#define DFT_RDMA_NONCE_LEN 16u
+#define DFT_RDMA_PROOF_LEN 32u /* HMAC-SHA256 */
+#define DFT_RDMA_F_AUTH 0x1u   /* hello: the NIC proves its key; welcome: the collector did (dft/rdma_auth.h) */
+
 struct dft_rdma_hello {
 	uint32_t magic;
 	uint16_t version;
-	uint16_t reserved;
+	uint16_t flags;
 	uint64_t sender_id;
 	uint64_t credit_addr;
 	uint32_t credit_rkey;
 	uint32_t reserved2;
+	uint8_t nonce[DFT_RDMA_NONCE_LEN]; /* F_AUTH: the NIC's challenge to the collector */
 };
 
 struct dft_rdma_welcome {
 	uint32_t magic;
 	uint16_t version;
-	uint16_t reserved;
+	uint16_t flags;
 	uint64_t ring_addr;
 	uint32_t ring_rkey;
 	uint32_t slots;
 	uint32_t slot_size;
 	uint32_t reserved2;
 	uint64_t resume_seq;
+	uint8_t nonce[DFT_RDMA_NONCE_LEN]; /* F_AUTH: the collector's challenge to the NIC */
+	uint8_t proof[DFT_RDMA_PROOF_LEN]; /* F_AUTH: the collector's answer to the NIC's */
 };
 
 struct dft_rdma_slot_hdr {
@@ -74,8 +85,8 @@ struct dft_rdma_slot_hdr {
 	uint64_t seq;
 };
 
-_Static_assert(sizeof(struct dft_rdma_hello) == 32, "hello fits rdma_cm's 56-byte connect private data");
-_Static_assert(sizeof(struct dft_rdma_welcome) == 40, "welcome fits the accept private data");
+_Static_assert(sizeof(struct dft_rdma_hello) == 48, "hello fits rdma_cm's 56-byte connect private data");
+_Static_assert(sizeof(struct dft_rdma_welcome) == 88, "welcome fits the 196-byte accept private data");
 _Static_assert(sizeof(struct dft_rdma_slot_hdr) == 16, "slot header");
 
 /* Wire codecs (pure functions, fuzzed): 0 or -EBADMSG / -EPROTO. */
@@ -99,6 +110,8 @@ struct dft_rdma_client_cfg {
 	const char *port;    /* rdma_cm port space TCP */
 	const char *bind;    /* optional local address: picks the device/port/GID to use */
 	uint64_t sender_id;
+	/* NULL: no handshake (the collector must run --insecure); else dft/rdma_auth.h, copied */
+	const struct dft_rdma_key *key;
 };
 
 struct dft_rdma_client_stats {
@@ -108,6 +121,7 @@ struct dft_rdma_client_stats {
 	uint64_t write_errors;
 	uint64_t oversize;
 	uint64_t credit_stalls; /* send attempts that found no free slot */
+	uint64_t auth_refused;  /* welcomes without a valid proof of our key: not a collector of ours */
 };
 
 int dft_rdma_client_create(const struct dft_rdma_client_cfg *cfg, struct dft_rdma_client **out);
@@ -133,6 +147,11 @@ struct dft_rdma_server;
 /* Return 0 to accept the batch, negative to drop the connection (bad batch). */
 typedef int (*dft_rdma_batch_fn)(void *arg, uint64_t sender_id, uint64_t seq, const uint8_t *payload, uint32_t len);
 typedef uint64_t (*dft_rdma_resume_fn)(void *arg, uint64_t sender_id);
+struct dft_rdma_key;
+/* The key of sender_id: 0, or -ENOENT (no such sender: rejected before anything is allocated). */
+typedef int (*dft_rdma_key_fn)(void *arg, uint64_t sender_id, struct dft_rdma_key *out);
+/* Told of every refused handshake (why: a short phrase); the caller rate-limits its logging. */
+typedef void (*dft_rdma_refuse_fn)(void *arg, uint64_t sender_id, const char *why);
 
 struct dft_rdma_server_cfg {
 	const char *bind; /* address to listen on (picks the device) */
@@ -142,6 +161,16 @@ struct dft_rdma_server_cfg {
 	uint32_t max_conns; /* 0: 16 */
 	dft_rdma_resume_fn resume;
 	void *resume_arg;
+	/*
+	 * Authentication (dft/rdma_auth.h). key NULL: none, every hello is taken at its word
+	 * (--insecure). Otherwise a connection gets no credit before its proof is verified; one that
+	 * has not proven itself within auth_timeout_ms (0: 10000) is dropped, and when every slot is
+	 * taken the oldest unproven connection makes room for a newcomer.
+	 */
+	dft_rdma_key_fn key;
+	dft_rdma_refuse_fn refused;
+	void *auth_arg;
+	uint32_t auth_timeout_ms;
 };
 
 struct dft_rdma_server_stats {
@@ -150,6 +179,11 @@ struct dft_rdma_server_stats {
 	uint64_t disconnects;
 	uint64_t batches;
 	uint64_t bad_slots;
+	uint64_t auth_ok;        /* handshakes verified */
+	uint64_t auth_no_key;    /* hello without F_AUTH, or a sender id with no key (also in rejected) */
+	uint64_t auth_bad_proof; /* a wrong proof, or anything else where the proof belongs */
+	uint64_t auth_timed_out; /* no proof within auth_timeout_ms */
+	uint64_t auth_evicted;   /* unproven, dropped to make room for a newcomer */
 };
 
 int dft_rdma_server_create(const struct dft_rdma_server_cfg *cfg, struct dft_rdma_server **out);
