@@ -13,20 +13,9 @@
 #include "dft/abi.h"
 
 #include "collector.h"
+#include "otlp_kind.h"
 
 #define OTLP_LINE_MAX (64u << 20)
-
-static const char *kind_name(int kind)
-{
-	switch (kind) {
-	case DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_PLATFORM:
-		return "platform";
-	case DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_FUNCTION:
-		return "function";
-	default:
-		return "unknown";
-	}
-}
 
 /*
  * A span is written as a few large pieces: the fixed-size parts are formatted into a local buffer
@@ -261,7 +250,7 @@ int dft_otlp_json_encode(const Difftrace__SpanBatch *b, bool reconstructed, stru
 			dft_buf_puts(out, "{\"key\":\"service.name\",\"value\":{\"stringValue\":");
 			put_str(out, &esc, s->component);
 			dft_buf_puts(out, "}},{\"key\":\"difftrace.component.kind\",\"value\":{\"stringValue\":\"");
-			dft_buf_puts(out, kind_name((int)s->kind));
+			dft_buf_puts(out, dft_component_kind_name((int)s->kind));
 			dft_buf_puts(out, "\"}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"difftrace\"},\"spans\":[");
 		} else {
 			dft_buf_puts(out, ",");
@@ -415,7 +404,7 @@ static int write_line(struct otlp_json *o)
 		dft_buf_puts(b, "{\"key\":\"service.name\",\"value\":{\"stringValue\":");
 		dft_buf_json_str(b, g->component);
 		dft_buf_puts(b, "}},{\"key\":\"difftrace.component.kind\",\"value\":{\"stringValue\":\"");
-		dft_buf_puts(b, kind_name(g->kind));
+		dft_buf_puts(b, dft_component_kind_name(g->kind));
 		dft_buf_puts(b, "\"}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"difftrace\"},\"spans\":[");
 		dft_buf_put(b, g->spans.p, g->spans.len);
 		dft_buf_puts(b, "]}]}");

@@ -17,6 +17,7 @@
 
 #include "dft/abi.h"
 #include "otlp_http.h"
+#include "otlp_kind.h"
 #include "otlp_trace.pb-c.h"
 
 #define STR_MAX (256u << 20) /* string bytes of one request; a batch frame is at most 16 MiB */
@@ -264,18 +265,6 @@ static bool same_resource(const struct dft_otlp_req *r, const struct dft_otlp_re
 	       (x->service == y->service || !strcmp(r->str + x->service, r->str + y->service));
 }
 
-static const char *kind_name(unsigned kind)
-{
-	switch (kind) {
-	case DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_PLATFORM:
-		return "platform";
-	case DIFFTRACE__COMPONENT_KIND__COMPONENT_KIND_FUNCTION:
-		return "function";
-	default:
-		return "unknown";
-	}
-}
-
 static void put_be64(uint8_t *d, uint64_t v)
 {
 	for (int i = 7; i >= 0; i--, v >>= 8)
@@ -386,7 +375,7 @@ int dft_otlp_req_pack(struct dft_otlp_packer *a, const struct dft_otlp_req *r, c
 
 			kv_str(&a->res_kv[2 * g], &a->res_av[2 * g], "service.name", r->str + o->service);
 			kv_str(&a->res_kv[2 * g + 1], &a->res_av[2 * g + 1], "difftrace.component.kind",
-			       kind_name(o->component_kind));
+			       dft_component_kind_name((int)o->component_kind));
 			a->res_kv_ptrs[2 * g] = &a->res_kv[2 * g];
 			a->res_kv_ptrs[2 * g + 1] = &a->res_kv[2 * g + 1];
 			a->res[g] = (Dftotlp__Resource)DFTOTLP__RESOURCE__INIT;
