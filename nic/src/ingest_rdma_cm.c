@@ -7,13 +7,13 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <rte_cycles.h>
 
+#include "dft/rdma.h"
 #include "dft/parse.h"
 #include "dft/reg.h"
 #include "ingest_rdma.h"
@@ -218,34 +218,9 @@ int dft_ingest_rdma_read_listen(struct dft_ingest *in, const char *bind, char *a
 		rc = -EINVAL;
 		goto free_ai;
 	}
-	rd->ec = rdma_create_event_channel();
-	if (!rd->ec) {
-		rc = -errno;
-		goto free_ai;
-	}
-	/* polled from the worker's loop: never block there */
-	if (fcntl(rd->ec->fd, F_SETFL, fcntl(rd->ec->fd, F_GETFL) | O_NONBLOCK)) {
-		rc = -errno;
-		goto destroy_ec;
-	}
-	if (rdma_create_id(rd->ec, &rd->listen, NULL, RDMA_PS_TCP)) {
-		rc = -errno;
-		goto destroy_ec;
-	}
-	if (rdma_bind_addr(rd->listen, ai->ai_addr) || rdma_listen(rd->listen, 64)) {
-		rc = -errno;
-		goto destroy_id;
-	}
-	*port = ntohs(rdma_get_src_port(rd->listen));
-	freeaddrinfo(ai);
-	return 0;
-
-destroy_id:
-	rdma_destroy_id(rd->listen);
-	rd->listen = NULL;
-destroy_ec:
-	rdma_destroy_event_channel(rd->ec);
-	rd->ec = NULL;
+	rc = dft_rdma_cm_listen(ai->ai_addr, 64, NULL, &rd->ec, &rd->listen);
+	if (!rc)
+		*port = ntohs(rdma_get_src_port(rd->listen));
 free_ai:
 	freeaddrinfo(ai);
 	return rc;

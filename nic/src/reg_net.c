@@ -43,7 +43,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +50,7 @@
 
 #include <rte_cycles.h>
 
+#include "dft/rdma.h"
 #include "dft/parse.h"
 #include "dft/reg.h"
 #include "reg_net.h"
@@ -479,32 +479,13 @@ int dft_reg_net_create(const char *bind, struct dft_reg_net **out)
 		rc = -ENOMEM;
 		goto free_ai;
 	}
-	n->ec = rdma_create_event_channel();
-	if (!n->ec) {
-		rc = -errno;
+	rc = dft_rdma_cm_listen(ai->ai_addr, 64, NULL, &n->ec, &n->listen);
+	if (rc)
 		goto free_n;
-	}
-	/* polled from main's loop: never block there */
-	if (fcntl(n->ec->fd, F_SETFL, fcntl(n->ec->fd, F_GETFL) | O_NONBLOCK)) {
-		rc = -errno;
-		goto destroy_ec;
-	}
-	if (rdma_create_id(n->ec, &n->listen, NULL, RDMA_PS_TCP)) {
-		rc = -errno;
-		goto destroy_ec;
-	}
-	if (rdma_bind_addr(n->listen, ai->ai_addr) || rdma_listen(n->listen, 64)) {
-		rc = -errno;
-		goto destroy_id;
-	}
 	freeaddrinfo(ai);
 	*out = n;
 	return 0;
 
-destroy_id:
-	rdma_destroy_id(n->listen);
-destroy_ec:
-	rdma_destroy_event_channel(n->ec);
 free_n:
 	free(n);
 free_ai:

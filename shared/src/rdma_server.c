@@ -8,7 +8,6 @@
 #include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,7 +300,7 @@ int dft_rdma_server_create(const struct dft_rdma_server_cfg *cfg, struct dft_rdm
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
 	struct dft_rdma_server *s;
-	int rc = -ENOMEM, flags;
+	int rc = -ENOMEM;
 
 	if (!cfg || !out || !cfg->port)
 		return -EINVAL;
@@ -325,37 +324,16 @@ int dft_rdma_server_create(const struct dft_rdma_server_cfg *cfg, struct dft_rdm
 	s->conns = calloc(s->cfg.max_conns, sizeof(*s->conns));
 	if (!s->conns)
 		goto err_free;
-	s->ec = rdma_create_event_channel();
-	if (!s->ec) {
-		rc = -errno;
-		goto err_conns;
-	}
-	flags = fcntl(s->ec->fd, F_GETFL);
-	if (flags < 0 || fcntl(s->ec->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-		rc = -errno;
-		goto err_channel;
-	}
 	if (getaddrinfo(cfg->bind, cfg->port, &hints, &ai)) {
 		rc = -EADDRNOTAVAIL;
-		goto err_channel;
+		goto err_conns;
 	}
-	if (rdma_create_id(s->ec, &s->listen_id, s, RDMA_PS_TCP)) {
-		rc = -errno;
-		goto err_addr;
-	}
-	if (rdma_bind_addr(s->listen_id, ai->ai_addr) || rdma_listen(s->listen_id, 16)) {
-		rc = -errno;
-		goto err_id;
-	}
+	rc = dft_rdma_cm_listen(ai->ai_addr, 16, s, &s->ec, &s->listen_id);
 	freeaddrinfo(ai);
+	if (rc)
+		goto err_conns;
 	*out = s;
 	return 0;
-err_id:
-	rdma_destroy_id(s->listen_id);
-err_addr:
-	freeaddrinfo(ai);
-err_channel:
-	rdma_destroy_event_channel(s->ec);
 err_conns:
 	free(s->conns);
 err_free:

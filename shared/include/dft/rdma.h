@@ -197,4 +197,14 @@ int dft_rdma_server_commit(struct dft_rdma_server *s);
 int dft_rdma_server_fd(const struct dft_rdma_server *s);
 void dft_rdma_server_get_stats(const struct dft_rdma_server *s, struct dft_rdma_server_stats *out);
 
+struct sockaddr;
+struct rdma_event_channel;
+struct rdma_cm_id;
+/*
+ * Listen with rdma_cm on sa: a non-blocking event channel (*ec) and its listening id (*id, with
+ * ctx as its context). 0, or -errno with neither left behind.
+ */
+int dft_rdma_cm_listen(const struct sockaddr *sa, int backlog, void *ctx, struct rdma_event_channel **ec,
+		       struct rdma_cm_id **id);
+
 #endif /* DFT_RDMA_H */
