@@ -16,6 +16,8 @@ dft_unit_test(test_nic_claims SOURCES unit/test_nic_claims.c LIBS dft_nic_core)
 # with --no-huge for the rte_ring hand-offs
 dft_unit_test(test_worker SOURCES unit/test_worker.c ${PROJECT_SOURCE_DIR}/bench/nic/synth.c LIBS dft_nic_core)
 target_include_directories(test_worker PRIVATE ${PROJECT_SOURCE_DIR}/bench/nic)
+# also a hostile-peer test: lying regions (garbage slots, impossible heads, counters, span times)
+set_tests_properties(test_worker PROPERTIES LABELS "unit;security")
 # each ingest backend as an instance with its region view (mmap here; rdma-read in the rxe VM tests)
 dft_unit_test(test_ingest SOURCES unit/test_ingest.c ${PROJECT_SOURCE_DIR}/bench/nic/synth.c LIBS dft_nic_core)
 target_include_directories(test_ingest PRIVATE ${PROJECT_SOURCE_DIR}/bench/nic)

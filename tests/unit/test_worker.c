@@ -243,7 +243,7 @@ static void test_hostile_region(void **state)
 
 /*
  * Span time is a host's claim. A second region writes spans whose end times climb in steps just
- * under clock_jump_ms, which would carry one NIC-wide span time some 80 minutes ahead: the
+ * under clock_jump_ms, which would carry one NIC-wide span time some 50 minutes ahead: the
  * platform spans the first region has held would all expire at once, their anomalies unseen.
  * Per-region clocks keep the NIC's span time at the slowest active region's.
  */
