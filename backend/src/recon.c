@@ -253,7 +253,6 @@ int dft_recon_add(struct dft_recon *r, struct dft_store *st, const Difftrace__Sp
 	return 0;
 }
 
-
 /*
  * True when the sender's profiles are stored past the time a reader asks them for, so no snapshot
  * still on its way can change what a reader rebuilds (a sender's batches arrive in order), or the
@@ -358,15 +357,16 @@ int dft_recon_run(struct dft_recon *r, struct dft_store *st, const struct dft_pr
 		dft_treader_forget(r->reader);
 	while (r->head && r->head->due_ms <= now_ms) {
 		struct chain *c = r->head;
+		bool named = names_ready(c, prof);
 
 		r->head = c->next;
 		if (!r->head)
 			r->tail = NULL;
-		if (!names_ready(c, prof) || !profiles_ready(c, prof, now_ms)) {
+		if (!named || !profiles_ready(c, prof, now_ms)) {
 			/* the profile naming it, or the one a reader would take, is likely a snapshot
 			 * interval away: wait once more (no longer than the profile wait allows) */
 			c->due_ms = add_sat(now_ms, r->cfg.delay_ms);
-			if (!names_ready(c, prof))
+			if (!named)
 				c->retries++;
 			else if (c->give_up_ms > now_ms && c->give_up_ms < c->due_ms)
 				c->due_ms = c->give_up_ms;
