@@ -863,7 +863,7 @@ void dft_collector_get_stats(struct dft_collector *c, struct dft_collector_stats
 		/* the server's figures restart with it; keep what earlier incarnations counted */
 		dft_rdma_server_get_stats(c->rdma, &rs);
 		dft_rdma_stats_add(&rs, &c->rdma_base);
-		dft_rdma_stats_export(&c->stats, &rs);
+		c->stats.rdma_st = rs;
 	}
 #endif
 	*out = c->stats;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "dft/frame.h"
+#include "dft/rdma.h"
 #include "dft/tls.h"
 #include "difftrace.pb-c.h"
 #include "otlp_http.h"
@@ -356,7 +357,7 @@ struct dft_collector_stats {
 	struct dft_recon_stats recon;
 	uint64_t profiles_cut;
 	bool rdma; /* the rdma_* figures below are meaningful */
-	uint64_t rdma_accepted, rdma_rejected, rdma_disconnects, rdma_batches, rdma_bad_slots;
+	struct dft_rdma_server_stats rdma_st; /* over every server incarnation, handshake refusals included */
 	uint64_t rdma_restarts; /* transport restarted to drop connections after a failed commit */
 	bool otlp_json; /* the otlp_json figures are meaningful */
 	struct dft_otlp_json_stats otlp_json_st;
@@ -373,8 +374,6 @@ struct dft_collector_stats {
 	uint64_t storage_failures;    /* rounds that failed because the store could not write */
 	uint64_t busy_sent;           /* BUSY frames sent instead of ACKs */
 	uint64_t log_suppressed;      /* storage failure messages held back by the rate limit */
-	/* the handshake (dft/rdma_auth.h): proofs verified, and refusals by reason */
-	uint64_t rdma_auth_ok, rdma_auth_no_key, rdma_auth_bad_proof, rdma_auth_timed_out, rdma_auth_evicted;
 };
 
 /* Writes the stats JSON to path atomically (tmp + rename). */

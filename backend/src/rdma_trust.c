@@ -106,17 +106,3 @@ void dft_rdma_stats_add(struct dft_rdma_server_stats *base, const struct dft_rdm
 	base->auth_timed_out += add->auth_timed_out;
 	base->auth_evicted += add->auth_evicted;
 }
-
-void dft_rdma_stats_export(struct dft_collector_stats *st, const struct dft_rdma_server_stats *rs)
-{
-	st->rdma_accepted = rs->accepted;
-	st->rdma_rejected = rs->rejected;
-	st->rdma_disconnects = rs->disconnects;
-	st->rdma_batches = rs->batches;
-	st->rdma_bad_slots = rs->bad_slots;
-	st->rdma_auth_ok = rs->auth_ok;
-	st->rdma_auth_no_key = rs->auth_no_key;
-	st->rdma_auth_bad_proof = rs->auth_bad_proof;
-	st->rdma_auth_timed_out = rs->auth_timed_out;
-	st->rdma_auth_evicted = rs->auth_evicted;
-}

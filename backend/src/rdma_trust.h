@@ -24,7 +24,5 @@ void dft_rdma_trust_server_cfg(struct dft_rdma_trust *t, const struct dft_collec
 			       struct dft_rdma_server_cfg *sc);
 /* base += add, every counter (a restarted server starts from zero). */
 void dft_rdma_stats_add(struct dft_rdma_server_stats *base, const struct dft_rdma_server_stats *add);
-/* The collector's rdma_* figures from the server's counters. */
-void dft_rdma_stats_export(struct dft_collector_stats *st, const struct dft_rdma_server_stats *rs);
 
 #endif /* DFT_RDMA_TRUST_H */

@@ -59,16 +59,16 @@ void dft_stats_json(struct dft_buf *b, const struct dft_collector_stats *st, str
 	dft_buf_printf(b, ",\"recon_kinds_cut\":%" PRIu64, st->recon.kinds_cut);
 	dft_buf_printf(b, ",\"transport\":\"%s\"", st->rdma ? "rdma" : "tcp");
 	if (st->rdma) {
-		dft_buf_printf(b, ",\"rdma_accepted\":%" PRIu64 ",\"rdma_rejected\":%" PRIu64, st->rdma_accepted,
-		               st->rdma_rejected);
-		dft_buf_printf(b, ",\"rdma_disconnects\":%" PRIu64 ",\"rdma_batches\":%" PRIu64, st->rdma_disconnects,
-		               st->rdma_batches);
-		dft_buf_printf(b, ",\"rdma_bad_slots\":%" PRIu64 ",\"rdma_restarts\":%" PRIu64, st->rdma_bad_slots,
+		const struct dft_rdma_server_stats *r = &st->rdma_st;
+
+		dft_buf_printf(b, ",\"rdma_accepted\":%" PRIu64 ",\"rdma_rejected\":%" PRIu64, r->accepted, r->rejected);
+		dft_buf_printf(b, ",\"rdma_disconnects\":%" PRIu64 ",\"rdma_batches\":%" PRIu64, r->disconnects, r->batches);
+		dft_buf_printf(b, ",\"rdma_bad_slots\":%" PRIu64 ",\"rdma_restarts\":%" PRIu64, r->bad_slots,
 		               st->rdma_restarts);
 		dft_buf_printf(b, ",\"rdma_auth_ok\":%" PRIu64 ",\"rdma_auth_no_key\":%" PRIu64 ",\"rdma_auth_bad_proof\":%" PRIu64,
-		               st->rdma_auth_ok, st->rdma_auth_no_key, st->rdma_auth_bad_proof);
-		dft_buf_printf(b, ",\"rdma_auth_timed_out\":%" PRIu64 ",\"rdma_auth_evicted\":%" PRIu64,
-		               st->rdma_auth_timed_out, st->rdma_auth_evicted);
+		               r->auth_ok, r->auth_no_key, r->auth_bad_proof);
+		dft_buf_printf(b, ",\"rdma_auth_timed_out\":%" PRIu64 ",\"rdma_auth_evicted\":%" PRIu64, r->auth_timed_out,
+		               r->auth_evicted);
 	}
 	if (st->otlp_json) {
 		const struct dft_otlp_json_stats *j = &st->otlp_json_st;
