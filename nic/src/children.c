@@ -33,11 +33,12 @@ int dft_children_create(uint32_t cap, struct dft_children **out)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	c->e = calloc((size_t)sets * WAYS, sizeof(*c->e));
-	if (!c->e) {
+	/* line-aligned, so a set always spans the same three cache lines a prefetch loads */
+	if (posix_memalign((void **)&c->e, 64, (size_t)sets * WAYS * sizeof(*c->e))) {
 		free(c);
 		return -ENOMEM;
 	}
+	memset(c->e, 0, (size_t)sets * WAYS * sizeof(*c->e));
 	c->sets_mask = sets - 1;
 	*out = c;
 	return 0;
@@ -130,6 +131,17 @@ bool dft_children_take(struct dft_children *c, const uint8_t trace_id[16], uint6
 		return true;
 	}
 	return false;
+}
+
+void dft_children_prefetch(const struct dft_children *c, const uint8_t trace_id[16], uint64_t id)
+{
+	const char *set;
+
+	if (!c || id == 0)
+		return;
+	set = (const char *)set_of(c, trace_key(trace_id), id);
+	for (size_t off = 0; off < WAYS * sizeof(struct child_entry); off += 64)
+		__builtin_prefetch(set + off, 1);
 }
 
 bool dft_children_seen(const struct dft_children *c, const uint8_t trace_id[16], uint64_t id)

@@ -34,6 +34,9 @@ bool dft_children_take(struct dft_children *c, const uint8_t trace_id[16], uint6
 /* True when (trace id, id) has an entry (noted as a parent), without taking it. The hold window
  * keeps a second table of this kind as a set: the span ids hop lists named. */
 bool dft_children_seen(const struct dft_children *c, const uint8_t trace_id[16], uint64_t id);
+/* Start loading the set (trace id, id) lands in, so a later note/take/seen finds it in cache:
+ * the table is larger than the caches and every lookup is otherwise a miss. */
+void dft_children_prefetch(const struct dft_children *c, const uint8_t trace_id[16], uint64_t id);
 /* Entries given up to make room (a parent arriving after that is judged by its duration). */
 uint64_t dft_children_evicted(const struct dft_children *c);
 

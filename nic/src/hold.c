@@ -133,6 +133,23 @@ static uint32_t bucket_of(const struct dft_hold *h, const uint8_t *tid)
 	return (uint32_t)(a >> 32) & (h->n_buckets - 1);
 }
 
+void dft_hold_prefetch_bucket(const struct dft_hold *h, const uint8_t *trace_id)
+{
+	if (h && h->cfg.enabled)
+		__builtin_prefetch(&h->bucket[bucket_of(h, trace_id)]);
+}
+
+void dft_hold_prefetch_trace(const struct dft_hold *h, const uint8_t *trace_id)
+{
+	uint32_t t;
+
+	if (!h || !h->cfg.enabled)
+		return;
+	t = h->bucket[bucket_of(h, trace_id)];
+	if (t != NIL)
+		__builtin_prefetch(&h->traces[t], 1);
+}
+
 static uint32_t find(const struct dft_hold *h, const uint8_t *tid)
 {
 	for (uint32_t t = h->bucket[bucket_of(h, tid)]; t != NIL; t = h->traces[t].chain)

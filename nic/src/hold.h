@@ -52,6 +52,10 @@ struct dft_hold_now {
  */
 enum dft_fate dft_hold_admit(struct dft_hold *h, struct dft_span_rec *rec, bool holdable,
 			     const struct dft_hold_now *now, dft_hold_drop_fn drop, void *arg);
+/* Start loading what admitting a span of this trace will read. Two steps, a few spans apart: the
+ * first loads the trace's hash bucket, the second (when the bucket has arrived) its first entry. */
+void dft_hold_prefetch_bucket(const struct dft_hold *h, const uint8_t *trace_id);
+void dft_hold_prefetch_trace(const struct dft_hold *h, const uint8_t *trace_id);
 /* A span of this trace carried hops naming span_ids[0, n) (path scope: those can be rebuilt, so
  * they need not be reported). Call before admitting that span. */
 void dft_hold_saw_hops(struct dft_hold *h, const uint8_t *trace_id, const uint64_t *span_ids, unsigned n);

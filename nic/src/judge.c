@@ -14,21 +14,12 @@ struct judge_src {
 	struct dft_nic_region *r;
 };
 
-/* NIC-global id of region-local name id (cached per region: names never change once published). */
-static uint32_t gname(void *arg, uint16_t id)
+/* A name the region published but this NIC has not interned yet: read it through the view once. */
+static __attribute__((noinline)) uint32_t gname_slow(struct dft_nic_ctx *ctx, struct dft_nic_region *r, uint16_t id)
 {
-	struct dft_nic_ctx *ctx = ((struct judge_src *)arg)->ctx;
-	struct dft_nic_region *r = ((struct judge_src *)arg)->r;
 	char name[DFT_NAME_MAX + 1];
 	uint32_t g;
 
-	if (id == 0 || id > r->g.name_capacity)
-		return ctx->empty_gname;
-	g = r->gname[id];
-	if (g == UINT32_MAX)
-		return 0; /* the global table was full when we looked */
-	if (g)
-		return g;
 	if (dft_view_name(ctx->ingest, r, r->names_published, id, name, sizeof(name)) < 0)
 		return ctx->empty_gname; /* not published yet (a region component): resolve later */
 	g = dft_names_intern(ctx->names, name);
@@ -36,6 +27,22 @@ static uint32_t gname(void *arg, uint16_t id)
 	if (!g)
 		dft_ctr_add(&dft_nic_ctr.names_full, 1);
 	return g;
+}
+
+/* NIC-global id of region-local name id (cached per region: names never change once published).
+ * Inline: it runs for the component, the operation and every attribute key of every span. */
+static inline uint32_t gname(void *arg, uint16_t id)
+{
+	struct dft_nic_ctx *ctx = ((struct judge_src *)arg)->ctx;
+	struct dft_nic_region *r = ((struct judge_src *)arg)->r;
+	uint32_t g;
+
+	if (id == 0 || id > r->g.name_capacity)
+		return ctx->empty_gname;
+	g = r->gname[id];
+	if (g == UINT32_MAX)
+		return 0; /* the global table was full when we looked */
+	return g ? g : gname_slow(ctx, r, id);
 }
 
 void dft_judge_reported(struct dft_nic_ctx *ctx, const struct dft_span_rec *rec)

@@ -124,9 +124,10 @@ int dft_profiler_key(struct dft_profiler *p, uint32_t comp, uint32_t op)
 
 void dft_profiler_limits(const struct dft_profiler *p, int key, struct dft_prof_limits *out)
 {
-	memset(out, 0, sizeof(*out));
-	if (key < 0 || (uint32_t)key >= p->n)
+	if (key < 0 || (uint32_t)key >= p->n) {
+		memset(out, 0, sizeof(*out));
 		return;
+	}
 	*out = p->e[key].lim;
 	out->wraps = p->e[key].wraps > 0; /* live: it follows every span, not the refreshes */
 	out->queue_ns = p->e[key].agg >= 0 ? p->e[p->e[key].agg].lim.queue_ns : 0;

@@ -343,13 +343,41 @@ static bool refresh_names(struct dft_nic_ctx *ctx, struct dft_nic_region *r)
 	return true;
 }
 
+/*
+ * The children and hold tables are larger than the caches and keyed by random ids, so each span
+ * would wait on several misses in turn. Loading a later span's entries while this one is judged
+ * overlaps them. The ids come from the burst (the worker's own copy): a lying host only makes a
+ * prefetch useless.
+ */
+#define PF_FAR 8
+#define PF_NEAR 4
+
+static void prefetch_far(const struct dft_nic_ctx *ctx, const struct dft_slot *s)
+{
+	if (s->type != DFT_SLOT_SPAN)
+		return;
+	dft_children_prefetch(ctx->children, s->trace_id, s->span_id);
+	dft_children_prefetch(ctx->children, s->trace_id, s->parent_span_id);
+	dft_hold_prefetch_bucket(ctx->hold, s->trace_id);
+}
+
 static int process(struct dft_nic_ctx *ctx, struct dft_nic_region *r, const struct dft_slot *burst, int n,
 		   uint64_t *spans)
 {
 	int i = 0;
 
+	for (int j = 0; j < PF_FAR && j < n; j++)
+		prefetch_far(ctx, &burst[j]);
+	for (int j = 0; j < PF_NEAR && j < n; j++)
+		if (burst[j].type == DFT_SLOT_SPAN)
+			dft_hold_prefetch_trace(ctx->hold, burst[j].trace_id);
 	while (i < n) {
 		const struct dft_slot *s = &burst[i];
+
+		if (i + PF_FAR < n)
+			prefetch_far(ctx, &burst[i + PF_FAR]);
+		if (i + PF_NEAR < n && burst[i + PF_NEAR].type == DFT_SLOT_SPAN)
+			dft_hold_prefetch_trace(ctx->hold, burst[i + PF_NEAR].trace_id);
 		enum dft_invalid_reason why;
 		struct dft_span_rec rec;
 		int need, rc;

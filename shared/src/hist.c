@@ -3,22 +3,6 @@
 
 #include "dft/hist.h"
 
-/*
- * Values below DFT_HIST_SUB map one-to-one onto the first buckets; above, bucket = (exponent, top
- * DFT_HIST_SUB_BITS bits of the mantissa). This is the HDR-style layout: exact for small values,
- * constant relative width for large ones.
- */
-unsigned dft_hist_bucket_of(uint64_t v)
-{
-	unsigned e, b;
-
-	if (v < DFT_HIST_SUB)
-		return (unsigned)v;
-	e = 63u - (unsigned)__builtin_clzll(v); /* >= SUB_BITS */
-	b = (e - DFT_HIST_SUB_BITS + 1) * DFT_HIST_SUB + (unsigned)((v >> (e - DFT_HIST_SUB_BITS)) & (DFT_HIST_SUB - 1));
-	return b < DFT_HIST_BUCKETS ? b : DFT_HIST_BUCKETS - 1;
-}
-
 static uint64_t bucket_low(unsigned b)
 {
 	unsigned e;
@@ -42,15 +26,6 @@ uint64_t dft_hist_bucket_mid(unsigned b)
 void dft_hist_reset(struct dft_hist *h)
 {
 	memset(h, 0, sizeof(*h));
-}
-
-void dft_hist_add(struct dft_hist *h, uint64_t v)
-{
-	h->count++;
-	h->sum += v;
-	if (v > h->max)
-		h->max = v;
-	h->bucket[dft_hist_bucket_of(v)]++;
 }
 
 uint64_t dft_hist_quantile_n(const struct dft_hist *const *hs, unsigned n, double q)
@@ -94,11 +69,6 @@ void dft_hist_win_reset(struct dft_hist_win *w)
 	dft_hist_reset(&w->half[0]);
 	dft_hist_reset(&w->half[1]);
 	w->cur = 0;
-}
-
-void dft_hist_win_add(struct dft_hist_win *w, uint64_t v)
-{
-	dft_hist_add(&w->half[w->cur], v);
 }
 
 uint64_t dft_hist_win_quantile(const struct dft_hist_win *w, double q)
