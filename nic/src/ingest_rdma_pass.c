@@ -13,6 +13,7 @@
 #include <rte_pause.h>
 
 #include "ingest_rdma.h"
+#include "log.h"
 
 /* The verbs objects of a connection, in reverse order of creation (the QP goes before). */
 void dft_rr_verbs_release(struct rr_region *q)
@@ -62,7 +63,7 @@ void dft_rr_conn_teardown(struct rr_region *q)
 void dft_rr_conn_broken(struct rr_region *q, const char *what)
 {
 	dft_ctr_add(&dft_nic_ctr.rdma_errors, 1);
-	fprintf(stderr, "difftrace-nic: rdma-read region %u: %s; waiting for the host to reconnect\n", q->r->id, what);
+	DFT_LOG(WARNING, ingest, "rdma-read region %u: %s; waiting for the host to reconnect", q->r->id, what);
 	dft_rr_conn_teardown(q);
 }
 

@@ -439,7 +439,7 @@ int main(int argc, char **argv)
 	if (ms.cfg.net_listen[0]) {
 		rc = dft_reg_net_create(ms.cfg.net_listen, &ms.net);
 		if (rc) {
-			fprintf(stderr, "difftrace-nic: --net-listen %s: %s%s\n", ms.cfg.net_listen, strerror(-rc),
+			DFT_LOG(ERR, main, "--net-listen %s: %s%s", ms.cfg.net_listen, strerror(-rc),
 				rc == -ENODEV ? " (no RDMA device has that address)" : "");
 			rc = 1;
 			goto destroy_reg;

@@ -56,6 +56,7 @@
 #include "reg_net.h"
 #include "reg_server.h"
 #include "stats.h"
+#include "log.h"
 
 #define NET_SETUP_MS 2000u        /* ESTABLISHED and a valid header READ within this */
 #define NET_BUF_LEN (2u * DFT_PAGE) /* the header page, then the bye receive */
@@ -125,10 +126,11 @@ static void refused(struct dft_reg_net *n, const char *peer, const char *why, in
 		n->unlogged++;
 		return;
 	}
-	fprintf(stderr, "difftrace-nic: network registration from %s refused: %s (%s)", peer, why, strerror(-rc));
 	if (n->unlogged)
-		fprintf(stderr, "; %lu more refused since the last report", (unsigned long)n->unlogged);
-	fputc('\n', stderr);
+		DFT_LOG(WARNING, reg, "network registration from %s refused: %s (%s); %lu more refused since the last report",
+			peer, why, strerror(-rc), (unsigned long)n->unlogged);
+	else
+		DFT_LOG(WARNING, reg, "network registration from %s refused: %s (%s)", peer, why, strerror(-rc));
 	n->unlogged = 0;
 	n->next_log_tsc = now + ms_tsc(1000);
 }
@@ -385,8 +387,7 @@ static int watch_bye(struct dft_net_conn *c, void (*detach)(void *, struct dft_n
 	}
 	if (k > 0 && wc.status == IBV_WC_SUCCESS) {
 		dft_ctr_add(&dft_nic_ctr.rdma_errors, 1);
-		fprintf(stderr, "difftrace-nic: region %u (%s): a SEND that is no bye; disconnecting\n", c->region->id,
-			c->peer);
+		DFT_LOG(WARNING, reg, "region %u (%s): a SEND that is no bye; disconnecting", c->region->id, c->peer);
 	}
 	rdma_disconnect(c->v.id);
 	c->connected = false;

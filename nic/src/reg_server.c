@@ -31,6 +31,7 @@
 #include "stats.h"
 #ifdef DFT_HAVE_RDMA
 #include "reg_net.h"
+#include "log.h"
 #endif
 
 #define MAX_CONNS DFT_NIC_MAX_REGIONS
@@ -76,8 +77,8 @@ static void log_refusal(struct dft_reg_server *s, const struct ucred *cr, const 
 	if (s->refused_log_ns && now - s->refused_log_ns < 10000000000ull)
 		return;
 	s->refused_log_ns = now;
-	fprintf(stderr, "difftrace-nic: registration refused: pid %d uid %u gid %u %s%s%s (more refusals in 10 s are "
-		"only counted: regions_refused)\n", (int)cr->pid, (unsigned)cr->uid, (unsigned)cr->gid, what,
+	DFT_LOG(WARNING, reg, "registration refused: pid %d uid %u gid %u %s%s%s (more refusals in 10 s are "
+		"only counted: regions_refused)", (int)cr->pid, (unsigned)cr->uid, (unsigned)cr->gid, what,
 		comp ? " " : "", comp ? comp : "");
 }
 
@@ -298,8 +299,8 @@ static int conn_register(struct dft_reg_server *s, struct conn *c, int (*attach)
 	}
 	if (s->rdma_read && !(m.flags & DFT_REG_F_RDMA_READ)) {
 		if (!s->told_no_rdma)
-			fprintf(stderr, "difftrace-nic: refusing pid %u: --ingest rdma-read needs a host library built "
-				"with verbs and an RDMA device on the host\n", m.pid);
+			DFT_LOG(WARNING, reg, "refusing pid %u: --ingest rdma-read needs a host library built "
+				"with verbs and an RDMA device on the host", m.pid);
 		s->told_no_rdma = true;
 		rc = -EOPNOTSUPP;
 		goto refuse;

@@ -46,7 +46,7 @@ rdma link add rxeapp type rxe netdev dftapp
 #    becomes a region, and the daemon stays up
 W=$(mktemp -d)
 trap 'kill -9 $(jobs -p) 2>/dev/null || true; rm -rf "$W"' EXIT
-"$BIN/difftrace-nic" --no-huge --no-pci -m 256 -l 0-1 --file-prefix=netreg-hostile --log-level='*:error' -- \
+"$BIN/difftrace-nic" --no-huge --no-pci -m 256 -l 0-1 --file-prefix=netreg-hostile --log-level='*:error' --log-level='difftrace.reg:warning' -- \
   --socket "$W/nic.sock" --collector 127.0.0.1:9 --ingest rdma-read --rdma-ingest-bind "$NIC_IP:0" \
   --net-listen "$NIC_IP:$PORT" --stats-json "$W/nic.json" --ready-file "$W/ready" > "$W/nic.log" 2>&1 &
 NICPID=$!
