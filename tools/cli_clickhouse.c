@@ -15,7 +15,8 @@
 
 #define ANSWER_MAX (1024u << 20) /* bytes of one answer; a larger store needs a narrower query */
 
-/* the tables and columns trace_read.c, eval and the views read (store_sqlite.c has the full set) */
+/* the tables and columns trace_read.c, eval and the views read (store_open.c has the full set); no
+ * trace_spans: trace_read.c reads this copy by its index, as a schema 0 store */
 static const char schema[] =
     "CREATE TABLE spans(trace_id BLOB NOT NULL, span_id INTEGER NOT NULL, parent_span_id INTEGER NOT NULL,"
     " start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, component TEXT NOT NULL, operation TEXT NOT NULL,"

@@ -22,6 +22,7 @@
 
 static int open_store(const char *path, sqlite3 **db, struct dft_treader **r)
 {
+	char why[160];
 	struct stat sb;
 
 	*db = NULL;
@@ -35,6 +36,10 @@ static int open_store(const char *path, sqlite3 **db, struct dft_treader **r)
 		goto close_db;
 	}
 	sqlite3_busy_timeout(*db, 2000);
+	if (dft_store_check_schema(*db, why, sizeof(why))) {
+		fprintf(stderr, "difftrace: --db %s: %s\n", path, why);
+		goto close_db;
+	}
 	if (dft_treader_create(*db, r)) {
 		fprintf(stderr, "difftrace: --db %s: not a difftrace store (%s)\n", path, sqlite3_errmsg(*db));
 		goto close_db;

@@ -12,20 +12,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_layout.h"
 #include "trace_read.h"
 
 #define COLS                                                                                                           \
 	"span_id, parent_span_id, start_ns, end_ns, queue_ns, component, operation, kind, status, span_kind,"          \
 	" flags, keep_reasons, reconstructed, "
-static const char trace_sql[] = "SELECT " COLS "status_message, hops FROM spans WHERE trace_id = ?1"
-                                " ORDER BY start_ns, span_id LIMIT ?2";
-static const char trace_sql_old[] = "SELECT " COLS "NULL, hops FROM spans WHERE trace_id = ?1"
+/*
+ * Through the trace's rowid ranges (store_layout.h), range by range (CROSS JOIN: the planner would
+ * rather scan spans). A row two ranges cover (a migrated store) comes twice, next to itself in
+ * this order, and is taken once. Stores of schema 0 (and the CLI's ClickHouse copy) have no ranges
+ * but an index on trace_id, and are read by it.
+ */
+static const char trace_sql[] = "SELECT " COLS "status_message, hops, s.rowid FROM trace_spans t CROSS JOIN spans s"
+                                " ON s.rowid BETWEEN t.lo AND t.hi WHERE t.tid = ?3 AND s.trace_id = ?1"
+                                " ORDER BY start_ns, span_id, s.rowid LIMIT ?2";
+static const char trace_sql_v0[] = "SELECT " COLS "status_message, hops, rowid FROM spans WHERE trace_id = ?1"
+                                   " ORDER BY start_ns, span_id LIMIT ?2";
+static const char trace_sql_old[] = "SELECT " COLS "NULL, hops, rowid FROM spans WHERE trace_id = ?1"
                                     " ORDER BY start_ns, span_id LIMIT ?2";
 static const char all_sql[] = "SELECT " COLS "status_message, hops, trace_id FROM spans"
                               " ORDER BY trace_id, start_ns, span_id";
 static const char all_sql_old[] = "SELECT " COLS "NULL, hops, trace_id FROM spans ORDER BY trace_id, start_ns, span_id";
 #define COL_HOPS  14
-#define COL_TRACE 15
+#define COL_TRACE 15 /* all_sql */
+#define COL_ROWID 15 /* trace_sql */
 static const char prof_before_sql[] =
     "SELECT component, operation, duration_p50_ns, created_ns FROM profiles WHERE name_hash = ?1"
     " AND created_ns <= ?2 ORDER BY created_ns DESC, sender_id DESC LIMIT 1";
@@ -170,6 +181,7 @@ int dft_treader_create(sqlite3 *db, struct dft_treader **out)
 		return -ENOMEM;
 	r->db = db;
 	if (sqlite3_prepare_v2(db, trace_sql, -1, &r->trace_q, NULL) != SQLITE_OK &&
+	    sqlite3_prepare_v2(db, trace_sql_v0, -1, &r->trace_q, NULL) != SQLITE_OK &&
 	    sqlite3_prepare_v2(db, trace_sql_old, -1, &r->trace_q, NULL) != SQLITE_OK) {
 		free(r);
 		return -EIO;
@@ -345,6 +357,7 @@ static int finish(struct dft_treader *r, struct dft_ttrace *t, uint32_t *cap)
 static int load(struct dft_treader *r, const uint8_t id[16], struct dft_ttrace *t, uint32_t *cap)
 {
 	sqlite3_stmt *q = r->trace_q;
+	sqlite3_int64 last = 0;
 	int step, rc = 0;
 
 	memset(t, 0, sizeof(*t));
@@ -354,7 +367,14 @@ static int load(struct dft_treader *r, const uint8_t id[16], struct dft_ttrace *
 	sqlite3_reset(q);
 	sqlite3_bind_blob(q, 1, id, 16, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, (sqlite3_int64)DFT_RB_SPANS_MAX + 1);
+	if (sqlite3_bind_parameter_count(q) >= 3)
+		sqlite3_bind_int64(q, 3, dft_trace_key(id));
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		sqlite3_int64 rowid = sqlite3_column_int64(q, COL_ROWID);
+
+		if (t->n && rowid == last)
+			continue;
+		last = rowid;
 		if (t->n == DFT_RB_SPANS_MAX) {
 			t->truncated = true;
 			break;
@@ -460,4 +480,24 @@ int dft_treader_foreach(struct dft_treader *r, int (*cb)(void *arg, const struct
 	dft_ttrace_clear(&t);
 	sqlite3_finalize(q);
 	return rc;
+}
+
+int dft_store_check_schema(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *q;
+	sqlite3_int64 version = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		return -EIO;
+	}
+	if (sqlite3_step(q) == SQLITE_ROW)
+		version = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	if (version > DFT_STORE_SCHEMA) {
+		snprintf(err, errlen, "store schema version %lld is newer than this difftrace's (%d)", (long long)version,
+		         DFT_STORE_SCHEMA);
+		return -EPROTONOSUPPORT;
+	}
+	return 0;
 }

@@ -10,6 +10,7 @@
 #define DFT_TRACE_READ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
@@ -55,5 +56,7 @@ int dft_treader_rebuild(struct dft_treader *r, const uint8_t id[16], struct dft_
  */
 int dft_treader_foreach(struct dft_treader *r, int (*cb)(void *arg, const struct dft_ttrace *t), void *arg);
 void dft_ttrace_clear(struct dft_ttrace *t);
+/* -EPROTONOSUPPORT and a message naming the version: a newer difftrace wrote db (store_layout.h). */
+int dft_store_check_schema(sqlite3 *db, char *err, size_t errlen);
 
 #endif /* DFT_TRACE_READ_H */

@@ -2,6 +2,7 @@
 dft_unit_test(test_dedup SOURCES unit/test_dedup.c LIBS dft_backend_core Threads::Threads)
 dft_unit_test(test_otlp_json SOURCES unit/test_otlp_json.c LIBS dft_backend_core)
 dft_unit_test(test_store SOURCES unit/test_store.c LIBS dft_backend_core)
+dft_unit_test(test_store_layout SOURCES unit/test_store_layout.c LIBS dft_backend_core)
 dft_unit_test(test_batch_decode SOURCES unit/test_batch_decode.c LIBS dft_backend_core)
 dft_unit_test(test_reconstruct SOURCES unit/test_reconstruct.c LIBS dft_backend_core)
 dft_unit_test(test_rebuild SOURCES unit/test_rebuild.c LIBS dft_rebuild)

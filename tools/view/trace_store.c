@@ -34,6 +34,7 @@ static int fail(struct dft_verr *err, int rc, sqlite3 *db, const char *what)
 
 int dft_vstore_open(const char *path, sqlite3 **db, struct dft_verr *err)
 {
+	char why[160];
 	sqlite3_stmt *q = NULL;
 	struct stat st;
 	int rc;
@@ -60,6 +61,10 @@ int dft_vstore_open(const char *path, sqlite3 **db, struct dft_verr *err)
 	if (rc != SQLITE_ROW) {
 		snprintf(err->msg, sizeof(err->msg), "--db %s: not a difftrace store (no spans table)", path);
 		rc = -EINVAL;
+		goto close_db;
+	}
+	if ((rc = dft_store_check_schema(*db, why, sizeof(why)))) {
+		snprintf(err->msg, sizeof(err->msg), "--db %s: %s", path, why);
 		goto close_db;
 	}
 	return 0;
