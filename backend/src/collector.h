@@ -525,21 +525,9 @@ int dft_collector_run(struct dft_collector *c, int stop_fd);
 /* Synthesizes every pending reconstruction, commits, writes the final stats file, frees everything. */
 void dft_collector_destroy(struct dft_collector *c);
 
-/*
- * The ingest path every transport shares, exposed so it can be driven without a network. A round:
- * set the clock, ingest batches, end the round (reconstructions due, group commit, then ACKs and
- * RDMA credits).
- *
- * dft_collector_ingest: one BATCH payload from sender_id (as the transport authenticated it;
- * expect_seq: the transport's own sequence for it, 0 = none). Returns 0 with *seq set (*dup: already
- * stored or in this round), -EBADMSG for a bad or refused batch (counted in frames_bad, or
- * batches_seq_refused / batches_refused; the connection must be dropped, nothing else is undone),
- * -EDQUOT (sender table busy), or another -errno when the round failed (it will roll back).
- */
-void dft_collector_set_clock(struct dft_collector *c, uint64_t now_ms);
-int dft_collector_ingest(struct dft_collector *c, uint64_t sender_id, uint64_t expect_seq, const uint8_t *p, size_t len,
-                         uint64_t *seq, bool *dup);
-int dft_collector_end_round(struct dft_collector *c);
+/* The ingest path every transport shares, and how tests drive it without a network. */
+#include "ingest.h"
+
 void dft_collector_get_stats(struct dft_collector *c, struct dft_collector_stats *out);
 /* Closes and reopens every sink's output file (after logrotate moved it). 0 or the first -errno. */
 int dft_collector_reopen(struct dft_collector *c);
