@@ -34,7 +34,10 @@
 
 #include "collector_impl.h"
 #include "dft/clock.h"
+#include "epochs.h"
 #include "sink_clickhouse.h"
+#include "stats.h"
+#include "store_sqlite.h"
 
 void dft_collector_get_stats(struct dft_collector *c, struct dft_collector_stats *out)
 {

@@ -12,8 +12,11 @@
 #include <stdint.h>
 
 #include "collector.h"
+#include "dedup.h"
 #include "ingest.h"
+#include "profiles.h"
 #include "rdma_hookup.h"
+#include "sink.h"
 #include "tcp_server.h"
 
 struct dft_collector {

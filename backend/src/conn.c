@@ -10,7 +10,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "collector.h"
+#include "conn.h"
+#include "dft/tls.h"
 
 #define ACK_FRAME_LEN (DFT_FRAME_HDR_LEN + DFT_FRAME_ACK_LEN)
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector.h"
+#include "dedup.h"
 
 int dft_dedup_init(struct dft_dedup *d, uint32_t max_senders)
 {

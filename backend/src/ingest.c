@@ -21,8 +21,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "batch.h"
 #include "collector_impl.h"
+#include "epochs.h"
+#include "health.h"
 #include "ingest.h"
+#include "json.h"
+#include "store_sqlite.h"
 
 struct dft_sender *dft_ingest_sender(struct dft_collector *c, uint64_t sender_id)
 {

@@ -3,10 +3,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector.h"
+#include "json.h"
 
 void dft_buf_init(struct dft_buf *b, size_t max)
 {

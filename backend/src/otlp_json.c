@@ -6,14 +6,18 @@
  * component. The file rotates by size (path.1 .. path.keep) and is reopened on request (SIGHUP).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "dft/abi.h"
 
-#include "collector.h"
+#include "json.h"
+#include "line_file.h"
+#include "otlp_json.h"
 #include "otlp_kind.h"
+#include "sink.h"
 
 #define OTLP_LINE_MAX (64u << 20)
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector.h"
+#include "profiles.h"
 #include "dft/hops.h"
 
 int dft_profiles_init(struct dft_profiles *p, uint32_t max)

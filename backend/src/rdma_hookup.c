@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "collector_impl.h"
+#include "ingest.h"
 #include "rdma_hookup.h"
 #include "rdma_trust.h"
 

@@ -9,7 +9,11 @@
 #include <string.h>
 
 #include "collector_impl.h"
+#include "conn.h"
+#include "dedup.h"
+#include "ingest.h"
 #include "tcp_frames.h"
+#include "tcp_server.h"
 
 #define ROUND_BYTES_PER_CONN (1u << 20)
 #define ROUND_ACKS_PER_CONN  2048u

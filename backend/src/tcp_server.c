@@ -24,6 +24,10 @@
 #include <openssl/ssl.h>
 
 #include "collector_impl.h"
+#include "conn.h"
+#include "dedup.h"
+#include "dft/tls.h"
+#include "health.h"
 #include "tcp_frames.h"
 #include "tcp_server.h"
 

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "collector.h"
+#include "conn.h"
 #include "dft/frame.h"
 
 #define DFT_TCP_READ_CHUNK (64u << 10)
