@@ -56,6 +56,22 @@ touch:
 	return s;
 }
 
+/* b to every sink, in order; the first failure stops it (the round will roll back). */
+static int sinks_put(struct dft_collector *c, const Difftrace__SpanBatch *b, bool reconstructed, uint64_t *exported)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < c->nsinks; i++) {
+		rc = c->sinks[i].ops->put(c->sinks[i].ctx, b, reconstructed, exported);
+		if (rc) {
+			fprintf(stderr, "difftrace-collector: sink %s: %s\n", c->sinks[i].ops->name, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
 /*
  * Everything a new batch goes to. The store comes first, under a savepoint: a batch it refuses is
  * undone alone and -EBADMSG returned (counted; the sender's connection is dropped, nothing of the
@@ -92,13 +108,9 @@ static int take_batch(struct dft_collector *c, struct dft_sender *s, const Difft
 		fprintf(stderr, "difftrace-collector: store: %s\n", dft_store_errmsg(c->store));
 		return rc;
 	}
-	for (i = 0; i < c->nsinks; i++) {
-		rc = c->sinks[i].ops->put(c->sinks[i].ctx, b, false, &exported);
-		if (rc) {
-			fprintf(stderr, "difftrace-collector: sink %s: %s\n", c->sinks[i].ops->name, strerror(-rc));
-			return rc;
-		}
-	}
+	rc = sinks_put(c, b, false, &exported);
+	if (rc)
+		return rc;
 	/* profiles first: the candidates of this very batch are estimated with its own summary */
 	dft_profiles_put_batch(&c->profiles, b);
 	for (i = 0; i < b->n_spans; i++) {
@@ -274,16 +286,11 @@ static int emit_reconstructed(void *arg, const Difftrace__SpanBatch *b)
 {
 	struct dft_collector *c = arg;
 	uint64_t exported = 0;
-	unsigned i;
 	int rc;
 
-	for (i = 0; i < c->nsinks; i++) {
-		rc = c->sinks[i].ops->put(c->sinks[i].ctx, b, true, &exported);
-		if (rc) {
-			fprintf(stderr, "difftrace-collector: sink %s: %s\n", c->sinks[i].ops->name, strerror(-rc));
-			return rc;
-		}
-	}
+	rc = sinks_put(c, b, true, &exported);
+	if (rc)
+		return rc;
 	/* not stored: readers rebuild the same spans from the hop lists and profiles (invariant 6) */
 	c->round_exported += exported;
 	return 0;
