@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "dft/abi.h"
+#include "dft/hash.h"
 
 #include "json.h"
 #include "line_file.h"
@@ -307,11 +308,7 @@ struct otlp_json {
 
 static uint32_t str_hash(const char *s, int kind)
 {
-	uint32_t h = 2166136261u ^ (uint32_t)kind;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
+	return dft_fnv32(s, strlen(s), DFT_FNV32_INIT ^ (uint32_t)kind);
 }
 
 static void groups_clear(struct otlp_json *o)
