@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Bounded text buffers that write JSON (json.c), and the counters batch headers carry, in and out
- * of their JSON form.
+ * The JSON the collector writes (json.c) into bounded buffers (dft/buf.h), and the counters batch
+ * headers carry, in and out of their JSON form.
  */
 #ifndef DFT_JSON_H
 #define DFT_JSON_H
@@ -10,22 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dft/buf.h"
 #include "difftrace.pb-c.h"
 
-struct dft_buf {
-	char *p;
-	size_t len;
-	size_t cap;
-	size_t max;    /* never grows past this */
-	bool overflow; /* something was cut: the content is unusable */
-};
-
-void dft_buf_init(struct dft_buf *b, size_t max);
-void dft_buf_free(struct dft_buf *b);
-void dft_buf_reset(struct dft_buf *b);
-void dft_buf_put(struct dft_buf *b, const char *s, size_t n);
-void dft_buf_puts(struct dft_buf *b, const char *s);
-void dft_buf_printf(struct dft_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* a JSON string literal with quotes; invalid UTF-8 bytes become U+FFFD */
 void dft_buf_json_str(struct dft_buf *b, const char *s);
 void dft_buf_hex(struct dft_buf *b, const uint8_t *p, size_t n);
