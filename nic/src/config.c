@@ -264,7 +264,7 @@ static int set_special(struct dft_nic_config *cfg, const struct key *k, const ch
 		uint16_t port;
 
 #ifndef DFT_HAVE_RDMA
-		return why_set(why, wl, "network registration needs a build with libibverbs and librdmacm");
+		return why_set(why, wl, "network registration needs a build with libibverbs and librdmacm%s", "");
 #endif
 		if (snprintf(buf, sizeof(buf), "%s", v) >= (int)sizeof(buf) || dft_parse_hostport(buf, 1, &host, &port))
 			return why_set(why, wl, "expected ADDR:PORT (a fixed port: hosts are configured with it), got '%s'", v);
