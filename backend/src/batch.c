@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector.h"
+#include "batch.h"
+#include "batch_wire.h"
 #include "dft/abi.h"
 #include "dft/text.h"
 

@@ -14,10 +14,12 @@
  * Each message is read twice: once to count its repeated fields (so every array is allocated at its
  * size), once to fill it.
  */
+#include <endian.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
-#include "collector.h"
+#include "batch_wire.h"
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 

@@ -10,7 +10,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "collector.h"
+#include "conn.h"
+#include "dft/tls.h"
 
 #define ACK_FRAME_LEN (DFT_FRAME_HDR_LEN + DFT_FRAME_ACK_LEN)
 
@@ -53,30 +54,28 @@ void dft_conn_close(struct dft_conn *cn)
 	cn->fd = -1;
 }
 
-int dft_conn_queue_ack(struct dft_conn *cn, uint64_t sender_id, uint64_t seq)
+/* ACK and BUSY share the layout: (sender_id, a 64-bit value). */
+static int queue_frame(struct dft_conn *cn, uint16_t type, uint64_t sender_id, uint64_t value)
 {
 	uint8_t *p;
 
 	if (cn->out_len + ACK_FRAME_LEN > DFT_CONN_OUT_MAX)
 		return -ENOBUFS;
 	p = cn->out + cn->out_len;
-	dft_frame_hdr_encode(p, DFT_FRAME_ACK, DFT_FRAME_ACK_LEN);
-	dft_frame_ack_encode(p + DFT_FRAME_HDR_LEN, sender_id, seq);
+	dft_frame_hdr_encode(p, type, DFT_FRAME_ACK_LEN);
+	dft_frame_ack_encode(p + DFT_FRAME_HDR_LEN, sender_id, value);
 	cn->out_len += ACK_FRAME_LEN;
 	return 0;
 }
 
+int dft_conn_queue_ack(struct dft_conn *cn, uint64_t sender_id, uint64_t seq)
+{
+	return queue_frame(cn, DFT_FRAME_ACK, sender_id, seq);
+}
+
 int dft_conn_queue_busy(struct dft_conn *cn, uint64_t sender_id, uint32_t retry_after_ms)
 {
-	uint8_t *p;
-
-	if (cn->out_len + ACK_FRAME_LEN > DFT_CONN_OUT_MAX)
-		return -ENOBUFS;
-	p = cn->out + cn->out_len;
-	dft_frame_hdr_encode(p, DFT_FRAME_BUSY, DFT_FRAME_ACK_LEN);
-	dft_frame_ack_encode(p + DFT_FRAME_HDR_LEN, sender_id, retry_after_ms);
-	cn->out_len += ACK_FRAME_LEN;
-	return 0;
+	return queue_frame(cn, DFT_FRAME_BUSY, sender_id, retry_after_ms);
 }
 
 int dft_conn_handshake(struct dft_conn *cn, char *err, size_t err_len)

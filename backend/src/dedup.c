@@ -16,17 +16,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector.h"
+#include "dedup.h"
+#include "dft/hash.h"
 
 int dft_dedup_init(struct dft_dedup *d, uint32_t max_senders)
 {
-	uint32_t cap = 16;
+	uint32_t cap;
 
 	memset(d, 0, sizeof(*d));
 	if (max_senders == 0 || max_senders > (1u << 24))
 		return -EINVAL;
-	while (cap < 2 * max_senders)
-		cap *= 2;
+	cap = dft_hash_slots(max_senders, 16);
 	d->tab = calloc(cap, sizeof(*d->tab));
 	if (!d->tab)
 		return -ENOMEM;
@@ -39,16 +39,6 @@ void dft_dedup_destroy(struct dft_dedup *d)
 {
 	free(d->tab);
 	memset(d, 0, sizeof(*d));
-}
-
-static uint32_t hash64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return (uint32_t)x;
 }
 
 void dft_dedup_remove(struct dft_dedup *d, struct dft_sender *s)
@@ -65,7 +55,7 @@ void dft_dedup_remove(struct dft_dedup *d, struct dft_sender *s)
 		j = (j + 1) & mask;
 		if (!d->tab[j].used)
 			return;
-		k = hash64(d->tab[j].sender_id) & mask;
+		k = dft_mix64(d->tab[j].sender_id) & mask;
 		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
 			continue;
 		d->tab[i] = d->tab[j];
@@ -94,7 +84,7 @@ static struct dft_sender *evict_victim(struct dft_dedup *d)
 
 struct dft_sender *dft_dedup_get(struct dft_dedup *d, uint64_t sender_id, bool create)
 {
-	uint32_t i = hash64(sender_id) & (d->cap - 1);
+	uint32_t i = dft_mix64(sender_id) & (d->cap - 1);
 
 	if (create && d->count >= d->max && !dft_dedup_get(d, sender_id, false)) {
 		struct dft_sender *v = evict_victim(d);

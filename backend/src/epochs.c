@@ -27,6 +27,10 @@
 #include <sqlite3.h>
 
 #include "collector.h"
+#include "dedup.h"
+#include "epochs.h"
+#include "json.h"
+#include "store_sqlite.h"
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS epochs(sender_id INTEGER NOT NULL, epoch INTEGER NOT NULL,"

@@ -19,6 +19,8 @@
 #include <sqlite3.h>
 
 #include "collector.h"
+#include "health.h"
+#include "store_sqlite.h"
 
 #define DFT_HEALTH_LOG_MS 10000u
 

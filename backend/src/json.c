@@ -1,124 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Bounded text buffer with the JSON pieces the collector writes: strings, hex ids, counters. */
+/* The JSON pieces the collector writes into a bounded buffer (dft/buf.h): strings, hex ids, counters. */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector.h"
-
-void dft_buf_init(struct dft_buf *b, size_t max)
-{
-	memset(b, 0, sizeof(*b));
-	b->max = max;
-}
-
-void dft_buf_free(struct dft_buf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
-void dft_buf_reset(struct dft_buf *b)
-{
-	b->len = 0;
-	b->overflow = false;
-	if (b->p)
-		b->p[0] = '\0';
-}
-
-/* Room for n more bytes plus a NUL; false (and overflow set) past the limit or without memory. */
-static bool buf_reserve(struct dft_buf *b, size_t n)
-{
-	size_t need, ncap;
-	char *np;
-
-	if (b->overflow)
-		return false;
-	need = b->len + n + 1;
-	if (need <= b->cap)
-		return true;
-	if (need > b->max) {
-		b->overflow = true;
-		return false;
-	}
-	ncap = b->cap ? b->cap : 4096;
-	while (ncap < need)
-		ncap *= 2;
-	if (ncap > b->max)
-		ncap = b->max;
-	np = realloc(b->p, ncap);
-	if (!np) {
-		b->overflow = true;
-		return false;
-	}
-	b->p = np;
-	b->cap = ncap;
-	return true;
-}
-
-void dft_buf_put(struct dft_buf *b, const char *s, size_t n)
-{
-	if (!buf_reserve(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void dft_buf_puts(struct dft_buf *b, const char *s)
-{
-	dft_buf_put(b, s, strlen(s));
-}
-
-void dft_buf_printf(struct dft_buf *b, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		/* only short numeric fragments go through here */
-		b->overflow = true;
-		return;
-	}
-	dft_buf_put(b, tmp, (size_t)n);
-}
-
-/* Length of the valid UTF-8 sequence at s, 0 if it is not one. */
-static size_t utf8_seq(const unsigned char *s)
-{
-	unsigned char c = s[0];
-	size_t n, i;
-	uint32_t cp;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0; /* also stops at the NUL */
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* overlong forms, surrogates and values past U+10FFFF are not UTF-8 */
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
+#include "dft/text.h"
+#include "json.h"
 
 void dft_buf_json_str(struct dft_buf *b, const char *s)
 {
@@ -156,7 +45,7 @@ void dft_buf_json_str(struct dft_buf *b, const char *s)
 				dft_buf_printf(b, "\\u%04x", *p);
 				break;
 			}
-			n = utf8_seq(p);
+			n = dft_utf8_seq(p, NULL);
 			if (n) {
 				dft_buf_put(b, (const char *)p, n);
 				p += n;
@@ -174,7 +63,7 @@ void dft_buf_hex(struct dft_buf *b, const uint8_t *p, size_t n)
 	static const char digits[] = "0123456789abcdef";
 	size_t i;
 
-	if (!buf_reserve(b, 2 * n))
+	if (!dft_buf_reserve(b, 2 * n))
 		return;
 	for (i = 0; i < n; i++) {
 		b->p[b->len++] = digits[p[i] >> 4];

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "collector.h"
+#include "line_file.h"
 
 #define SCAN_CHUNK (64u << 10)
 

@@ -2,6 +2,7 @@
 /* difftrace-collector: receives span batches from difftrace-nic, stores and exports them. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>

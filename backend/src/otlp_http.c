@@ -23,9 +23,9 @@
 
 #include <curl/curl.h>
 
-#include "collector.h"
 #include "dft/clock.h"
 #include "otlp_http.h"
+#include "sink.h"
 #include "otlp_trace.pb-c.h"
 
 #define SPARE_MAX 4u

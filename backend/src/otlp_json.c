@@ -6,14 +6,19 @@
  * component. The file rotates by size (path.1 .. path.keep) and is reopened on request (SIGHUP).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "dft/abi.h"
+#include "dft/hash.h"
 
-#include "collector.h"
+#include "json.h"
+#include "line_file.h"
+#include "otlp_json.h"
 #include "otlp_kind.h"
+#include "sink.h"
 
 #define OTLP_LINE_MAX (64u << 20)
 
@@ -303,11 +308,7 @@ struct otlp_json {
 
 static uint32_t str_hash(const char *s, int kind)
 {
-	uint32_t h = 2166136261u ^ (uint32_t)kind;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
+	return dft_fnv32(s, strlen(s), DFT_FNV32_INIT ^ (uint32_t)kind);
 }
 
 static void groups_clear(struct otlp_json *o)

@@ -9,18 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector.h"
+#include "dft/hash.h"
 #include "dft/hops.h"
+#include "profiles.h"
 
 int dft_profiles_init(struct dft_profiles *p, uint32_t max)
 {
-	uint32_t cap = 16;
+	uint32_t cap;
 
 	memset(p, 0, sizeof(*p));
 	if (max == 0 || max > (1u << 24))
 		return -EINVAL;
-	while (cap < 2 * max)
-		cap *= 2;
+	cap = dft_hash_slots(max, 16);
 	p->tab = calloc(cap, sizeof(*p->tab));
 	if (!p->tab)
 		return -ENOMEM;

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dft/hash.h"
 #include "dft/hops.h"
 #include "rebuild.h"
 
@@ -42,17 +43,9 @@ struct table {
 	uint32_t mask;
 };
 
-static uint32_t mix(uint64_t v)
-{
-	v ^= v >> 33;
-	v *= 0xff51afd7ed558ccdull;
-	v ^= v >> 33;
-	return (uint32_t)v;
-}
-
 static struct ent *slot(const struct table *t, uint64_t id)
 {
-	for (uint32_t i = mix(id) & t->mask;; i = (i + 1) & t->mask)
+	for (uint32_t i = dft_mix64(id) & t->mask;; i = (i + 1) & t->mask)
 		if (t->e[i].span_id == 0 || t->e[i].span_id == id)
 			return &t->e[i];
 }

@@ -34,8 +34,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector.h"
 #include "dft/hops.h"
+#include "profiles.h"
+#include "rebuild.h"
+#include "recon.h"
+#include "store_sqlite.h"
 #include "trace_read.h"
 
 #define DEFAULT_MAX_PENDING 65536u

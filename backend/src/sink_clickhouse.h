@@ -7,7 +7,7 @@
 #ifndef DFT_SINK_CLICKHOUSE_H
 #define DFT_SINK_CLICKHOUSE_H
 
-#include "collector.h"
+#include "sink.h"
 
 int dft_ch_sink_open(const char *urls, struct dft_sink *out);
 

@@ -8,11 +8,15 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "collector.h"
+#include "dedup.h"
+#include "json.h"
+#include "stats.h"
 
 #define STATS_MAX (8u << 20)
 

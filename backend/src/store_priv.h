@@ -14,6 +14,9 @@
 #include <sqlite3.h>
 
 #include "collector.h"
+#include "dedup.h"
+#include "profiles.h"
+#include "store_sqlite.h"
 #include "rebuild.h"
 
 /* a trace of the batch being stored and the rowid range of its rows (store_write.c) */

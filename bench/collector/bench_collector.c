@@ -39,7 +39,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "collector.h"
+#include "otlp_json.h"
+#include "sink.h"
 #include "dft/clock.h"
 #include "dft/frame.h"
 #include "http_sink.h"

@@ -138,6 +138,15 @@ static int why_set(char *why, size_t len, const char *fmt, const char *a)
 	return -EINVAL;
 }
 
+/* v into a fixed-size field, or the too_long message (one %s: v). */
+static int set_str(char *dst, size_t size, const char *v, const char *too_long, char *why, size_t wl)
+{
+	if (strlen(v) >= size)
+		return why_set(why, wl, too_long, v);
+	snprintf(dst, size, "%s", v);
+	return 0;
+}
+
 static int parse_bool(const char *s, bool *out)
 {
 	if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcmp(s, "1"))
@@ -207,19 +216,12 @@ static int set_special(struct dft_nic_config *cfg, const struct key *k, const ch
 		char *dst = !strcmp(k->name, "tls_cert") ? cfg->tls_cert : !strcmp(k->name, "tls_key") ? cfg->tls_key
 												     : cfg->tls_ca;
 
-		if (strlen(v) >= sizeof(cfg->tls_cert))
-			return why_set(why, wl, "path too long: %s", v);
-		snprintf(dst, sizeof(cfg->tls_cert), "%s", v);
-		return 0;
+		return set_str(dst, sizeof(cfg->tls_cert), v, "path too long: %s", why, wl);
 	}
 	if (!strcmp(k->name, "allow"))
 		return dft_reg_policy_add(&cfg->reg_allow, v, why, wl);
-	if (!strcmp(k->name, "rdma_key")) {
-		if (strlen(v) >= sizeof(cfg->rdma_key))
-			return why_set(why, wl, "path too long: %s", v);
-		snprintf(cfg->rdma_key, sizeof(cfg->rdma_key), "%s", v);
-		return 0;
-	}
+	if (!strcmp(k->name, "rdma_key"))
+		return set_str(cfg->rdma_key, sizeof(cfg->rdma_key), v, "path too long: %s", why, wl);
 	if (!strcmp(k->name, "socket_group")) {
 		struct dft_reg_policy tmp = {0};
 		char spec[80];
@@ -262,7 +264,7 @@ static int set_special(struct dft_nic_config *cfg, const struct key *k, const ch
 		uint16_t port;
 
 #ifndef DFT_HAVE_RDMA
-		return why_set(why, wl, "network registration needs a build with libibverbs and librdmacm");
+		return why_set(why, wl, "network registration needs a build with libibverbs and librdmacm%s", "");
 #endif
 		if (snprintf(buf, sizeof(buf), "%s", v) >= (int)sizeof(buf) || dft_parse_hostport(buf, 1, &host, &port))
 			return why_set(why, wl, "expected ADDR:PORT (a fixed port: hosts are configured with it), got '%s'", v);
@@ -271,12 +273,8 @@ static int set_special(struct dft_nic_config *cfg, const struct key *k, const ch
 	}
 	if (!strcmp(k->name, "collector"))
 		return parse_collector(cfg, v, why, wl);
-	if (!strcmp(k->name, "rdma_bind")) {
-		if (strlen(v) >= sizeof(cfg->rdma_bind))
-			return why_set(why, wl, "address too long: %s", v);
-		snprintf(cfg->rdma_bind, sizeof(cfg->rdma_bind), "%s", v);
-		return 0;
-	}
+	if (!strcmp(k->name, "rdma_bind"))
+		return set_str(cfg->rdma_bind, sizeof(cfg->rdma_bind), v, "address too long: %s", why, wl);
 	if (!strcmp(k->name, "sender_id")) {
 		char *end;
 

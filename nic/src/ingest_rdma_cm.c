@@ -170,20 +170,10 @@ void dft_rr_cm_poll(struct rr_ingest *rd)
 		q = find_id(rd, id);
 		if (!q)
 			continue;
-		switch (type) {
-		case RDMA_CM_EVENT_ESTABLISHED:
+		if (type == RDMA_CM_EVENT_ESTABLISHED)
 			on_established(q);
-			break;
-		case RDMA_CM_EVENT_DISCONNECTED:
-		case RDMA_CM_EVENT_CONNECT_ERROR:
-		case RDMA_CM_EVENT_UNREACHABLE:
-		case RDMA_CM_EVENT_REJECTED:
-		case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		else if (dft_rdma_cm_gone(type))
 			dft_rr_conn_teardown(q);
-			break;
-		default:
-			break;
-		}
 	}
 }
 

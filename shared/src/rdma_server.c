@@ -279,18 +279,12 @@ static void handle_cm_events(struct dft_rdma_server *s)
 				sc->authed = !s->cfg.key; /* --insecure: the hello is taken at its word */
 			}
 			break;
-		case RDMA_CM_EVENT_DISCONNECTED:
-		case RDMA_CM_EVENT_CONNECT_ERROR:
-		case RDMA_CM_EVENT_UNREACHABLE:
-		case RDMA_CM_EVENT_REJECTED:
-		case RDMA_CM_EVENT_DEVICE_REMOVAL:
-			sc = sconn_of(s, id);
+		default:
+			sc = dft_rdma_cm_gone(type) ? sconn_of(s, id) : NULL;
 			if (sc) {
 				s->st.disconnects++;
 				sconn_teardown(sc);
 			}
-			break;
-		default:
 			break;
 		}
 	}

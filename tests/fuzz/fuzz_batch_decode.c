@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector.h"
+#include "batch.h"
+#include "json.h"
+#include "otlp_json.h"
+#include "profiles.h"
 #include "dft/abi.h"
 #include "dft/text.h"
 

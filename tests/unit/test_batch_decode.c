@@ -14,7 +14,12 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "batch.h"
 #include "collector.h"
+#include "dft/frame.h"
+#include "json.h"
+#include "otlp_json.h"
+#include "stats.h"
 
 #define SENDER 0x8877665544332211ULL
 #define NSPANS 3

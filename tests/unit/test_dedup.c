@@ -17,6 +17,9 @@
 #include <cmocka.h>
 
 #include "collector.h"
+#include "dedup.h"
+#include "dft/frame.h"
+#include "store_sqlite.h"
 
 static void test_in_order(void **state)
 {

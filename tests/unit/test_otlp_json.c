@@ -18,7 +18,9 @@
 
 #include "dft/abi.h"
 
-#include "collector.h"
+#include "json.h"
+#include "otlp_json.h"
+#include "sink.h"
 
 #define NSPANS 4
 

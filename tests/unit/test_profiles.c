@@ -17,7 +17,11 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "batch.h"
 #include "collector.h"
+#include "profiles.h"
+#include "stats.h"
+#include "store_sqlite.h"
 
 #define SENDER 0xc000000000000007ULL
 

@@ -20,6 +20,8 @@
 #include <sqlite3.h>
 
 #include "collector.h"
+#include "profiles.h"
+#include "stats.h"
 #include "trace_read.h"
 #include "dft/hops.h"
 

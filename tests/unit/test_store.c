@@ -13,7 +13,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "collector.h"
+#include "dedup.h"
+#include "store_sqlite.h"
 #include "rebuild.h"
 
 #define SENDER 0xf00dfeedcafe0001ULL /* top bit set */

@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "collector.h"
+#include "store_sqlite.h"
 #include "trace_read.h"
 
 #define MAX_SPANS 1500u

@@ -12,24 +12,24 @@
 
 static void json_is(const char *in, const char *want)
 {
-	struct dft_text t;
+	struct dft_buf t;
 
-	dft_text_init(&t, 1 << 16);
+	dft_buf_init(&t, 1 << 16);
 	dft_text_json_str(&t, in);
 	assert_false(t.overflow);
 	assert_string_equal(t.p, want);
-	dft_text_free(&t);
+	dft_buf_free(&t);
 }
 
 static void html_is(const char *in, const char *want)
 {
-	struct dft_text t;
+	struct dft_buf t;
 
-	dft_text_init(&t, 1 << 16);
+	dft_buf_init(&t, 1 << 16);
 	dft_text_html(&t, in);
 	assert_false(t.overflow);
 	assert_string_equal(t.p ? t.p : "", want);
-	dft_text_free(&t);
+	dft_buf_free(&t);
 }
 
 /* nothing in a name can end the <script> element or the JSON string */
@@ -68,15 +68,15 @@ static void test_clean(void **state)
 /* past its limit the buffer says so instead of growing */
 static void test_bounded(void **state)
 {
-	struct dft_text t;
+	struct dft_buf t;
 
 	(void)state;
-	dft_text_init(&t, 16);
-	dft_text_puts(&t, "0123456789");
+	dft_buf_init(&t, 16);
+	dft_buf_puts(&t, "0123456789");
 	assert_false(t.overflow);
-	dft_text_puts(&t, "0123456789");
+	dft_buf_puts(&t, "0123456789");
 	assert_true(t.overflow);
-	dft_text_free(&t);
+	dft_buf_free(&t);
 }
 
 int main(void)

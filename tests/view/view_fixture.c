@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector.h"
+#include "store_sqlite.h"
 
 #define T0          1796457600000000000ull
 #define MS          1000000ull

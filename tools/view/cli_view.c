@@ -109,9 +109,9 @@ int dft_cli_critical_path(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (a.json) {
-		struct dft_text o;
+		struct dft_buf o;
 
-		dft_text_init(&o, OUT_MAX);
+		dft_buf_init(&o, OUT_MAX);
 		dft_view_cp_json(v, &o);
 		if (o.overflow) {
 			fprintf(stderr, "difftrace %s: the report does not fit in memory\n", argv[0]);
@@ -119,7 +119,7 @@ int dft_cli_critical_path(int argc, char **argv)
 		} else {
 			fwrite(o.p, 1, o.len, stdout);
 		}
-		dft_text_free(&o);
+		dft_buf_free(&o);
 	} else {
 		dft_view_cp_text(v, stdout);
 	}
@@ -131,7 +131,7 @@ int dft_cli_critical_path(int argc, char **argv)
 int dft_cli_view(int argc, char **argv)
 {
 	struct dft_view *v;
-	struct dft_text o;
+	struct dft_buf o;
 	struct args a;
 	size_t written;
 	sqlite3 *db;
@@ -144,7 +144,7 @@ int dft_cli_view(int argc, char **argv)
 	rc = load(argv[0], &a, DFT_VIEW_WITH_CONTEXT, &db, &v);
 	if (rc)
 		return rc;
-	dft_text_init(&o, OUT_MAX);
+	dft_buf_init(&o, OUT_MAX);
 	dft_view_html(v, NULL, &o);
 	if (o.overflow) {
 		fprintf(stderr, "difftrace view: the page does not fit in memory\n");
@@ -165,7 +165,7 @@ int dft_cli_view(int argc, char **argv)
 	}
 	printf("difftrace view: wrote %s (%u spans, %zu bytes)\n", a.out, v->t->n, o.len);
 free_text:
-	dft_text_free(&o);
+	dft_buf_free(&o);
 	dft_view_free(v);
 	sqlite3_close(db);
 	return rc;

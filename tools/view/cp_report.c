@@ -25,18 +25,18 @@ static double pct(uint64_t part, uint64_t whole)
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
-static void name_json(struct dft_text *o, const struct dft_vspan *s)
+static void name_json(struct dft_buf *o, const struct dft_vspan *s)
 {
 	char hex[17];
 
 	dft_span_id_hex(s->id, hex);
-	dft_text_printf(o, "\"span_id\":\"%s\",\"component\":", hex);
+	dft_buf_printf(o, "\"span_id\":\"%s\",\"component\":", hex);
 	dft_text_json_str(o, s->component);
-	dft_text_puts(o, ",\"operation\":");
+	dft_buf_puts(o, ",\"operation\":");
 	dft_text_json_str(o, s->operation);
 }
 
-void dft_view_cp_json(const struct dft_view *v, struct dft_text *o)
+void dft_view_cp_json(const struct dft_view *v, struct dft_buf *o)
 {
 	const struct dft_cp *cp = v->cp;
 	const struct dft_vspan *root = &v->t->sp[cp->root];
@@ -44,9 +44,9 @@ void dft_view_cp_json(const struct dft_view *v, struct dft_text *o)
 	char hex[33];
 
 	dft_trace_id_hex(v->t->id, hex);
-	dft_text_printf(o, "{\"trace_id\":\"%s\",\"root\":{", hex);
+	dft_buf_printf(o, "{\"trace_id\":\"%s\",\"root\":{", hex);
 	name_json(o, root);
-	dft_text_printf(o,
+	dft_buf_printf(o,
 	                "},\"latency_ns\":%" PRIu64 ",\"estimated_ns\":%" PRIu64 ",\"estimated_share\":%.4f"
 	                ",\"spans\":%u,\"detached\":%u,\"path\":[",
 	                cp->total_ns, cp->estimated_ns, pct(cp->estimated_ns, cp->total_ns) / 100.0, v->t->n,
@@ -56,39 +56,39 @@ void dft_view_cp_json(const struct dft_view *v, struct dft_text *o)
 		const struct dft_cp_seg *g = &cp->segs[k];
 		const struct dft_vspan *s = &v->t->sp[g->span];
 
-		dft_text_puts(o, k ? ",{" : "{");
+		dft_buf_puts(o, k ? ",{" : "{");
 		name_json(o, s);
-		dft_text_printf(
+		dft_buf_printf(
 		    o, ",\"from_ns\":%" PRIu64 ",\"to_ns\":%" PRIu64 ",\"ns\":%" PRIu64 ",\"estimated\":%s}",
 		    g->from_ns - r0, g->to_ns - r0, g->to_ns - g->from_ns, s->reconstructed ? "true" : "false");
 	}
-	dft_text_puts(o, "],\"components\":[");
+	dft_buf_puts(o, "],\"components\":[");
 	for (uint32_t k = 0; k < cp->n_shares; k++) {
 		const struct dft_cp_share *sh = &cp->shares[k];
 
-		dft_text_puts(o, k ? ",{\"component\":" : "{\"component\":");
+		dft_buf_puts(o, k ? ",{\"component\":" : "{\"component\":");
 		dft_text_json_str(o, sh->component);
-		dft_text_printf(o, ",\"ns\":%" PRIu64 ",\"share\":%.4f,\"estimated_ns\":%" PRIu64 "}", sh->ns,
+		dft_buf_printf(o, ",\"ns\":%" PRIu64 ",\"share\":%.4f,\"estimated_ns\":%" PRIu64 "}", sh->ns,
 		                pct(sh->ns, cp->total_ns) / 100.0, sh->estimated_ns);
 	}
-	dft_text_puts(o, "],\"slack\":[");
+	dft_buf_puts(o, "],\"slack\":[");
 	for (uint32_t i = 0, first = 1; i < v->t->n; i++) {
 		const struct dft_vspan *s = &v->t->sp[i];
 
-		dft_text_puts(o, first ? "{" : ",{");
+		dft_buf_puts(o, first ? "{" : ",{");
 		first = 0;
 		name_json(o, s);
-		dft_text_printf(o,
+		dft_buf_printf(o,
 		                ",\"start_ns\":%" PRId64 ",\"duration_ns\":%" PRIu64
 		                ",\"on_path\":%s,\"path_ns\":%" PRIu64 ",\"estimated\":%s,\"slack_ns\":",
 		                (int64_t)(s->start_ns - r0), s->end_ns > s->start_ns ? s->end_ns - s->start_ns : 0,
 		                cp->on_path[i] ? "true" : "false", cp->path_ns[i], s->reconstructed ? "true" : "false");
 		if (cp->slack_ns[i] == DFT_CP_NO_SLACK)
-			dft_text_puts(o, "null}");
+			dft_buf_puts(o, "null}");
 		else
-			dft_text_printf(o, "%" PRId64 "}", cp->slack_ns[i]);
+			dft_buf_printf(o, "%" PRId64 "}", cp->slack_ns[i]);
 	}
-	dft_text_puts(o, "]}\n");
+	dft_buf_puts(o, "]}\n");
 }
 
 static int cmp_slack(const void *a, const void *b, void *arg)

@@ -67,7 +67,7 @@ static int over_time(void *arg)
 
 static const char too_slow[] = "the store query ran longer than 5 s: narrow the filters (a time range, a service)";
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type, struct dft_text *t)
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type, struct dft_buf *t)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -95,23 +95,23 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
 /* an error as JSON (api) or as a small page; msg is escaped */
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, bool api, const char *msg)
 {
-	struct dft_text t;
+	struct dft_buf t;
 	enum MHD_Result ret;
 
-	dft_text_init(&t, 64 * 1024);
+	dft_buf_init(&t, 64 * 1024);
 	if (api) {
-		dft_text_puts(&t, "{\"error\":");
+		dft_buf_puts(&t, "{\"error\":");
 		dft_text_json_str(&t, msg);
-		dft_text_puts(&t, "}\n");
+		dft_buf_puts(&t, "}\n");
 	} else {
 		dft_page_head(&t, "difftrace: error");
-		dft_text_puts(&t, "<body><h1>difftrace</h1><p id=\"error\">");
+		dft_buf_puts(&t, "<body><h1>difftrace</h1><p id=\"error\">");
 		dft_text_html(&t, msg);
-		dft_text_puts(
+		dft_buf_puts(
 		    &t, "</p><p><a href=\"/\">traces</a></p><script>window.__dft.publish();</script></body></html>\n");
 	}
 	ret = send_text(c, status, api ? "application/json" : "text/html; charset=utf-8", &t);
-	dft_text_free(&t);
+	dft_buf_free(&t);
 	return ret;
 }
 
@@ -124,14 +124,14 @@ static enum MHD_Result list(struct server *s, struct MHD_Connection *c, bool api
 {
 	struct dft_list_filter f;
 	struct dft_verr err = {{0}};
-	struct dft_text t;
+	struct dft_buf t;
 	enum MHD_Result ret;
 	int rc;
 
 	if (dft_list_filter_parse(&f, arg(c, "service"), arg(c, "reason"), arg(c, "min_ms"), arg(c, "from"),
 	                          arg(c, "to"), arg(c, "anomalous"), arg(c, "limit"), &err))
 		return send_error(c, MHD_HTTP_BAD_REQUEST, api, err.msg);
-	dft_text_init(&t, BODY_MAX);
+	dft_buf_init(&t, BODY_MAX);
 	rc = api ? dft_list_json(s->db, &f, &t, &err) : dft_list_html(s->db, &f, &t, &err);
 	if (rc && s->timed_out)
 		ret = send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, api, too_slow);
@@ -139,7 +139,7 @@ static enum MHD_Result list(struct server *s, struct MHD_Connection *c, bool api
 		ret = send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, api, err.msg);
 	else
 		ret = send_text(c, MHD_HTTP_OK, api ? "application/json" : "text/html; charset=utf-8", &t);
-	dft_text_free(&t);
+	dft_buf_free(&t);
 	return ret;
 }
 
@@ -149,7 +149,7 @@ static enum MHD_Result trace(struct server *s, struct MHD_Connection *c, const c
 {
 	struct dft_verr err = {{0}};
 	struct dft_view *v;
-	struct dft_text t;
+	struct dft_buf t;
 	enum MHD_Result ret;
 	bool api = what != TRACE_PAGE;
 	uint8_t id[16];
@@ -164,7 +164,7 @@ static enum MHD_Result trace(struct server *s, struct MHD_Connection *c, const c
 		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, api, too_slow);
 	if (rc)
 		return send_error(c, rc == -ENOENT ? MHD_HTTP_NOT_FOUND : MHD_HTTP_INTERNAL_SERVER_ERROR, api, err.msg);
-	dft_text_init(&t, BODY_MAX);
+	dft_buf_init(&t, BODY_MAX);
 	if (what == TRACE_PAGE)
 		dft_view_html(v, "/", &t);
 	else if (what == TRACE_JSON)
@@ -172,7 +172,7 @@ static enum MHD_Result trace(struct server *s, struct MHD_Connection *c, const c
 	else
 		dft_view_cp_json(v, &t);
 	ret = send_text(c, MHD_HTTP_OK, api ? "application/json" : "text/html; charset=utf-8", &t);
-	dft_text_free(&t);
+	dft_buf_free(&t);
 	dft_view_free(v);
 	return ret;
 }

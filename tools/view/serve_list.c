@@ -252,28 +252,28 @@ static bool anomalous(const struct row *r)
 	return r->error || (r->kr & ~1u);
 }
 
-static void reasons_json(struct dft_text *o, uint32_t kr)
+static void reasons_json(struct dft_buf *o, uint32_t kr)
 {
 	bool first = true;
 
-	dft_text_puts(o, "[");
+	dft_buf_puts(o, "[");
 	for (unsigned b = 0; dft_keep_reason_name(b); b++) {
 		if (kr & (1u << b)) {
-			dft_text_printf(o, "%s\"%s\"", first ? "" : ",", dft_keep_reason_name(b));
+			dft_buf_printf(o, "%s\"%s\"", first ? "" : ",", dft_keep_reason_name(b));
 			first = false;
 		}
 	}
-	dft_text_puts(o, "]");
+	dft_buf_puts(o, "]");
 }
 
-static void filter_json(struct dft_text *o, const struct dft_list_filter *f)
+static void filter_json(struct dft_buf *o, const struct dft_list_filter *f)
 {
-	dft_text_puts(o, "{\"service\":");
+	dft_buf_puts(o, "{\"service\":");
 	if (f->service)
 		dft_text_json_str(o, f->service);
 	else
-		dft_text_puts(o, "null");
-	dft_text_printf(o,
+		dft_buf_puts(o, "null");
+	dft_buf_printf(o,
 	                ",\"reason\":%s%s%s,\"min_ns\":%" PRIu64 ",\"from_ns\":\"%" PRIu64 "\",\"to_ns\":\"%" PRIu64
 	                "\",\"anomalous\":%s,\"limit\":%u}",
 	                f->reason_name ? "\"" : "", f->reason_name ? f->reason_name : "null",
@@ -281,35 +281,35 @@ static void filter_json(struct dft_text *o, const struct dft_list_filter *f)
 	                f->limit);
 }
 
-int dft_list_json(sqlite3 *db, const struct dft_list_filter *f, struct dft_text *o, struct dft_verr *err)
+int dft_list_json(sqlite3 *db, const struct dft_list_filter *f, struct dft_buf *o, struct dft_verr *err)
 {
 	struct rows rs;
 	int rc = query(db, f, &rs, err);
 
 	if (rc)
 		return rc;
-	dft_text_puts(o, "{\"filter\":");
+	dft_buf_puts(o, "{\"filter\":");
 	filter_json(o, f);
-	dft_text_puts(o, ",\"traces\":[");
+	dft_buf_puts(o, ",\"traces\":[");
 	for (uint32_t i = 0; i < rs.n; i++) {
 		const struct row *r = &rs.r[i];
 
-		dft_text_printf(o,
+		dft_buf_printf(o,
 		                "%s{\"trace_id\":\"%s\",\"start_ns\":\"%" PRIu64 "\",\"duration_ns\":%" PRIu64
 		                ",\"spans\":%" PRIu64 ",\"rebuilt\":%" PRIu64
 		                ",\"error\":%s,\"anomalous\":%s,\"root\":{\"component\":",
 		                i ? "," : "", r->id, r->start, r->end > r->start ? r->end - r->start : 0, r->spans,
 		                r->rebuilt, r->error ? "true" : "false", anomalous(r) ? "true" : "false");
 		dft_text_json_str(o, r->root_c);
-		dft_text_puts(o, ",\"operation\":");
+		dft_buf_puts(o, ",\"operation\":");
 		dft_text_json_str(o, r->root_o);
-		dft_text_puts(o, "},\"keep_reasons\":");
+		dft_buf_puts(o, "},\"keep_reasons\":");
 		reasons_json(o, r->kr);
-		dft_text_puts(o, ",\"components\":");
+		dft_buf_puts(o, ",\"components\":");
 		dft_text_json_str(o, r->components);
-		dft_text_puts(o, "}");
+		dft_buf_puts(o, "}");
 	}
-	dft_text_puts(o, "]}\n");
+	dft_buf_puts(o, "]}\n");
 	rows_free(&rs);
 	return 0;
 }
@@ -324,24 +324,24 @@ static void fmt_time(uint64_t ns, char *buf, size_t len)
 	         tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ns % 1000000000u / 1000000u));
 }
 
-static void input(struct dft_text *o, const char *label, const char *name, const char *value, const char *extra)
+static void input(struct dft_buf *o, const char *label, const char *name, const char *value, const char *extra)
 {
-	dft_text_printf(o, "<label>%s <input name=\"%s\" %s value=\"", label, name, extra);
+	dft_buf_printf(o, "<label>%s <input name=\"%s\" %s value=\"", label, name, extra);
 	dft_text_html(o, value ? value : "");
-	dft_text_puts(o, "\"></label>");
+	dft_buf_puts(o, "\"></label>");
 }
 
-static void form(struct dft_text *o, const struct dft_list_filter *f)
+static void form(struct dft_buf *o, const struct dft_list_filter *f)
 {
 	char num[64] = "", from[32] = "", to[32] = "";
 
-	dft_text_puts(o, "<form class=\"filters\" method=\"get\" action=\"/\">");
+	dft_buf_puts(o, "<form class=\"filters\" method=\"get\" action=\"/\">");
 	input(o, "service", "service", f->service, "size=\"18\" placeholder=\"component\"");
-	dft_text_puts(o, "<label>keep reason <select name=\"reason\"><option value=\"\">any</option>");
+	dft_buf_puts(o, "<label>keep reason <select name=\"reason\"><option value=\"\">any</option>");
 	for (unsigned b = 0; dft_keep_reason_name(b); b++)
-		dft_text_printf(o, "<option%s>%s</option>", f->reason == (1u << b) ? " selected" : "",
+		dft_buf_printf(o, "<option%s>%s</option>", f->reason == (1u << b) ? " selected" : "",
 		                dft_keep_reason_name(b));
-	dft_text_puts(o, "</select></label>");
+	dft_buf_puts(o, "</select></label>");
 	if (f->min_ns)
 		snprintf(num, sizeof(num), "%.3f", (double)f->min_ns / 1e6);
 	input(o, "min ms", "min_ms", num, "size=\"7\"");
@@ -351,17 +351,17 @@ static void form(struct dft_text *o, const struct dft_list_filter *f)
 		snprintf(to, sizeof(to), "%" PRIu64, f->to_ns / 1000000000u);
 	input(o, "from", "from", from, "size=\"19\" placeholder=\"unix s or 2026-12-05T08:00\"");
 	input(o, "to", "to", to, "size=\"19\" placeholder=\"unix s or 2026-12-05T08:00\"");
-	dft_text_printf(o, "<label><input type=\"checkbox\" name=\"anomalous\" value=\"1\"%s> anomalous only</label>",
+	dft_buf_printf(o, "<label><input type=\"checkbox\" name=\"anomalous\" value=\"1\"%s> anomalous only</label>",
 	                f->anomalous ? " checked" : "");
 	snprintf(num, sizeof(num), "%u", f->limit);
 	input(o, "limit", "limit", num, "size=\"4\"");
-	dft_text_puts(o, "<button type=\"submit\">filter</button> <a href=\"/\">clear</a> \xc2\xb7 "
+	dft_buf_puts(o, "<button type=\"submit\">filter</button> <a href=\"/\">clear</a> \xc2\xb7 "
 	                 "<a href=\"/?anomalous=1\">anomalous</a></form>\n");
 }
 
-static void table(struct dft_text *o, const struct rows *rs, const char *id, const char *row_class)
+static void table(struct dft_buf *o, const struct rows *rs, const char *id, const char *row_class)
 {
-	dft_text_printf(o,
+	dft_buf_printf(o,
 	                "<table id=\"%s\"><thead><tr><th>trace</th><th>start (UTC)</th><th class=\"num\">"
 	                "duration</th><th>root</th><th class=\"num\">spans</th><th class=\"num\">rebuilt</th>"
 	                "<th>keep reasons</th><th>components</th></tr></thead><tbody>\n",
@@ -372,29 +372,29 @@ static void table(struct dft_text *o, const struct rows *rs, const char *id, con
 		bool first = true;
 
 		fmt_time(r->start, when, sizeof(when));
-		dft_text_printf(o,
+		dft_buf_printf(o,
 		                "<tr class=\"%s%s\"><td class=\"mono\"><a href=\"/trace/%s\">%s</a></td><td>%s</td>"
 		                "<td class=\"num\">%.3f ms</td><td>",
 		                row_class, anomalous(r) ? " anom" : "", r->id, r->id, when,
 		                (double)(r->end > r->start ? r->end - r->start : 0) / 1e6);
 		dft_text_html(o, r->root_c);
-		dft_text_puts(o, " ");
+		dft_buf_puts(o, " ");
 		dft_text_html(o, r->root_o);
-		dft_text_printf(o, "</td><td class=\"num\">%" PRIu64 "</td><td class=\"num\">%" PRIu64 "</td><td>",
+		dft_buf_printf(o, "</td><td class=\"num\">%" PRIu64 "</td><td class=\"num\">%" PRIu64 "</td><td>",
 		                r->spans, r->rebuilt);
 		for (unsigned b = 0; dft_keep_reason_name(b); b++) {
 			if (!(r->kr & (1u << b)))
 				continue;
-			dft_text_printf(o, "%s%s", first ? "" : ", ", dft_keep_reason_name(b));
+			dft_buf_printf(o, "%s%s", first ? "" : ", ", dft_keep_reason_name(b));
 			first = false;
 		}
 		if (r->error)
-			dft_text_puts(o, first ? "ERROR" : ", ERROR");
-		dft_text_puts(o, "</td><td>");
+			dft_buf_puts(o, first ? "ERROR" : ", ERROR");
+		dft_buf_puts(o, "</td><td>");
 		dft_text_html(o, r->components);
-		dft_text_puts(o, "</td></tr>\n");
+		dft_buf_puts(o, "</td></tr>\n");
 	}
-	dft_text_puts(o, "</tbody></table>\n");
+	dft_buf_puts(o, "</tbody></table>\n");
 }
 
 static bool unfiltered(const struct dft_list_filter *f)
@@ -402,7 +402,7 @@ static bool unfiltered(const struct dft_list_filter *f)
 	return !f->service && !f->reason && !f->min_ns && !f->from_ns && !f->to_ns && !f->anomalous;
 }
 
-int dft_list_html(sqlite3 *db, const struct dft_list_filter *f, struct dft_text *o, struct dft_verr *err)
+int dft_list_html(sqlite3 *db, const struct dft_list_filter *f, struct dft_buf *o, struct dft_verr *err)
 {
 	struct dft_list_filter af = {.anomalous = true, .limit = DFT_LIST_ANOMALOUS};
 	struct rows rs, as = {0};
@@ -417,23 +417,23 @@ int dft_list_html(sqlite3 *db, const struct dft_list_filter *f, struct dft_text 
 			goto free_rows;
 	}
 	dft_page_head(o, "difftrace: traces");
-	dft_text_puts(o, "<body>\n<h1>difftrace: traces</h1>\n");
+	dft_buf_puts(o, "<body>\n<h1>difftrace: traces</h1>\n");
 	form(o, f);
 	if (as.n) {
-		dft_text_printf(o, "<h2>Anomalous, newest first (%u; <a href=\"/?anomalous=1\">all</a>)</h2>\n", as.n);
+		dft_buf_printf(o, "<h2>Anomalous, newest first (%u; <a href=\"/?anomalous=1\">all</a>)</h2>\n", as.n);
 		table(o, &as, "anomalous", "atrace");
-		dft_text_puts(o, "<h2>All traces</h2>\n");
+		dft_buf_puts(o, "<h2>All traces</h2>\n");
 	}
-	dft_text_printf(o,
+	dft_buf_printf(o,
 	                "<p class=\"muted\" id=\"count\" data-n=\"%u\">%u traces, newest first \xc2\xb7 "
 	                "<a href=\"/api/traces\">JSON</a> (same filters as query parameters)</p>\n",
 	                rs.n, rs.n);
 	if (!rs.n)
-		dft_text_puts(o, "<p id=\"empty\">No trace matches. An empty list with no filters means the store "
+		dft_buf_puts(o, "<p id=\"empty\">No trace matches. An empty list with no filters means the store "
 		                 "holds no traces yet.</p>\n");
 	else
 		table(o, &rs, "traces", "trace");
-	dft_text_puts(o,
+	dft_buf_puts(o,
 	              "<script>window.__dft.publish(); document.body.dataset.ready = '1';</script>\n</body></html>\n");
 free_rows:
 	rows_free(&as);

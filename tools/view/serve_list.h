@@ -35,7 +35,7 @@ int dft_list_filter_parse(struct dft_list_filter *f, const char *service, const 
                           struct dft_verr *err);
 
 /* the list as JSON or as the page; 0 or -EIO with err */
-int dft_list_json(sqlite3 *db, const struct dft_list_filter *f, struct dft_text *o, struct dft_verr *err);
-int dft_list_html(sqlite3 *db, const struct dft_list_filter *f, struct dft_text *o, struct dft_verr *err);
+int dft_list_json(sqlite3 *db, const struct dft_list_filter *f, struct dft_buf *o, struct dft_verr *err);
+int dft_list_html(sqlite3 *db, const struct dft_list_filter *f, struct dft_buf *o, struct dft_verr *err);
 
 #endif /* DFT_VIEW_SERVE_LIST_H */

@@ -5,17 +5,17 @@
 #include "assets.h"
 #include "view_html.h"
 
-void dft_page_head(struct dft_text *o, const char *title)
+void dft_page_head(struct dft_buf *o, const char *title)
 {
-	dft_text_puts(o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+	dft_buf_puts(o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 	                 "<meta http-equiv=\"Content-Security-Policy\" content=\"" DFT_VIEW_CSP "\">\n"
 	                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
 	dft_text_html(o, title);
-	dft_text_puts(o, "</title>\n<style>\n");
-	dft_text_puts(o, dft_asset_view_css);
-	dft_text_puts(o, "</style>\n<script>\n");
-	dft_text_puts(o, dft_asset_guard_js);
-	dft_text_puts(o, "</script>\n</head>\n");
+	dft_buf_puts(o, "</title>\n<style>\n");
+	dft_buf_puts(o, dft_asset_view_css);
+	dft_buf_puts(o, "</style>\n<script>\n");
+	dft_buf_puts(o, dft_asset_guard_js);
+	dft_buf_puts(o, "</script>\n</head>\n");
 }
 
 static const char skeleton[] =
@@ -42,7 +42,7 @@ static const char skeleton[] =
     "<table><thead><tr><th>component</th><th>operation</th><th class=\"num\">here</th><th class=\"num\">usual</th>"
     "<th class=\"num\">traces with it</th><th></th></tr></thead><tbody id=\"shape\"></tbody></table></section>\n";
 
-void dft_view_html(const struct dft_view *v, const char *back_href, struct dft_text *o)
+void dft_view_html(const struct dft_view *v, const char *back_href, struct dft_buf *o)
 {
 	char hex[33], title[48];
 
@@ -50,21 +50,21 @@ void dft_view_html(const struct dft_view *v, const char *back_href, struct dft_t
 	snprintf(title, sizeof(title), "trace %s", hex);
 	dft_page_head(o, title);
 	/* served pages can link other traces; a file cannot */
-	dft_text_puts(o, back_href ? "<body data-served=\"1\">\n" : "<body>\n");
+	dft_buf_puts(o, back_href ? "<body data-served=\"1\">\n" : "<body>\n");
 	if (back_href) {
-		dft_text_puts(o, "<p><a href=\"");
+		dft_buf_puts(o, "<p><a href=\"");
 		dft_text_html(o, back_href);
-		dft_text_puts(o, "\">\xe2\x86\x90 traces</a> \xc2\xb7 <a href=\"/api/trace/");
-		dft_text_puts(o, hex);
-		dft_text_puts(o, "\">JSON</a> \xc2\xb7 <a href=\"/api/critical-path/");
-		dft_text_puts(o, hex);
-		dft_text_puts(o, "\">critical path JSON</a></p>\n");
+		dft_buf_puts(o, "\">\xe2\x86\x90 traces</a> \xc2\xb7 <a href=\"/api/trace/");
+		dft_buf_puts(o, hex);
+		dft_buf_puts(o, "\">JSON</a> \xc2\xb7 <a href=\"/api/critical-path/");
+		dft_buf_puts(o, hex);
+		dft_buf_puts(o, "\">critical path JSON</a></p>\n");
 	}
-	dft_text_puts(o, skeleton);
+	dft_buf_puts(o, skeleton);
 	/* the model: JSON with < > & escaped, so nothing in it can end the script element */
-	dft_text_puts(o, "<script type=\"application/json\" id=\"dft-data\">");
+	dft_buf_puts(o, "<script type=\"application/json\" id=\"dft-data\">");
 	dft_view_json(v, o);
-	dft_text_puts(o, "</script>\n<script>\n");
-	dft_text_puts(o, dft_asset_view_js);
-	dft_text_puts(o, "</script>\n</body></html>\n");
+	dft_buf_puts(o, "</script>\n<script>\n");
+	dft_buf_puts(o, dft_asset_view_js);
+	dft_buf_puts(o, "</script>\n</body></html>\n");
 }

@@ -11,7 +11,7 @@
  * page could not load anything from the network even if it tried). back_href: a link back to a
  * list (the served UI), or NULL.
  */
-void dft_view_html(const struct dft_view *v, const char *back_href, struct dft_text *o);
+void dft_view_html(const struct dft_view *v, const char *back_href, struct dft_buf *o);
 
 /* the CSP every difftrace page carries */
 #define DFT_VIEW_CSP                                                                                                   \
@@ -19,6 +19,6 @@ void dft_view_html(const struct dft_view *v, const char *back_href, struct dft_t
 	"form-action 'self'"
 
 /* the head of a page up to and including the guard script; title is escaped */
-void dft_page_head(struct dft_text *o, const char *title);
+void dft_page_head(struct dft_buf *o, const char *title);
 
 #endif /* DFT_VIEW_HTML_H */

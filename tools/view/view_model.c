@@ -103,104 +103,104 @@ void dft_view_basis(const struct dft_view *v, uint32_t i, char *buf, size_t len)
 		         "profile median of this (component, operation) at rebuild time");
 }
 
-static void id_str(struct dft_text *o, uint64_t id)
+static void id_str(struct dft_buf *o, uint64_t id)
 {
 	char hex[17];
 
 	dft_span_id_hex(id, hex);
-	dft_text_printf(o, "\"%s\"", hex);
+	dft_buf_printf(o, "\"%s\"", hex);
 }
 
-static void keep_reasons(struct dft_text *o, uint32_t kr)
+static void keep_reasons(struct dft_buf *o, uint32_t kr)
 {
 	bool first = true;
 
-	dft_text_puts(o, "[");
+	dft_buf_puts(o, "[");
 	for (unsigned b = 0; dft_keep_reason_name(b); b++) {
 		if (!(kr & (1u << b)))
 			continue;
-		dft_text_printf(o, "%s\"%s\"", first ? "" : ",", dft_keep_reason_name(b));
+		dft_buf_printf(o, "%s\"%s\"", first ? "" : ",", dft_keep_reason_name(b));
 		first = false;
 	}
-	dft_text_puts(o, "]");
+	dft_buf_puts(o, "]");
 }
 
-static void span_json(const struct dft_view *v, uint32_t i, struct dft_text *o)
+static void span_json(const struct dft_view *v, uint32_t i, struct dft_buf *o)
 {
 	const struct dft_vspan *s = &v->t->sp[i];
 	const struct dft_vprof *p = dft_vprofs_find(&v->profs, s->component, s->operation);
 	uint64_t d = s->end_ns > s->start_ns ? s->end_ns - s->start_ns : 0;
 
-	dft_text_printf(o, "{\"i\":%u,\"id\":", i);
+	dft_buf_printf(o, "{\"i\":%u,\"id\":", i);
 	id_str(o, s->id);
-	dft_text_printf(o, ",\"p\":%d,\"c\":", v->cp->parent_idx[i]);
+	dft_buf_printf(o, ",\"p\":%d,\"c\":", v->cp->parent_idx[i]);
 	dft_text_json_str(o, s->component);
-	dft_text_puts(o, ",\"o\":");
+	dft_buf_puts(o, ",\"o\":");
 	dft_text_json_str(o, s->operation);
-	dft_text_printf(o, ",\"s\":%" PRIu64 ",\"d\":%" PRIu64 ",\"k\":%d,\"st\":%d,\"q\":%" PRIu64 ",\"kr\":",
+	dft_buf_printf(o, ",\"s\":%" PRIu64 ",\"d\":%" PRIu64 ",\"k\":%d,\"st\":%d,\"q\":%" PRIu64 ",\"kr\":",
 	                s->start_ns - v->t0, d, s->kind, s->status, s->queue_ns);
 	keep_reasons(o, s->keep_reasons);
-	dft_text_printf(o, ",\"r\":%d,\"cp\":%d,\"self\":%" PRIu64 ",\"slack\":", s->reconstructed, v->cp->on_path[i],
+	dft_buf_printf(o, ",\"r\":%d,\"cp\":%d,\"self\":%" PRIu64 ",\"slack\":", s->reconstructed, v->cp->on_path[i],
 	                v->cp->path_ns[i]);
 	if (v->cp->slack_ns[i] == DFT_CP_NO_SLACK)
-		dft_text_puts(o, "null");
+		dft_buf_puts(o, "null");
 	else
-		dft_text_printf(o, "%" PRId64, v->cp->slack_ns[i]);
+		dft_buf_printf(o, "%" PRId64, v->cp->slack_ns[i]);
 	if (p)
-		dft_text_printf(o, ",\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"pn\":%" PRIu64, p->duration_p50_ns,
+		dft_buf_printf(o, ",\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"pn\":%" PRIu64, p->duration_p50_ns,
 		                p->duration_p99_ns, p->count);
 	if (s->reconstructed) {
 		char basis[512];
 
 		dft_view_basis(v, i, basis, sizeof(basis));
-		dft_text_puts(o, ",\"basis\":");
+		dft_buf_puts(o, ",\"basis\":");
 		dft_text_json_str(o, basis);
 	}
-	dft_text_puts(o, "}");
+	dft_buf_puts(o, "}");
 }
 
-static void context_json(const struct dft_view *v, struct dft_text *o)
+static void context_json(const struct dft_view *v, struct dft_buf *o)
 {
 	const struct dft_vcontext *c = &v->ctx;
 	bool first = true;
 
-	dft_text_puts(o, ",\"context\":{\"c\":");
+	dft_buf_puts(o, ",\"context\":{\"c\":");
 	dft_text_json_str(o, c->component);
-	dft_text_puts(o, ",\"o\":");
+	dft_buf_puts(o, ",\"o\":");
 	dft_text_json_str(o, c->operation);
 	/* times relative to this trace's root start, in ns (signed) */
-	dft_text_printf(o, ",\"window_ns\":%llu,\"points\":[", DFT_VIEW_CONTEXT_NS);
+	dft_buf_printf(o, ",\"window_ns\":%llu,\"points\":[", DFT_VIEW_CONTEXT_NS);
 	for (uint32_t k = 0; k < c->n; k++) {
 		const struct dft_vspan *r = &v->t->sp[v->cp->root];
 		char hex[33];
 
 		dft_trace_id_hex(c->pt[k].id, hex);
-		dft_text_printf(o, "%s[%" PRId64 ",%" PRIu64 ",\"%s\"]", k ? "," : "",
+		dft_buf_printf(o, "%s[%" PRId64 ",%" PRIu64 ",\"%s\"]", k ? "," : "",
 		                (int64_t)(c->pt[k].start_ns - r->start_ns), c->pt[k].dur_ns, hex);
 	}
-	dft_text_printf(o, "],\"shape\":{\"traces\":%u,\"same\":%u,\"names_cut\":%s,\"rows\":[", c->shape_traces,
+	dft_buf_printf(o, "],\"shape\":{\"traces\":%u,\"same\":%u,\"names_cut\":%s,\"rows\":[", c->shape_traces,
 	                c->shape_same, c->names_cut ? "true" : "false");
 	for (uint32_t i = 0; i < c->n_rows; i++) {
 		const struct dft_vshape_row *r = &c->rows[i];
 
-		dft_text_printf(o, "%s{\"c\":", first ? "" : ",");
+		dft_buf_printf(o, "%s{\"c\":", first ? "" : ",");
 		dft_text_json_str(o, r->component);
-		dft_text_puts(o, ",\"o\":");
+		dft_buf_puts(o, ",\"o\":");
 		dft_text_json_str(o, r->operation);
-		dft_text_printf(o, ",\"here\":%u,\"usual\":%u,\"present\":%u}", r->here, r->usual, r->present);
+		dft_buf_printf(o, ",\"here\":%u,\"usual\":%u,\"present\":%u}", r->here, r->usual, r->present);
 		first = false;
 	}
-	dft_text_puts(o, "]}}");
+	dft_buf_puts(o, "]}}");
 }
 
-void dft_view_json(const struct dft_view *v, struct dft_text *o)
+void dft_view_json(const struct dft_view *v, struct dft_buf *o)
 {
 	const struct dft_cp *cp = v->cp;
 	const struct dft_vspan *root = &v->t->sp[cp->root];
 	char hex[33];
 
 	dft_trace_id_hex(v->t->id, hex);
-	dft_text_printf(o,
+	dft_buf_printf(o,
 	                "{\"trace_id\":\"%s\",\"start_ns\":\"%" PRIu64 "\",\"root\":%d,\"total_ns\":%" PRIu64
 	                ",\"root_offset_ns\":%" PRIu64 ",\"estimated_ns\":%" PRIu64
 	                ",\"detached\":%u,\"truncated\":%s,\"spans\":[",
@@ -208,22 +208,22 @@ void dft_view_json(const struct dft_view *v, struct dft_text *o)
 	                v->t->truncated ? "true" : "false");
 	for (uint32_t i = 0; i < v->t->n; i++) {
 		if (i)
-			dft_text_puts(o, ",");
+			dft_buf_puts(o, ",");
 		span_json(v, i, o);
 	}
-	dft_text_puts(o, "],\"segments\":[");
+	dft_buf_puts(o, "],\"segments\":[");
 	for (uint32_t k = 0; k < cp->n_segs; k++)
-		dft_text_printf(o, "%s[%u,%" PRIu64 ",%" PRIu64 "]", k ? "," : "", cp->segs[k].span,
+		dft_buf_printf(o, "%s[%u,%" PRIu64 ",%" PRIu64 "]", k ? "," : "", cp->segs[k].span,
 		                cp->segs[k].from_ns - v->t0, cp->segs[k].to_ns - v->t0);
-	dft_text_puts(o, "],\"shares\":[");
+	dft_buf_puts(o, "],\"shares\":[");
 	for (uint32_t k = 0; k < cp->n_shares; k++) {
-		dft_text_puts(o, k ? ",{\"c\":" : "{\"c\":");
+		dft_buf_puts(o, k ? ",{\"c\":" : "{\"c\":");
 		dft_text_json_str(o, cp->shares[k].component);
-		dft_text_printf(o, ",\"ns\":%" PRIu64 ",\"est\":%" PRIu64 "}", cp->shares[k].ns,
+		dft_buf_printf(o, ",\"ns\":%" PRIu64 ",\"est\":%" PRIu64 "}", cp->shares[k].ns,
 		                cp->shares[k].estimated_ns);
 	}
-	dft_text_puts(o, "]");
+	dft_buf_puts(o, "]");
 	if (v->has_ctx)
 		context_json(v, o);
-	dft_text_puts(o, "}");
+	dft_buf_puts(o, "}");
 }

@@ -33,9 +33,9 @@ int dft_view_load(sqlite3 *db, const uint8_t id[16], unsigned flags, struct dft_
 void dft_view_free(struct dft_view *v);
 
 /* the view's JSON model (see docs/analysis.md) */
-void dft_view_json(const struct dft_view *v, struct dft_text *out);
+void dft_view_json(const struct dft_view *v, struct dft_buf *out);
 /* `difftrace critical-path`: JSON or text */
-void dft_view_cp_json(const struct dft_view *v, struct dft_text *out);
+void dft_view_cp_json(const struct dft_view *v, struct dft_buf *out);
 void dft_view_cp_text(const struct dft_view *v, FILE *f);
 /* how a rebuilt span's end was estimated, in words */
 void dft_view_basis(const struct dft_view *v, uint32_t i, char *buf, size_t len);

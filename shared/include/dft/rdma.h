@@ -206,5 +206,8 @@ struct rdma_cm_id;
  */
 int dft_rdma_cm_listen(const struct sockaddr *sa, int backlog, void *ctx, struct rdma_event_channel **ec,
 		       struct rdma_cm_id **id);
+/* The rdma_cm events (enum rdma_cm_event_type) that end an accepted connection: disconnected,
+ * connect error, unreachable, rejected, device removal. */
+bool dft_rdma_cm_gone(int type);
 
 #endif /* DFT_RDMA_H */

@@ -73,4 +73,39 @@ static inline size_t dft_text_cut(const void *text, size_t len, size_t max)
 	return cut;
 }
 
+/*
+ * Length of the valid UTF-8 sequence at s, 0 if it is not one (overlong forms, surrogates and values
+ * past U+10FFFF are not UTF-8); its code point into *cp_out when not NULL. Stops at a NUL, so s may
+ * be a C string ending anywhere.
+ */
+static inline size_t dft_utf8_seq(const unsigned char *s, uint32_t *cp_out)
+{
+	unsigned char c = s[0];
+	uint32_t cp;
+	size_t n, i;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0; /* also stops at the NUL */
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	if (cp_out)
+		*cp_out = cp;
+	return n;
+}
+
 #endif /* DFT_TEXT_H */

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The collector's RDMA transport (rdma_hookup.c): the RDMA server (dft/rdma.h) on the listen port,
+ * its completions handed to the ingest core, its credits returned when a round commits, and a
+ * restart that drops every connection when one rolls back. Without the verbs libraries
+ * (no DFT_HAVE_RDMA) every call is a stub: the collector refuses --transport rdma before any.
+ */
+#ifndef DFT_RDMA_HOOKUP_H
+#define DFT_RDMA_HOOKUP_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dft/rdma.h"
+
+struct dft_collector;
+struct dft_rdma_trust;
+
+struct dft_rdma_hookup {
+	struct dft_rdma_server *server;    /* NULL: TCP, or a restart failed */
+	struct dft_rdma_server_stats base; /* what servers before a restart counted */
+	struct dft_rdma_trust *trust;      /* NULL: --insecure, no keys */
+	uint64_t round_batches;            /* RDMA batches handed over in this round */
+};
+
+#ifdef DFT_HAVE_RDMA
+/* For --transport rdma: the sender keys (rdma_trust.c). 0 or -errno (the reason printed). */
+int dft_rdma_hookup_init(struct dft_collector *c);
+/* Starts the server on cfg.listen_port and sets the collector's port. 0 or -errno (printed). */
+int dft_rdma_hookup_listen(struct dft_collector *c);
+void dft_rdma_hookup_destroy(struct dft_collector *c);
+/* The connection manager's fd for poll(), or -1. */
+int dft_rdma_hookup_fd(const struct dft_collector *c);
+/* Hands every RDMA completion of this round to the ingest path. 0, or -EIO once the server is gone. */
+int dft_rdma_hookup_poll(struct dft_collector *c);
+/* The round committed: return the credits; or it rolled back with RDMA batches in it: restart. */
+void dft_rdma_hookup_round_end(struct dft_collector *c, bool committed);
+/* The server's figures into the collector's stats, over every incarnation. */
+void dft_rdma_hookup_stats(struct dft_collector *c);
+#else
+static inline int dft_rdma_hookup_init(struct dft_collector *c)
+{
+	(void)c;
+	return 0;
+}
+static inline int dft_rdma_hookup_listen(struct dft_collector *c)
+{
+	(void)c;
+	return -EPROTONOSUPPORT;
+}
+static inline void dft_rdma_hookup_destroy(struct dft_collector *c)
+{
+	(void)c;
+}
+static inline int dft_rdma_hookup_fd(const struct dft_collector *c)
+{
+	(void)c;
+	return -1;
+}
+static inline int dft_rdma_hookup_poll(struct dft_collector *c)
+{
+	(void)c;
+	return 0;
+}
+static inline void dft_rdma_hookup_round_end(struct dft_collector *c, bool committed)
+{
+	(void)c;
+	(void)committed;
+}
+static inline void dft_rdma_hookup_stats(struct dft_collector *c)
+{
+	(void)c;
+}
+#endif
+
+#endif /* DFT_RDMA_HOOKUP_H */
