@@ -1,8 +1,8 @@
 # NIC stage throughput per core against [batch] spans (dft-bench-nic --batch-spans, every span kept).
 set terminal pngcairo size 900,540 noenhanced font ",11"
-set output out.'/sweep_batch_spans.png'
 stages = system('cat '.data.'/batch_stages.txt 2>/dev/null')
 if (strlen(stages) == 0) { print 'no batch-size data'; exit }
+set output out.'/sweep_batch_spans.png'
 set title 'difftrace-nic per core against spans per batch (4 rings, all kept)'
 set xlabel 'spans per batch'
 set ylabel 'M spans/s (log scale)'

@@ -1,8 +1,8 @@
 # NIC stage throughput per core against the share of spans kept (dft-bench-nic --keep-ratio, 4 rings).
 set terminal pngcairo size 900,540 noenhanced font ",11"
-set output out.'/sweep_keep_ratio.png'
 stages = system('cat '.data.'/keep_stages.txt 2>/dev/null')
 if (strlen(stages) == 0) { print 'no keep-ratio data'; exit }
+set output out.'/sweep_keep_ratio.png'
 set title 'difftrace-nic per core against the share of spans kept (4 rings)'
 set xlabel 'spans kept (the rest filtered)'
 set ylabel 'M spans/s judged (log scale)'

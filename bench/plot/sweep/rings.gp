@@ -1,8 +1,8 @@
 # NIC stage throughput per core against the number of rings (dft-bench-nic, mmap ingest).
 set terminal pngcairo size 900,540 noenhanced font ",11"
-set output out.'/sweep_rings.png'
 stages = system('cat '.data.'/rings_stages.txt 2>/dev/null')
 if (strlen(stages) == 0) { print 'no rings data'; exit }
+set output out.'/sweep_rings.png'
 set title 'difftrace-nic per core against rings (each stage includes the ones before)'
 set xlabel 'rings in the region'
 set ylabel 'M spans/s (log scale)'

@@ -1,9 +1,9 @@
 # Per-span cost on the application against producer threads (dft-bench-host), one line per system.
 # gnuplot -e "data='DIR'; out='DIR'" threads.gp   (bench/sweep.sh does this)
 set terminal pngcairo size 1200,500 noenhanced font ",11"
-set output out.'/sweep_threads.png'
 systems = system('cat '.data.'/threads_systems.txt 2>/dev/null')
 if (strlen(systems) == 0) { print 'no threads data'; exit }
+set output out.'/sweep_threads.png'
 set multiplot layout 1,2 title 'Host cost of one span against producer threads (all on the app CPU)'
 set xlabel 'producer threads'
 set logscale x 2
