@@ -7,7 +7,7 @@
 #   --out        output directory (default bench-out)
 #   --no-deps    do not run scripts/setup-deps.sh --bench
 #   --no-build   use the binaries already in the build directory
-#   --sweep      also run bench/sweep.sh (how cost grows) into OUT/sweep (+2-3 min quick, ~15 full)
+#   --sweep      also run bench/sweep.sh (how cost grows) into OUT/sweep (+1-3 min quick, ~4-5 full)
 # A benchmark whose binary is missing or that fails is recorded as null with a note; the others
 # still run. Exit status: 0 when results.json was written.
 set -uo pipefail

@@ -2,7 +2,7 @@
 # How cost grows: sweep the benchmarks over one parameter at a time, write one CSV per plot, sweep.json
 # and the PNGs (bench/plot/sweep/*.gp). docs/benchmarks.md "How cost grows (bench/sweep.sh)".
 #   bench/sweep.sh [--quick] [--build-dir DIR] [--out DIR] [--no-build]
-#   --quick      ~2-3 minutes: fewer repetitions, shorter e2e runs, fewer rates (noisier)
+#   --quick      ~1-3 minutes: fewer repetitions, shorter e2e runs, fewer rates (noisier); the full sweep ~4 minutes
 #   --build-dir  where to build (default build-bench)
 #   --out        output directory (default bench-out/sweep)
 #   --no-build   use the binaries already in the build directory

@@ -483,7 +483,8 @@ static int run_worker(enum stage st, struct dft_ingest *ing, struct dft_synth *s
 			if ((rc = pipe_main(&p, encode)) < 0)
 				goto out;
 		}
-		/* the last spans may sit in an open batch until --flush-us: close it now, like a flush */
+		/* the last spans may sit in an open batch until --flush-us: close it now, like a flush
+		 * (under --keep-ratio ingest_filter keeps spans too) */
 		if (st >= ST_BATCH || o->keep_ppm >= 0) {
 			while (p.ctx.open && dft_batch_spans(p.ctx.open)) {
 				__atomic_store_n(&dft_nic_tx_ready, true, __ATOMIC_RELAXED);
