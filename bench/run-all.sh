@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Build the benchmarks (Release), run every one, write bench-out/results.json and render the PNG
 # plots with gnuplot. Keys of results.json: docs/benchmarks.md.
-#   bench/run-all.sh [--quick] [--build-dir DIR] [--out DIR] [--no-deps] [--no-build]
+#   bench/run-all.sh [--quick] [--build-dir DIR] [--out DIR] [--no-deps] [--no-build] [--sweep]
 #   --quick      ~1-2 minutes: fewer repetitions and spans per run (numbers are noisier)
 #   --build-dir  where to build (default build-bench)
 #   --out        output directory (default bench-out)
 #   --no-deps    do not run scripts/setup-deps.sh --bench
 #   --no-build   use the binaries already in the build directory
+#   --sweep      also run bench/sweep.sh (how cost grows) into OUT/sweep (+1-3 min quick, ~4-5 full)
 # A benchmark whose binary is missing or that fails is recorded as null with a note; the others
 # still run. Exit status: 0 when results.json was written.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-QUICK=0 BUILD=build-bench OUT=bench-out DEPS=1 DOBUILD=1
+QUICK=0 BUILD=build-bench OUT=bench-out DEPS=1 DOBUILD=1 SWEEP=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) QUICK=1 ;;
@@ -20,7 +21,8 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift ;;
     --no-deps) DEPS=0 ;;
     --no-build) DOBUILD=0 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --sweep) SWEEP=1 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "run-all.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -101,3 +103,8 @@ else
 fi
 echo "run-all.sh: wrote $OUT/results.json" >&2
 python3 bench/plot/assemble.py --summary "$OUT/results.json"
+# after the summary, so a failed sweep leaves results.json and its plots as they are
+if [ $SWEEP = 1 ]; then
+  bench/sweep.sh --no-build --build-dir "$BUILD" --out "$OUT/sweep" "${Q[@]}" ||
+    echo "run-all.sh: bench/sweep.sh failed (see $OUT/sweep/logs)" >&2
+fi

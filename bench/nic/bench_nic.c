@@ -14,6 +14,10 @@
  *   transport        encode + the TCP transport (dft_tx_tcp_ops: backlog, frames, writes, ACKs) to a
  *                    minimal sink thread on the other core that reads and acknowledges frames; a
  *                    repetition ends when its last batch is acknowledged
+ * --keep-ratio F: the worker stages (ingest_filter .. transport) read platform traces of which a share F
+ * are user-function traces that are kept (synth.h DFT_SYNTH_KEEP_SHARE) instead of their usual
+ * all-filtered / all-kept streams, so ingest_filter and batch then measure the same thing (judging
+ * plus batching the kept share); --batch-spans N sets [batch] spans. bench/sweep.sh varies both.
  * The region is filled before each repetition by the producer half of dft/ring.h (untimed), then
  * drained and timed. The daemon's worker state (profiles, hold window, names) persists across
  * repetitions, as it does in a running daemon. RDMA transport: functional only (tested in the
@@ -56,6 +60,8 @@ struct opts {
 	unsigned rings[8], n_rings;
 	bool stage_on[ST_COUNT];
 	bool json, hold;
+	int64_t keep_ppm;     /* --keep-ratio in parts per million; -1: each stage's own stream */
+	uint32_t batch_spans; /* --batch-spans; 0: the daemon's default ([batch] spans) */
 	int sink_cpu;
 	const char *lcore;
 };
@@ -91,7 +97,11 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: dft-bench-nic [--ingest mmap|dmadev] [--reps N] [--rounds N] [--spans N] [--rings 1,4,16]\n"
 		   "                     [--stages ingest_validate,ingest_filter,batch,encode,transport]\n"
-		   "                     [--no-hold] [--sink-cpu N] [--lcore N] [--quick] [--json]\n");
+		   "                     [--keep-ratio F] [--batch-spans N] [--no-hold] [--sink-cpu N] [--lcore N]\n"
+		   "                     [--quick] [--json]\n"
+		   "  --keep-ratio F   0..1: the worker stages read platform traces of which this share are user-\n"
+		   "                   function traces (kept); default: ingest_filter keeps none, batch.. keep all\n"
+		   "  --batch-spans N  spans per batch, 1..65536 (default: the daemon's [batch] spans, 256)\n");
 }
 
 static int parse_list(const char *s, unsigned *out, unsigned max)
@@ -121,12 +131,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"stages", required_argument, NULL, 's'}, {"no-hold", no_argument, NULL, 'H'},
 		{"sink-cpu", required_argument, NULL, 'c'}, {"lcore", required_argument, NULL, 'l'},
 		{"quick", no_argument, NULL, 'q'},        {"json", no_argument, NULL, 'j'},
+		{"keep-ratio", required_argument, NULL, 'k'}, {"batch-spans", required_argument, NULL, 'b'},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	int c, n;
 
 	*o = (struct opts){.ingest = "mmap", .reps = 15, .rounds = 3, .spans = 1u << 18, .rings = {1, 4, 16}, .n_rings = 3,
-			   .hold = true, .sink_cpu = 1, .lcore = "0"};
+			   .hold = true, .keep_ppm = -1, .sink_cpu = 1, .lcore = "0"};
 	for (int i = 0; i < ST_COUNT; i++)
 		o->stage_on[i] = true;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -162,6 +173,25 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'H':
 			o->hold = false;
 			break;
+		case 'k': {
+			char *end;
+			double f = strtod(optarg, &end);
+
+			if (end == optarg || *end || !(f >= 0 && f <= 1))
+				return -EINVAL;
+			o->keep_ppm = (int64_t)(f * 1e6 + 0.5);
+			break;
+		}
+		case 'b': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			/* the range config.c accepts for [batch] spans */
+			if (end == optarg || *end || v < 1 || v > 65536)
+				return -EINVAL;
+			o->batch_spans = (uint32_t)v;
+			break;
+		}
 		case 'c':
 			o->sink_cpu = atoi(optarg);
 			break;
@@ -193,6 +223,27 @@ static uint32_t pow2_floor(uint32_t v)
 	while (p * 2 <= v)
 		p *= 2;
 	return p;
+}
+
+/* What a stage reads: validation does not judge, so it keeps its stream whatever --keep-ratio says. */
+static enum dft_synth_mix stage_mix(const struct opts *o, enum stage st)
+{
+	if (st == ST_INGEST)
+		return DFT_SYNTH_PLATFORM_NORMAL;
+	if (o->keep_ppm >= 0)
+		return DFT_SYNTH_KEEP_SHARE;
+	return st == ST_FILTER ? DFT_SYNTH_PLATFORM_NORMAL : DFT_SYNTH_FUNCTION;
+}
+
+/* [batch] spans as the worker stages run with it. */
+static uint32_t batch_spans(const struct opts *o)
+{
+	struct dft_nic_config c;
+
+	if (o->batch_spans)
+		return o->batch_spans;
+	dft_nic_config_defaults(&c);
+	return c.batch_spans;
 }
 
 /* The region as the daemon holds it after registration (main.c does this from the memfd). */
@@ -277,6 +328,8 @@ static int pipe_open(struct pipe *p, struct dft_ingest *ing, const struct opts *
 	memset(&dft_nic_ctr, 0, sizeof(dft_nic_ctr));
 	dft_nic_config_defaults(&p->cfg);
 	p->cfg.hold.enabled = o->hold;
+	if (o->batch_spans)
+		p->cfg.batch_spans = o->batch_spans;
 	p->cfg.sender_id = 0xbe4c;
 	snprintf(p->cfg.collector_host, sizeof(p->cfg.collector_host), "127.0.0.1");
 	snprintf(p->cfg.collector_port, sizeof(p->cfg.collector_port), "%u", sink_port);
@@ -430,8 +483,9 @@ static int run_worker(enum stage st, struct dft_ingest *ing, struct dft_synth *s
 			if ((rc = pipe_main(&p, encode)) < 0)
 				goto out;
 		}
-		/* the last spans may sit in an open batch until --flush-us: close it now, like a flush */
-		if (st >= ST_BATCH) {
+		/* the last spans may sit in an open batch until --flush-us: close it now, like a flush
+		 * (under --keep-ratio ingest_filter keeps spans too) */
+		if (st >= ST_BATCH || o->keep_ppm >= 0) {
 			while (p.ctx.open && dft_batch_spans(p.ctx.open)) {
 				__atomic_store_n(&dft_nic_tx_ready, true, __ATOMIC_RELAXED);
 				p.ctx.flush_tsc = 0;
@@ -480,8 +534,11 @@ out:
 
 static void print_text(const struct opts *o, const struct result *rs, unsigned n)
 {
-	printf("dft-bench-nic: ingest %s, %u spans per repetition, %u repetitions in %u rounds, hold window %s\n",
-	       o->ingest, o->spans, o->reps, o->rounds, o->hold ? "on" : "off");
+	printf("dft-bench-nic: ingest %s, %u spans per repetition, %u repetitions in %u rounds, hold window %s,"
+	       " %u spans per batch\n",
+	       o->ingest, o->spans, o->reps, o->rounds, o->hold ? "on" : "off", batch_spans(o));
+	if (o->keep_ppm >= 0)
+		printf("worker stages: %.4f of the spans kept (--keep-ratio)\n", (double)o->keep_ppm / 1e6);
 	printf("CPU ns of the worker thread per span (per core); wall clock in the last two columns\n");
 	printf("%-16s %5s %10s %10s %10s %10s %10s %10s %10s\n", "stage", "rings", "Mspans/s", "ns_min", "ns_median",
 	       "ns_p99", "wall_Msp/s", "wall_ns_md", "own_ns_md");
@@ -494,8 +551,13 @@ static void print_text(const struct opts *o, const struct result *rs, unsigned n
 static void print_json(const struct opts *o, const struct result *rs, unsigned n)
 {
 	printf("{\"bench\":\"nic\",\"ingest\":\"%s\",\"spans_per_rep\":%u,\"reps\":%u,\"rounds\":%u,\"hold\":%s,"
-	       "\"transport_peer\":\"sink\",\"results\":[",
-	       o->ingest, o->spans, o->reps, o->rounds, o->hold ? "true" : "false");
+	       "\"transport_peer\":\"sink\",\"batch_spans\":%u,\"keep_ratio\":",
+	       o->ingest, o->spans, o->reps, o->rounds, o->hold ? "true" : "false", batch_spans(o));
+	if (o->keep_ppm >= 0)
+		printf("%.6f", (double)o->keep_ppm / 1e6);
+	else
+		printf("null");
+	printf(",\"results\":[");
 	for (unsigned i = 0; i < n; i++) {
 		const struct result *r = &rs[i];
 
@@ -582,11 +644,10 @@ int main(int argc, char **argv)
 				continue;
 			if (slots < DFT_RING_SLOTS_MIN)
 				slots = DFT_RING_SLOTS_MIN;
-			rc = dft_synth_create(r->rings, slots,
-					      r->st == ST_INGEST || r->st == ST_FILTER ? DFT_SYNTH_PLATFORM_NORMAL
-										       : DFT_SYNTH_FUNCTION,
-					      rte_get_tsc_hz(), &s);
+			rc = dft_synth_create(r->rings, slots, stage_mix(&o, r->st), rte_get_tsc_hz(), &s);
 			if (!rc) {
+				if (s.mix == DFT_SYNTH_KEEP_SHARE)
+					s.keep_ppm = (uint32_t)o.keep_ppm;
 				rc = r->st == ST_INGEST ? run_ingest(ing, &s, &o, r)
 							: run_worker(r->st, ing, &s, &o, sink.port, r);
 				dft_synth_destroy(&s);

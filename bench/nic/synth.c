@@ -93,6 +93,14 @@ void dft_synth_destroy(struct dft_synth *s)
 	s->base = NULL;
 }
 
+/* Whole traces are kept or not, so the hold window never sees half a kept trace; the kept ones
+ * are spread as evenly as the ratio allows (trace t is kept when floor(t * ppm / 1e6) steps up),
+ * not in runs that would make one repetition all kept and the next all filtered. */
+static bool trace_kept(const struct dft_synth *s, uint64_t trace)
+{
+	return ((trace + 1) * s->keep_ppm) / 1000000u != (trace * s->keep_ppm) / 1000000u;
+}
+
 void dft_synth_slot(struct dft_synth *s, struct dft_slot *o)
 {
 	uint64_t id = s->next_id++;
@@ -118,7 +126,10 @@ void dft_synth_slot(struct dft_synth *s, struct dft_slot *o)
 	o->attr_val[0] = 200;
 	o->attr_key[1] = N_ATTR_RETRIES;
 	o->attr_val[1] = (int64_t)(id % 3);
-	if (s->mix == DFT_SYNTH_FUNCTION) {
+	if (s->mix == DFT_SYNTH_FUNCTION || (s->mix == DFT_SYNTH_KEEP_SHARE && trace_kept(s, trace))) {
+		/* the region of a mixed stream is a platform one: the span says it is a function's */
+		if (s->mix == DFT_SYNTH_KEEP_SHARE)
+			o->flags |= DFT_SF_KIND_FUNCTION;
 		o->component_id = N_FUNCTION;
 		o->op_id = N_OP_GET;
 		o->parent_span_id = id + 1000000000000ull;

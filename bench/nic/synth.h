@@ -23,6 +23,11 @@ enum dft_synth_mix {
 	DFT_SYNTH_PLATFORM_NORMAL,
 	/* user-function spans: every one is kept, batched and sent */
 	DFT_SYNTH_FUNCTION,
+	/* traces of DFT_SYNTH_TRACE_LEN spans, keep_ppm per million of them user-function traces (every
+	 * span kept, written as DFT_SYNTH_FUNCTION writes them, the kind set per span) and the rest
+	 * platform traces as DFT_SYNTH_PLATFORM_NORMAL: the share of spans the NIC keeps is
+	 * keep_ppm / 1e6 exactly, spread evenly over the stream, whatever the hold window does */
+	DFT_SYNTH_KEEP_SHARE,
 };
 
 #define DFT_SYNTH_TRACE_LEN 8u
@@ -36,6 +41,7 @@ struct dft_synth {
 	enum dft_synth_mix mix;
 	uint64_t next_id;           /* span ids (and trace ids) are unique over the region's life */
 	uint64_t tick_hz;           /* 0: slots carry unix ns (DFT_SF_TS_NS) instead of ticks */
+	uint32_t keep_ppm;          /* DFT_SYNTH_KEEP_SHARE: kept traces per million (0 after create) */
 };
 
 /*
