@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The collector's SQLite store (store_sqlite.c). Functions that can fail return 0 or -errno. */
+/* The collector's SQLite store (store_open.c, store_write.c, store_read.c). Functions that can fail return 0 or -errno. */
 #ifndef DFT_STORE_SQLITE_H
 #define DFT_STORE_SQLITE_H
 
