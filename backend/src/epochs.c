@@ -85,12 +85,8 @@ static int put_row(struct dft_store *st, const struct dft_sender *s, uint64_t lo
 	struct dft_buf cj;
 	int rc = 0;
 
-	dft_buf_init(&cj, 4096);
-	dft_counters_json(&cj, &s->counters);
-	if (cj.overflow) {
-		dft_buf_free(&cj);
+	if (dft_counters_json_new(&cj, &s->counters))
 		return -ENOMEM;
-	}
 	if (sqlite3_prepare_v2(db, put_sql, -1, &q, NULL) != SQLITE_OK) {
 		rc = -EIO;
 		goto free_json;

@@ -122,6 +122,17 @@ void dft_counters_json(struct dft_buf *b, const struct dft_counters *c)
 	dft_buf_puts(b, "}");
 }
 
+int dft_counters_json_new(struct dft_buf *b, const struct dft_counters *c)
+{
+	dft_buf_init(b, 4096);
+	dft_counters_json(b, c);
+	if (b->overflow) {
+		dft_buf_free(b);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* Finds "name": in json and parses the unsigned number after it. */
 static int counter_find(const char *json, const char *name, uint64_t *out)
 {

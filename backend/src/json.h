@@ -37,6 +37,8 @@ struct dft_counters {
 
 void dft_counters_from_proto(struct dft_counters *out, const Difftrace__Counters *c);
 void dft_counters_json(struct dft_buf *b, const struct dft_counters *c);
+/* The counters as a JSON object in a new buffer b (the caller frees it): 0, or -ENOMEM with b freed. */
+int dft_counters_json_new(struct dft_buf *b, const struct dft_counters *c);
 /* Parses what dft_counters_json wrote; missing names stay 0. Returns 0 or -EINVAL. */
 int dft_counters_parse(const char *json, struct dft_counters *out);
 

@@ -7,8 +7,11 @@
  * steps. How a trace's rows are found: store_layout.h.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "store_layout.h"
 #include "store_priv.h"
@@ -198,6 +201,8 @@ int dft_store_open(const char *path, struct dft_store **out)
 	st->ranges = calloc(DFT_STORE_RANGE_SLOTS, sizeof(*st->ranges));
 	st->range_used = calloc(DFT_STORE_RANGE_SLOTS, sizeof(*st->range_used));
 	st->range_gen = 1; /* the calloc'd slots (generation 0) are free */
+	if (getrandom(&st->range_seed, sizeof(st->range_seed), 0) != sizeof(st->range_seed))
+		st->range_seed = (uint64_t)(uintptr_t)st ^ (uint64_t)time(NULL);
 	if (!st->ranges || !st->range_used) {
 		rc = -ENOMEM;
 		snprintf(st->err, sizeof(st->err), "out of memory");

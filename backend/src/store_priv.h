@@ -46,6 +46,7 @@ struct dft_store {
 	struct dft_store_range *ranges; /* DFT_STORE_RANGE_SLOTS, open addressing by trace key */
 	uint32_t *range_used;           /* slots of this batch in first-seen order */
 	uint32_t n_ranges, range_gen;
+	uint64_t range_seed; /* trace ids come from peers: they must not be able to aim at one probe run */
 	char err[256];
 };
 

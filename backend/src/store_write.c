@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dft/hash.h"
 #include "dft/hops.h"
 #include "store_layout.h"
 #include "store_priv.h"
@@ -155,8 +156,10 @@ static int note_range(struct dft_store *st, const uint8_t id[16], int64_t rowid)
 	int rc;
 
 	memcpy(&lo8, id + 8, sizeof(lo8));
-	k = (uint64_t)dft_trace_key(id) ^ lo8;
-	i = (uint32_t)((k * 0x9e3779b97f4a7c15ull) >> 40) & mask;
+	/* keyed, both halves mixed in turn (a plain xor of the halves collides for chosen ids): a sender
+	 * choosing ids that share one probe run would make each span cost half the table */
+	k = dft_mix64((uint64_t)dft_trace_key(id) ^ st->range_seed) ^ lo8;
+	i = dft_mix64(k) & mask;
 
 	for (;;) {
 		struct dft_store_range *r = &st->ranges[i];
@@ -382,12 +385,8 @@ int dft_store_put_sender(struct dft_store *st, const struct dft_sender *s)
 	struct dft_buf cj;
 	int rc = 0;
 
-	dft_buf_init(&cj, 4096);
-	dft_counters_json(&cj, &s->counters);
-	if (cj.overflow) {
-		dft_buf_free(&cj);
+	if (dft_counters_json_new(&cj, &s->counters))
 		return -ENOMEM;
-	}
 	rc = dft_store_begin(st);
 	if (rc)
 		goto free_json;

@@ -120,6 +120,7 @@ static void peer_name(struct rdma_cm_id *id, char *out, size_t len)
 static void refused(struct dft_reg_net *n, const char *peer, const char *why, int rc)
 {
 	uint64_t now = rte_rdtsc();
+	char more[64] = "";
 
 	dft_ctr_add(&dft_nic_ctr.regions_refused, 1);
 	if (now < n->next_log_tsc) {
@@ -127,10 +128,8 @@ static void refused(struct dft_reg_net *n, const char *peer, const char *why, in
 		return;
 	}
 	if (n->unlogged)
-		DFT_LOG(WARNING, reg, "network registration from %s refused: %s (%s); %lu more refused since the last report",
-			peer, why, strerror(-rc), (unsigned long)n->unlogged);
-	else
-		DFT_LOG(WARNING, reg, "network registration from %s refused: %s (%s)", peer, why, strerror(-rc));
+		snprintf(more, sizeof(more), "; %lu more refused since the last report", (unsigned long)n->unlogged);
+	DFT_LOG(WARNING, reg, "network registration from %s refused: %s (%s)%s", peer, why, strerror(-rc), more);
 	n->unlogged = 0;
 	n->next_log_tsc = now + ms_tsc(1000);
 }
