@@ -14,7 +14,8 @@
  * count of those held back, so a collector that is down for hours is visible without flooding.
  * BUSY from the collector (its storage is failing; it closes the connection and acknowledges
  * nothing) is a wait of its own: at least what the frame asks, doubling from BUSY_MIN_MS to
- * BUSY_MAX_MS while BUSY repeats, reset by the first acknowledgement after a HELLO. The collector
+ * BUSY_MAX_MS while BUSY repeats (or a connection drops before anything is acknowledged again),
+ * reset by the first acknowledgement after a HELLO. The collector
  * accepts the HELLO of a degraded store, so without this wait every retry would connect at once
  * and be turned away at once: a reconnect storm against a full disk.
  * The HELLO names this instance's epoch (epoch.c); the collector's answer is the durable maximum
@@ -153,7 +154,13 @@ static void go_down(struct dft_tx *t, uint64_t now, const char *why, int err)
 	bool was_up = t->state == TX_UP || t->state == TX_HELLO;
 	uint64_t held;
 
-	if (t->busy_ms) {
+	/*
+	 * The collector closes right after BUSY; with our batches unread in its socket that close can
+	 * be a reset that discards the BUSY frame on its way here. Until an ACK shows something
+	 * durable again, a connection that drops is treated as turned away too, so the wait keeps
+	 * doubling instead of falling back to the 10 ms reconnect.
+	 */
+	if (t->busy_ms || (t->busy_wait_ms && was_up)) {
 		uint32_t wait = t->busy_wait_ms ? t->busy_wait_ms * 2 : BUSY_MIN_MS;
 
 		if (wait > BUSY_MAX_MS)
@@ -161,8 +168,9 @@ static void go_down(struct dft_tx *t, uint64_t now, const char *why, int err)
 		if (wait < t->busy_ms)
 			wait = t->busy_ms > BUSY_MAX_MS ? BUSY_MAX_MS : t->busy_ms;
 		t->busy_wait_ms = wait;
+		if (t->busy_ms)
+			dft_ctr_add(&dft_nic_ctr.collector_busy, 1);
 		t->busy_ms = 0;
-		dft_ctr_add(&dft_nic_ctr.collector_busy, 1);
 		__atomic_store_n(&dft_nic_collector_busy, true, __ATOMIC_RELAXED);
 		SSL_free(t->ssl);
 		t->ssl = NULL;

@@ -212,8 +212,10 @@ def scenario_disk_full(p, app, rng, kills):
     nic = read_json(p.nic_stats)
     nic_identity(nic)
     conns = during["connections"] - before["connections"]
-    # BUSY waits 250 ms doubling to 30 s: over ~4 s, about 5 attempts; a storm would be thousands
-    check(conns <= 12, f"{conns} connections in {span:.1f} s of failing storage (a reconnect storm?)")
+    # BUSY waits 250 ms doubling to 30 s: over ~4 s (and the wait for both to report degraded), about
+    # 5 attempts. A drop that lost its BUSY frame to the collector's reset once fell back to the 10 ms
+    # reconnect and made 9-20 here; a storm would be thousands. Load only makes the waits longer.
+    check(conns <= 8, f"{conns} connections in {span:.1f} s of failing storage (a reconnect storm?)")
     check(during["busy_sent"] >= 1 and nic["collector_busy"] >= 1,
           f"BUSY sent {during['busy_sent']}, NIC saw {nic['collector_busy']}")
     with open(p.path("collector.log")) as f:
