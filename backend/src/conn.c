@@ -162,3 +162,31 @@ int dft_conn_flush(struct dft_conn *cn)
 	cn->out_len -= (size_t)w;
 	return 0;
 }
+
+void dft_conn_half_close(struct dft_conn *cn)
+{
+	if (cn->ssl && cn->tls_done) {
+		ERR_clear_error();
+		SSL_shutdown(cn->ssl); /* best effort: the socket is non-blocking */
+	}
+	shutdown(cn->fd, SHUT_WR);
+	cn->draining = true;
+}
+
+int dft_conn_drain(struct dft_conn *cn, size_t max)
+{
+	uint8_t sink[16384];
+	size_t got = 0;
+
+	/* raw bytes, past TLS: nothing that arrives after BUSY is taken */
+	while (got < max) {
+		ssize_t r = recv(cn->fd, sink, sizeof(sink), MSG_DONTWAIT);
+
+		if (r == 0)
+			return 1;
+		if (r < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
+		got += (size_t)r;
+	}
+	return 0;
+}

@@ -28,6 +28,11 @@ struct dft_conn {
 	uint64_t cert_sender_id;
 	bool hello;
 	bool closing; /* protocol error or EOF: close at the end of the round */
+	/* after BUSY: write what is queued, half-close, read and discard until the peer's EOF or
+	 * linger_until_ms, so the close is a FIN behind the BUSY frame, not a reset that discards it */
+	bool linger;
+	bool draining; /* half-closed: what arrives is discarded */
+	uint64_t linger_until_ms;
 	uint64_t sender_id;
 	uint64_t epoch;      /* as the HELLO named it: which durable maximum its ACK carries */
 	uint32_t round_acks; /* ACKs queued in the current round */
@@ -50,5 +55,9 @@ int dft_conn_queue_ack(struct dft_conn *cn, uint64_t sender_id, uint64_t seq);
 int dft_conn_queue_busy(struct dft_conn *cn, uint64_t sender_id, uint32_t retry_after_ms);
 /* Writes what the socket takes. Returns 0 or -errno (the connection is broken). */
 int dft_conn_flush(struct dft_conn *cn);
+/* Ends this side of the connection (TLS close_notify, then shutdown(SHUT_WR)); draining is set. */
+void dft_conn_half_close(struct dft_conn *cn);
+/* Reads and discards up to max bytes: 0 keep draining, 1 the peer closed, -errno broken. */
+int dft_conn_drain(struct dft_conn *cn, size_t max);
 
 #endif /* DFT_CONN_H */

@@ -32,6 +32,9 @@
 #include "tcp_server.h"
 
 #define ACCEPT_PER_ROUND 16
+/* how long a connection closed after BUSY may linger to deliver it, and what it may read meanwhile */
+#define LINGER_MS 2000u
+#define DRAIN_BYTES_PER_ROUND (1u << 20)
 
 void dft_tcp_log(const struct dft_conn *cn, const char *what, const char *detail)
 {
@@ -306,6 +309,11 @@ bool dft_tcp_serve(struct dft_collector *c, const struct pollfd *p, bool polled,
 			continue;
 		cn->round_bytes = 0;
 		cn->round_acks = 0;
+		if (cn->draining) {
+			if (re & (POLLIN | POLLHUP | POLLERR) && dft_conn_drain(cn, DRAIN_BYTES_PER_ROUND))
+				dft_tcp_close_slot(c, i); /* the peer's EOF: the BUSY before it was delivered */
+			continue;
+		}
 		if (pending || (re & (POLLIN | POLLHUP | POLLERR)) || (cn->tls_want_write && (re & POLLOUT)))
 			dft_tcp_read(c, i);
 		if (cn->fd >= 0 && !cn->closing && cn->ssl && cn->tls_done && SSL_pending(cn->ssl) > 0)
@@ -326,6 +334,15 @@ void dft_tcp_sweep(struct dft_collector *c)
 			continue;
 		if (!cn->closing && dft_conn_flush(cn))
 			cn->closing = true;
+		if (cn->closing && cn->linger && c->now_ms < cn->linger_until_ms) {
+			if (cn->draining)
+				continue;
+			if (dft_conn_flush(cn) == 0) {
+				if (cn->out_len == 0)
+					dft_conn_half_close(cn);
+				continue;
+			}
+		}
 		if (cn->closing) {
 			/* what the peer may still read: its ACKs, best effort */
 			dft_conn_flush(cn);
@@ -346,8 +363,11 @@ void dft_tcp_round_end(struct dft_collector *c, bool committed)
 			if (cn->fd < 0 || cn->gen != a->gen || cn->closing)
 				continue;
 			/* BUSY, not silence: the NIC backs off instead of reconnecting at once (health.c) */
-			if (dft_conn_queue_busy(cn, cn->sender_id, DFT_BUSY_RETRY_MS) == 0)
+			if (dft_conn_queue_busy(cn, cn->sender_id, DFT_BUSY_RETRY_MS) == 0) {
 				c->stats.busy_sent++;
+				cn->linger = true;
+				cn->linger_until_ms = c->now_ms + LINGER_MS;
+			}
 			cn->closing = true;
 			continue;
 		}
