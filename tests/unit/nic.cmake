@@ -21,3 +21,7 @@ set_tests_properties(test_worker PROPERTIES LABELS "unit;security")
 # each ingest backend as an instance with its region view (mmap here; rdma-read in the rxe VM tests)
 dft_unit_test(test_ingest SOURCES unit/test_ingest.c ${PROJECT_SOURCE_DIR}/bench/nic/synth.c LIBS dft_nic_core)
 target_include_directories(test_ingest PRIVATE ${PROJECT_SOURCE_DIR}/bench/nic)
+# the dmadev backend's copies run ahead of the worker (a prefetch per ring): DPDK's software DMA
+# engine under EAL --no-huge
+dft_unit_test(test_ingest_dmadev SOURCES unit/test_ingest_dmadev.c ${PROJECT_SOURCE_DIR}/bench/nic/synth.c LIBS dft_nic_core)
+target_include_directories(test_ingest_dmadev PRIVATE ${PROJECT_SOURCE_DIR}/bench/nic)
