@@ -66,24 +66,31 @@ static int rdma_open(struct dft_collector *c, uint16_t port)
 
 /*
  * Credits acknowledge everything a connection handed over, so they cannot be withheld for a round
- * that rolled back while the connection lives on: drop every connection by restarting the server
- * on the same port; the senders reconnect and resume from the durable maximum.
+ * that rolled back while the connection lives on: drop every connection by closing the port; the
+ * senders reconnect and resume from the durable maximum. RDMA has no BUSY frame, and a sender's
+ * reconnect backoff starts again at 10 ms once it gets in: the port stays closed for a holdoff
+ * that doubles while rounds keep failing, so a failing disk costs a restart per holdoff, not per
+ * round.
  */
+#define HOLDOFF_MIN_MS 250u
+#define HOLDOFF_MAX_MS 8000u
+
 static void rdma_restart(struct dft_collector *c)
 {
 	struct dft_rdma_server_stats rs;
-	int rc;
+	struct dft_rdma_hookup *h = &c->rdma;
 
-	fprintf(stderr, "difftrace-collector: commit failed with RDMA batches in the round: restarting the RDMA "
-	                "transport so its senders resend\n");
+	h->holdoff_ms = h->holdoff_ms ? h->holdoff_ms * 2 : HOLDOFF_MIN_MS;
+	if (h->holdoff_ms > HOLDOFF_MAX_MS)
+		h->holdoff_ms = HOLDOFF_MAX_MS;
+	fprintf(stderr, "difftrace-collector: commit failed with RDMA batches in the round: closing the RDMA "
+	                "port for %u ms so its senders back off and resend\n", h->holdoff_ms);
 	c->stats.rdma_restarts++;
-	dft_rdma_server_get_stats(c->rdma.server, &rs);
-	dft_rdma_stats_add(&c->rdma.base, &rs);
-	dft_rdma_server_destroy(c->rdma.server);
-	c->rdma.server = NULL;
-	rc = rdma_open(c, c->port);
-	if (rc)
-		fprintf(stderr, "difftrace-collector: rdma restart on port %u: %s\n", c->port, strerror(-rc));
+	dft_rdma_server_get_stats(h->server, &rs);
+	dft_rdma_stats_add(&h->base, &rs);
+	dft_rdma_server_destroy(h->server);
+	h->server = NULL;
+	h->reopen_at_ms = c->now_ms + h->holdoff_ms;
 }
 
 int dft_rdma_hookup_init(struct dft_collector *c)
@@ -121,16 +128,30 @@ int dft_rdma_hookup_poll(struct dft_collector *c)
 {
 	if (c->cfg.transport != DFT_TRANSPORT_RDMA)
 		return 0;
-	if (!c->rdma.server)
-		return -EIO; /* a restart failed: nothing can reach this collector any more */
+	if (!c->rdma.server) {
+		int rc;
+
+		if (!c->rdma.reopen_at_ms)
+			return -EIO; /* a reopen failed: nothing can reach this collector any more */
+		if (c->now_ms < c->rdma.reopen_at_ms)
+			return 0;
+		c->rdma.reopen_at_ms = 0;
+		rc = rdma_open(c, c->port);
+		if (rc) {
+			fprintf(stderr, "difftrace-collector: reopening the RDMA port %u: %s\n", c->port, strerror(-rc));
+			return -EIO;
+		}
+	}
 	return dft_rdma_server_poll(c->rdma.server, rdma_batch, c);
 }
 
 void dft_rdma_hookup_round_end(struct dft_collector *c, bool committed)
 {
-	if (committed && c->rdma.server)
+	if (committed && c->rdma.server) {
 		dft_rdma_server_commit(c->rdma.server);
-	else if (!committed && c->rdma.round_batches && c->rdma.server)
+		if (c->rdma.round_batches)
+			c->rdma.holdoff_ms = 0;
+	} else if (!committed && c->rdma.round_batches && c->rdma.server)
 		rdma_restart(c);
 	c->rdma.round_batches = 0;
 }
@@ -145,5 +166,7 @@ void dft_rdma_hookup_stats(struct dft_collector *c)
 		dft_rdma_server_get_stats(c->rdma.server, &rs);
 		dft_rdma_stats_add(&rs, &c->rdma.base);
 		c->stats.rdma_st = rs;
+	} else {
+		c->stats.rdma_st = c->rdma.base; /* closed for a holdoff */
 	}
 }
