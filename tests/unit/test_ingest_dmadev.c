@@ -22,6 +22,7 @@
 
 #include "ingest.h"
 #include "stats.h"
+#include "eal_fixture.h"
 #include "synth.h"
 
 #define RINGS 3
@@ -33,7 +34,6 @@ struct fx {
 	struct dft_ingest *in;
 };
 
-static char prefix[64];
 
 static struct dft_ring_hdr *ring(struct fx *f, uint32_t k)
 {
@@ -175,24 +175,16 @@ static void test_detach_in_flight(void **state)
 
 static int setup(void **state)
 {
-	char pfx[80];
-	char *argv[] = {"test_ingest_dmadev", "--no-huge", "--no-pci", "-m", "128", "-l", "0", "--vdev=dma_skeleton",
-			"--iova-mode=va", pfx, "--log-level=*:error"};
+	static const char *const extra[] = {"--vdev=dma_skeleton", "--iova-mode=va"};
 
 	(void)state;
-	snprintf(prefix, sizeof(prefix), "dftdma%d", (int)getpid());
-	snprintf(pfx, sizeof(pfx), "--file-prefix=%s", prefix);
-	return rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])), argv) < 0 ? -1 : 0;
+	return dft_test_eal_up("test_ingest_dmadev", "dftdma", extra, 2);
 }
 
 static int teardown(void **state)
 {
-	char cmd[160];
-
 	(void)state;
-	rte_eal_cleanup();
-	snprintf(cmd, sizeof(cmd), "rm -rf /var/run/dpdk/%s", prefix);
-	return system(cmd) == 0 ? 0 : 0;
+	return dft_test_eal_down();
 }
 
 int main(void)

@@ -25,6 +25,7 @@
 
 #include "ctx.h"
 #include "ingest.h"
+#include "eal_fixture.h"
 #include "synth.h"
 
 struct rig {
@@ -35,7 +36,6 @@ struct rig {
 	uint64_t batched_spans; /* spans in the batches taken off the hand-off ring */
 };
 
-static char prefix[64];
 static uint64_t rig_hold_ns; /* nonzero: the hold time rig_open configures */
 
 static void take_batches(struct rig *g)
@@ -314,23 +314,14 @@ static void test_span_clock_per_region(void **state)
 
 static int setup(void **state)
 {
-	char pfx[80];
-	char *argv[] = {"test_worker", "--no-huge", "--no-pci", "-m", "128", "-l", "0", pfx, "--log-level=*:error"};
-
 	(void)state;
-	snprintf(prefix, sizeof(prefix), "dftworker%d", (int)getpid());
-	snprintf(pfx, sizeof(pfx), "--file-prefix=%s", prefix);
-	return rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])), argv) < 0 ? -1 : 0;
+	return dft_test_eal_up("test_worker", "dftworker", NULL, 0);
 }
 
 static int teardown(void **state)
 {
-	char cmd[160];
-
 	(void)state;
-	rte_eal_cleanup();
-	snprintf(cmd, sizeof(cmd), "rm -rf /var/run/dpdk/%s", prefix);
-	return system(cmd) == 0 ? 0 : 0;
+	return dft_test_eal_down();
 }
 
 int main(void)
