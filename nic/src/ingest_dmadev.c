@@ -55,7 +55,6 @@ struct dma_job {
 	uint64_t pos;
 	uint64_t done_at; /* the engine's operation count once this copy's are complete */
 	uint32_t n;
-	uint16_t ops;
 	bool live;
 };
 
@@ -265,25 +264,8 @@ static uint32_t dma_job_start(struct dma_ingest *d, struct dma_region *dr, uint3
 	}
 	rte_dma_submit(d->dev, 0);
 	d->issued += ops;
-	*j = (struct dma_job){.pos = pos, .done_at = d->issued, .n = n, .ops = ops, .live = true};
+	*j = (struct dma_job){.pos = pos, .done_at = d->issued, .n = n, .live = true};
 	return n;
-}
-
-/* Readable slots from pos on (pos at or after the tail, within what head_cache allowed), at most max. */
-static uint32_t dma_avail_from(struct dft_ring_cons *c, uint64_t pos, uint32_t max)
-{
-	uint64_t n = c->head_cache - pos;
-
-	if (n == 0) {
-		uint64_t head = dft_load_acquire(&c->hdr->head);
-
-		/* an impossible head is the next poll's to report (dft_ring_cons_avail) */
-		if (head - c->tail > (uint64_t)c->mask + 1 || head - pos > (uint64_t)c->mask + 1)
-			return 0;
-		c->head_cache = head;
-		n = head - pos;
-	}
-	return n < max ? (uint32_t)n : max;
 }
 
 static int dma_poll(struct dft_ingest *in, struct dft_nic_region *r, uint32_t ring, struct dft_slot *burst,
@@ -294,7 +276,7 @@ static int dma_poll(struct dft_ingest *in, struct dft_nic_region *r, uint32_t ri
 	struct dft_ring_cons *c = &dr->rings->cons[ring];
 	struct dma_job *j = &dr->jobs[ring];
 	const struct dft_slot *stage = dr->staging + (size_t)ring * DMA_JOB_SLOTS;
-	uint32_t n = 0, more;
+	uint32_t n = 0;
 	int64_t avail;
 
 	if (max > DMA_JOB_SLOTS)
@@ -316,10 +298,11 @@ static int dma_poll(struct dft_ingest *in, struct dft_nic_region *r, uint32_t ri
 			return 0; /* nothing consumed: the slots stay in the ring for the next poll */
 	}
 	memcpy(burst, stage, n * sizeof(struct dft_slot));
-	/* the next slots are copied while the worker judges these */
-	more = dma_avail_from(c, c->tail + n, max);
-	if (more)
-		dma_job_start(d, dr, ring, c->tail + n, more);
+	/* the next slots are copied while the worker judges these (an impossible head is the next
+	 * poll's to report) */
+	avail = dft_ring_cons_avail_from(c, n, max);
+	if (avail > 0)
+		dma_job_start(d, dr, ring, c->tail + n, (uint32_t)avail);
 	return (int)n;
 }
 

@@ -167,6 +167,35 @@ static void test_hostile_head(void **state)
 	free(r);
 }
 
+/* Slots beyond those already taken: the cached head first, the published one when that is used up,
+ * the same refusals as at the tail. */
+static void test_avail_from(void **state)
+{
+	struct dft_ring_hdr *r = ring_new(SMALL_SLOTS);
+	struct dft_ring_cons c;
+
+	(void)state;
+	r->head = r->tail = 1000;
+	dft_ring_cons_attach(&c, r, SMALL_SLOTS);
+	r->head = 1010;
+	assert_int_equal(dft_ring_cons_avail(&c, 4), 4);
+	assert_int_equal(dft_ring_cons_avail_from(&c, 4, 100), 6);
+	assert_int_equal(dft_ring_cons_avail_from(&c, 4, 3), 3);
+	assert_int_equal(dft_ring_cons_avail_from(&c, 10, 100), 0); /* all taken, nothing published */
+	r->head = 1015;
+	assert_int_equal(dft_ring_cons_avail_from(&c, 10, 100), 5); /* the new head is loaded */
+	r->head = 1012; /* went back, yet ahead of the tail: nothing beyond what was taken */
+	assert_int_equal(dft_ring_cons_avail_from(&c, 15, 100), 0);
+	assert_int_equal(c.head_cache, 1015); /* the accepted head stays: slots up to it were handed out */
+	assert_int_equal(dft_ring_cons_avail(&c, 100), 15);
+	r->head = 1000 + SMALL_SLOTS + 1;
+	assert_int_equal(dft_ring_cons_avail_from(&c, 15, 100), -EOVERFLOW);
+	r->head = 999;
+	assert_int_equal(dft_ring_cons_avail_from(&c, 15, 100), -EOVERFLOW);
+	assert_int_equal(c.tail, 1000);
+	free(r);
+}
+
 struct mt {
 	struct dft_ring_hdr *r;
 	bool retry;       /* producer spins on a full ring instead of dropping */
@@ -268,6 +297,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_wrap_around),    cmocka_unit_test(test_full_and_drop),
 	    cmocka_unit_test(test_index_overflow), cmocka_unit_test(test_hostile_head),
+	    cmocka_unit_test(test_avail_from),
 	    cmocka_unit_test(test_mt_no_drop),     cmocka_unit_test(test_mt_drop),
 	};
 

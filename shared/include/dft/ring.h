@@ -115,23 +115,36 @@ static inline void dft_ring_cons_attach(struct dft_ring_cons *c, struct dft_ring
 }
 
 /*
- * Slots ready to read, at most max. Returns -EOVERFLOW (and reads nothing) when the producer
+ * Slots ready to read from tail + off on (off: slots already taken but not yet released), at most
+ * max; 0 when the head is not past them. Returns -EOVERFLOW (and reads nothing) when the producer
  * published a head that is behind tail or more than a ring ahead: the caller decides how to resync.
  */
-static inline int64_t dft_ring_cons_avail(struct dft_ring_cons *c, uint32_t max)
+static inline int64_t dft_ring_cons_avail_from(struct dft_ring_cons *c, uint64_t off, uint32_t max)
 {
 	uint64_t size = (uint64_t)c->mask + 1;
 	uint64_t n = c->head_cache - c->tail;
 
-	if (n == 0) {
+	if (n <= off) {
 		uint64_t head = dft_load_acquire(&c->hdr->head); /* [R1] */
+		uint64_t cached = n;
 
 		n = head - c->tail;
 		if (unlikely(n > size))
 			return -EOVERFLOW;
+		/* a head behind the one already accepted takes nothing back: slots were handed out
+		 * up to it */
+		if (n <= off || n < cached)
+			return 0;
 		c->head_cache = head;
 	}
+	n -= off;
 	return n < max ? (int64_t)n : (int64_t)max;
+}
+
+/* Slots ready to read at the tail, at most max, or -EOVERFLOW (dft_ring_cons_avail_from). */
+static inline int64_t dft_ring_cons_avail(struct dft_ring_cons *c, uint32_t max)
+{
+	return dft_ring_cons_avail_from(c, 0, max);
 }
 
 static inline struct dft_slot *dft_ring_cons_slot(struct dft_ring_cons *c, uint64_t i)
