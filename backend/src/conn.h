@@ -28,11 +28,10 @@ struct dft_conn {
 	uint64_t cert_sender_id;
 	bool hello;
 	bool closing; /* protocol error or EOF: close at the end of the round */
-	/* after BUSY: write what is queued, half-close, read and discard until the peer's EOF or
-	 * linger_until_ms, so the close is a FIN behind the BUSY frame, not a reset that discards it */
-	bool linger;
-	bool draining; /* half-closed: what arrives is discarded */
+	/* nonzero after BUSY: write what is queued, half-close, read and discard until the peer's EOF
+	 * or this time, so the close is a FIN behind the BUSY frame, not a reset that discards it */
 	uint64_t linger_until_ms;
+	bool draining; /* half-closed: what arrives is discarded */
 	uint64_t sender_id;
 	uint64_t epoch;      /* as the HELLO named it: which durable maximum its ACK carries */
 	uint32_t round_acks; /* ACKs queued in the current round */

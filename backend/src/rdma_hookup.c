@@ -166,7 +166,7 @@ void dft_rdma_hookup_stats(struct dft_collector *c)
 		dft_rdma_server_get_stats(c->rdma.server, &rs);
 		dft_rdma_stats_add(&rs, &c->rdma.base);
 		c->stats.rdma_st = rs;
-	} else {
+	} else if (c->stats.rdma) {
 		c->stats.rdma_st = c->rdma.base; /* closed for a holdoff */
 	}
 }

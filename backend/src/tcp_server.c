@@ -334,7 +334,7 @@ void dft_tcp_sweep(struct dft_collector *c)
 			continue;
 		if (!cn->closing && dft_conn_flush(cn))
 			cn->closing = true;
-		if (cn->closing && cn->linger && c->now_ms < cn->linger_until_ms) {
+		if (cn->closing && c->now_ms < cn->linger_until_ms) {
 			if (cn->draining)
 				continue;
 			if (dft_conn_flush(cn) == 0) {
@@ -365,7 +365,6 @@ void dft_tcp_round_end(struct dft_collector *c, bool committed)
 			/* BUSY, not silence: the NIC backs off instead of reconnecting at once (health.c) */
 			if (dft_conn_queue_busy(cn, cn->sender_id, DFT_BUSY_RETRY_MS) == 0) {
 				c->stats.busy_sent++;
-				cn->linger = true;
 				cn->linger_until_ms = c->now_ms + LINGER_MS;
 			}
 			cn->closing = true;
