@@ -29,7 +29,7 @@ NIC_SENDER_HEX = "%016x" % NIC_SENDER
 
 # ---- the wire, written out by hand (a hostile peer does not use our encoder)
 FRAME_MAGIC = 0x44465446
-BATCH, ACK, HELLO = 1, 2, 3
+BATCH, ACK, HELLO, BUSY = 1, 2, 3, 4
 
 
 def frame(ftype, payload, claimed_len=None):
@@ -252,6 +252,64 @@ def probe_slow_loris(p, app):
     check(closed, "a connection trickling one byte per second was still open after 40 s")
     st = wait_stat(p, "connections_timed_out", lambda v: v >= 1, 10, "timeout counted")
     return f"closed after {time.monotonic() - t0:.1f} s ({i} bytes), connections_timed_out counted"
+
+
+def probe_busy_linger(p, app):
+    """Storage failing: a sender's batch gets BUSY; the sender then floods the half-closed connection
+    and never closes it. It must read BUSY before an orderly EOF, and the collector must still close
+    the connection (the linger is bounded); once storage recovers a NIC loses nothing."""
+    flag = p.path("store-full")
+    open(flag, "w").close()
+    os.environ["DFT_FAULT_STORE_FULL"] = flag
+    try:
+        p.start_collector()
+    finally:
+        del os.environ["DFT_FAULT_STORE_FULL"]
+    sender = 0xB0550000000000A1
+    s = connect(p.port)
+    s.sendall(hello(sender))
+    read_ack(s)
+    s.sendall(frame(BATCH, batch(sender, 1)))
+    wait_stat(p, "busy_sent", lambda v: v >= 1, 30, "BUSY sent for the round that failed to commit")
+    s.setblocking(False)
+    got, eof, closed, sent = b"", False, False, 0
+    junk = b"\xff" * 65536
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 60 and not closed:
+        try:
+            sent += s.send(junk)
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed = True  # the collector closed its end for good (after its linger)
+        if not eof:
+            try:
+                b = s.recv(65536)
+                if b:
+                    got += b
+                else:
+                    eof = True  # the collector's half-close: FIN, behind what it wrote
+            except BlockingIOError:
+                pass
+            except OSError as e:
+                raise Failure(f"reset before an orderly EOF (read {len(got)} bytes): {e}")
+        time.sleep(0.001)
+    s.close()
+    frames = []
+    while len(got) >= 16:
+        magic, _v, ftype, n, _r = struct.unpack(">IHHII", got[:16])
+        check(magic == FRAME_MAGIC, f"not a frame from the collector: {got[:16].hex()}")
+        frames.append(ftype)
+        got = got[16 + n:]
+    check(BUSY in frames, f"no BUSY frame before EOF (frames {frames})")
+    check(eof, "no EOF from the collector after BUSY")
+    check(closed, f"a sender flooding after BUSY ({sent} bytes) kept its connection for 60 s")
+    os.remove(flag)  # recovery shows at the next round that commits: the NIC's first batches
+    p.start_nic()
+    nic, col = well_behaved_run(p, app)
+    wait_until(lambda: collector_stats(p).get("health") == "ok" or None, 30, "collector health ok")
+    return (f"BUSY then EOF, the flooding sender ({sent} bytes after BUSY) closed within "
+            f"{time.monotonic() - t0:.1f} s; {nic['reported']} spans stored after recovery")
 
 
 def vm_hwm_kb(pid):
@@ -591,6 +649,7 @@ PROBES = {
     "sender_flood": probe_sender_flood,
     "idle_conns": probe_idle_conns,
     "slow_loris": probe_slow_loris,
+    "busy_linger": probe_busy_linger,
     "partial_flood": probe_partial_flood,
     "big_batch": probe_big_batch,
     "files": probe_files,
@@ -603,7 +662,7 @@ PROBES = {
 
 
 # probes that speak the frames by hand as a sender would after HELLO: plain TCP (--insecure)
-RAW_PROBES = {"seq_poison", "sender_flood", "slow_loris", "partial_flood", "big_batch"}
+RAW_PROBES = {"seq_poison", "sender_flood", "slow_loris", "busy_linger", "partial_flood", "big_batch"}
 
 
 def main():
