@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <difftrace/difftrace.h>
 
@@ -33,7 +34,10 @@ struct app_cfg {
 	unsigned ring_slots;
 	unsigned fini_ms;
 	unsigned pace_us;
+	const char *hold_file; /* while it exists (at most HOLD_MAX_S), wait between the spans and dft_fini */
 };
+
+#define HOLD_MAX_S 300u
 
 static struct app_cfg cfg = {
 	.threads = 4, .traces = 500, .error_pct = 5, .keep_pct = 2, .seed = 1,
@@ -176,7 +180,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: dft_testapp --manifest FILE [--threads N] [--traces N per thread] [--seed N]\n"
 		   "       [--error-pct P] [--keep-pct P] [--component NAME] [--ring-slots N] [--fini-ms MS]\n"
-		   "       [--pace-us US]\n");
+		   "       [--pace-us US] [--hold-file PATH (wait while it exists, before dft_fini)]\n");
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned long max, unsigned long *out)
@@ -199,7 +203,8 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"threads", 1, 0, 't'}, {"traces", 1, 0, 'n'}, {"seed", 1, 0, 's'}, {"error-pct", 1, 0, 'e'},
 		{"keep-pct", 1, 0, 'k'}, {"manifest", 1, 0, 'm'}, {"component", 1, 0, 'c'}, {"ring-slots", 1, 0, 'r'},
-		{"fini-ms", 1, 0, 'f'}, {"pace-us", 1, 0, 'p'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
+		{"fini-ms", 1, 0, 'f'}, {"pace-us", 1, 0, 'p'}, {"hold-file", 1, 0, 'H'}, {"help", 0, 0, 'h'},
+		{0, 0, 0, 0},
 	};
 	struct dft_options o = {.size = sizeof(o)};
 	struct dft_host_stats st;
@@ -220,6 +225,7 @@ int main(int argc, char **argv)
 		case 'f': if (parse_uint("--fini-ms", optarg, 600000, &v)) return 2; cfg.fini_ms = (unsigned)v; break;
 		case 'p': if (parse_uint("--pace-us", optarg, 1000000, &v)) return 2; cfg.pace_us = (unsigned)v; break;
 		case 'm': cfg.manifest = optarg; break;
+		case 'H': cfg.hold_file = optarg; break;
 		case 'c': cfg.component = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -258,6 +264,9 @@ int main(int argc, char **argv)
 	}
 	for (unsigned i = 0; i < cfg.threads; i++)
 		pthread_join(th[i], NULL);
+	/* a test that looks at the live region removes the file when it has seen it */
+	for (unsigned ms = 0; cfg.hold_file && access(cfg.hold_file, F_OK) == 0 && ms < HOLD_MAX_S * 1000u; ms += 10)
+		usleep(10000);
 	dft_stats(&st);
 	rc = dft_fini(cfg.fini_ms);
 	man = fopen(cfg.manifest, "w");

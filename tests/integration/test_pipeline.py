@@ -195,9 +195,14 @@ def scenario_exact(p, app):
 def scenario_late(p, app):
     p.start_collector()
     box = {}
+    # the app waits before dft_fini while this file exists: its region stays attached until the
+    # row below is seen, however long the daemon takes to start (a TCG VM, a loaded machine)
+    hold = p.path("late.hold")
+    open(hold, "w").close()
 
     def one():
-        box["r"] = run_app(p, app, "late", threads=2, traces=2500, ring_slots=64, pace_us=1000, seed=7)
+        box["r"] = run_app(p, app, "late", threads=2, traces=2500, ring_slots=64, pace_us=1000, seed=7,
+                           hold_file=hold)
 
     t = threading.Thread(target=one)
     t.start()
@@ -205,13 +210,17 @@ def scenario_late(p, app):
     p.start_nic()
     # while the app runs, its region has a row of its own: the host's claims as the NIC clamped them
     row = None
-    while t.is_alive() and row is None:
-        regions = p.nic_regions()
-        rows = [v for k, v in (regions or {}).items() if k.startswith("region_")]
-        if rows and rows[0]["produced"] > 0:
-            row = rows[0]
-        else:
-            time.sleep(0.05)
+    deadline = time.monotonic() + 240
+    try:
+        while t.is_alive() and row is None and time.monotonic() < deadline:
+            regions = p.nic_regions()
+            rows = [v for k, v in (regions or {}).items() if k.startswith("region_")]
+            if rows and rows[0]["produced"] > 0:
+                row = rows[0]
+            else:
+                time.sleep(0.05)
+    finally:
+        os.remove(hold)
     t.join()
     check("r" in box, "app run failed")
     manifest, summary = box["r"]
